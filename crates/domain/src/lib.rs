@@ -1,0 +1,30 @@
+//! vroom's domain: rooms, participants and tracks, the rules they obey, and the live-room state
+//! machine that decides what happens when people join, leave, publish, get kicked or time out.
+//!
+//! # Layout
+//! - [`sid`]: typed SIDs (`RoomSid`, `ParticipantSid`, …) and where fresh ones come from.
+//! - [`time`]: `Timestamp`/`Span`; the domain never reads a clock, time is passed in.
+//! - [`room`], [`participant`], [`track`], [`rules`], [`names`]: records and their validation.
+//! - [`live`]: `LiveRoom`, the sans-IO state machine of a room in progress.
+//! - [`event`]: status-callback events produced by `LiveRoom`.
+//! - [`page`]: keyset paging requests and results shared by the store and the API.
+//! - [`error`]: `Error`, every broken rule with its Twilio code.
+//!
+//! # Contracts
+//! Nothing here does I/O, reads the clock or draws randomness on its own: callers pass `Timestamp`s
+//! and an `IdSource`. Nothing here knows HTTP, SQL or JSON.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod event;
+pub mod live;
+pub mod names;
+pub mod page;
+pub mod participant;
+pub mod room;
+pub mod rules;
+pub mod sid;
+pub mod time;
+pub mod track;
+
+pub use error::Error;
