@@ -1,1 +1,208 @@
-//! placeholder
+//! vroom's storage: one narrow [`Store`] trait and its implementations.
+//!
+//! # Layout
+//! - this file: the trait, the filter and change types, and `StoreError`;
+//! - [`sqlite`]: the embedded SQLite backend (WAL), migrations embedded from `migrations/sqlite`;
+//! - [`open`]: picks a backend from a database URL.
+//! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests).
+//!
+//! # Contracts
+//! - Writes come as one batch of [`Change`]s plus the status-callback events they cause, applied in
+//!   one transaction: either all of it is stored or none of it.
+//! - Rooms and participants are never deleted. A participant goes from `connected` to `disconnected`.
+//! - Lists are keyset-paged, newest first (`date_created` then SID, both descending), so a page stays
+//!   correct while records are added.
+//! - A database failure is an `Err`, never an empty result.
+
+pub mod open;
+pub mod sqlite;
+pub mod suite;
+
+use async_trait::async_trait;
+use vroom_domain::event::StatusEvent;
+use vroom_domain::live::Write;
+use vroom_domain::page::{Page, PageRequest};
+use vroom_domain::participant::{Participant, ParticipantStatus};
+use vroom_domain::room::{Room, RoomStatus};
+use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+use vroom_domain::time::Timestamp;
+
+pub use open::open;
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An in-progress room of the account already has this unique name.
+    #[error("an in-progress room already has this unique name")]
+    UniqueNameTaken,
+    /// A connected participant with this identity is already in the room.
+    #[error("a connected participant with this identity is already in the room")]
+    IdentityTaken,
+    /// A paging cursor names no record.
+    #[error("the page token names no record")]
+    UnknownCursor,
+    /// The database URL cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be read back.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for storage results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One record change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new room.
+    InsertRoom(Room),
+    /// A room whose record changed.
+    UpdateRoom(Room),
+    /// A participant that connected.
+    InsertParticipant(Participant),
+    /// A participant whose record changed.
+    UpdateParticipant(Participant),
+}
+
+impl From<Write> for Change {
+    fn from(w: Write) -> Self {
+        match w {
+            Write::InsertParticipant(p) => Self::InsertParticipant(p),
+            Write::UpdateParticipant(p) => Self::UpdateParticipant(p),
+            Write::UpdateRoom(r) => Self::UpdateRoom(r),
+        }
+    }
+}
+
+/// Filters of the rooms list. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomFilter {
+    /// Only rooms with this status.
+    pub status: Option<RoomStatus>,
+    /// Only rooms with this unique name.
+    pub unique_name: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<Timestamp>,
+    /// Created strictly before.
+    pub created_before: Option<Timestamp>,
+}
+
+/// Filters of a room's participants list. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParticipantFilter {
+    /// Only participants with this status.
+    pub status: Option<ParticipantStatus>,
+    /// Only participants with this identity.
+    pub identity: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<Timestamp>,
+    /// Created strictly before.
+    pub created_before: Option<Timestamp>,
+}
+
+/// A status-callback event waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingWebhook {
+    /// Outbox row id (increasing in the order events were stored).
+    pub id: i64,
+    /// The event.
+    pub event: StatusEvent,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+}
+
+/// The server's own account and API key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    /// `AC…`
+    pub account_sid: AccountSid,
+    /// The account's auth token (HTTP Basic password, webhook signing key).
+    pub auth_token: String,
+    /// `SK…`
+    pub api_key_sid: vroom_domain::sid::ApiKeySid,
+    /// The API key's secret (HTTP Basic password, access-token signing key).
+    pub api_key_secret: String,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials")
+            .field("account_sid", &self.account_sid)
+            .field("api_key_sid", &self.api_key_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything vroom keeps. Implementations must be safe to share between tasks.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies `changes` and stores `events` in the outbox, in one transaction.
+    ///
+    /// # Errors
+    /// `UniqueNameTaken` / `IdentityTaken` when a uniqueness rule would break (nothing is written).
+    async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()>;
+
+    /// A room by SID, whatever its status.
+    async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>>;
+
+    /// The in-progress room of `account` with this unique name.
+    async fn live_room_by_name(&self, account: AccountSid, name: &str) -> StoreResult<Option<Room>>;
+
+    /// One page of an account's rooms.
+    ///
+    /// # Errors
+    /// `UnknownCursor` when the page cursor names no room.
+    async fn list_rooms(&self, account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Page<Room>>;
+
+    /// Every in-progress room (to bring them back to life at start).
+    async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>>;
+
+    /// Whether anyone ever joined the room.
+    async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool>;
+
+    /// The sequence number the room's next status-callback event should carry.
+    async fn next_event_sequence(&self, room: RoomSid) -> StoreResult<u64>;
+
+    /// A participant by SID.
+    async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>>;
+
+    /// The connected participant of `room` with this identity.
+    async fn connected_participant(&self, room: RoomSid, identity: &str) -> StoreResult<Option<Participant>>;
+
+    /// One page of a room's participants.
+    ///
+    /// # Errors
+    /// `UnknownCursor` when the page cursor names no participant.
+    async fn list_participants(
+        &self,
+        room: RoomSid,
+        filter: &ParticipantFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Participant>>;
+
+    /// Every participant stored as connected (at start, these were left by a stop or crash).
+    async fn connected_participants(&self) -> StoreResult<Vec<Participant>>;
+
+    /// Pending status-callback events due at `now`: for each room only its oldest pending event, so
+    /// a room's events go out in order. At most `limit`.
+    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>>;
+
+    /// When the next pending event becomes due, if any is pending.
+    async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Marks an event delivered.
+    async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()>;
+
+    /// Records a failed attempt; retry at `retry_at`, or give up when `None`.
+    async fn webhook_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<()>;
+
+    /// The stored credentials, if any.
+    async fn credentials(&self) -> StoreResult<Option<StoredCredentials>>;
+
+    /// Stores (replaces) the credentials.
+    async fn save_credentials(&self, credentials: &StoredCredentials) -> StoreResult<()>;
+}

@@ -1,0 +1,82 @@
+//! Choosing a backend from a database URL.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::sqlite::SqliteStore;
+use crate::{Store, StoreError, StoreResult};
+
+/// Where the default database lives, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://vroom-data/vroom.db";
+
+/// Opens the store a URL names and runs its migrations.
+///
+/// - `sqlite://path/to/file.db` (relative) or `sqlite:///abs/path.db`: an SQLite file. The default
+///   URL's folder is created; for any other URL the folder must exist, so a typo does not silently
+///   start an empty database somewhere unexpected.
+/// - `sqlite::memory:`: a throw-away in-memory database.
+/// - `postgres://…`: not available in this build; the error says so.
+///
+/// # Errors
+/// An operator-readable `StoreError` when the URL is unusable or the database cannot be opened.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Config(
+            "PostgreSQL is not available in this build of vroom yet; use an sqlite:// URL".to_owned(),
+        ));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(StoreError::Config(format!(
+            "unsupported database URL '{url}': expected sqlite://path/to/file.db or sqlite::memory:"
+        )));
+    };
+    if rest.starts_with(":memory:") {
+        return Ok(Arc::new(SqliteStore::open_url(url).await?));
+    }
+    let path = sqlite_path(rest);
+    if path.as_os_str().is_empty() {
+        return Err(StoreError::Config(format!("database URL '{url}' names no file")));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        if url == DEFAULT_DATABASE_URL {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Config(format!("cannot create the data folder {}: {e}", parent.display()))
+            })?;
+        } else {
+            return Err(StoreError::Config(format!(
+                "the folder {} of database URL '{url}' does not exist (create it first)",
+                parent.display()
+            )));
+        }
+    }
+    Ok(Arc::new(SqliteStore::open_url(&format!("sqlite://{}", path.display())).await?))
+}
+
+/// The file path of an `sqlite:` URL without its scheme and query.
+fn sqlite_path(rest: &str) -> PathBuf {
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    PathBuf::from(rest.split('?').next().unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(sqlite_path("//vroom-data/vroom.db"), PathBuf::from("vroom-data/vroom.db"));
+        assert_eq!(sqlite_path("///tmp/x.db?mode=rwc"), PathBuf::from("/tmp/x.db"));
+    }
+
+    #[tokio::test]
+    async fn refuses_what_it_cannot_open() {
+        let err = |r: StoreResult<Arc<dyn Store>>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err(open("postgres://localhost/x").await).contains("PostgreSQL"));
+        assert!(err(open("mysql://x").await).contains("unsupported"));
+        assert!(err(open("sqlite:///definitely/not/here/x.db").await).contains("does not exist"));
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/v.db", dir.path().display());
+        assert!(open(&url).await.is_ok());
+    }
+}

@@ -1,0 +1,295 @@
+//! The embedded SQLite backend.
+//!
+//! One file, WAL journal (readers never wait for the writer), `synchronous=NORMAL` (a committed
+//! transaction survives a process crash; only an OS crash can lose the last ones), foreign keys on,
+//! and a busy timeout so concurrent writers queue instead of failing.
+
+mod lists;
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use vroom_domain::event::StatusEvent;
+use vroom_domain::page::{Page, PageRequest};
+use vroom_domain::participant::Participant;
+use vroom_domain::room::Room;
+use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+use vroom_domain::time::Timestamp;
+
+use crate::{
+    Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError, StoreResult, StoredCredentials,
+};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    StoreError::Database(Box::new(e))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and runs migrations.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub async fn open_file(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+        Self::open_with(options, 8).await
+    }
+
+    /// Opens the database named by an `sqlite:` URL.
+    ///
+    /// # Errors
+    /// When the URL is malformed or the database cannot be opened or migrated.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid SQLite URL '{url}': {e}")))?
+            .create_if_missing(true);
+        // Every connection to ":memory:" is a separate database: keep exactly one.
+        let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
+        Self::open_with(options, max).await
+    }
+
+    async fn open_with(options: SqliteConnectOptions, max_connections: u32) -> StoreResult<Self> {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        MIGRATIONS.run(&pool).await.map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Self { pool })
+    }
+
+    async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> StoreResult<()> {
+        match change {
+            Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
+                if is_unique_violation(&e) { StoreError::UniqueNameTaken } else { db_err(e) }
+            }),
+            Change::UpdateRoom(room) => rows::update_room(tx, room).await.map_err(db_err),
+            Change::InsertParticipant(p) => rows::insert_participant(tx, p).await.map_err(|e| {
+                if is_unique_violation(&e) { StoreError::IdentityTaken } else { db_err(e) }
+            }),
+            Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
+        }
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for change in changes {
+            Self::apply_change(&mut tx, change).await?;
+        }
+        for event in events {
+            rows::insert_event(&mut tx, event).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
+        let row = sqlx::query("SELECT * FROM rooms WHERE sid = ?")
+            .bind(sid.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(rows::room_from_row).transpose()
+    }
+
+    async fn live_room_by_name(&self, account: AccountSid, name: &str) -> StoreResult<Option<Room>> {
+        let row = sqlx::query("SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? AND status = 'in-progress'")
+            .bind(account.to_string())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(rows::room_from_row).transpose()
+    }
+
+    async fn list_rooms(&self, account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Page<Room>> {
+        lists::rooms(&self.pool, account, filter, page).await
+    }
+
+    async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
+        let found = sqlx::query("SELECT * FROM rooms WHERE status = 'in-progress' ORDER BY date_created")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found.iter().map(rows::room_from_row).collect()
+    }
+
+    async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM participants WHERE room_sid = ?)")
+            .bind(room.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(row.try_get::<i64, _>(0).map_err(db_err)? != 0)
+    }
+
+    async fn next_event_sequence(&self, room: RoomSid) -> StoreResult<u64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(sequence_number) + 1, 0) FROM webhook_outbox WHERE room_sid = ?")
+            .bind(room.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let n: i64 = row.try_get(0).map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>> {
+        let row = sqlx::query("SELECT * FROM participants WHERE sid = ?")
+            .bind(sid.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(rows::participant_from_row).transpose()
+    }
+
+    async fn connected_participant(&self, room: RoomSid, identity: &str) -> StoreResult<Option<Participant>> {
+        let row = sqlx::query("SELECT * FROM participants WHERE room_sid = ? AND identity = ? AND status = 'connected'")
+            .bind(room.to_string())
+            .bind(identity)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(rows::participant_from_row).transpose()
+    }
+
+    async fn list_participants(
+        &self,
+        room: RoomSid,
+        filter: &ParticipantFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Participant>> {
+        lists::participants(&self.pool, room, filter, page).await
+    }
+
+    async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
+        let found = sqlx::query("SELECT * FROM participants WHERE status = 'connected' ORDER BY date_created")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found.iter().map(rows::participant_from_row).collect()
+    }
+
+    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
+        // The oldest pending event of each room, if it is due: a room's later events wait for it.
+        let found = sqlx::query(
+            "SELECT o.* FROM webhook_outbox o
+             WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+               AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p WHERE p.room_sid = o.room_sid AND p.state = 'pending')
+             ORDER BY o.next_attempt_at, o.id LIMIT ?",
+        )
+        .bind(now.millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(rows::webhook_from_row).collect()
+    }
+
+    async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let t: Option<i64> = row.try_get(0).map_err(db_err)?;
+        Ok(t.map(Timestamp::from_millis))
+    }
+
+    async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = ?, last_error = NULL WHERE id = ?",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn webhook_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<()> {
+        let (state, next, finished) = match retry_at {
+            Some(t) => ("pending", t.millis(), None),
+            None => ("failed", now.millis(), Some(now.millis())),
+        };
+        sqlx::query(
+            "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(finished)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn credentials(&self) -> StoreResult<Option<StoredCredentials>> {
+        let row = sqlx::query("SELECT account_sid, auth_token, api_key_sid, api_key_secret FROM credentials WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(rows::credentials_from_row).transpose()
+    }
+
+    async fn save_credentials(&self, c: &StoredCredentials) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO credentials (id, account_sid, auth_token, api_key_sid, api_key_secret) VALUES (1, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET account_sid = excluded.account_sid, auth_token = excluded.auth_token,
+               api_key_sid = excluded.api_key_sid, api_key_secret = excluded.api_key_secret",
+        )
+        .bind(c.account_sid.to_string())
+        .bind(&c.auth_token)
+        .bind(c.api_key_sid.to_string())
+        .bind(&c.api_key_secret)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn suite_on_a_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_file(&dir.path().join("vroom.db")).await.unwrap();
+        crate::suite::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn suite_in_memory() {
+        let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+        crate::suite::run(&store).await;
+    }
+}
