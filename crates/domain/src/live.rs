@@ -160,18 +160,33 @@ impl LiveRoom {
         Self { room, config, members: Vec::new(), ever_joined: false, empty_since: None, next_sequence: 1 }
     }
 
-    /// A room brought back after a restart, with nobody connected. If anyone had joined before, the
-    /// empty-room timeout starts at `now`.
+    /// A room brought back after a restart, with nobody connected. `orphans` are the participants
+    /// the store still shows connected (the server stopped under them): they are disconnected at `now`
+    /// with their callback events. If anyone had joined before, the empty-room timeout starts at `now`.
     #[must_use]
-    pub fn restore(room: Room, config: LiveConfig, ever_joined: bool, next_sequence: u64, now: Timestamp) -> Self {
-        Self {
+    pub fn restore(
+        room: Room,
+        config: LiveConfig,
+        ever_joined: bool,
+        next_sequence: u64,
+        now: Timestamp,
+        orphans: Vec<Participant>,
+    ) -> (Self, Effects) {
+        let mut live = Self {
             room,
             config,
             members: Vec::new(),
             ever_joined,
             empty_since: ever_joined.then_some(now),
             next_sequence,
+        };
+        let mut effects = Effects::default();
+        for mut p in orphans {
+            p.disconnect(now, EndReason::ServerStopped);
+            effects.events.extend(live.participant_event(EventKind::ParticipantDisconnected, &p, now));
+            effects.writes.push(Write::UpdateParticipant(p));
         }
+        (live, effects)
     }
 
     /// The room record.

@@ -219,3 +219,15 @@ fn tracks_get_stable_sids_and_changes_bump_the_revision() {
     let Notice::Participant(v) = &fx.notices[0].1 else { panic!("expected a participant notice") };
     assert_eq!((fx.notices[0].0, v.revision, v.tracks.len()), (b.sid, 4, 0));
 }
+
+#[test]
+fn a_restored_room_closes_orphans_and_waits_empty() {
+    let ids = ids();
+    let mut before = live(callback());
+    let (a, _) = before.join(at(0), "a".into(), &ids).unwrap();
+    let (restored, fx) = LiveRoom::restore(before.room().clone(), LiveConfig::default(), true, 7, at(100), vec![a.clone()]);
+    assert!(matches!(&fx.writes[0], Write::UpdateParticipant(p)
+        if p.sid == a.sid && p.end_time == Some(at(100)) && p.duration == Some(100) && p.end_reason == Some(EndReason::ServerStopped)));
+    assert_eq!((fx.events[0].kind, fx.events[0].sequence_number), (EventKind::ParticipantDisconnected, 7));
+    assert_eq!(restored.poll_timeout(), Some(at(100 + 300)), "the empty-room timeout starts at restart");
+}

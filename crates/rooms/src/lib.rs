@@ -1,1 +1,402 @@
-//! placeholder
+//! vroom's live rooms: the [`Hub`] that creates rooms and finds the task of a room in progress, and
+//! the room tasks themselves.
+//!
+//! # Layout
+//! - this file: `Hub`, the service the REST API and signaling call;
+//! - `actor`: one task per room in progress, owning its `LiveRoom` state machine;
+//! - [`clock`]: `Clock`, with the system clock and a manual one for tests.
+//!
+//! # Contracts
+//! - Every change to a room in progress goes through its task, one at a time.
+//! - A change is stored (with its status-callback events) before anyone is told about it.
+//! - Sessions receive [`Notice`]s on the channel they registered; a `Removed` notice is the last one.
+//! - History (rooms, participants) is read from the store; live state (tracks, presence) from the task.
+
+mod actor;
+pub mod clock;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use vroom_domain::event::{EventKind, StatusEvent};
+use vroom_domain::live::{LiveConfig, LiveRoom, Notice, ParticipantView, TrackOutcome};
+use vroom_domain::participant::{EndReason, Participant};
+use vroom_domain::room::{CreateRoom, Room, RoomStatus, ad_hoc_settings};
+use vroom_domain::sid::{AccountSid, IdSource, ParticipantSid, RoomSid};
+use vroom_domain::track::TrackInfo;
+use vroom_store::{Change, Store, StoreError};
+
+use crate::actor::{Command, Deps, RoomHandle};
+use crate::clock::Clock;
+
+/// Identifies one signaling connection, so a stale connection cannot act for a participant whose
+/// client has since reconnected on another.
+pub type SessionId = u64;
+
+/// How a room task reaches a session.
+#[derive(Debug, Clone)]
+pub struct SessionLink {
+    /// The session.
+    pub id: SessionId,
+    /// Where its notices go.
+    pub tx: mpsc::UnboundedSender<Notice>,
+}
+
+/// What a participant gets when it joins or resumes.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The room.
+    pub room: Room,
+    /// The participant's record.
+    pub participant: Participant,
+    /// Everyone else in the room.
+    pub roster: Vec<ParticipantView>,
+}
+
+/// The live state of a room in progress.
+#[derive(Debug, Clone)]
+pub struct RoomSnapshot {
+    /// The room.
+    pub room: Room,
+    /// Everyone connected.
+    pub participants: Vec<ParticipantView>,
+}
+
+/// Why a hub operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// A domain rule said no.
+    #[error(transparent)]
+    Domain(#[from] vroom_domain::Error),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The room's task is gone (the room just ended, or the server is stopping).
+    #[error("the room is no longer in progress")]
+    RoomGone,
+}
+
+/// What the hub is built from.
+pub struct HubDeps {
+    /// Where records live.
+    pub store: Arc<dyn Store>,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Where SIDs come from.
+    pub ids: Arc<dyn IdSource>,
+    /// Live-room knobs.
+    pub config: LiveConfig,
+    /// Signalled whenever status-callback events were stored.
+    pub outbox: Arc<Notify>,
+}
+
+/// The rooms service: creates rooms, finds the task of a room in progress, and routes requests to it.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    deps: Arc<Deps>,
+    config: LiveConfig,
+    tracker: TaskTracker,
+    next_session: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Starts the hub: participants left connected by a previous run are disconnected (with their
+    /// callback events) and every room still in progress gets its task back.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    pub async fn start(deps: HubDeps) -> Result<Self, HubError> {
+        let shared = Arc::new(Deps {
+            store: deps.store,
+            clock: deps.clock,
+            ids: deps.ids,
+            outbox: deps.outbox,
+            registry: Arc::new(Mutex::new(HashMap::new())),
+            shutdown: CancellationToken::new(),
+        });
+        let hub = Self { deps: shared, config: deps.config, tracker: TaskTracker::new(), next_session: Arc::new(AtomicU64::new(1)) };
+        hub.recover().await?;
+        Ok(hub)
+    }
+
+    async fn recover(&self) -> Result<(), HubError> {
+        let store = &self.deps.store;
+        let now = self.deps.clock.now();
+        let mut orphans: HashMap<RoomSid, Vec<Participant>> = HashMap::new();
+        for p in store.connected_participants().await? {
+            orphans.entry(p.room_sid).or_default().push(p);
+        }
+        let live_rooms = store.in_progress_rooms().await?;
+        let live_sids: HashSet<RoomSid> = live_rooms.iter().map(|r| r.sid).collect();
+        // Participants of rooms that are no longer in progress cannot have events; just close them.
+        let stray: Vec<Change> = orphans
+            .iter()
+            .filter(|(room, _)| !live_sids.contains(room))
+            .flat_map(|(_, ps)| ps.iter().cloned())
+            .map(|mut p| {
+                p.disconnect(now, EndReason::ServerStopped);
+                Change::UpdateParticipant(p)
+            })
+            .collect();
+        if !stray.is_empty() {
+            store.apply(&stray, &[]).await?;
+        }
+        for room in live_rooms {
+            let left = orphans.remove(&room.sid).unwrap_or_default();
+            if !left.is_empty() {
+                tracing::info!(room = %room.sid, count = left.len(), "closing participants left connected by the last run");
+            }
+            self.revive(room, left).await?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the task of an in-progress room from the store.
+    async fn revive(&self, room: Room, orphans: Vec<Participant>) -> Result<RoomHandle, HubError> {
+        let store = &self.deps.store;
+        let ever_joined = store.room_ever_joined(room.sid).await?;
+        let sequence = store.next_event_sequence(room.sid).await?;
+        let (live, effects) = LiveRoom::restore(room, self.config, ever_joined, sequence, self.deps.clock.now(), orphans);
+        if !effects.is_empty() {
+            let changes: Vec<Change> = effects.writes.into_iter().map(Change::from).collect();
+            store.apply(&changes, &effects.events).await?;
+            self.deps.outbox.notify_one();
+        }
+        Ok(self.register(live))
+    }
+
+    /// Registers and starts the task of `live`, unless one already runs for that room.
+    fn register(&self, live: LiveRoom) -> RoomHandle {
+        let sid = live.room().sid;
+        let mut registry = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = registry.get(&sid) {
+            return existing.clone();
+        }
+        let handle = actor::spawn(live, Arc::clone(&self.deps), &self.tracker);
+        registry.insert(sid, handle.clone());
+        handle
+    }
+
+    /// The task of an in-progress room, started if needed; `None` if the room is not in progress.
+    async fn task(&self, room: &Room) -> Result<Option<RoomHandle>, HubError> {
+        if !room.is_in_progress() {
+            return Ok(None);
+        }
+        let found = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room.sid).cloned();
+        match found {
+            Some(h) => Ok(Some(h)),
+            None => Ok(Some(self.revive(room.clone(), Vec::new()).await?)),
+        }
+    }
+
+    /// The clock the hub runs on.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.deps.clock
+    }
+
+    /// The store the hub writes to.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.deps.store
+    }
+
+    /// Live-room configuration (reconnect window…).
+    #[must_use]
+    pub fn config(&self) -> LiveConfig {
+        self.config
+    }
+
+    /// A fresh session id.
+    #[must_use]
+    pub fn new_session_id(&self) -> SessionId {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Creates a room through the REST API.
+    ///
+    /// # Errors
+    /// A domain error for invalid settings, `RoomExists` when an in-progress room has the name.
+    pub async fn create_room(&self, account: AccountSid, request: CreateRoom) -> Result<Room, HubError> {
+        let (name, settings) = request.validate()?;
+        self.insert_room(account, name, settings, false).await.map_err(|e| match e {
+            HubError::Store(StoreError::UniqueNameTaken) => HubError::Domain(vroom_domain::Error::RoomExists),
+            other => other,
+        })
+    }
+
+    async fn insert_room(
+        &self,
+        account: AccountSid,
+        name: Option<String>,
+        settings: vroom_domain::room::RoomSettings,
+        ad_hoc: bool,
+    ) -> Result<Room, HubError> {
+        let now = self.deps.clock.now();
+        let sid = RoomSid::generate(self.deps.ids.as_ref());
+        let room = Room {
+            sid,
+            account_sid: account,
+            unique_name: name.unwrap_or_else(|| sid.to_string()),
+            status: RoomStatus::InProgress,
+            ad_hoc,
+            settings,
+            date_created: now,
+            date_updated: now,
+            end_time: None,
+            duration: None,
+        };
+        let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0).into_iter().collect();
+        self.deps.store.apply(&[Change::InsertRoom(room.clone())], &events).await?;
+        if !events.is_empty() {
+            self.deps.outbox.notify_one();
+        }
+        self.register(LiveRoom::new(room.clone(), self.config));
+        Ok(room)
+    }
+
+    /// Ends a room (REST `Status=completed`).
+    ///
+    /// # Errors
+    /// `RoomStatusInvalid` if it is not in progress.
+    pub async fn complete_room(&self, room: &Room) -> Result<Room, HubError> {
+        let Some(task) = self.task(room).await? else {
+            return Err(vroom_domain::Error::RoomStatusInvalid.into());
+        };
+        match task.ask(|reply| Command::Complete { reply }).await {
+            Err(HubError::RoomGone) => Err(vroom_domain::Error::RoomStatusInvalid.into()),
+            other => other,
+        }
+    }
+
+    /// Removes a participant from its room (REST `Status=disconnected`).
+    ///
+    /// # Errors
+    /// `ParticipantNotFound` if it is not connected.
+    pub async fn kick(&self, room: &Room, participant: ParticipantSid) -> Result<Participant, HubError> {
+        let Some(task) = self.task(room).await? else {
+            return Err(vroom_domain::Error::ParticipantNotFound.into());
+        };
+        let result = task
+            .ask(|reply| Command::Leave { participant, reason: EndReason::Kicked, session: None, reply })
+            .await;
+        match result {
+            Err(HubError::RoomGone) => Err(vroom_domain::Error::ParticipantNotFound.into()),
+            other => other,
+        }
+    }
+
+    /// Connects `identity` to the in-progress room named `room_name` of `account`, creating the room
+    /// (type group, defaults) if there is none. With no name, a new room named by its SID is made.
+    ///
+    /// # Errors
+    /// Domain errors: invalid name, `RoomFull`, …
+    pub async fn join(
+        &self,
+        account: AccountSid,
+        room_name: Option<&str>,
+        identity: &str,
+        session: SessionLink,
+    ) -> Result<Joined, HubError> {
+        if let Some(name) = room_name {
+            vroom_domain::names::validate_room_name(name)?;
+        }
+        vroom_domain::names::validate_identity(identity)?;
+        // A room can end between finding it and joining it; then look again (a new one is created).
+        for _ in 0..4 {
+            let room = match room_name {
+                Some(name) => match self.deps.store.live_room_by_name(account, name).await? {
+                    Some(room) => room,
+                    None => match self.insert_room(account, Some(name.to_owned()), ad_hoc_settings(), true).await {
+                        Ok(room) => room,
+                        // Someone else created it a moment ago: join theirs.
+                        Err(HubError::Store(StoreError::UniqueNameTaken)) => continue,
+                        Err(e) => return Err(e),
+                    },
+                },
+                None => self.insert_room(account, None, ad_hoc_settings(), true).await?,
+            };
+            let Some(task) = self.task(&room).await? else { continue };
+            let identity = identity.to_owned();
+            let session = session.clone();
+            match task.ask(|reply| Command::Join { identity, session, reply }).await {
+                Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
+                other => return other,
+            }
+        }
+        Err(vroom_domain::Error::RoomCreateFailed.into())
+    }
+
+    async fn task_of(&self, room: RoomSid) -> Result<RoomHandle, HubError> {
+        let found = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
+        found.ok_or(HubError::RoomGone)
+    }
+
+    /// A client that lost its connection came back (`sync`) on a new session.
+    ///
+    /// # Errors
+    /// `ParticipantNotFound` if it was disconnected meanwhile.
+    pub async fn resume(&self, room: RoomSid, participant: ParticipantSid, session: SessionLink) -> Result<Joined, HubError> {
+        let task = self.task_of(room).await.map_err(|_| vroom_domain::Error::ParticipantNotFound)?;
+        task.ask(|reply| Command::Resume { participant, session, reply }).await.map_err(|e| match e {
+            HubError::RoomGone => vroom_domain::Error::ParticipantNotFound.into(),
+            other => other,
+        })
+    }
+
+    /// The participant's client said goodbye.
+    ///
+    /// # Errors
+    /// `ParticipantNotFound` if it had already been removed.
+    pub async fn leave(&self, room: RoomSid, participant: ParticipantSid, session: SessionId) -> Result<Participant, HubError> {
+        let task = self.task_of(room).await?;
+        task.ask(|reply| Command::Leave { participant, reason: EndReason::Left, session: Some(session), reply }).await
+    }
+
+    /// The participant's signaling connection dropped without a goodbye.
+    pub async fn detach(&self, room: RoomSid, participant: ParticipantSid, session: SessionId) {
+        if let Ok(task) = self.task_of(room).await {
+            task.tell(Command::Detach { participant, session });
+        }
+    }
+
+    /// The participant's client published this list of tracks.
+    ///
+    /// # Errors
+    /// `ParticipantNotFound` if it is no longer in the room.
+    pub async fn set_tracks(
+        &self,
+        room: RoomSid,
+        participant: ParticipantSid,
+        session: SessionId,
+        tracks: Vec<TrackInfo>,
+    ) -> Result<Vec<(String, TrackOutcome)>, HubError> {
+        let task = self.task_of(room).await?;
+        task.ask(|reply| Command::SetTracks { participant, session, tracks, reply }).await
+    }
+
+    /// The live state of a room in progress, `None` if it is not.
+    ///
+    /// # Errors
+    /// When the store fails while bringing the room's task back.
+    pub async fn snapshot(&self, room: &Room) -> Result<Option<RoomSnapshot>, HubError> {
+        let Some(task) = self.task(room).await? else { return Ok(None) };
+        match task.inspect().await {
+            Ok(s) => Ok(Some(s)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Stops every room task: connected participants leave now (their records get an end time), and
+    /// rooms stay in progress for the next start. Waits for the tasks to finish.
+    pub async fn shutdown(&self) {
+        self.deps.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}

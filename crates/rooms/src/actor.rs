@@ -1,0 +1,282 @@
+//! The room task: owns one `LiveRoom`, applies commands one at a time, persists their effects, then
+//! tells the sessions. Because one task serialises everything that happens to a room, joins, leaves,
+//! takeovers, limits and revisions need no locks and cannot race.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use vroom_domain::live::{Effects, LiveRoom, Notice, TrackOutcome};
+use vroom_domain::participant::{EndReason, Participant};
+use vroom_domain::room::Room;
+use vroom_domain::sid::{IdSource, ParticipantSid, RoomSid};
+use vroom_domain::time::{Span, Timestamp};
+use vroom_domain::track::TrackInfo;
+use vroom_store::{Change, Store};
+
+use crate::clock::Clock;
+use crate::{HubError, Joined, RoomSnapshot, SessionId, SessionLink};
+
+type Reply<T> = oneshot::Sender<Result<T, HubError>>;
+
+/// What a room task can be asked to do.
+pub(crate) enum Command {
+    Join { identity: String, session: SessionLink, reply: Reply<Joined> },
+    Resume { participant: ParticipantSid, session: SessionLink, reply: Reply<Joined> },
+    Leave { participant: ParticipantSid, reason: EndReason, session: Option<SessionId>, reply: Reply<Participant> },
+    Detach { participant: ParticipantSid, session: SessionId },
+    SetTracks { participant: ParticipantSid, session: SessionId, tracks: Vec<TrackInfo>, reply: Reply<Vec<(String, TrackOutcome)>> },
+    Complete { reply: Reply<Room> },
+    Inspect { reply: oneshot::Sender<RoomSnapshot> },
+}
+
+/// A way to reach a room task.
+#[derive(Clone)]
+pub(crate) struct RoomHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl RoomHandle {
+    pub(crate) fn same(&self, other: &RoomHandle) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+
+    /// Sends a command and waits for its reply. A task that is gone (its room ended, or the server is
+    /// stopping) answers `RoomGone`.
+    pub(crate) async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).map_err(|_| HubError::RoomGone)?;
+        rx.await.map_err(|_| HubError::RoomGone)?
+    }
+
+    pub(crate) fn tell(&self, command: Command) {
+        // A task that is gone has nothing left to do with the command.
+        let _ = self.tx.send(command);
+    }
+
+    pub(crate) async fn inspect(&self) -> Result<RoomSnapshot, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Inspect { reply }).map_err(|_| HubError::RoomGone)?;
+        rx.await.map_err(|_| HubError::RoomGone)
+    }
+}
+
+/// Everything a room task needs from the hub.
+pub(crate) struct Deps {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub outbox: Arc<Notify>,
+    pub registry: Arc<Mutex<HashMap<RoomSid, RoomHandle>>>,
+    pub shutdown: CancellationToken,
+}
+
+struct RoomActor {
+    live: LiveRoom,
+    sessions: HashMap<ParticipantSid, SessionLink>,
+    deps: Arc<Deps>,
+    /// After a failed write of a timer's effects, when to try again (so a database outage does not
+    /// spin).
+    retry_at: Option<Timestamp>,
+}
+
+/// Starts the task for `live` and returns its handle. The caller registers it.
+pub(crate) fn spawn(live: LiveRoom, deps: Arc<Deps>, tracker: &tokio_util::task::TaskTracker) -> RoomHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = RoomHandle { tx };
+    let actor = RoomActor { live, sessions: HashMap::new(), deps, retry_at: None };
+    let me = handle.clone();
+    tracker.spawn(actor.run(rx, me));
+    handle
+}
+
+impl RoomActor {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, me: RoomHandle) {
+        let sid = self.live.room().sid;
+        loop {
+            let deadline = match (self.live.poll_timeout(), self.retry_at) {
+                (Some(d), Some(r)) => Some(d.max(r)),
+                (d, _) => d,
+            };
+            let timer = async {
+                match deadline {
+                    Some(d) => self.deps.clock.sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                () = timer => self.on_timer().await,
+                () = self.deps.shutdown.cancelled() => {
+                    self.stop().await;
+                    break;
+                }
+            }
+            if !self.live.room().is_in_progress() {
+                break;
+            }
+        }
+        let mut registry = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if registry.get(&sid).is_some_and(|h| h.same(&me)) {
+            registry.remove(&sid);
+        }
+        drop(registry);
+        // Commands that raced with the end of the room get `RoomGone` when `rx` drops.
+        tracing::debug!(room = %sid, "room task finished");
+    }
+
+    /// Persists `effects` (restoring `before` if that fails), then delivers the notices.
+    async fn commit(&mut self, before: LiveRoom, effects: Effects) -> Result<(), HubError> {
+        if !effects.writes.is_empty() || !effects.events.is_empty() {
+            let changes: Vec<Change> = effects.writes.into_iter().map(Change::from).collect();
+            if let Err(e) = self.deps.store.apply(&changes, &effects.events).await {
+                tracing::error!(room = %self.live.room().sid, error = %e, "could not store a room change");
+                self.live = before;
+                return Err(e.into());
+            }
+            if !effects.events.is_empty() {
+                self.deps.outbox.notify_one();
+            }
+        }
+        for (to, notice) in effects.notices {
+            let removed = matches!(notice, Notice::Removed(_));
+            if let Some(link) = self.sessions.get(&to) {
+                // A session that went away has nobody left to tell.
+                let _ = link.tx.send(notice);
+            }
+            if removed {
+                self.sessions.remove(&to);
+            }
+        }
+        Ok(())
+    }
+
+    fn joined(&self, participant: Participant) -> Joined {
+        let roster = self.live.roster(participant.sid);
+        Joined { room: self.live.room().clone(), participant, roster }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        let now = self.deps.clock.now();
+        match command {
+            Command::Join { identity, session, reply } => {
+                let before = self.live.clone();
+                let result = match self.live.join(now, identity, self.deps.ids.as_ref()) {
+                    Err(e) => Err(e.into()),
+                    Ok((participant, effects)) => {
+                        // Register first so the session also gets notices produced by this very step
+                        // (none are addressed to it today, but the order is the safe one).
+                        self.sessions.insert(participant.sid, session);
+                        match self.commit(before, effects).await {
+                            Ok(()) => Ok(self.joined(participant)),
+                            Err(e) => {
+                                self.sessions.remove(&participant.sid);
+                                Err(e)
+                            }
+                        }
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Command::Resume { participant, session, reply } => {
+                let before = self.live.clone();
+                let result = match self.live.reattach(participant) {
+                    Err(e) => Err(e.into()),
+                    Ok(effects) => match self.commit(before, effects).await {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            self.sessions.insert(participant, session);
+                            self.deps
+                                .store
+                                .participant(participant)
+                                .await
+                                .map_err(HubError::from)
+                                .and_then(|p| p.ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound)))
+                                .map(|p| self.joined(p))
+                        }
+                    },
+                };
+                let _ = reply.send(result);
+            }
+            Command::Leave { participant, reason, session, reply } => {
+                let result = if session.is_some_and(|s| !self.is_current(participant, s)) {
+                    Err(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
+                } else {
+                    let before = self.live.clone();
+                    match self.live.leave(now, participant, reason) {
+                        Err(e) => Err(e.into()),
+                        Ok((record, effects)) => self.commit(before, effects).await.map(|()| record),
+                    }
+                };
+                if result.is_ok() && reason == EndReason::Left {
+                    self.sessions.remove(&participant);
+                }
+                let _ = reply.send(result);
+            }
+            Command::Detach { participant, session } => {
+                if self.is_current(participant, session) {
+                    self.sessions.remove(&participant);
+                    let before = self.live.clone();
+                    if let Ok(effects) = self.live.detach(now, participant) {
+                        let _ = self.commit(before, effects).await;
+                    }
+                }
+            }
+            Command::SetTracks { participant, session, tracks, reply } => {
+                let result = if self.is_current(participant, session) {
+                    let before = self.live.clone();
+                    match self.live.set_tracks(now, participant, tracks, self.deps.ids.as_ref()) {
+                        Err(e) => Err(e.into()),
+                        Ok((outcomes, effects)) => self.commit(before, effects).await.map(|()| outcomes),
+                    }
+                } else {
+                    Err(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
+                };
+                let _ = reply.send(result);
+            }
+            Command::Complete { reply } => {
+                let before = self.live.clone();
+                let result = match self.live.complete(now) {
+                    Err(e) => Err(e.into()),
+                    Ok(effects) => self.commit(before, effects).await.map(|()| self.live.room().clone()),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Inspect { reply } => {
+                let participants = self.live.participant_sids().filter_map(|p| self.live.view(p)).collect();
+                let _ = reply.send(RoomSnapshot { room: self.live.room().clone(), participants });
+            }
+        }
+    }
+
+    fn is_current(&self, participant: ParticipantSid, session: SessionId) -> bool {
+        self.sessions.get(&participant).is_some_and(|l| l.id == session)
+    }
+
+    async fn on_timer(&mut self) {
+        let now = self.deps.clock.now();
+        let before = self.live.clone();
+        let effects = self.live.handle_timeout(now);
+        self.retry_at = match self.commit(before, effects).await {
+            Ok(()) => None,
+            Err(_) => Some(now + Span::from_secs(1)),
+        };
+    }
+
+    /// The server is stopping: everyone still here leaves now, so their records get a true end time.
+    /// The room itself stays in progress and comes back at the next start.
+    async fn stop(&mut self) {
+        let now = self.deps.clock.now();
+        let sids: Vec<ParticipantSid> = self.live.participant_sids().collect();
+        for sid in sids {
+            let before = self.live.clone();
+            if let Ok((_, effects)) = self.live.leave(now, sid, EndReason::ServerStopped) {
+                let _ = self.commit(before, effects).await;
+            }
+        }
+    }
+}

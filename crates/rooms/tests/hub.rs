@@ -1,0 +1,164 @@
+//! The hub and its room tasks over a real SQLite store, with a manual clock.
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc};
+use vroom_domain::Error;
+use vroom_domain::live::{LiveConfig, Notice, Presence};
+use vroom_domain::participant::{EndReason, ParticipantStatus};
+use vroom_domain::room::{CreateRoom, RoomStatus};
+use vroom_domain::sid::{AccountSid, RandomIds};
+use vroom_domain::time::{Span, Timestamp};
+use vroom_rooms::clock::ManualClock;
+use vroom_rooms::{Hub, HubDeps, HubError, SessionLink};
+use vroom_store::Store;
+use vroom_store::sqlite::SqliteStore;
+
+const ACCOUNT: AccountSid = AccountSid::from_bytes([0xac; 16]);
+
+async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
+    Hub::start(HubDeps {
+        store,
+        clock: Arc::new(clock.clone()),
+        ids: Arc::new(RandomIds),
+        config: LiveConfig::default(),
+        outbox: Arc::new(Notify::new()),
+    })
+    .await
+    .unwrap()
+}
+
+fn session(hub: &Hub) -> (SessionLink, mpsc::UnboundedReceiver<Notice>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (SessionLink { id: hub.new_session_id(), tx }, rx)
+}
+
+fn domain(e: HubError) -> Error {
+    match e {
+        HubError::Domain(d) => d,
+        other => panic!("expected a domain error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+
+    let (s1, mut rx1) = session(&hub);
+    let a1 = hub.join(ACCOUNT, Some("standup"), "alice", s1).await.unwrap();
+    assert!(a1.room.ad_hoc && a1.room.unique_name == "standup" && a1.roster.is_empty());
+    let (s2, mut rx2) = session(&hub);
+    let bob = hub.join(ACCOUNT, Some("standup"), "bob", s2).await.unwrap();
+    assert_eq!(bob.room.sid, a1.room.sid, "the second join finds the same room");
+    assert_eq!(bob.roster.len(), 1);
+    let Some(Notice::Participant(v)) = rx1.recv().await else { panic!("alice should hear of bob") };
+    assert_eq!((v.identity.as_str(), v.presence), ("bob", Presence::Connected));
+
+    // A second alice: the first is told, bob sees the swap.
+    let (s3, _rx3) = session(&hub);
+    let a2 = hub.join(ACCOUNT, Some("standup"), "alice", s3).await.unwrap();
+    assert_eq!(rx1.recv().await, Some(Notice::Removed(EndReason::DuplicateIdentity)));
+    let old = store.participant(a1.participant.sid).await.unwrap().unwrap();
+    assert_eq!(old.status, ParticipantStatus::Disconnected);
+    let Some(Notice::Participant(gone)) = rx2.recv().await else { panic!("bob should see old alice leave") };
+    assert_eq!((gone.sid, gone.presence), (a1.participant.sid, Presence::Disconnected));
+    let Some(Notice::Participant(new)) = rx2.recv().await else { panic!("bob should see new alice join") };
+    assert_eq!(new.sid, a2.participant.sid);
+
+    // Kick bob through the hub (as REST does).
+    let kicked = hub.kick(&bob.room, bob.participant.sid).await.unwrap();
+    assert_eq!((kicked.status, kicked.end_reason), (ParticipantStatus::Disconnected, Some(EndReason::Kicked)));
+    assert_eq!(rx2.recv().await, Some(Notice::Removed(EndReason::Kicked)));
+    assert_eq!(domain(hub.kick(&bob.room, bob.participant.sid).await.unwrap_err()), Error::ParticipantNotFound);
+
+    // Complete: the name is free again and a new join makes a new room.
+    let done = hub.complete_room(&bob.room).await.unwrap();
+    assert_eq!(done.status, RoomStatus::Completed);
+    assert_eq!(domain(hub.complete_room(&done).await.unwrap_err()), Error::RoomStatusInvalid);
+    let (s4, _rx4) = session(&hub);
+    let again = hub.join(ACCOUNT, Some("standup"), "carol", s4).await.unwrap();
+    assert_ne!(again.room.sid, done.sid);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_joins_fill_exactly_fifty_places() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let room = hub
+        .create_room(ACCOUNT, CreateRoom { unique_name: Some("big".into()), max_participants: Some(50), ..Default::default() })
+        .await
+        .unwrap();
+    let mut joins = Vec::new();
+    for i in 0..200 {
+        let hub = hub.clone();
+        let (link, rx) = session(&hub);
+        joins.push(tokio::spawn(async move { (hub.join(ACCOUNT, Some("big"), &format!("p{i}"), link).await, rx) }));
+    }
+    let mut ok = 0;
+    let mut full = 0;
+    let mut keep = Vec::new();
+    for j in joins {
+        let (result, rx) = j.await.unwrap();
+        match result {
+            Ok(_) => ok += 1,
+            Err(HubError::Domain(Error::RoomFull)) => full += 1,
+            Err(e) => panic!("unexpected join error {e:?}"),
+        }
+        keep.push(rx);
+    }
+    assert_eq!((ok, full), (50, 150));
+    let snapshot = hub.snapshot(&room).await.unwrap().unwrap();
+    assert_eq!(snapshot.participants.len(), 50);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&path).await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let unused = hub
+        .create_room(ACCOUNT, CreateRoom { unused_room_timeout: Some(2), ..Default::default() })
+        .await
+        .unwrap();
+    let (link, _rx) = session(&hub);
+    let joined = hub.join(ACCOUNT, Some("kept"), "dave", link).await.unwrap();
+
+    clock.advance(Span::from_secs(119));
+    tokio::task::yield_now().await;
+    assert_eq!(store.room(unused.sid).await.unwrap().unwrap().status, RoomStatus::InProgress);
+    clock.advance(Span::from_secs(1));
+    let mut status = RoomStatus::InProgress;
+    for _ in 0..100 {
+        status = store.room(unused.sid).await.unwrap().unwrap().status;
+        if status == RoomStatus::Completed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, RoomStatus::Completed, "the unused room ends two minutes after creation");
+
+    // Simulate a crash: drop the hub without shutting it down, then start another on the same file.
+    drop(hub);
+    clock.advance(Span::from_secs(30));
+    let store2: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&path).await.unwrap());
+    let hub2 = hub_on(Arc::clone(&store2), &clock).await;
+    let p = store2.participant(joined.participant.sid).await.unwrap().unwrap();
+    assert_eq!(p.status, ParticipantStatus::Disconnected);
+    assert_eq!(p.end_reason, Some(EndReason::ServerStopped));
+    assert_eq!(p.end_time, Some(clock_now(&clock)));
+    let kept = store2.live_room_by_name(ACCOUNT, "kept").await.unwrap().unwrap();
+    assert_eq!(kept.status, RoomStatus::InProgress, "rooms survive a restart");
+    hub2.shutdown().await;
+}
+
+fn clock_now(clock: &ManualClock) -> Timestamp {
+    use vroom_rooms::clock::Clock;
+    clock.now()
+}
