@@ -93,10 +93,28 @@ impl Effects {
         self.writes.is_empty() && self.events.is_empty() && self.notices.is_empty()
     }
 
-    fn extend(&mut self, other: Effects) {
+    /// Appends the effects of a later step.
+    pub fn extend(&mut self, other: Effects) {
         self.writes.extend(other.writes);
         self.events.extend(other.events);
         self.notices.extend(other.notices);
+    }
+
+    /// Keeps only the latest state of each participant per recipient, for effects of several steps
+    /// taken at once (a join and its first tracks): a client needs the newest revision only.
+    pub fn coalesce_notices(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        let mut kept: Vec<(ParticipantSid, Notice)> = Vec::with_capacity(self.notices.len());
+        for (to, notice) in self.notices.drain(..).rev() {
+            if let Notice::Participant(v) = &notice {
+                if !seen.insert((to, v.sid)) {
+                    continue;
+                }
+            }
+            kept.push((to, notice));
+        }
+        kept.reverse();
+        self.notices = kept;
     }
 }
 

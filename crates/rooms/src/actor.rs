@@ -22,7 +22,7 @@ type Reply<T> = oneshot::Sender<Result<T, HubError>>;
 
 /// What a room task can be asked to do.
 pub(crate) enum Command {
-    Join { identity: String, session: SessionLink, reply: Reply<Joined> },
+    Join { identity: String, tracks: Vec<TrackInfo>, session: SessionLink, reply: Reply<Joined> },
     Resume { participant: ParticipantSid, session: SessionLink, reply: Reply<Joined> },
     Leave { participant: ParticipantSid, reason: EndReason, session: Option<SessionId>, reply: Reply<Participant> },
     Detach { participant: ParticipantSid, session: SessionId },
@@ -75,6 +75,8 @@ pub(crate) struct Deps {
 struct RoomActor {
     live: LiveRoom,
     sessions: HashMap<ParticipantSid, SessionLink>,
+    /// The memory of each participant's latest session, kept across reconnections until it leaves.
+    memories: HashMap<ParticipantSid, crate::SessionMemory>,
     deps: Arc<Deps>,
     /// After a failed write of a timer's effects, when to try again (so a database outage does not
     /// spin).
@@ -85,7 +87,7 @@ struct RoomActor {
 pub(crate) fn spawn(live: LiveRoom, deps: Arc<Deps>, tracker: &tokio_util::task::TaskTracker) -> RoomHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = RoomHandle { tx };
-    let actor = RoomActor { live, sessions: HashMap::new(), deps, retry_at: None };
+    let actor = RoomActor { live, sessions: HashMap::new(), memories: HashMap::new(), deps, retry_at: None };
     let me = handle.clone();
     tracker.spawn(actor.run(rx, me));
     handle
@@ -138,6 +140,11 @@ impl RoomActor {
                 self.live = before;
                 return Err(e.into());
             }
+            for change in &changes {
+                if let Change::UpdateParticipant(p) = change {
+                    self.memories.remove(&p.sid);
+                }
+            }
             if !effects.events.is_empty() {
                 self.deps.outbox.notify_one();
             }
@@ -157,24 +164,36 @@ impl RoomActor {
 
     fn joined(&self, participant: Participant) -> Joined {
         let roster = self.live.roster(participant.sid);
-        Joined { room: self.live.room().clone(), participant, roster }
+        Joined { room: self.live.room().clone(), participant, roster, published: Vec::new(), memory: None }
     }
 
     async fn handle(&mut self, command: Command) {
         let now = self.deps.clock.now();
         match command {
-            Command::Join { identity, session, reply } => {
+            Command::Join { identity, tracks, session, reply } => {
                 let before = self.live.clone();
                 let result = match self.live.join(now, identity, self.deps.ids.as_ref()) {
                     Err(e) => Err(e.into()),
-                    Ok((participant, effects)) => {
+                    Ok((participant, mut effects)) => {
+                        // The first tracks are published in the same step, so the others see the
+                        // newcomer once, with its tracks.
+                        let published = match self.live.set_tracks(now, participant.sid, tracks, self.deps.ids.as_ref()) {
+                            Ok((outcomes, more)) => {
+                                effects.extend(more);
+                                effects.coalesce_notices();
+                                outcomes
+                            }
+                            Err(_) => Vec::new(),
+                        };
                         // Register first so the session also gets notices produced by this very step
                         // (none are addressed to it today, but the order is the safe one).
+                        self.memories.insert(participant.sid, std::sync::Arc::clone(&session.memory));
                         self.sessions.insert(participant.sid, session);
                         match self.commit(before, effects).await {
-                            Ok(()) => Ok(self.joined(participant)),
+                            Ok(()) => Ok(Joined { published, ..self.joined(participant) }),
                             Err(e) => {
                                 self.sessions.remove(&participant.sid);
+                                self.memories.remove(&participant.sid);
                                 Err(e)
                             }
                         }
@@ -189,6 +208,11 @@ impl RoomActor {
                     Ok(effects) => match self.commit(before, effects).await {
                         Err(e) => Err(e),
                         Ok(()) => {
+                            // The participant keeps the memory of its first session across reconnections.
+                            let memory = std::sync::Arc::clone(
+                                self.memories.entry(participant).or_insert_with(|| std::sync::Arc::clone(&session.memory)),
+                            );
+                            let memory = Some(memory);
                             self.sessions.insert(participant, session);
                             self.deps
                                 .store
@@ -196,7 +220,7 @@ impl RoomActor {
                                 .await
                                 .map_err(HubError::from)
                                 .and_then(|p| p.ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound)))
-                                .map(|p| self.joined(p))
+                                .map(|p| Joined { memory, ..self.joined(p) })
                         }
                     },
                 };

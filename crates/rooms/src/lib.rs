@@ -37,17 +37,30 @@ use crate::clock::Clock;
 /// client has since reconnected on another.
 pub type SessionId = u64;
 
+/// State a signaling session keeps across reconnections of the same participant (revision counters,
+/// later media state). The hub stores it without looking inside and hands it to the session that
+/// resumes the participant.
+pub type SessionMemory = Arc<dyn std::any::Any + Send + Sync>;
+
 /// How a room task reaches a session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionLink {
     /// The session.
     pub id: SessionId,
     /// Where its notices go.
     pub tx: mpsc::UnboundedSender<Notice>,
+    /// The session's memory, kept while the participant is in the room.
+    pub memory: SessionMemory,
+}
+
+impl std::fmt::Debug for SessionLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLink").field("id", &self.id).finish_non_exhaustive()
+    }
 }
 
 /// What a participant gets when it joins or resumes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Joined {
     /// The room.
     pub room: Room,
@@ -55,6 +68,10 @@ pub struct Joined {
     pub participant: Participant,
     /// Everyone else in the room.
     pub roster: Vec<ParticipantView>,
+    /// The outcome of each track the participant listed when joining, in its order.
+    pub published: Vec<(String, TrackOutcome)>,
+    /// On resume: the participant's session memory (the one its first session registered).
+    pub memory: Option<SessionMemory>,
 }
 
 /// The live state of a room in progress.
@@ -301,6 +318,7 @@ impl Hub {
         account: AccountSid,
         room_name: Option<&str>,
         identity: &str,
+        tracks: Vec<TrackInfo>,
         session: SessionLink,
     ) -> Result<Joined, HubError> {
         if let Some(name) = room_name {
@@ -324,7 +342,8 @@ impl Hub {
             let Some(task) = self.task(&room).await? else { continue };
             let identity = identity.to_owned();
             let session = session.clone();
-            match task.ask(|reply| Command::Join { identity, session, reply }).await {
+            let tracks = tracks.clone();
+            match task.ask(|reply| Command::Join { identity, tracks, session, reply }).await {
                 Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
                 other => return other,
             }

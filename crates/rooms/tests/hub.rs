@@ -30,7 +30,7 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
 
 fn session(hub: &Hub) -> (SessionLink, mpsc::UnboundedReceiver<Notice>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (SessionLink { id: hub.new_session_id(), tx }, rx)
+    (SessionLink { id: hub.new_session_id(), tx, memory: Arc::new(()) }, rx)
 }
 
 fn domain(e: HubError) -> Error {
@@ -47,10 +47,10 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
     let hub = hub_on(Arc::clone(&store), &clock).await;
 
     let (s1, mut rx1) = session(&hub);
-    let a1 = hub.join(ACCOUNT, Some("standup"), "alice", s1).await.unwrap();
+    let a1 = hub.join(ACCOUNT, Some("standup"), "alice", Vec::new(), s1).await.unwrap();
     assert!(a1.room.ad_hoc && a1.room.unique_name == "standup" && a1.roster.is_empty());
     let (s2, mut rx2) = session(&hub);
-    let bob = hub.join(ACCOUNT, Some("standup"), "bob", s2).await.unwrap();
+    let bob = hub.join(ACCOUNT, Some("standup"), "bob", Vec::new(), s2).await.unwrap();
     assert_eq!(bob.room.sid, a1.room.sid, "the second join finds the same room");
     assert_eq!(bob.roster.len(), 1);
     let Some(Notice::Participant(v)) = rx1.recv().await else { panic!("alice should hear of bob") };
@@ -58,7 +58,7 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
 
     // A second alice: the first is told, bob sees the swap.
     let (s3, _rx3) = session(&hub);
-    let a2 = hub.join(ACCOUNT, Some("standup"), "alice", s3).await.unwrap();
+    let a2 = hub.join(ACCOUNT, Some("standup"), "alice", Vec::new(), s3).await.unwrap();
     assert_eq!(rx1.recv().await, Some(Notice::Removed(EndReason::DuplicateIdentity)));
     let old = store.participant(a1.participant.sid).await.unwrap().unwrap();
     assert_eq!(old.status, ParticipantStatus::Disconnected);
@@ -78,7 +78,7 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
     assert_eq!(done.status, RoomStatus::Completed);
     assert_eq!(domain(hub.complete_room(&done).await.unwrap_err()), Error::RoomStatusInvalid);
     let (s4, _rx4) = session(&hub);
-    let again = hub.join(ACCOUNT, Some("standup"), "carol", s4).await.unwrap();
+    let again = hub.join(ACCOUNT, Some("standup"), "carol", Vec::new(), s4).await.unwrap();
     assert_ne!(again.room.sid, done.sid);
     hub.shutdown().await;
 }
@@ -96,7 +96,7 @@ async fn two_hundred_concurrent_joins_fill_exactly_fifty_places() {
     for i in 0..200 {
         let hub = hub.clone();
         let (link, rx) = session(&hub);
-        joins.push(tokio::spawn(async move { (hub.join(ACCOUNT, Some("big"), &format!("p{i}"), link).await, rx) }));
+        joins.push(tokio::spawn(async move { (hub.join(ACCOUNT, Some("big"), &format!("p{i}"), Vec::new(), link).await, rx) }));
     }
     let mut ok = 0;
     let mut full = 0;
@@ -128,7 +128,7 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
         .await
         .unwrap();
     let (link, _rx) = session(&hub);
-    let joined = hub.join(ACCOUNT, Some("kept"), "dave", link).await.unwrap();
+    let joined = hub.join(ACCOUNT, Some("kept"), "dave", Vec::new(), link).await.unwrap();
 
     clock.advance(Span::from_secs(119));
     tokio::task::yield_now().await;

@@ -1,0 +1,534 @@
+//! One signaling connection: reads TCMP frames, speaks RSP to the client, and acts on the rooms hub.
+//!
+//! Phases: waiting for `hello` → (after `ice`) waiting for `connect` → live in a room → ending (the
+//! client was told its session is over and gets a moment to say goodbye). A live connection that
+//! drops without a goodbye leaves its participant "reconnecting" in the room, so the client can come
+//! back with `sync` on a new connection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::sync::mpsc;
+use vroom_domain::live::{Notice, TrackOutcome};
+use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
+use vroom_domain::room::Room;
+use vroom_domain::time::{Span, Timestamp};
+use vroom_rooms::{HubError, Joined, SessionId, SessionLink, SessionMemory};
+
+use crate::rsp::{
+    self, ClientMessage, Connected, Disconnected, ErrorMessage, Iced, LocalParticipant, LocalParticipantAck, LocalTrack,
+    Published, PublishedEntry, Recording, RemoteParticipant, ServerUpdate, SessionOptions, Subscribed, TrackError,
+};
+use crate::tcmp::{self, Inbound};
+use crate::token::{self, VideoGrant};
+use crate::Signaling;
+
+/// How long a client that was told its session ended gets to send its goodbye.
+const GOODBYE_GRACE: Span = Span::from_secs(5);
+/// How long a new connection may take to send `hello` (twilio-video.js gives up after 15 s too).
+const HELLO_TIMEOUT: Span = Span::from_secs(15);
+/// Close code for a connection given up after missed heartbeats (any code but 1000 makes the client
+/// try to resume).
+const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
+/// Close code when the server stops (the client will try to resume).
+const CLOSE_SERVER_STOPPING: u16 = 1012;
+/// Close code for protocol violations before the handshake.
+const CLOSE_PROTOCOL: u16 = 1002;
+
+/// Revision counters of one participant's signaling, shared by all its connections (kept by the room
+/// task as the session memory), so they only ever increase across reconnections.
+#[derive(Debug)]
+struct Counters {
+    published: AtomicU64,
+    subscribed: AtomicU64,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Self { published: AtomicU64::new(0), subscribed: AtomicU64::new(0) }
+    }
+
+    fn next_published(&self) -> u64 {
+        self.published.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn next_subscribed(&self) -> u64 {
+        self.subscribed.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+struct Live {
+    room: Room,
+    participant: Participant,
+    counters: Arc<Counters>,
+    /// The client's last track list, to skip unchanged ones (it repeats it in every update).
+    client_tracks: Vec<LocalTrack>,
+    /// The acknowledgements last sent.
+    published: Vec<PublishedEntry>,
+}
+
+enum Phase {
+    AwaitHello,
+    AwaitConnect,
+    Live(Box<Live>),
+    Ending { until: Timestamp },
+}
+
+/// What to do after handling an input.
+enum Flow {
+    Continue,
+    Close(u16, &'static str),
+}
+
+struct Conn {
+    sig: Arc<Signaling>,
+    socket: WebSocket,
+    session: SessionId,
+    notices_tx: mpsc::UnboundedSender<Notice>,
+    notices_rx: mpsc::UnboundedReceiver<Notice>,
+    opened: Timestamp,
+    last_in: Timestamp,
+    last_out: Timestamp,
+    phase: Phase,
+    said_goodbye: bool,
+}
+
+pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>) {
+    let now = sig.hub.clock().now();
+    let (notices_tx, notices_rx) = mpsc::unbounded_channel();
+    let conn = Conn {
+        session: sig.hub.new_session_id(),
+        sig,
+        socket,
+        notices_tx,
+        notices_rx,
+        opened: now,
+        last_in: now,
+        last_out: now,
+        phase: Phase::AwaitHello,
+        said_goodbye: false,
+    };
+    conn.serve().await;
+}
+
+fn hub_error(e: &HubError) -> (u32, String) {
+    match e {
+        HubError::Domain(d) => (d.code(), d.to_string()),
+        HubError::RoomGone => (53118, "Room completed".to_owned()),
+        HubError::Store(_) => (53104, "Unable to connect to Room".to_owned()),
+    }
+}
+
+impl Conn {
+    fn now(&self) -> Timestamp {
+        self.sig.hub.clock().now()
+    }
+
+    fn heartbeat(&self) -> Span {
+        Span::from_millis(i64::try_from(self.sig.config.heartbeat_ms).unwrap_or(5000))
+    }
+
+    fn deadline(&self) -> Timestamp {
+        match &self.phase {
+            Phase::AwaitHello => self.opened + HELLO_TIMEOUT,
+            Phase::Ending { until } => *until,
+            Phase::AwaitConnect | Phase::Live(_) => {
+                let silent_in = self.last_in + Span::from_millis(self.heartbeat().millis() * 3);
+                (self.last_out + self.heartbeat()).min(silent_in)
+            }
+        }
+    }
+
+    async fn serve(mut self) {
+        let flow = loop {
+            let deadline = self.deadline();
+            let clock = std::sync::Arc::clone(self.sig.hub.clock());
+            let flow = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        self.last_in = self.now();
+                        self.on_text(text.as_str()).await
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        self.last_in = self.now();
+                        self.protocol_error("binary frames are not part of the protocol").await
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        self.last_in = self.now();
+                        Flow::Continue
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                },
+                Some(notice) = self.notices_rx.recv() => self.on_notice(notice).await,
+                () = clock.sleep_until(deadline) => self.on_deadline().await,
+                () = self.sig.shutdown.cancelled(), if !matches!(self.phase, Phase::Live(_)) => {
+                    Flow::Close(CLOSE_SERVER_STOPPING, "server stopping")
+                }
+            };
+            if let Flow::Close(code, reason) = flow {
+                break Some((code, reason));
+            }
+        };
+        // A live participant whose connection ended without a goodbye may come back with `sync`.
+        if let Phase::Live(live) = &self.phase {
+            if !self.said_goodbye {
+                self.sig.hub.detach(live.room.sid, live.participant.sid, self.session).await;
+            }
+        }
+        if let Some((code, reason)) = flow {
+            let frame = CloseFrame { code, reason: reason.into() };
+            let _ = self.socket.send(Message::Close(Some(frame))).await;
+        }
+    }
+
+    async fn send(&mut self, text: String) -> bool {
+        self.last_out = self.now();
+        self.socket.send(Message::Text(text.into())).await.is_ok()
+    }
+
+    async fn send_msg<T: serde::Serialize>(&mut self, body: &T) -> bool {
+        self.send(tcmp::msg(body)).await
+    }
+
+    /// Tells the client its session is over with a Twilio error, then waits for its goodbye.
+    async fn end_with_error(&mut self, code: u32, message: String) -> Flow {
+        self.send_msg(&ErrorMessage::new(code, message)).await;
+        self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+        Flow::Continue
+    }
+
+    /// A frame or message the protocol does not allow.
+    async fn protocol_error(&mut self, detail: &str) -> Flow {
+        tracing::debug!(session = self.session, detail, "signaling protocol error");
+        match self.phase {
+            Phase::AwaitHello => {
+                self.send(tcmp::bad(detail)).await;
+                Flow::Close(CLOSE_PROTOCOL, "protocol error")
+            }
+            Phase::Ending { .. } => Flow::Continue,
+            Phase::AwaitConnect | Phase::Live(_) => {
+                self.leave_room().await;
+                self.end_with_error(53004, format!("Client sent an invalid signaling message: {detail}")).await
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Flow {
+        let frame = match tcmp::parse(text) {
+            Ok(f) => f,
+            Err(e) => return self.protocol_error(&e.to_string()).await,
+        };
+        match frame {
+            Inbound::Heartbeat => Flow::Continue,
+            Inbound::Bye => {
+                self.said_goodbye = true;
+                // A bye without a disconnect is still a goodbye.
+                self.leave_room().await;
+                Flow::Continue
+            }
+            Inbound::Hello { body } => {
+                self.send(tcmp::welcome(self.sig.config.heartbeat_ms)).await;
+                if !matches!(self.phase, Phase::AwaitHello) {
+                    // A retried hello carries the same body; it is handled once per connection.
+                    return Flow::Continue;
+                }
+                self.phase = Phase::AwaitConnect;
+                match body {
+                    Some(body) => self.on_message(body).await,
+                    None => Flow::Continue,
+                }
+            }
+            Inbound::Msg(body) => {
+                if matches!(self.phase, Phase::AwaitHello) {
+                    return self.protocol_error("msg before hello").await;
+                }
+                self.on_message(body).await
+            }
+        }
+    }
+
+    async fn on_message(&mut self, body: serde_json::Value) -> Flow {
+        let message = match rsp::parse(body) {
+            Ok(m) => m,
+            Err(e) => return self.protocol_error(&e.to_string()).await,
+        };
+        match (&self.phase, message) {
+            (Phase::Ending { .. }, _) => Flow::Continue,
+            (_, ClientMessage::Unknown(kind)) => {
+                tracing::debug!(session = self.session, kind, "ignoring an unknown signaling message");
+                Flow::Continue
+            }
+            (Phase::AwaitConnect, ClientMessage::Ice(_)) => {
+                let iced = Iced { kind: "iced", ice_servers: self.sig.config.ice_servers.clone() };
+                self.send_msg(&iced).await;
+                Flow::Continue
+            }
+            (Phase::AwaitConnect, ClientMessage::Connect(c)) => self.on_connect(c).await,
+            (Phase::AwaitConnect, ClientMessage::Sync(s)) => self.on_sync(s).await,
+            (Phase::AwaitConnect, ClientMessage::Disconnect) => {
+                self.said_goodbye = true;
+                Flow::Continue
+            }
+            (Phase::AwaitConnect, ClientMessage::Update(_)) => self.protocol_error("update before connect").await,
+            (Phase::Live(_), ClientMessage::Update(u)) => self.on_update(u).await,
+            (Phase::Live(_), ClientMessage::Disconnect) => {
+                self.said_goodbye = true;
+                self.leave_room().await;
+                self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+                Flow::Continue
+            }
+            (Phase::Live(_), ClientMessage::Connect(_) | ClientMessage::Sync(_) | ClientMessage::Ice(_)) => {
+                self.protocol_error("already connected").await
+            }
+            (Phase::AwaitHello, _) => self.protocol_error("msg before hello").await,
+        }
+    }
+
+    fn verify(&self, token: &str) -> Result<VideoGrant, token::TokenError> {
+        token::verify(token, &self.sig.keys, self.now())
+    }
+
+    /// The client's tracks as domain values, plus refusals for the ones that are not valid.
+    fn tracks_of(participant: Option<&LocalParticipant>) -> (Vec<vroom_domain::track::TrackInfo>, Vec<PublishedEntry>) {
+        let mut infos = Vec::new();
+        let mut refused = Vec::new();
+        for t in participant.map(|p| p.tracks.as_slice()).unwrap_or_default() {
+            match t.to_info() {
+                Some(info) => infos.push(info),
+                None => refused.push(PublishedEntry {
+                    id: t.id.clone(),
+                    sid: None,
+                    state: "failed",
+                    error: Some(TrackError { code: 53300, message: "Track is invalid".into() }),
+                }),
+            }
+        }
+        (infos, refused)
+    }
+
+    fn published_entries(outcomes: &[(String, TrackOutcome)], refused: Vec<PublishedEntry>) -> Vec<PublishedEntry> {
+        let mut entries: Vec<PublishedEntry> = outcomes
+            .iter()
+            .map(|(id, outcome)| match outcome {
+                TrackOutcome::Published(sid) => {
+                    PublishedEntry { id: id.clone(), sid: Some(sid.to_string()), state: "ready", error: None }
+                }
+                TrackOutcome::Failed(e) => PublishedEntry {
+                    id: id.clone(),
+                    sid: None,
+                    state: "failed",
+                    error: Some(TrackError { code: e.code(), message: e.to_string() }),
+                },
+            })
+            .collect();
+        entries.extend(refused);
+        entries
+    }
+
+    fn link(&self, memory: SessionMemory) -> SessionLink {
+        SessionLink { id: self.session, tx: self.notices_tx.clone(), memory }
+    }
+
+    async fn on_connect(&mut self, c: rsp::Connect) -> Flow {
+        let grant = match self.verify(&c.token) {
+            Ok(g) => g,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let name = match (c.name.as_deref().filter(|n| !n.is_empty()), grant.room.as_deref()) {
+            (Some(asked), Some(granted)) if asked != granted => {
+                let e = token::TokenError::Grants("the token's video grant is for another room");
+                return self.end_with_error(e.code(), e.to_string()).await;
+            }
+            (asked, granted) => asked.or(granted).map(str::to_owned),
+        };
+        let (infos, refused) = Self::tracks_of(c.participant.as_ref());
+        let counters = Arc::new(Counters::new());
+        let memory: SessionMemory = counters.clone();
+        let link = self.link(memory);
+        let joined = match self.sig.hub.join(grant.account_sid, name.as_deref(), &grant.identity, infos, link).await {
+            Ok(j) => j,
+            Err(e) => {
+                let (code, message) = hub_error(&e);
+                return self.end_with_error(code, message).await;
+            }
+        };
+        let Joined { room, participant, roster, published, .. } = joined;
+        let key = self.sig.resume.key_for(participant.sid);
+        let entries = Self::published_entries(&published, refused);
+        let connected = Connected {
+            kind: "connected",
+            version: rsp::RSP_VERSION,
+            session: key,
+            sid: room.sid.to_string(),
+            name: room.unique_name.clone(),
+            participant: LocalParticipantAck { sid: participant.sid.to_string(), identity: participant.identity.clone() },
+            participants: roster.iter().map(RemoteParticipant::from).collect(),
+            peer_connections: Vec::new(),
+            published: Published { revision: counters.next_published(), tracks: entries.clone() },
+            subscribed: Subscribed { revision: counters.next_subscribed(), tracks: Vec::new() },
+            recording: Recording { revision: 1, is_recording: false },
+            media_signaling: serde_json::json!({}),
+            options: SessionOptions {
+                session_timeout: u64::try_from(self.sig.hub.config().reconnect_window.millis() / 1000).unwrap_or(30),
+                signaling_region: "vroom",
+                media_region: room.settings.media_region.clone(),
+            },
+        };
+        tracing::info!(room = %room.sid, participant = %participant.sid, "participant connected");
+        self.phase = Phase::Live(Box::new(Live {
+            room,
+            participant,
+            counters,
+            client_tracks: c.participant.map(|p| p.tracks).unwrap_or_default(),
+            published: entries,
+        }));
+        self.send_msg(&connected).await;
+        Flow::Continue
+    }
+
+    async fn on_sync(&mut self, s: rsp::Sync) -> Flow {
+        let grant = match self.verify(&s.token) {
+            Ok(g) => g,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let not_found = vroom_domain::Error::ParticipantNotFound;
+        let Some(sid) = self.sig.resume.check(&s.session) else {
+            return self.end_with_error(not_found.code(), not_found.to_string()).await;
+        };
+        let record = match self.sig.hub.store().participant(sid).await {
+            Ok(Some(p)) if p.status == ParticipantStatus::Connected && p.identity == grant.identity && p.account_sid == grant.account_sid => p,
+            _ => return self.end_with_error(not_found.code(), not_found.to_string()).await,
+        };
+        let fresh: SessionMemory = Arc::new(Counters::new());
+        let joined = match self.sig.hub.resume(record.room_sid, sid, self.link(fresh)).await {
+            Ok(j) => j,
+            Err(e) => {
+                let (code, message) = hub_error(&e);
+                return self.end_with_error(code, message).await;
+            }
+        };
+        let counters = joined
+            .memory
+            .clone()
+            .and_then(|m| m.downcast::<Counters>().ok())
+            .unwrap_or_else(|| Arc::new(Counters::new()));
+        let (infos, refused) = Self::tracks_of(s.participant.as_ref());
+        let outcomes = self.sig.hub.set_tracks(record.room_sid, sid, self.session, infos).await.unwrap_or_default();
+        let entries = Self::published_entries(&outcomes, refused);
+        let synced = ServerUpdate {
+            kind: "synced",
+            session: Some(s.session),
+            participants: Some(joined.roster.iter().map(RemoteParticipant::from).collect()),
+            peer_connections: Some(Vec::new()),
+            published: Some(Published { revision: counters.next_published(), tracks: entries.clone() }),
+            subscribed: Some(Subscribed { revision: counters.next_subscribed(), tracks: Vec::new() }),
+            recording: Some(Recording { revision: 1, is_recording: false }),
+            ..ServerUpdate::update()
+        };
+        tracing::info!(room = %joined.room.sid, participant = %sid, "participant resumed");
+        self.phase = Phase::Live(Box::new(Live {
+            room: joined.room,
+            participant: joined.participant,
+            counters,
+            client_tracks: s.participant.map(|p| p.tracks).unwrap_or_default(),
+            published: entries,
+        }));
+        self.send_msg(&synced).await;
+        Flow::Continue
+    }
+
+    async fn on_update(&mut self, u: rsp::Update) -> Flow {
+        let Phase::Live(live) = &mut self.phase else { return Flow::Continue };
+        // Peer connections (offers, answers, ICE) are ignored until the media server exists: the
+        // client stays connected with its offer unanswered.
+        let Some(participant) = u.participant else { return Flow::Continue };
+        if participant.tracks == live.client_tracks {
+            return Flow::Continue;
+        }
+        let (infos, refused) = Self::tracks_of(Some(&participant));
+        let (room, me) = (live.room.sid, live.participant.sid);
+        live.client_tracks = participant.tracks;
+        let outcomes = match self.sig.hub.set_tracks(room, me, self.session, infos).await {
+            Ok(o) => o,
+            // Removed meanwhile: the notice saying so is on its way.
+            Err(_) => return Flow::Continue,
+        };
+        let entries = Self::published_entries(&outcomes, refused);
+        let Phase::Live(live) = &mut self.phase else { return Flow::Continue };
+        let changed = serde_json::to_value(&entries).ok() != serde_json::to_value(&live.published).ok();
+        if changed {
+            live.published = entries.clone();
+            let update = ServerUpdate {
+                published: Some(Published { revision: live.counters.next_published(), tracks: entries }),
+                ..ServerUpdate::update()
+            };
+            self.send_msg(&update).await;
+        }
+        Flow::Continue
+    }
+
+    /// Removes this connection's participant from its room (goodbye, or a broken client).
+    async fn leave_room(&mut self) {
+        if let Phase::Live(live) = &self.phase {
+            let (room, me) = (live.room.sid, live.participant.sid);
+            // Already removed (kicked, room ended) is fine: the goal is reached.
+            let _ = self.sig.hub.leave(room, me, self.session).await;
+            self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+        }
+    }
+
+    async fn on_notice(&mut self, notice: Notice) -> Flow {
+        if !matches!(self.phase, Phase::Live(_)) {
+            return Flow::Continue;
+        }
+        match notice {
+            Notice::Participant(view) => {
+                let update = ServerUpdate {
+                    participants: Some(vec![RemoteParticipant::from(&view)]),
+                    ..ServerUpdate::update()
+                };
+                self.send_msg(&update).await;
+                Flow::Continue
+            }
+            Notice::Removed(reason) => {
+                self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+                match reason {
+                    EndReason::RoomEnded => {
+                        self.send_msg(&Disconnected { kind: "disconnected", status: Some("completed") }).await;
+                    }
+                    EndReason::DuplicateIdentity => {
+                        self.send_msg(&ErrorMessage::new(53205, "Participant disconnected because of duplicate identity")).await;
+                    }
+                    EndReason::Kicked => {
+                        self.send_msg(&ErrorMessage::new(53204, "Participant not found")).await;
+                    }
+                    EndReason::MaxDuration => {
+                        self.send_msg(&ErrorMessage::new(53216, "Participant session length exceeded")).await;
+                    }
+                    EndReason::ServerStopped => return Flow::Close(CLOSE_SERVER_STOPPING, "server stopping"),
+                    EndReason::Left | EndReason::ConnectionLost => {}
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn on_deadline(&mut self) -> Flow {
+        let now = self.now();
+        match &self.phase {
+            Phase::AwaitHello => Flow::Close(CLOSE_PROTOCOL, "no hello"),
+            Phase::Ending { .. } => Flow::Close(1000, "session ended"),
+            Phase::AwaitConnect | Phase::Live(_) => {
+                if now >= self.last_in + Span::from_millis(self.heartbeat().millis() * 3) {
+                    tracing::info!(session = self.session, "signaling connection lost: no heartbeat");
+                    return Flow::Close(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                }
+                if now >= self.last_out + self.heartbeat() {
+                    self.send(tcmp::heartbeat()).await;
+                }
+                Flow::Continue
+            }
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! Room signaling protocol v2: the JSON messages inside TCMP `msg` bodies.
+//!
+//! Client messages are parsed leniently (unknown fields are ignored, as new client versions add
+//! fields); server messages are built from domain views with exactly the fields the client reads.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vroom_domain::live::{ParticipantView, Presence};
+use vroom_domain::track::{PublishedTrack, TrackInfo, TrackKind, TrackPriority};
+
+/// The RSP version.
+pub const RSP_VERSION: u64 = 2;
+
+/// A message from the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// Join a room.
+    Connect(Connect),
+    /// Resume a session on a new connection.
+    Sync(Sync),
+    /// Something changed on the client.
+    Update(Update),
+    /// The client leaves.
+    Disconnect,
+    /// The client asks for ICE servers before connecting.
+    Ice(Ice),
+    /// A message type this server does not know; ignored for forward compatibility.
+    Unknown(String),
+}
+
+/// Why a client message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid '{kind}' message: {detail}")]
+pub struct MessageError {
+    /// The message type.
+    pub kind: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// The client's own participant state: its revision and its tracks.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LocalParticipant {
+    /// The client's revision of this state.
+    #[serde(default)]
+    pub revision: u64,
+    /// The tracks it publishes.
+    #[serde(default)]
+    pub tracks: Vec<LocalTrack>,
+}
+
+/// A track the client publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LocalTrack {
+    /// The client's id (MediaStreamTrack id / DataChannel label).
+    pub id: String,
+    /// `audio`, `video` or `data`.
+    pub kind: String,
+    /// The track name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Enabled.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `low`, `standard` or `high`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl LocalTrack {
+    /// The domain description, or `None` if the kind is unknown.
+    #[must_use]
+    pub fn to_info(&self) -> Option<TrackInfo> {
+        Some(TrackInfo {
+            client_id: self.id.clone(),
+            name: self.name.clone().unwrap_or_else(|| self.id.clone()),
+            kind: TrackKind::parse(&self.kind)?,
+            enabled: self.enabled,
+            priority: self.priority.as_deref().map_or(TrackPriority::Standard, TrackPriority::parse),
+        })
+    }
+}
+
+/// `connect`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Connect {
+    /// The room name (`null` when the app gave none).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The access token.
+    pub token: String,
+    /// The client's participant state.
+    #[serde(default)]
+    pub participant: Option<LocalParticipant>,
+    /// Peer connection states (offers).
+    #[serde(default)]
+    pub peer_connections: Vec<Value>,
+    /// Initial subscribe rules.
+    #[serde(default)]
+    pub subscribe: Option<Value>,
+}
+
+/// `sync`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Sync {
+    /// The session the client had.
+    pub session: String,
+    /// The access token.
+    pub token: String,
+    /// The room name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The client's participant state.
+    #[serde(default)]
+    pub participant: Option<LocalParticipant>,
+    /// Peer connection states.
+    #[serde(default)]
+    pub peer_connections: Vec<Value>,
+}
+
+/// `update`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Update {
+    /// The client's participant state, if it changed.
+    #[serde(default)]
+    pub participant: Option<LocalParticipant>,
+    /// Peer connection descriptions and ICE candidates.
+    #[serde(default)]
+    pub peer_connections: Vec<Value>,
+    /// Subscribe rules, if they changed.
+    #[serde(default)]
+    pub subscribe: Option<Value>,
+}
+
+/// `ice`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Ice {
+    /// The access token.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// Reads a client message body.
+///
+/// # Errors
+/// `MessageError` when a known message type has the wrong shape.
+pub fn parse(body: Value) -> Result<ClientMessage, MessageError> {
+    let kind = body.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let err = |e: serde_json::Error| MessageError { kind: kind.clone(), detail: e.to_string() };
+    Ok(match kind.as_str() {
+        "connect" => ClientMessage::Connect(serde_json::from_value(body).map_err(err)?),
+        "sync" => ClientMessage::Sync(serde_json::from_value(body).map_err(err)?),
+        "update" => ClientMessage::Update(serde_json::from_value(body).map_err(err)?),
+        "ice" => ClientMessage::Ice(serde_json::from_value(body).map_err(err)?),
+        "disconnect" => ClientMessage::Disconnect,
+        other => ClientMessage::Unknown(other.chars().take(32).collect()),
+    })
+}
+
+/// A track in a participant state sent to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteTrack {
+    /// `MT…`
+    pub sid: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: &'static str,
+    /// Enabled.
+    pub enabled: bool,
+    /// Priority.
+    pub priority: &'static str,
+}
+
+impl From<&PublishedTrack> for RemoteTrack {
+    fn from(t: &PublishedTrack) -> Self {
+        Self {
+            sid: t.sid.to_string(),
+            name: t.info.name.clone(),
+            kind: t.info.kind.as_str(),
+            enabled: t.info.enabled,
+            priority: t.info.priority.as_str(),
+        }
+    }
+}
+
+/// A participant state sent to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteParticipant {
+    /// `PA…`
+    pub sid: String,
+    /// Identity.
+    pub identity: String,
+    /// Revision (strictly increasing per participant).
+    pub revision: u64,
+    /// `connected`, `reconnecting` or `disconnected`.
+    pub state: &'static str,
+    /// Tracks (always present; the client iterates it unguarded).
+    pub tracks: Vec<RemoteTrack>,
+}
+
+impl From<&ParticipantView> for RemoteParticipant {
+    fn from(v: &ParticipantView) -> Self {
+        Self {
+            sid: v.sid.to_string(),
+            identity: v.identity.clone(),
+            revision: v.revision,
+            state: match v.presence {
+                Presence::Connected => "connected",
+                Presence::Reconnecting => "reconnecting",
+                Presence::Disconnected => "disconnected",
+            },
+            tracks: v.tracks.iter().map(RemoteTrack::from).collect(),
+        }
+    }
+}
+
+/// An error object inside `published` entries.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackError {
+    /// Twilio code.
+    pub code: u32,
+    /// Message.
+    pub message: String,
+}
+
+/// One entry of `published`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedEntry {
+    /// The client's track id.
+    pub id: String,
+    /// The SID, when published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// `ready` or `failed`.
+    pub state: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TrackError>,
+}
+
+/// `published`: acknowledgements of the client's own tracks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// Strictly increasing per participant.
+    pub revision: u64,
+    /// Entries.
+    pub tracks: Vec<PublishedEntry>,
+}
+
+/// One entry of `subscribed`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribedEntry {
+    /// The track SID.
+    pub sid: String,
+    /// The msid track id (or DataChannel label) it arrives under.
+    pub id: String,
+}
+
+/// `subscribed`: the full list of the client's subscriptions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscribed {
+    /// Strictly increasing per participant.
+    pub revision: u64,
+    /// Entries.
+    pub tracks: Vec<SubscribedEntry>,
+}
+
+/// `recording`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recording {
+    /// Revision.
+    pub revision: u64,
+    /// Whether the room records (never, today).
+    pub is_recording: bool,
+}
+
+/// The local participant in `connected`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalParticipantAck {
+    /// `PA…`
+    pub sid: String,
+    /// Identity.
+    pub identity: String,
+}
+
+/// `options` in `connected`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionOptions {
+    /// Seconds the client may spend reconnecting (`sync`) before giving up.
+    pub session_timeout: u64,
+    /// Shown as `localParticipant.signalingRegion`.
+    pub signaling_region: &'static str,
+    /// Shown as `room.mediaRegion`.
+    pub media_region: String,
+}
+
+/// `connected`, the answer to `connect`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connected {
+    /// Always `connected`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// RSP version.
+    pub version: u64,
+    /// Opaque session key, echoed by the client and used for `sync`.
+    pub session: String,
+    /// Room SID.
+    pub sid: String,
+    /// Room name.
+    pub name: String,
+    /// The client's own participant.
+    pub participant: LocalParticipantAck,
+    /// Everyone else.
+    pub participants: Vec<RemoteParticipant>,
+    /// Peer connection answers.
+    pub peer_connections: Vec<Value>,
+    /// Acknowledged tracks.
+    pub published: Published,
+    /// Subscriptions.
+    pub subscribed: Subscribed,
+    /// Recording state.
+    pub recording: Recording,
+    /// Media signaling channels (none yet).
+    pub media_signaling: Value,
+    /// Session options (required by the client).
+    pub options: SessionOptions,
+}
+
+/// `update` or `synced` from the server: any subset of the fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerUpdate {
+    /// `update` or `synced`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// RSP version.
+    pub version: u64,
+    /// Session key (on `synced`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Participant states (authoritative on `synced`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Vec<RemoteParticipant>>,
+    /// Peer connection descriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_connections: Option<Vec<Value>>,
+    /// Acknowledged tracks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
+    /// Subscriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscribed: Option<Subscribed>,
+    /// Recording state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<Recording>,
+}
+
+impl ServerUpdate {
+    /// An empty `update`.
+    #[must_use]
+    pub fn update() -> Self {
+        Self {
+            kind: "update",
+            version: RSP_VERSION,
+            session: None,
+            participants: None,
+            peer_connections: None,
+            published: None,
+            subscribed: None,
+            recording: None,
+        }
+    }
+}
+
+/// `error`: ends the client's session with a Twilio error.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorMessage {
+    /// Always `error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Twilio code.
+    pub code: u32,
+    /// Message.
+    pub message: String,
+}
+
+impl ErrorMessage {
+    /// An error message.
+    #[must_use]
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
+        Self { kind: "error", code, message: message.into() }
+    }
+}
+
+/// `disconnected`: the server ended the session; `status: completed` means the room ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disconnected {
+    /// Always `disconnected`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `completed` when the room ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+}
+
+/// `iced`: ICE servers for the client.
+#[derive(Debug, Clone, Serialize)]
+pub struct Iced {
+    /// Always `iced`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// RTCIceServer objects.
+    pub ice_servers: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages() {
+        let body = serde_json::json!({
+            "type": "update", "session": "s", "version": 2,
+            "participant": {"revision": 3, "tracks": [{"id": "t1", "kind": "audio", "name": "mic", "enabled": true, "priority": "high"}]},
+            "peer_connections": [{"id": "pc", "ice": {"candidates": []}}]
+        });
+        let ClientMessage::Update(u) = parse(body).unwrap() else { panic!("update") };
+        let t = u.participant.unwrap().tracks[0].to_info().unwrap();
+        assert_eq!((t.kind, t.priority), (TrackKind::Audio, TrackPriority::High));
+        assert_eq!(parse(serde_json::json!({"type": "disconnect"})).unwrap(), ClientMessage::Disconnect);
+        assert_eq!(parse(serde_json::json!({"type": "future"})).unwrap(), ClientMessage::Unknown("future".into()));
+        let bad = parse(serde_json::json!({"type": "connect", "token": 5})).unwrap_err();
+        assert_eq!(bad.kind, "connect");
+        let bad = parse(serde_json::json!({"type": "update", "participant": {"tracks": "no"}})).unwrap_err();
+        assert_eq!(bad.kind, "update");
+    }
+}

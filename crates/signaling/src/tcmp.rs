@@ -1,0 +1,122 @@
+//! TCMP, the framing twilio-video.js puts on its WebSocket: one JSON object per text frame, with
+//! `hello`/`welcome` to open, `heartbeat`s both ways, `msg` envelopes around room signaling messages,
+//! and `bye` to leave.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// The TCMP version the client speaks.
+pub const TCMP_VERSION: u64 = 2;
+
+/// A frame from the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// Opens the conversation; `body` is the first room signaling message (`connect`, `sync` or `ice`).
+    Hello {
+        /// The first message, if any.
+        body: Option<Value>,
+    },
+    /// A room signaling message.
+    Msg(Value),
+    /// Keep-alive.
+    Heartbeat,
+    /// The client is leaving.
+    Bye,
+}
+
+/// Why a frame could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Not JSON, or not an object.
+    #[error("frames must be JSON objects")]
+    NotJson,
+    /// No or an unknown `type`.
+    #[error("unknown frame type '{0}'")]
+    UnknownType(String),
+    /// A `hello` of another version.
+    #[error("unsupported TCMP version (expected 2)")]
+    Version,
+    /// A `msg` without an object body.
+    #[error("a msg frame needs an object body")]
+    NoBody,
+}
+
+/// Parses one text frame.
+///
+/// # Errors
+/// `FrameError` saying what is wrong.
+pub fn parse(text: &str) -> Result<Inbound, FrameError> {
+    let value: Value = serde_json::from_str(text).map_err(|_| FrameError::NotJson)?;
+    let Value::Object(mut frame) = value else { return Err(FrameError::NotJson) };
+    let kind = frame.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    match kind.as_str() {
+        "hello" => {
+            if frame.get("version").and_then(Value::as_u64) != Some(TCMP_VERSION) {
+                return Err(FrameError::Version);
+            }
+            let body = frame.remove("body").filter(Value::is_object);
+            Ok(Inbound::Hello { body })
+        }
+        "msg" => match frame.remove("body") {
+            Some(body @ Value::Object(_)) => Ok(Inbound::Msg(body)),
+            _ => Err(FrameError::NoBody),
+        },
+        "heartbeat" => Ok(Inbound::Heartbeat),
+        "bye" => Ok(Inbound::Bye),
+        _ => Err(FrameError::UnknownType(kind.chars().take(32).collect())),
+    }
+}
+
+/// `welcome`, the answer to `hello`.
+#[must_use]
+pub fn welcome(negotiated_timeout_ms: u64) -> String {
+    json!({"type": "welcome", "negotiatedTimeout": negotiated_timeout_ms}).to_string()
+}
+
+/// `heartbeat`.
+#[must_use]
+pub fn heartbeat() -> String {
+    r#"{"type":"heartbeat"}"#.to_owned()
+}
+
+/// `bad`, only valid before the handshake completes (after it, the client treats it as a crash).
+#[must_use]
+pub fn bad(reason: &str) -> String {
+    json!({"type": "bad", "reason": reason}).to_string()
+}
+
+/// A `msg` envelope around a room signaling message.
+#[must_use]
+pub fn msg<T: Serialize>(body: &T) -> String {
+    // Serialising our own message types cannot fail: they hold only strings, numbers and lists.
+    let body = serde_json::to_value(body).unwrap_or(Value::Null);
+    json!({"type": "msg", "body": body}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames() {
+        assert_eq!(parse(r#"{"type":"heartbeat"}"#), Ok(Inbound::Heartbeat));
+        assert_eq!(parse(r#"{"type":"bye"}"#), Ok(Inbound::Bye));
+        assert_eq!(parse("not json"), Err(FrameError::NotJson));
+        assert_eq!(parse("[1,2]"), Err(FrameError::NotJson));
+        assert_eq!(parse(r#"{"type":"welcome"}"#), Err(FrameError::UnknownType("welcome".into())));
+        assert_eq!(parse(r#"{"type":"hello","version":1}"#), Err(FrameError::Version));
+        assert_eq!(parse(r#"{"type":"msg","body":"x"}"#), Err(FrameError::NoBody));
+        let Ok(Inbound::Hello { body: Some(b) }) = parse(r#"{"type":"hello","version":2,"id":"x","timeout":5000,"body":{"type":"connect"}}"#)
+        else {
+            panic!("hello should parse")
+        };
+        assert_eq!(b["type"], "connect");
+    }
+
+    #[test]
+    fn the_captured_chromium_hello_parses() {
+        let text = include_str!("../tests/fixtures/hello-connect.json");
+        let Ok(Inbound::Hello { body: Some(body) }) = parse(text) else { panic!("fixture should parse") };
+        assert_eq!(body["type"], "connect");
+    }
+}
