@@ -1,1 +1,167 @@
-//! placeholder
+//! Twilio Programmable Video's REST API (`/v1/...`), as Twilio's helper libraries expect it.
+//!
+//! # Layout
+//! - this file: `ApiState`, the router (every path of the spec, built or deliberately not), and
+//!   helpers shared by handlers (path segments, room lookup, 404s);
+//! - `error`: `ApiError` and Twilio's error body;
+//! - `auth`: HTTP Basic with the account or API key credentials;
+//! - `form`: form bodies and typed parameters; `paging`: PageSize/Page/PageToken and `meta`;
+//! - `wire`: the JSON resources; `rooms`, `participants`: handlers.
+//!
+//! # Contracts
+//! - Only this crate knows Twilio's REST field names and error JSON.
+//! - Handlers read history from the store and change rooms only through the hub.
+//! - Every absolute URL starts with the configured public URL.
+
+mod auth;
+mod error;
+mod form;
+mod paging;
+mod participants;
+mod rooms;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, OriginalUri, Path};
+use axum::http::Uri;
+use axum::http::request::Parts;
+use axum::routing::{MethodRouter, get};
+use vroom_domain::room::Room;
+use vroom_domain::sid::RoomSid;
+use vroom_rooms::Hub;
+use vroom_store::Store;
+
+pub use auth::{ApiCredentials, Caller};
+pub use error::ApiError;
+
+/// What the handlers share.
+pub struct ApiState {
+    /// The rooms service.
+    pub hub: Hub,
+    /// History.
+    pub store: Arc<dyn Store>,
+    /// Accepted credentials.
+    pub credentials: ApiCredentials,
+    /// Base of every absolute URL in responses (no trailing slash).
+    pub public_url: String,
+}
+
+/// One decoded path segment (`{RoomNameOrSid}`).
+pub(crate) struct Segment(pub String);
+/// Two decoded path segments.
+pub(crate) struct Segment2(pub String, pub String);
+/// Three decoded path segments.
+pub(crate) struct Segment3(pub String, pub String, pub String);
+
+fn bad_path(e: &PathRejection) -> ApiError {
+    ApiError::BadBody(format!("Invalid path: {}", e.body_text()))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(a) = Path::<String>::from_request_parts(parts, state).await.map_err(|e| bad_path(&e))?;
+        Ok(Self(a))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment2 {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((a, b)) = Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|e| bad_path(&e))?;
+        Ok(Self(a, b))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment3 {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((a, b, c)) =
+            Path::<(String, String, String)>::from_request_parts(parts, state).await.map_err(|e| bad_path(&e))?;
+        Ok(Self(a, b, c))
+    }
+}
+
+/// Twilio's 404 for the path the caller asked for (reported without `/v1`).
+pub(crate) fn not_found(uri: &Uri) -> ApiError {
+    let path = uri.path();
+    ApiError::NotFound { path: path.strip_prefix("/v1").unwrap_or(path).to_owned() }
+}
+
+/// The query parameters of a request.
+pub(crate) fn query_of(uri: &Uri) -> form::Params {
+    form::Params::parse(uri.query().unwrap_or("").as_bytes())
+}
+
+/// The public URL of a list, with the path as the caller wrote it.
+pub(crate) fn list_base(st: &ApiState, uri: &Uri) -> String {
+    format!("{}{}", st.public_url, uri.path())
+}
+
+/// A room of the caller's account, by SID (any status) or by unique name (in progress only).
+pub(crate) async fn resolve_room(st: &ApiState, caller: Caller, segment: &str, uri: &Uri) -> Result<Room, ApiError> {
+    let found = match segment.parse::<RoomSid>() {
+        Ok(sid) => st.store.room(sid).await?,
+        Err(_) => st.store.live_room_by_name(caller.account_sid, segment).await?,
+    };
+    found.filter(|r| r.account_sid == caller.account_sid).ok_or_else(|| not_found(uri))
+}
+
+async fn unknown_path(OriginalUri(uri): OriginalUri) -> ApiError {
+    not_found(&uri)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A route whose operations vroom does not build: authenticated callers get a deliberate 501.
+fn unbuilt(what: &'static str) -> MethodRouter<Arc<ApiState>> {
+    let handler = move |_: Caller| async move { ApiError::NotImplemented { what } };
+    MethodRouter::new().get(handler).post(handler).delete(handler)
+}
+
+fn route(m: MethodRouter<Arc<ApiState>>) -> MethodRouter<Arc<ApiState>> {
+    m.fallback(method_not_allowed)
+}
+
+/// Every path of Twilio's Video v1 API. Built operations go to handlers; the others answer a
+/// deliberate "not implemented" (listed in docs/compatibility.md).
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/v1/Rooms", route(get(rooms::list).post(rooms::create)))
+        .route("/v1/Rooms/{room}", route(get(rooms::fetch).post(rooms::update)))
+        .route("/v1/Rooms/{room}/Participants", route(get(participants::list)))
+        .route("/v1/Rooms/{room}/Participants/{participant}", route(get(participants::fetch).post(participants::update)))
+        .route("/v1/Rooms/{room}/Participants/{participant}/Anonymize", route(axum::routing::post(participants::anonymize)))
+        .route("/v1/Rooms/{room}/Participants/{participant}/PublishedTracks", route(get(participants::list_published)))
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}/PublishedTracks/{track}",
+            route(get(participants::fetch_published)),
+        )
+        .route("/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks", unbuilt("SubscribedTracks"))
+        .route("/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks/{track}", unbuilt("SubscribedTracks"))
+        .route("/v1/Rooms/{room}/Participants/{participant}/SubscribeRules", unbuilt("SubscribeRules"))
+        .route(
+            "/v1/Rooms/{room}/RecordingRules",
+            route(get(rooms::recording_rules).post(|_: Caller| async { ApiError::NotImplemented { what: "Updating RecordingRules" } })),
+        )
+        .route("/v1/Rooms/{room}/Recordings", unbuilt("Room Recordings"))
+        .route("/v1/Rooms/{room}/Recordings/{sid}", unbuilt("Room Recordings"))
+        .route("/v1/Rooms/{room}/Transcriptions", unbuilt("Transcriptions"))
+        .route("/v1/Rooms/{room}/Transcriptions/{sid}", unbuilt("Transcriptions"))
+        .route("/v1/Recordings", unbuilt("Recordings"))
+        .route("/v1/Recordings/{sid}", unbuilt("Recordings"))
+        .route("/v1/RecordingSettings/Default", unbuilt("RecordingSettings"))
+        .route("/v1/Compositions", unbuilt("Compositions"))
+        .route("/v1/Compositions/{sid}", unbuilt("Compositions"))
+        .route("/v1/CompositionHooks", unbuilt("CompositionHooks"))
+        .route("/v1/CompositionHooks/{sid}", unbuilt("CompositionHooks"))
+        .route("/v1/CompositionSettings/Default", unbuilt("CompositionSettings"))
+        .fallback(unknown_path)
+        .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -93,9 +93,13 @@ pub enum Error {
     /// No such participant.
     #[error("Participant not found")]
     ParticipantNotFound,
-    /// Participant `Status` update to something other than disconnected.
-    #[error("Participant status is invalid: only 'disconnected' can be set")]
-    ParticipantStatusInvalid,
+    /// Participant `Status` update to something other than disconnected, or an operation the
+    /// participant's status does not allow.
+    #[error("Participant status is invalid: {why}")]
+    ParticipantStatusInvalid {
+        /// What was wrong.
+        why: &'static str,
+    },
     /// Subscribe rules break one of Twilio's rules.
     #[error("Invalid Subscribe Rule(s): {why}")]
     SubscribeRulesInvalid {
@@ -140,7 +144,7 @@ impl Error {
             Self::IdentityInvalidChars => 53202,
             Self::TooManyTracks => 53203,
             Self::ParticipantNotFound => 53204,
-            Self::ParticipantStatusInvalid => 53209,
+            Self::ParticipantStatusInvalid { .. } => 53209,
             Self::SubscribeRulesInvalid { .. } => 53215,
             Self::TrackNameTooLong => 53302,
         }

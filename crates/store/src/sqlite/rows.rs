@@ -213,8 +213,9 @@ pub(super) async fn insert_participant(tx: &mut Transaction<'_, Sqlite>, p: &Par
 
 pub(super) async fn update_participant(tx: &mut Transaction<'_, Sqlite>, p: &Participant) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE participants SET status = ?, date_updated = ?, end_time = ?, duration = ?, end_reason = ? WHERE sid = ?",
+        "UPDATE participants SET identity = ?, status = ?, date_updated = ?, end_time = ?, duration = ?, end_reason = ? WHERE sid = ?",
     )
+    .bind(&p.identity)
     .bind(p.status.as_str())
     .bind(p.date_updated.millis())
     .bind(p.end_time.map(Timestamp::millis))

@@ -1,0 +1,73 @@
+//! HTTP Basic authentication with the account's auth token or the API key's secret.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use subtle::ConstantTimeEq;
+use vroom_domain::sid::{AccountSid, ApiKeySid};
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+/// The credentials the REST API accepts.
+#[derive(Clone)]
+pub struct ApiCredentials {
+    /// The account.
+    pub account_sid: AccountSid,
+    /// Its auth token.
+    pub auth_token: String,
+    /// The API key acting for the account.
+    pub api_key_sid: ApiKeySid,
+    /// The key's secret.
+    pub api_key_secret: String,
+}
+
+impl std::fmt::Debug for ApiCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiCredentials")
+            .field("account_sid", &self.account_sid)
+            .field("api_key_sid", &self.api_key_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticated caller: requests act on this account.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// The account.
+    pub account_sid: AccountSid,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+impl ApiCredentials {
+    /// The account a `user:password` pair authenticates, if any.
+    #[must_use]
+    pub fn check(&self, user: &str, password: &str) -> Option<AccountSid> {
+        let account = same(user, &self.account_sid.to_string()) && same(password, &self.auth_token);
+        let key = same(user, &self.api_key_sid.to_string()) && same(password, &self.api_key_secret);
+        (account || key).then_some(self.account_sid)
+    }
+}
+
+impl FromRequestParts<Arc<ApiState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+        let (scheme, encoded) = header.split_once(' ').ok_or(ApiError::Unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(ApiError::Unauthorized);
+        }
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| ApiError::Unauthorized)?;
+        let text = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
+        let (user, password) = text.split_once(':').ok_or(ApiError::Unauthorized)?;
+        let account_sid = state.credentials.check(user, password).ok_or(ApiError::Unauthorized)?;
+        Ok(Caller { account_sid })
+    }
+}

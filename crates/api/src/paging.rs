@@ -1,0 +1,176 @@
+//! Twilio paging: `PageSize` (default 50, at most 1000), `Page` (echoed), and `PageToken` (`PA<sid>`
+//! for the page after the record `<sid>`, `PB<sid>` for the page before it), with the `meta` block of
+//! absolute URLs the SDKs follow verbatim.
+
+use serde::Serialize;
+use vroom_domain::page::{Cursor, Direction, Page, PageRequest};
+
+use crate::error::ApiError;
+use crate::form::Params;
+
+/// Records per page when the caller does not say.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page; larger requests are clamped, as Twilio does since its SDKs stopped clamping.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The paging part of a list request.
+#[derive(Debug, Clone)]
+pub struct Paging {
+    /// What to read.
+    pub request: PageRequest,
+    /// The `Page` number the caller sent (only echoed).
+    pub page: u32,
+    /// The token the caller sent.
+    pub token: Option<String>,
+}
+
+/// Reads `PageSize`, `Page` and `PageToken`.
+///
+/// # Errors
+/// `BadParameter` / `BadPageToken` for malformed values.
+pub fn paging(query: &Params) -> Result<Paging, ApiError> {
+    let size = match query.integer("PageSize", |p| ApiError::param("PageSize", p))? {
+        None => DEFAULT_PAGE_SIZE,
+        Some(n) if n < 1 => return Err(ApiError::param("PageSize", "must be at least 1")),
+        Some(n) => u32::try_from(n.min(i64::from(MAX_PAGE_SIZE))).unwrap_or(MAX_PAGE_SIZE),
+    };
+    let page = match query.integer("Page", |p| ApiError::param("Page", p))? {
+        None => 0,
+        Some(n) if n < 0 => return Err(ApiError::param("Page", "must not be negative")),
+        Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+    };
+    let token = query.string("PageToken").filter(|t| !t.is_empty());
+    let cursor = match &token {
+        None if page > 0 => return Err(ApiError::BadBody("PageToken is required for paging.".to_owned())),
+        None => None,
+        Some(t) => Some(parse_token(t)?),
+    };
+    Ok(Paging { request: PageRequest { size, cursor }, page, token })
+}
+
+fn parse_token(token: &str) -> Result<Cursor, ApiError> {
+    let (direction, sid) = if let Some(sid) = token.strip_prefix("PA") {
+        (Direction::After, sid)
+    } else if let Some(sid) = token.strip_prefix("PB") {
+        (Direction::Before, sid)
+    } else {
+        return Err(ApiError::BadPageToken);
+    };
+    if sid.len() != 34 || !sid.is_ascii() {
+        return Err(ApiError::BadPageToken);
+    }
+    Ok(Cursor { direction, sid: sid.to_owned() })
+}
+
+/// The `meta` block of a list response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    page: u32,
+    page_size: u32,
+    first_page_url: String,
+    previous_page_url: Option<String>,
+    url: String,
+    next_page_url: Option<String>,
+    key: &'static str,
+}
+
+/// Builds `meta` for one page. `base` is the public URL plus the path as the caller wrote it;
+/// `filters` are the filter parameters the caller sent, in Twilio's order; `sid_of` gives a record's
+/// SID text for the tokens.
+pub fn meta<T>(
+    base: &str,
+    filters: &[(&str, String)],
+    paging: &Paging,
+    page: &Page<T>,
+    key: &'static str,
+    sid_of: impl Fn(&T) -> String,
+) -> Meta {
+    let size = paging.request.size;
+    let url_for = |page_no: u32, token: Option<String>| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in filters {
+            q.append_pair(k, v);
+        }
+        q.append_pair("PageSize", &size.to_string());
+        q.append_pair("Page", &page_no.to_string());
+        if let Some(t) = token {
+            q.append_pair("PageToken", &t);
+        }
+        format!("{base}?{}", q.finish())
+    };
+    let next = match (page.has_next, page.items.last()) {
+        (true, Some(last)) => Some(url_for(paging.page.saturating_add(1), Some(format!("PA{}", sid_of(last))))),
+        _ => None,
+    };
+    let previous = match (page.has_previous, page.items.first()) {
+        (true, Some(first)) => Some(url_for(paging.page.saturating_sub(1), Some(format!("PB{}", sid_of(first))))),
+        _ => None,
+    };
+    Meta {
+        page: paging.page,
+        page_size: size,
+        first_page_url: url_for(0, None),
+        previous_page_url: previous,
+        url: url_for(paging.page, paging.token.clone()),
+        next_page_url: next,
+        key,
+    }
+}
+
+/// Pages a small list kept in memory with the same order and tokens as stored lists: newest first by
+/// `key` (creation time, then SID), descending.
+///
+/// # Errors
+/// `BadPageToken` when the cursor names no item.
+pub fn page_in_memory<T>(
+    mut items: Vec<T>,
+    request: &PageRequest,
+    key: impl Fn(&T) -> (vroom_domain::time::Timestamp, String),
+) -> Result<Page<T>, ApiError> {
+    items.sort_by_key(|item| std::cmp::Reverse(key(item)));
+    let size = request.size as usize;
+    let (range, has_next, has_previous) = match &request.cursor {
+        None => (0..size.min(items.len()), items.len() > size, false),
+        Some(cursor) => {
+            let at = items.iter().position(|i| key(i).1 == cursor.sid).ok_or(ApiError::BadPageToken)?;
+            match cursor.direction {
+                Direction::After => {
+                    let end = (at + 1 + size).min(items.len());
+                    (at + 1..end, end < items.len(), true)
+                }
+                Direction::Before => (at.saturating_sub(size)..at, true, at > size),
+            }
+        }
+    };
+    let items = items.into_iter().enumerate().filter(|(i, _)| range.contains(i)).map(|(_, t)| t).collect();
+    Ok(Page { items, has_next, has_previous })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_paging_parameters() {
+        let p = paging(&Params::parse(b"")).unwrap();
+        assert_eq!((p.request.size, p.page), (50, 0));
+        assert_eq!(paging(&Params::parse(b"PageSize=5000")).unwrap().request.size, 1000);
+        assert!(paging(&Params::parse(b"PageSize=0")).is_err());
+        assert!(paging(&Params::parse(b"Page=2")).is_err(), "a later page needs its token");
+        let t = paging(&Params::parse(b"Page=1&PageToken=PARM0123456789abcdef0123456789abcdef")).unwrap();
+        assert_eq!(t.request.cursor.unwrap().direction, Direction::After);
+        assert!(matches!(paging(&Params::parse(b"PageToken=XX1")), Err(ApiError::BadPageToken)));
+    }
+
+    #[test]
+    fn meta_urls_are_absolute_and_carry_filters_and_tokens() {
+        let p = paging(&Params::parse(b"PageSize=2")).unwrap();
+        let page = Page { items: vec!["RMa", "RMb"], has_next: true, has_previous: false };
+        let m = meta("http://h:1/v1/Rooms", &[("Status", "completed".into()), ("DateCreatedAfter", "2024-01-02T03:04:05Z".into())], &p, &page, "rooms", |s| (*s).to_owned());
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["first_page_url"], "http://h:1/v1/Rooms?Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=2&Page=0");
+        assert_eq!(v["next_page_url"], "http://h:1/v1/Rooms?Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=2&Page=1&PageToken=PARMb");
+        assert_eq!(v["previous_page_url"], serde_json::Value::Null);
+        assert_eq!(v["key"], "rooms");
+    }
+}

@@ -1,0 +1,187 @@
+//! `/v1/Rooms/{RoomNameOrSid}/Participants[/{ParticipantIdentityOrSid}[/Anonymize]]` and the
+//! participant's `PublishedTracks`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::{StatusCode, Uri};
+use serde_json::{Value, json};
+use vroom_domain::page::Page;
+use vroom_domain::participant::{Participant, ParticipantStatus};
+use vroom_domain::room::Room;
+use vroom_domain::sid::{ParticipantSid, TrackSid};
+use vroom_domain::track::PublishedTrack;
+use vroom_store::{Change, ParticipantFilter};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::form::Form;
+use crate::paging::{meta, page_in_memory, paging};
+use crate::wire::{ParticipantResource, PublishedTrackResource, parse_date};
+use crate::{ApiState, Segment2, Segment3, list_base, not_found, query_of, resolve_room};
+
+/// A participant of `room` by SID (any status) or identity (connected only).
+async fn resolve_participant(st: &ApiState, room: &Room, segment: &str, uri: &Uri) -> ApiResult<Participant> {
+    let found = match segment.parse::<ParticipantSid>() {
+        Ok(sid) => st.store.participant(sid).await?.filter(|p| p.room_sid == room.sid),
+        Err(_) => st.store.connected_participant(room.sid, segment).await?,
+    };
+    found.ok_or_else(|| not_found(uri))
+}
+
+/// `GET …/Participants`
+pub(crate) async fn list(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    crate::Segment(room): crate::Segment,
+) -> ApiResult<Json<Value>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let q = query_of(&uri);
+    let paging = paging(&q)?;
+    let mut filters = Vec::new();
+    // Twilio's defaults: connected participants of a room in progress; of a completed room, only the
+    // disconnected ones (all of them, since nobody is left connected).
+    let status = match q.get("Status") {
+        None if room.is_in_progress() => ParticipantStatus::Connected,
+        None => ParticipantStatus::Disconnected,
+        Some(s) => {
+            filters.push(("Status", s.to_owned()));
+            ParticipantStatus::parse(s).ok_or_else(|| ApiError::param("Status", "must be connected or disconnected"))?
+        }
+    };
+    let mut date_filter = |name: &'static str| -> ApiResult<_> {
+        q.get(name)
+            .map(|v| {
+                filters.push((name, v.to_owned()));
+                parse_date(name, v)
+            })
+            .transpose()
+    };
+    let created_after = date_filter("DateCreatedAfter")?;
+    let created_before = date_filter("DateCreatedBefore")?;
+    let identity = q.string("Identity");
+    if let Some(i) = &identity {
+        filters.push(("Identity", i.clone()));
+    }
+    let filter = ParticipantFilter { status: Some(status), identity, created_after, created_before };
+    let page = st.store.list_participants(room.sid, &filter, &paging.request).await?;
+    let items: Vec<ParticipantResource> = page.items.iter().map(|p| ParticipantResource::new(p, &st.public_url)).collect();
+    let meta = meta(&list_base(&st, &uri), &filters, &paging, &page, "participants", |p| p.sid.to_string());
+    Ok(Json(json!({ "participants": items, "meta": meta })))
+}
+
+/// `GET …/Participants/{ParticipantIdentityOrSid}`
+pub(crate) async fn fetch(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment2(room, participant): Segment2,
+) -> ApiResult<Json<ParticipantResource>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let p = resolve_participant(&st, &room, &participant, &uri).await?;
+    Ok(Json(ParticipantResource::new(&p, &st.public_url)))
+}
+
+/// `POST …/Participants/{ParticipantIdentityOrSid}` with `Status=disconnected`: removes the
+/// participant from the room; its client is told and its connection closed.
+pub(crate) async fn update(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment2(room, participant): Segment2,
+    Form(form): Form,
+) -> ApiResult<(StatusCode, Json<ParticipantResource>)> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let p = resolve_participant(&st, &room, &participant, &uri).await?;
+    if form.get("Status") != Some("disconnected") {
+        return Err(vroom_domain::Error::ParticipantStatusInvalid { why: "only 'disconnected' can be set" }.into());
+    }
+    let record = if p.status == ParticipantStatus::Connected {
+        match st.hub.kick(&room, p.sid).await {
+            Ok(record) => record,
+            // It left on its own a moment ago: the record says so.
+            Err(vroom_rooms::HubError::Domain(vroom_domain::Error::ParticipantNotFound)) => {
+                st.store.participant(p.sid).await?.unwrap_or(p)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        p
+    };
+    Ok((StatusCode::ACCEPTED, Json(ParticipantResource::new(&record, &st.public_url))))
+}
+
+/// `POST …/Participants/{Sid}/Anonymize`: replaces a disconnected participant's identity with its
+/// SID, for good.
+pub(crate) async fn anonymize(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment2(room, participant): Segment2,
+) -> ApiResult<Json<ParticipantResource>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let mut p = resolve_participant(&st, &room, &participant, &uri).await?;
+    if p.status != ParticipantStatus::Disconnected {
+        return Err(vroom_domain::Error::ParticipantStatusInvalid { why: "only a disconnected participant can be anonymized" }.into());
+    }
+    let anonymous = p.sid.to_string();
+    if p.identity != anonymous {
+        p.identity = anonymous;
+        p.date_updated = st.hub.clock().now();
+        st.store.apply(&[Change::UpdateParticipant(p.clone())], &[]).await?;
+    }
+    Ok(Json(ParticipantResource::anonymized(&p, &st.public_url)))
+}
+
+/// The tracks a participant publishes now (empty unless it is connected to a room in progress).
+async fn published_tracks(st: &ApiState, room: &Room, p: &Participant) -> ApiResult<Vec<(vroom_domain::live::ParticipantView, PublishedTrack)>> {
+    if p.status != ParticipantStatus::Connected {
+        return Ok(Vec::new());
+    }
+    let Some(snapshot) = st.hub.snapshot(room).await? else { return Ok(Vec::new()) };
+    Ok(snapshot
+        .participants
+        .into_iter()
+        .filter(|v| v.sid == p.sid)
+        .flat_map(|v| v.tracks.clone().into_iter().map(move |t| (v.clone(), t)))
+        .collect())
+}
+
+/// `GET …/Participants/{…}/PublishedTracks`
+pub(crate) async fn list_published(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment2(room, participant): Segment2,
+) -> ApiResult<Json<Value>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let p = resolve_participant(&st, &room, &participant, &uri).await?;
+    let paging = paging(&query_of(&uri))?;
+    let tracks = published_tracks(&st, &room, &p).await?;
+    let page: Page<(vroom_domain::live::ParticipantView, PublishedTrack)> =
+        page_in_memory(tracks, &paging.request, |(_, t)| (t.date_created, t.sid.to_string()))?;
+    let items: Vec<PublishedTrackResource> =
+        page.items.iter().map(|(v, t)| PublishedTrackResource::new(&room, v, t, &st.public_url)).collect();
+    let meta = meta(&list_base(&st, &uri), &[], &paging, &page, "published_tracks", |(_, t)| t.sid.to_string());
+    Ok(Json(json!({ "published_tracks": items, "meta": meta })))
+}
+
+/// `GET …/Participants/{…}/PublishedTracks/{TrackNameOrSid}`
+pub(crate) async fn fetch_published(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment3(room, participant, track): Segment3,
+) -> ApiResult<Json<PublishedTrackResource>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let p = resolve_participant(&st, &room, &participant, &uri).await?;
+    let tracks = published_tracks(&st, &room, &p).await?;
+    let by_sid = track.parse::<TrackSid>().ok();
+    let (view, t) = tracks
+        .into_iter()
+        .find(|(_, t)| Some(t.sid) == by_sid || t.info.name == track)
+        .ok_or_else(|| not_found(&uri))?;
+    Ok(Json(PublishedTrackResource::new(&room, &view, &t, &st.public_url)))
+}

@@ -1,0 +1,216 @@
+//! `/v1/Rooms` and `/v1/Rooms/{RoomNameOrSid}` (and the room's `RecordingRules`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use vroom_domain::room::{CallbackMethod, CreateRoom, RoomStatus, RoomType, VideoCodec};
+use vroom_domain::rules::{RecordingRule, RuleType};
+use vroom_domain::track::TrackKind;
+use vroom_store::RoomFilter;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::form::{Form, Params};
+use crate::paging::{meta, paging};
+use crate::wire::{RoomResource, date, parse_date, rules_json};
+use crate::{ApiState, Segment, list_base, query_of, resolve_room};
+
+/// Reads the `CreateRoomRequest` parameters. Type errors get the parameter's own Twilio code where
+/// it has one, and always name the parameter.
+fn create_request(p: &Params) -> ApiResult<CreateRoom> {
+    use vroom_domain::Error as E;
+    let video_codecs = if p.get("VideoCodecs").is_some() {
+        let mut codecs = Vec::new();
+        for v in p.all("VideoCodecs").flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()) {
+            codecs.push(VideoCodec::parse(v).ok_or_else(|| ApiError::param("VideoCodecs", format!("'{}' is not VP8 or H264", crate::form::shorten(v))))?);
+        }
+        Some(codecs)
+    } else {
+        None
+    };
+    let transcriptions_configuration = match p.get("TranscriptionsConfiguration") {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => Some(v.to_string()),
+            _ => return Err(ApiError::param("TranscriptionsConfiguration", "must be a JSON object")),
+        },
+    };
+    Ok(CreateRoom {
+        room_type: p.get("Type").map(RoomType::parse).transpose()?,
+        unique_name: p.string("UniqueName"),
+        status_callback: p.string("StatusCallback"),
+        status_callback_method: p.get("StatusCallbackMethod").map(CallbackMethod::parse).transpose()?,
+        max_participants: p.integer("MaxParticipants", |_| ApiError::Rule(E::MaxParticipantsOutOfRange { max: 50 }))?,
+        record_participants_on_connect: p.boolean("RecordParticipantsOnConnect")?,
+        transcribe_participants_on_connect: p.boolean("TranscribeParticipantsOnConnect")?,
+        transcriptions_configuration,
+        video_codecs,
+        media_region: p.string("MediaRegion"),
+        recording_rules: p.get("RecordingRules").map(parse_rules).transpose()?,
+        audio_only: p.boolean("AudioOnly")?,
+        max_participant_duration: p.integer("MaxParticipantDuration", |_| ApiError::Rule(E::MaxParticipantDurationOutOfRange))?,
+        empty_room_timeout: p.integer("EmptyRoomTimeout", |_| ApiError::Rule(E::TimeoutOutOfRange { param: "EmptyRoomTimeout" }))?,
+        unused_room_timeout: p.integer("UnusedRoomTimeout", |_| ApiError::Rule(E::TimeoutOutOfRange { param: "UnusedRoomTimeout" }))?,
+        large_room: p.boolean("LargeRoom")?,
+        enable_turn: p.boolean("EnableTurn")?,
+    })
+}
+
+/// Recording rules arrive as JSON: a list of rules, or `{"rules": [...]}` (twilio-node's shape).
+fn parse_rules(text: &str) -> ApiResult<Vec<RecordingRule>> {
+    let bad = |why| ApiError::Rule(vroom_domain::Error::RecordingRulesInvalid { why });
+    let value: Value = serde_json::from_str(text).map_err(|_| bad("not valid JSON"))?;
+    let list = match value {
+        Value::Array(list) => list,
+        Value::Object(mut o) => match o.remove("rules") {
+            Some(Value::Array(list)) => list,
+            _ => return Err(bad("expected a list of rules")),
+        },
+        _ => return Err(bad("expected a list of rules")),
+    };
+    list.iter()
+        .map(|r| {
+            let o = r.as_object().ok_or_else(|| bad("each rule must be an object"))?;
+            if o.keys().any(|k| !matches!(k.as_str(), "type" | "all" | "kind" | "publisher" | "track")) {
+                return Err(bad("unknown rule field"));
+            }
+            let rule_type = match o.get("type").and_then(Value::as_str) {
+                Some("include") => RuleType::Include,
+                Some("exclude") => RuleType::Exclude,
+                _ => return Err(bad("every rule needs a type of include or exclude")),
+            };
+            let text = |k: &str| -> ApiResult<Option<String>> {
+                match o.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(bad("publisher and track must be strings")),
+                }
+            };
+            let all = match o.get("all") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => return Err(bad("'all' must be true")),
+            };
+            let kind = match text("kind")? {
+                None => None,
+                Some(k) => Some(TrackKind::parse(&k).ok_or_else(|| bad("'kind' must be audio or video"))?),
+            };
+            Ok(RecordingRule { rule_type, all, kind, publisher: text("publisher")?, track: text("track")? })
+        })
+        .collect()
+}
+
+/// `POST /v1/Rooms`
+pub(crate) async fn create(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    Form(p): Form,
+) -> ApiResult<(StatusCode, Json<RoomResource>)> {
+    let request = create_request(&p)?;
+    let room = st.hub.create_room(caller.account_sid, request).await?;
+    Ok((StatusCode::CREATED, Json(RoomResource::new(&room, &st.public_url))))
+}
+
+/// `GET /v1/Rooms`
+pub(crate) async fn list(State(st): State<Arc<ApiState>>, caller: Caller, OriginalUri(uri): OriginalUri) -> ApiResult<Json<Value>> {
+    let q = query_of(&uri);
+    let paging = paging(&q)?;
+    let mut filters = Vec::new();
+    let status = match q.get("Status") {
+        None => RoomStatus::InProgress,
+        Some(s) => {
+            filters.push(("Status", s.to_owned()));
+            RoomStatus::parse(s).ok_or_else(|| ApiError::param("Status", "must be in-progress, completed or failed"))?
+        }
+    };
+    let unique_name = q.string("UniqueName");
+    if let Some(n) = &unique_name {
+        filters.push(("UniqueName", n.clone()));
+    }
+    let mut date_filter = |name: &'static str| -> ApiResult<_> {
+        q.get(name)
+            .map(|v| {
+                filters.push((name, v.to_owned()));
+                parse_date(name, v)
+            })
+            .transpose()
+    };
+    let created_after = date_filter("DateCreatedAfter")?;
+    let created_before = date_filter("DateCreatedBefore")?;
+    let filter = RoomFilter { status: Some(status), unique_name, created_after, created_before };
+    let page = st.store.list_rooms(caller.account_sid, &filter, &paging.request).await?;
+    let rooms: Vec<RoomResource> = page.items.iter().map(|r| RoomResource::new(r, &st.public_url)).collect();
+    let meta = meta(&list_base(&st, &uri), &filters, &paging, &page, "rooms", |r| r.sid.to_string());
+    Ok(Json(json!({ "rooms": rooms, "meta": meta })))
+}
+
+/// `GET /v1/Rooms/{RoomNameOrSid}`
+pub(crate) async fn fetch(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment(room): Segment,
+) -> ApiResult<Json<RoomResource>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    Ok(Json(RoomResource::new(&room, &st.public_url)))
+}
+
+/// `POST /v1/Rooms/{RoomNameOrSid}` with `Status=completed`.
+pub(crate) async fn update(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment(room): Segment,
+    Form(p): Form,
+) -> ApiResult<(StatusCode, Json<RoomResource>)> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    if p.get("Status") != Some("completed") {
+        return Err(vroom_domain::Error::RoomStatusInvalid.into());
+    }
+    let done = st.hub.complete_room(&room).await?;
+    Ok((StatusCode::ACCEPTED, Json(RoomResource::new(&done, &st.public_url))))
+}
+
+/// `GET /v1/Rooms/{RoomNameOrSid}/RecordingRules`: the rules the room was created with.
+pub(crate) async fn recording_rules(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment(room): Segment,
+) -> ApiResult<Json<Value>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    Ok(Json(json!({
+        "room_sid": room.sid.to_string(),
+        "rules": rules_json(&room.settings.recording_rules),
+        "date_created": date(room.date_created),
+        "date_updated": date(room.date_created),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_parameters() {
+        let p = Params::parse(b"Type=group-small&UniqueName=a+b&MaxParticipants=4&VideoCodecs=VP8&VideoCodecs=H264&AudioOnly=true&EmptyRoomTimeout=10&RecordingRules=%7B%22rules%22%3A%5B%7B%22type%22%3A%22exclude%22%2C%22all%22%3Atrue%7D%5D%7D");
+        let r = create_request(&p).unwrap();
+        assert_eq!(r.room_type, Some(RoomType::GroupSmall));
+        assert_eq!(r.unique_name.as_deref(), Some("a b"));
+        assert_eq!(r.video_codecs, Some(vec![VideoCodec::Vp8, VideoCodec::H264]));
+        assert_eq!(r.recording_rules.unwrap()[0].rule_type, RuleType::Exclude);
+        let code = |body: &[u8]| create_request(&Params::parse(body)).unwrap_err().twilio_code();
+        assert_eq!(code(b"Type=huge"), 53108);
+        assert_eq!(code(b"MaxParticipants=many"), 53107);
+        assert_eq!(code(b"EmptyRoomTimeout=soon"), 53109);
+        assert_eq!(code(b"StatusCallbackMethod=PUT"), 53110);
+        assert_eq!(code(b"MaxParticipantDuration=x"), 53123);
+        assert_eq!(code(b"RecordingRules=%5B%5D%5D"), 53120);
+        assert_eq!(code(b"VideoCodecs=VP9"), 20001);
+        assert_eq!(code(b"AudioOnly=yes"), 20001);
+        assert_eq!(code(b"TranscriptionsConfiguration=%5B%5D"), 20001);
+    }
+}
