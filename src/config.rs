@@ -1,0 +1,124 @@
+//! The server's configuration: one typed value, read once from flags and environment, checked, and
+//! passed down. Every field has a documented default.
+
+use std::net::SocketAddr;
+
+use vroom_domain::sid::{AccountSid, ApiKeySid};
+use vroom_domain::time::Span;
+
+/// Credentials given by the operator (environment), if any. Missing halves are generated.
+#[derive(Clone, Default)]
+pub struct CredentialSeed {
+    /// `VROOM_ACCOUNT_SID` + `VROOM_AUTH_TOKEN`.
+    pub account: Option<(AccountSid, String)>,
+    /// `VROOM_API_KEY_SID` + `VROOM_API_KEY_SECRET`.
+    pub api_key: Option<(ApiKeySid, String)>,
+}
+
+impl std::fmt::Debug for CredentialSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSeed")
+            .field("account", &self.account.as_ref().map(|a| a.0))
+            .field("api_key", &self.api_key.as_ref().map(|k| k.0))
+            .finish()
+    }
+}
+
+/// Everything `vroom serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the store lives (`sqlite://vroom-data/vroom.db` by default).
+    pub database_url: String,
+    /// Base of every absolute URL in responses; derived from the listening address when `None`.
+    pub public_url: Option<String>,
+    /// Operator-given credentials.
+    pub credentials: CredentialSeed,
+    /// How long a participant whose signaling connection dropped may take to come back (30 s).
+    pub reconnect_window: Span,
+    /// Signaling heartbeat timeout offered to clients, ms (5000).
+    pub heartbeat_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: vroom_store::open::DEFAULT_DATABASE_URL.to_owned(),
+            public_url: None,
+            credentials: CredentialSeed::default(),
+            reconnect_window: Span::from_secs(30),
+            heartbeat_ms: 5000,
+        }
+    }
+}
+
+/// Why a configuration value is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Reads a credential pair from two optional values: both or neither.
+///
+/// # Errors
+/// When only one is set, or the SID is malformed.
+pub fn pair<S: std::str::FromStr>(
+    sid_name: &str,
+    sid: Option<String>,
+    secret_name: &str,
+    secret: Option<String>,
+) -> Result<Option<(S, String)>, ConfigError> {
+    match (sid.filter(|s| !s.is_empty()), secret.filter(|s| !s.is_empty())) {
+        (None, None) => Ok(None),
+        (Some(sid), Some(secret)) => {
+            let parsed = sid.parse::<S>().map_err(|_| ConfigError(format!("{sid_name} '{sid}' is not a valid SID")))?;
+            Ok(Some((parsed, secret)))
+        }
+        (Some(_), None) => Err(ConfigError(format!("{sid_name} is set but {secret_name} is not; set both or neither"))),
+        (None, Some(_)) => Err(ConfigError(format!("{secret_name} is set but {sid_name} is not; set both or neither"))),
+    }
+}
+
+/// Checks and normalises a public URL (absolute http(s), no trailing slash).
+///
+/// # Errors
+/// When it is not an absolute http(s) URL.
+pub fn public_url(url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(trimmed.to_owned()),
+        _ => Err(ConfigError(format!("--public-url '{url}' must be an absolute http:// or https:// URL"))),
+    }
+}
+
+/// The public URL implied by a listening address: `http://host:port`, with `127.0.0.1` standing in
+/// for an unspecified address.
+#[must_use]
+pub fn derived_public_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("http://{v4}:{}", addr.port()),
+        std::net::IpAddr::V6(v6) => format!("http://[{v6}]:{}", addr.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_and_urls() {
+        let ok: Option<(AccountSid, String)> =
+            pair("A", Some("AC0123456789abcdef0123456789abcdef".into()), "T", Some("tok".into())).unwrap();
+        assert!(ok.is_some());
+        assert!(pair::<AccountSid>("A", Some("AC1".into()), "T", Some("t".into())).is_err());
+        assert!(pair::<AccountSid>("A", None, "T", Some("t".into())).unwrap_err().0.contains("set both"));
+        assert_eq!(public_url("https://video.example.com/").unwrap(), "https://video.example.com");
+        assert!(public_url("video.example.com").is_err());
+        assert_eq!(derived_public_url("0.0.0.0:8080".parse().unwrap()), "http://127.0.0.1:8080");
+        assert_eq!(derived_public_url("[::1]:9".parse().unwrap()), "http://[::1]:9");
+    }
+}

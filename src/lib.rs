@@ -1,0 +1,131 @@
+//! vroom: a self-hosted video rooms server that speaks Twilio Programmable Video's REST API and the
+//! signaling protocol of twilio-video.js.
+//!
+//! This crate is the wiring: configuration, credentials, and [`App`], which opens the store, starts
+//! the rooms hub and serves the REST API and signaling on one listener. `main.rs` is the CLI.
+//!
+//! The seam for tests is [`App::start`] + [`App::serve`]: tests bind `127.0.0.1:0`, pass a temporary
+//! database, a manual clock if they need one, and a shutdown future they control.
+
+pub mod config;
+pub mod credentials;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use vroom_api::{ApiCredentials, ApiState};
+use vroom_domain::live::LiveConfig;
+use vroom_domain::sid::{IdSource, RandomIds};
+use vroom_rooms::clock::{Clock, SystemClock};
+use vroom_rooms::{Hub, HubDeps};
+use vroom_signaling::token::TokenKey;
+use vroom_signaling::{Signaling, SignalingConfig};
+use vroom_store::{Store, StoredCredentials};
+
+use crate::config::Config;
+
+/// Where time and identifiers come from; the system's unless a test says otherwise.
+pub struct Deps {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// SIDs.
+    pub ids: Arc<dyn IdSource>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock), ids: Arc::new(RandomIds) }
+    }
+}
+
+/// A started vroom, ready to serve.
+pub struct App {
+    config: Config,
+    store: Arc<dyn Store>,
+    hub: Hub,
+    credentials: StoredCredentials,
+    generated_credentials: bool,
+}
+
+impl App {
+    /// Opens the store (running migrations), resolves the credentials and starts the rooms hub
+    /// (closing participants a previous run left connected).
+    ///
+    /// # Errors
+    /// When the database cannot be opened or read.
+    pub async fn start(config: Config, deps: Deps) -> anyhow::Result<Self> {
+        let store = vroom_store::open(&config.database_url).await.context("cannot open the database")?;
+        let resolved = credentials::resolve(store.as_ref(), &config.credentials).await.context("cannot read or store the credentials")?;
+        let hub = Hub::start(HubDeps {
+            store: Arc::clone(&store),
+            clock: deps.clock,
+            ids: deps.ids,
+            config: LiveConfig { reconnect_window: config.reconnect_window },
+            outbox: Arc::new(Notify::new()),
+        })
+        .await
+        .context("cannot restore the rooms in progress")?;
+        Ok(Self { config, store, hub, credentials: resolved.credentials, generated_credentials: resolved.generated })
+    }
+
+    /// The credentials in force.
+    #[must_use]
+    pub fn credentials(&self) -> &StoredCredentials {
+        &self.credentials
+    }
+
+    /// Whether this start generated (some of) the credentials.
+    #[must_use]
+    pub fn generated_credentials(&self) -> bool {
+        self.generated_credentials
+    }
+
+    /// Serves the REST API and signaling on `listener` until `shutdown` completes, then stops: no new
+    /// requests, connected participants leave (their records get an end time), connections close.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let local = listener.local_addr().context("the listener has no address")?;
+        let public_url = self.config.public_url.clone().unwrap_or_else(|| config::derived_public_url(local));
+        let c = &self.credentials;
+        let api = Arc::new(ApiState {
+            hub: self.hub.clone(),
+            store: Arc::clone(&self.store),
+            credentials: ApiCredentials {
+                account_sid: c.account_sid,
+                auth_token: c.auth_token.clone(),
+                api_key_sid: c.api_key_sid,
+                api_key_secret: c.api_key_secret.clone(),
+            },
+            public_url: public_url.clone(),
+        });
+        let keys = vec![TokenKey { account_sid: c.account_sid, api_key_sid: c.api_key_sid, secret: c.api_key_secret.clone() }];
+        let signaling = Signaling::new(
+            self.hub.clone(),
+            keys,
+            SignalingConfig { heartbeat_ms: self.config.heartbeat_ms, ..SignalingConfig::default() },
+        );
+        let app = vroom_api::router(api)
+            .merge(signaling.router())
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        tracing::info!(%local, %public_url, "vroom is serving");
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("the server failed")?;
+        tracing::info!("stopping: closing rooms' live sessions");
+        self.hub.shutdown().await;
+        signaling.shutdown(Duration::from_secs(5)).await;
+        Ok(())
+    }
+}
+
+/// Starts vroom with the system clock and serves `listener` until `shutdown`.
+///
+/// # Errors
+/// When the database cannot be opened or the listener fails.
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    App::start(config, Deps::default()).await?.serve(listener, shutdown).await
+}
