@@ -1,0 +1,225 @@
+//! Starting and driving a real vroom for a test.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vroom::config::{Config, CredentialSeed};
+use vroom::{App, Deps};
+use vroom_domain::sid::{AccountSid, ApiKeySid, RandomIds};
+use vroom_domain::time::{Span, Timestamp};
+use vroom_rooms::clock::{Clock, ManualClock, SystemClock};
+use vroom_signaling::token::{self, TokenKey};
+use vroom_store::StoredCredentials;
+
+/// How a test server is set up.
+#[derive(Clone)]
+pub struct Options {
+    /// A manual clock (None: the system clock).
+    pub clock: Option<ManualClock>,
+    /// Reconnect window for dropped signaling connections.
+    pub reconnect_window: Span,
+    /// Heartbeat timeout offered to clients, ms.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { clock: None, reconnect_window: Span::from_secs(30), heartbeat_ms: 5000 }
+    }
+}
+
+/// A running vroom.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// `ws://127.0.0.1:PORT/signaling`
+    pub ws: String,
+    /// The credentials it accepts.
+    pub creds: StoredCredentials,
+    /// The manual clock, if the server runs on one.
+    pub clock: Option<ManualClock>,
+    /// The database URL.
+    pub db_url: String,
+    options: Options,
+    dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    http: reqwest::Client,
+}
+
+/// Fixed credentials for tests, so tokens can be minted before the server starts.
+pub fn test_credentials() -> StoredCredentials {
+    StoredCredentials {
+        account_sid: AccountSid::generate(&RandomIds),
+        auth_token: "test-auth-token-0123456789abcdef".into(),
+        api_key_sid: ApiKeySid::generate(&RandomIds),
+        api_key_secret: "test-api-key-secret-0123456789ab".into(),
+    }
+}
+
+impl TestServer {
+    /// A server on the system clock.
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    /// A server on a manual clock starting at a fixed time.
+    pub async fn start_manual() -> Self {
+        Self::with(Options { clock: Some(ManualClock::new(Timestamp::from_secs(1_800_000_000))), ..Options::default() }).await
+    }
+
+    /// A server with `options` on a fresh temporary database.
+    pub async fn with(options: Options) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("a temp dir"));
+        let db_url = format!("sqlite://{}/vroom.db", dir.path().display());
+        Self::boot(options, dir, db_url, test_credentials()).await
+    }
+
+    async fn boot(options: Options, dir: Arc<TempDir>, db_url: String, creds: StoredCredentials) -> Self {
+        let config = Config {
+            database_url: db_url.clone(),
+            public_url: None,
+            credentials: CredentialSeed {
+                account: Some((creds.account_sid, creds.auth_token.clone())),
+                api_key: Some((creds.api_key_sid, creds.api_key_secret.clone())),
+            },
+            reconnect_window: options.reconnect_window,
+            heartbeat_ms: options.heartbeat_ms,
+        };
+        let clock: Arc<dyn Clock> = match &options.clock {
+            Some(c) => Arc::new(c.clone()),
+            None => Arc::new(SystemClock),
+        };
+        let app = App::start(config, Deps { clock, ids: Arc::new(RandomIds) }).await.expect("vroom starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("a local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            ws: format!("ws://{addr}/signaling"),
+            creds,
+            clock: options.clock.clone(),
+            db_url,
+            options,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        self.stop_in_place().await;
+    }
+
+    async fn stop_in_place(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), task).await.expect("vroom stops in time").expect("the server task").expect("vroom ran without error");
+        }
+    }
+
+    /// Stops gracefully and starts again on the same database (a new port).
+    pub async fn restart(mut self) -> Self {
+        self.stop_in_place().await;
+        Self::boot(self.options.clone(), Arc::clone(&self.dir), self.db_url.clone(), self.creds.clone()).await
+    }
+
+    /// The current time of the server's clock.
+    pub fn now(&self) -> Timestamp {
+        match &self.clock {
+            Some(c) => c.now(),
+            None => SystemClock.now(),
+        }
+    }
+
+    /// Moves the manual clock forward.
+    pub fn advance(&self, span: Span) {
+        self.clock.as_ref().expect("a manual clock").advance(span);
+    }
+
+    /// An access token for `identity`, optionally bound to `room`.
+    pub fn token(&self, identity: &str, room: Option<&str>) -> String {
+        let key = TokenKey { account_sid: self.creds.account_sid, api_key_sid: self.creds.api_key_sid, secret: self.creds.api_key_secret.clone() };
+        token::mint(&key, identity, room, 3600, self.now()).expect("mint a token")
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = req.send().await.expect("the request is answered");
+        let status = resp.status();
+        let text = resp.text().await.expect("a body");
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
+        (status, json)
+    }
+
+    /// GET with the API key.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let key = self.creds.api_key_sid.to_string();
+        self.send(self.http.get(self.url(path)).basic_auth(key, Some(&self.creds.api_key_secret))).await
+    }
+
+    /// POST a form with the API key.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let key = self.creds.api_key_sid.to_string();
+        self.send(self.http.post(self.url(path)).basic_auth(key, Some(&self.creds.api_key_secret)).form(form)).await
+    }
+
+    /// A request with any credentials (or none).
+    pub async fn request(&self, method: reqwest::Method, path: &str, auth: Option<(&str, &str)>, body: Option<(&str, &str)>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some((u, p)) = auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        if let Some((content_type, body)) = body {
+            req = req.header("content-type", content_type).body(body.to_owned());
+        }
+        self.send(req).await
+    }
+
+    /// Creates a room and returns its resource.
+    pub async fn create_room(&self, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.post("/v1/Rooms", form).await;
+        assert_eq!(status, StatusCode::CREATED, "create room: {body}");
+        body
+    }
+
+    /// Polls `check` (up to 10 s) until it returns true.
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..200 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for: {what}");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! vroom's integration tests: the real server on a port-0 listener with a temporary database,
+//! driven over real sockets by an HTTP client, our signaling client, Twilio's own helper libraries and
+//! twilio-video.js in headless Chromium.
+
+mod common;
+mod rest;
+mod signaling;
+mod sdk;
+mod browser;

@@ -1,0 +1,1 @@
+//! REST API behaviour over real HTTP.

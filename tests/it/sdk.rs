@@ -1,0 +1,1 @@
+//! Twilio helper libraries (Python and Node) against the real server: see tests/sdk/.

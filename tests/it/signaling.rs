@@ -1,0 +1,1 @@
+//! Signaling over real WebSockets with our own client.
