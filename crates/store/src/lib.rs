@@ -10,8 +10,8 @@
 //! - Writes come as one batch of [`Change`]s plus the status-callback events they cause, applied in
 //!   one transaction: either all of it is stored or none of it.
 //! - Rooms and participants are never deleted. A participant goes from `connected` to `disconnected`.
-//! - Lists are keyset-paged, newest first (`date_created` then SID, both descending), so a page stays
-//!   correct while records are added.
+//! - Lists are keyset-paged, newest first (`date_created`, then insertion order, both descending), so
+//!   a page stays correct while records are added.
 //! - A database failure is an `Err`, never an empty result.
 
 pub mod open;

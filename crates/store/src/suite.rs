@@ -144,6 +144,18 @@ async fn room_paging_and_filters(store: &dyn Store) {
     assert_eq!(sids(&w), vec![made[4].sid, made[3].sid, made[2].sid], "after inclusive, before exclusive");
     let other_account = store.list_rooms(AccountSid::from_bytes([1; 16]), &RoomFilter::default(), &first(50)).await;
     assert!(other_account.unwrap().items.is_empty(), "another account sees nothing");
+
+    // Rooms created in the same millisecond come newest-inserted first, whatever their SIDs.
+    let same = T0 + Span::from_secs(3000);
+    let tied: Vec<Room> = [0xf0, 0x10, 0x80].iter().map(|n| room(*n, None, same, false)).collect();
+    for r in &tied {
+        store.apply(&[Change::InsertRoom(r.clone())], &[]).await.unwrap();
+    }
+    let window = RoomFilter { created_after: Some(same), created_before: Some(same + Span::from_millis(1)), ..RoomFilter::default() };
+    let p = store.list_rooms(account(), &window, &first(2)).await.unwrap();
+    assert_eq!(sids(&p), vec![tied[2].sid, tied[1].sid]);
+    let rest = store.list_rooms(account(), &window, &after(2, tied[1].sid.to_string())).await.unwrap();
+    assert_eq!(sids(&rest), vec![tied[0].sid]);
 }
 
 async fn participants_history(store: &dyn Store) {

@@ -1,4 +1,5 @@
-//! Keyset-paged lists. Order is newest first: `date_created DESC, sid DESC`. A cursor names a record;
+//! Keyset-paged lists. Order is newest first: `date_created DESC`, then insertion order (SQLite's
+//! `rowid`) descending for records created in the same millisecond. A cursor names a record by SID;
 //! "after" reads the records that follow it in that order, "before" those that precede it.
 
 use sqlx::sqlite::SqliteRow;
@@ -79,12 +80,12 @@ async fn fetch_page<T>(
             return Err(StoreError::UnknownCursor);
         }
         let op = if cursor.direction == Direction::After { "<" } else { ">" };
-        qb.push(format!(" AND (date_created, sid) {op} (SELECT date_created, sid FROM {table} WHERE sid = "));
+        qb.push(format!(" AND (date_created, rowid) {op} (SELECT date_created, rowid FROM {table} WHERE sid = "));
         qb.push_bind(cursor.sid.clone());
         qb.push(")");
     }
     let order = if direction == Some(Direction::Before) { "ASC" } else { "DESC" };
-    qb.push(format!(" ORDER BY date_created {order}, sid {order} LIMIT "));
+    qb.push(format!(" ORDER BY date_created {order}, rowid {order} LIMIT "));
     qb.push_bind(i64::from(page.size) + 1);
     let found = qb.build().fetch_all(pool).await.map_err(db_err)?;
     let more = found.len() > page.size as usize;

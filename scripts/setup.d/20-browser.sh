@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The browser tests' dependencies: Debian's Chromium (/usr/bin/chromium) and tests/browser's npm
+# packages (twilio-video.js, playwright-core, jsonwebtoken), installed exactly from package-lock.json.
+# Idempotent: does nothing when both are present and the lock file has not changed since the last
+# install. Playwright never downloads a browser of its own here; it drives Debian's.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Debian's chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null; then
+    # The package lists may be missing or stale on a fresh machine.
+    $sudo apt-get update -q >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null
+  fi
+  [ -x /usr/bin/chromium ] || { echo "setup: chromium was installed but /usr/bin/chromium is missing" >&2; exit 1; }
+fi
+
+dir=tests/browser
+stamp="$dir/node_modules/.vroom-lock.sha256"
+want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: npm ci in $dir" >&2
+  # playwright-core never downloads browsers; the variable keeps any future dependency from trying.
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+fi
