@@ -147,7 +147,7 @@ async fn room_paging_and_filters(store: &dyn Store) {
 
     // Rooms created in the same millisecond come newest-inserted first, whatever their SIDs.
     let same = T0 + Span::from_secs(3000);
-    let tied: Vec<Room> = [0xf0, 0x10, 0x80].iter().map(|n| room(*n, None, same, false)).collect();
+    let tied: Vec<Room> = [300, 200, 250].iter().map(|n| room(*n, None, same, false)).collect();
     for r in &tied {
         store.apply(&[Change::InsertRoom(r.clone())], &[]).await.unwrap();
     }

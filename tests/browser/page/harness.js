@@ -1,0 +1,108 @@
+// In-page side of the browser tests: connects with twilio-video.js and records every room event as
+// plain data in `window.harness.events`, which run.js waits on. Only plain JSON crosses to Node.
+(function () {
+  'use strict';
+
+  const events = [];
+  let room = null;
+
+  function log(type, data) {
+    events.push(Object.assign({ type, seq: events.length }, data || {}));
+  }
+
+  function errorOf(e) {
+    return e ? { code: e.code === undefined ? null : e.code, message: String(e.message || e) } : null;
+  }
+
+  function publications(participant) {
+    return Array.from(participant.tracks.values()).map((p) => ({
+      trackSid: p.trackSid,
+      trackName: p.trackName,
+      kind: p.kind,
+    }));
+  }
+
+  function remote(participant) {
+    return { sid: participant.sid, identity: participant.identity, state: participant.state, tracks: publications(participant) };
+  }
+
+  function summary() {
+    if (!room) {
+      return null;
+    }
+    return {
+      sid: room.sid,
+      name: room.name,
+      state: room.state,
+      mediaRegion: room.mediaRegion,
+      localParticipant: {
+        sid: room.localParticipant.sid,
+        identity: room.localParticipant.identity,
+        tracks: publications(room.localParticipant),
+      },
+      participants: Array.from(room.participants.values()).map(remote),
+    };
+  }
+
+  function watch(r) {
+    r.on('participantConnected', (p) => log('participantConnected', remote(p)));
+    r.on('participantDisconnected', (p) => log('participantDisconnected', remote(p)));
+    r.on('participantReconnecting', (p) => log('participantReconnecting', remote(p)));
+    r.on('participantReconnected', (p) => log('participantReconnected', remote(p)));
+    r.on('trackPublished', (pub, p) =>
+      log('trackPublished', { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind, participant: p.identity }));
+    r.on('trackUnpublished', (pub, p) =>
+      log('trackUnpublished', { trackSid: pub.trackSid, kind: pub.kind, participant: p.identity }));
+    r.on('reconnecting', (e) => log('reconnecting', { error: errorOf(e) }));
+    r.on('reconnected', () => log('reconnected'));
+    r.on('disconnected', (_room, e) => log('disconnected', { error: errorOf(e) }));
+    r.localParticipant.on('trackPublished', (pub) =>
+      log('localTrackPublished', { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind }));
+    r.localParticipant.on('trackPublicationFailed', (e, track) =>
+      log('localTrackPublicationFailed', { error: errorOf(e), kind: track && track.kind }));
+  }
+
+  window.harness = {
+    events,
+
+    // Connects and resolves with the room's summary, or with `{ error }` when connect() rejects.
+    async connect(token, options) {
+      const opts = Object.assign(
+        { iceServers: [], insights: false, audio: false, video: false, logLevel: 'warn' },
+        options,
+      );
+      try {
+        room = await Twilio.Video.connect(token, opts);
+      } catch (e) {
+        log('connectFailed', { error: errorOf(e) });
+        return { error: errorOf(e) };
+      }
+      watch(room);
+      log('connected', { sid: room.sid });
+      return summary();
+    },
+
+    summary,
+
+    // Publishes a new fake-camera (or microphone) track; resolves with its publication.
+    async publish(kind, name) {
+      const create = kind === 'audio' ? Twilio.Video.createLocalAudioTrack : Twilio.Video.createLocalVideoTrack;
+      const track = await create(kind === 'audio' ? { name } : { name, width: 320, height: 240 });
+      try {
+        const pub = await room.localParticipant.publishTrack(track);
+        return { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
+
+    disconnect() {
+      if (room) {
+        room.disconnect();
+      }
+      return room ? room.state : null;
+    },
+  };
+
+  window.harnessReady = typeof Twilio !== 'undefined' && !!Twilio.Video;
+})();
