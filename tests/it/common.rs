@@ -31,7 +31,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { clock: None, reconnect_window: Span::from_secs(30), heartbeat_ms: 5000 }
+        Self {
+            clock: None,
+            reconnect_window: Span::from_secs(30),
+            heartbeat_ms: 5000,
+        }
     }
 }
 
@@ -72,7 +76,11 @@ impl TestServer {
 
     /// A server on a manual clock starting at a fixed time.
     pub async fn start_manual() -> Self {
-        Self::with(Options { clock: Some(ManualClock::new(Timestamp::from_secs(1_800_000_000))), ..Options::default() }).await
+        Self::with(Options {
+            clock: Some(ManualClock::new(Timestamp::from_secs(1_800_000_000))),
+            ..Options::default()
+        })
+        .await
     }
 
     /// A server with `options` on a fresh temporary database.
@@ -82,7 +90,12 @@ impl TestServer {
         Self::boot(options, dir, db_url, test_credentials()).await
     }
 
-    async fn boot(options: Options, dir: Arc<TempDir>, db_url: String, creds: StoredCredentials) -> Self {
+    async fn boot(
+        options: Options,
+        dir: Arc<TempDir>,
+        db_url: String,
+        creds: StoredCredentials,
+    ) -> Self {
         let config = Config {
             database_url: db_url.clone(),
             public_url: None,
@@ -97,8 +110,18 @@ impl TestServer {
             Some(c) => Arc::new(c.clone()),
             None => Arc::new(SystemClock),
         };
-        let app = App::start(config, Deps { clock, ids: Arc::new(RandomIds) }).await.expect("vroom starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let app = App::start(
+            config,
+            Deps {
+                clock,
+                ids: Arc::new(RandomIds),
+            },
+        )
+        .await
+        .expect("vroom starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
         let addr = listener.local_addr().expect("a local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.serve(listener, async move {
@@ -128,14 +151,24 @@ impl TestServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(20), task).await.expect("vroom stops in time").expect("the server task").expect("vroom ran without error");
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("vroom stops in time")
+                .expect("the server task")
+                .expect("vroom ran without error");
         }
     }
 
     /// Stops gracefully and starts again on the same database (a new port).
     pub async fn restart(mut self) -> Self {
         self.stop_in_place().await;
-        Self::boot(self.options.clone(), Arc::clone(&self.dir), self.db_url.clone(), self.creds.clone()).await
+        Self::boot(
+            self.options.clone(),
+            Arc::clone(&self.dir),
+            self.db_url.clone(),
+            self.creds.clone(),
+        )
+        .await
     }
 
     /// The current time of the server's clock.
@@ -153,42 +186,70 @@ impl TestServer {
 
     /// An access token for `identity`, optionally bound to `room`.
     pub fn token(&self, identity: &str, room: Option<&str>) -> String {
-        let key = TokenKey { account_sid: self.creds.account_sid, api_key_sid: self.creds.api_key_sid, secret: self.creds.api_key_secret.clone() };
+        let key = TokenKey {
+            account_sid: self.creds.account_sid,
+            api_key_sid: self.creds.api_key_sid,
+            secret: self.creds.api_key_secret.clone(),
+        };
         token::mint(&key, identity, room, 3600, self.now()).expect("mint a token")
     }
 
     fn url(&self, path: &str) -> String {
-        if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) }
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let resp = req.send().await.expect("the request is answered");
         let status = resp.status();
         let text = resp.text().await.expect("a body");
-        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
         (status, json)
     }
 
     /// GET with the API key.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let key = self.creds.api_key_sid.to_string();
-        self.send(self.http.get(self.url(path)).basic_auth(key, Some(&self.creds.api_key_secret))).await
+        self.send(
+            self.http
+                .get(self.url(path))
+                .basic_auth(key, Some(&self.creds.api_key_secret)),
+        )
+        .await
     }
 
     /// POST a form with the API key.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
         let key = self.creds.api_key_sid.to_string();
-        self.send(self.http.post(self.url(path)).basic_auth(key, Some(&self.creds.api_key_secret)).form(form)).await
+        self.send(
+            self.http
+                .post(self.url(path))
+                .basic_auth(key, Some(&self.creds.api_key_secret))
+                .form(form),
+        )
+        .await
     }
 
     /// A request with any credentials (or none).
-    pub async fn request(&self, method: reqwest::Method, path: &str, auth: Option<(&str, &str)>, body: Option<(&str, &str)>) -> (StatusCode, Value) {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        body: Option<(&str, &str)>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, self.url(path));
         if let Some((u, p)) = auth {
             req = req.basic_auth(u, Some(p));
         }
         if let Some((content_type, body)) = body {
-            req = req.header("content-type", content_type).body(body.to_owned());
+            req = req
+                .header("content-type", content_type)
+                .body(body.to_owned());
         }
         self.send(req).await
     }

@@ -58,16 +58,28 @@ impl ApiCredentials {
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ApiState>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
         let (scheme, encoded) = header.split_once(' ').ok_or(ApiError::Unauthorized)?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(ApiError::Unauthorized);
         }
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| ApiError::Unauthorized)?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| ApiError::Unauthorized)?;
         let text = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
         let (user, password) = text.split_once(':').ok_or(ApiError::Unauthorized)?;
-        let account_sid = state.credentials.check(user, password).ok_or(ApiError::Unauthorized)?;
+        let account_sid = state
+            .credentials
+            .check(user, password)
+            .ok_or(ApiError::Unauthorized)?;
         Ok(Caller { account_sid })
     }
 }

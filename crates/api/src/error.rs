@@ -59,7 +59,9 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Rule(_) | Self::BadParameter { .. } | Self::BadPageToken | Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::Rule(_) | Self::BadParameter { .. } | Self::BadPageToken | Self::BadBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
@@ -103,7 +105,10 @@ impl ApiError {
 
     /// A bad parameter.
     pub fn param(name: &'static str, problem: impl Into<String>) -> Self {
-        Self::BadParameter { name, problem: problem.into() }
+        Self::BadParameter {
+            name,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -115,10 +120,18 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let code = self.twilio_code();
         let message = self.message();
-        let body = Body { code, message: &message, more_info: format!("https://www.twilio.com/docs/errors/{code}"), status: status.as_u16() };
+        let body = Body {
+            code,
+            message: &message,
+            more_info: format!("https://www.twilio.com/docs/errors/{code}"),
+            status: status.as_u16(),
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if matches!(self, Self::Unauthorized) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Twilio API\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
         }
         response
     }

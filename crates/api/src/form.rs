@@ -26,12 +26,19 @@ impl Params {
     /// The last value of `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A string parameter.
@@ -49,7 +56,10 @@ impl Params {
             None => Ok(None),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(v) => Err(ApiError::param(name, format!("'{}' is not true or false", shorten(v)))),
+            Some(v) => Err(ApiError::param(
+                name,
+                format!("'{}' is not true or false", shorten(v)),
+            )),
         }
     }
 
@@ -58,10 +68,18 @@ impl Params {
     ///
     /// # Errors
     /// `bad(problem)` when the value is not an integer.
-    pub fn integer(&self, name: &'static str, bad: impl Fn(String) -> ApiError) -> Result<Option<i64>, ApiError> {
+    pub fn integer(
+        &self,
+        name: &'static str,
+        bad: impl Fn(String) -> ApiError,
+    ) -> Result<Option<i64>, ApiError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| bad(format!("{name} must be an integer, got '{}'", shorten(v)))),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| bad(format!("{name} must be an integer, got '{}'", shorten(v)))),
         }
     }
 }
@@ -69,7 +87,11 @@ impl Params {
 /// Cuts long caller input before echoing it in an error message.
 #[must_use]
 pub fn shorten(v: &str) -> String {
-    if v.chars().count() > 64 { format!("{}…", v.chars().take(64).collect::<String>()) } else { v.to_owned() }
+    if v.chars().count() > 64 {
+        format!("{}…", v.chars().take(64).collect::<String>())
+    } else {
+        v.to_owned()
+    }
 }
 
 /// The parsed body of a POST.
@@ -80,15 +102,26 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        if !content_type.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !content_type.is_empty()
+            && !content_type.starts_with("application/x-www-form-urlencoded")
+        {
             return Err(ApiError::BadBody(format!(
                 "Request body must be application/x-www-form-urlencoded, not {}",
                 shorten(&content_type)
             )));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ApiError::TooLarge } else { ApiError::BadBody(e.body_text()) }
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadBody(e.body_text())
+            }
         })?;
         Ok(Form(Params::parse(&bytes)))
     }
@@ -100,14 +133,19 @@ mod tests {
 
     #[test]
     fn decodes_like_twilio() {
-        let p = Params::parse(b"UniqueName=my+room&Other=a%20b&VideoCodecs=VP8&VideoCodecs=H264&AudioOnly=TRUE");
+        let p = Params::parse(
+            b"UniqueName=my+room&Other=a%20b&VideoCodecs=VP8&VideoCodecs=H264&AudioOnly=TRUE",
+        );
         assert_eq!(p.get("UniqueName"), Some("my room"));
         assert_eq!(p.get("Other"), Some("a b"));
         assert_eq!(p.all("VideoCodecs").collect::<Vec<_>>(), ["VP8", "H264"]);
         assert_eq!(p.boolean("AudioOnly").unwrap(), Some(true));
-        let bad = Params::parse(b"AudioOnly=maybe").boolean("AudioOnly").unwrap_err();
+        let bad = Params::parse(b"AudioOnly=maybe")
+            .boolean("AudioOnly")
+            .unwrap_err();
         assert!(bad.message().contains("AudioOnly"));
-        let n = Params::parse(b"MaxParticipants=ten").integer("MaxParticipants", |p| ApiError::param("MaxParticipants", p));
+        let n = Params::parse(b"MaxParticipants=ten")
+            .integer("MaxParticipants", |p| ApiError::param("MaxParticipants", p));
         assert!(n.unwrap_err().message().contains("MaxParticipants"));
     }
 }

@@ -63,7 +63,9 @@ fn bad_path(e: &PathRejection) -> ApiError {
 impl<S: Send + Sync> FromRequestParts<S> for Segment {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(a) = Path::<String>::from_request_parts(parts, state).await.map_err(|e| bad_path(&e))?;
+        let Path(a) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| bad_path(&e))?;
         Ok(Self(a))
     }
 }
@@ -71,7 +73,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
 impl<S: Send + Sync> FromRequestParts<S> for Segment2 {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path((a, b)) = Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|e| bad_path(&e))?;
+        let Path((a, b)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| bad_path(&e))?;
         Ok(Self(a, b))
     }
 }
@@ -79,8 +83,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment2 {
 impl<S: Send + Sync> FromRequestParts<S> for Segment3 {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path((a, b, c)) =
-            Path::<(String, String, String)>::from_request_parts(parts, state).await.map_err(|e| bad_path(&e))?;
+        let Path((a, b, c)) = Path::<(String, String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| bad_path(&e))?;
         Ok(Self(a, b, c))
     }
 }
@@ -88,7 +93,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment3 {
 /// Twilio's 404 for the path the caller asked for (reported without `/v1`).
 pub(crate) fn not_found(uri: &Uri) -> ApiError {
     let path = uri.path();
-    ApiError::NotFound { path: path.strip_prefix("/v1").unwrap_or(path).to_owned() }
+    ApiError::NotFound {
+        path: path.strip_prefix("/v1").unwrap_or(path).to_owned(),
+    }
 }
 
 /// The query parameters of a request.
@@ -102,12 +109,23 @@ pub(crate) fn list_base(st: &ApiState, uri: &Uri) -> String {
 }
 
 /// A room of the caller's account, by SID (any status) or by unique name (in progress only).
-pub(crate) async fn resolve_room(st: &ApiState, caller: Caller, segment: &str, uri: &Uri) -> Result<Room, ApiError> {
+pub(crate) async fn resolve_room(
+    st: &ApiState,
+    caller: Caller,
+    segment: &str,
+    uri: &Uri,
+) -> Result<Room, ApiError> {
     let found = match segment.parse::<RoomSid>() {
         Ok(sid) => st.store.room(sid).await?,
-        Err(_) => st.store.live_room_by_name(caller.account_sid, segment).await?,
+        Err(_) => {
+            st.store
+                .live_room_by_name(caller.account_sid, segment)
+                .await?
+        }
     };
-    found.filter(|r| r.account_sid == caller.account_sid).ok_or_else(|| not_found(uri))
+    found
+        .filter(|r| r.account_sid == caller.account_sid)
+        .ok_or_else(|| not_found(uri))
 }
 
 async fn unknown_path(OriginalUri(uri): OriginalUri) -> ApiError {
@@ -121,7 +139,10 @@ async fn method_not_allowed() -> ApiError {
 /// A route whose operations vroom does not build: authenticated callers get a deliberate 501.
 fn unbuilt(what: &'static str) -> MethodRouter<Arc<ApiState>> {
     let handler = move |_: Caller| async move { ApiError::NotImplemented { what } };
-    MethodRouter::new().get(handler).post(handler).delete(handler)
+    MethodRouter::new()
+        .get(handler)
+        .post(handler)
+        .delete(handler)
 }
 
 fn route(m: MethodRouter<Arc<ApiState>>) -> MethodRouter<Arc<ApiState>> {
@@ -133,34 +154,74 @@ fn route(m: MethodRouter<Arc<ApiState>>) -> MethodRouter<Arc<ApiState>> {
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/v1/Rooms", route(get(rooms::list).post(rooms::create)))
-        .route("/v1/Rooms/{room}", route(get(rooms::fetch).post(rooms::update)))
-        .route("/v1/Rooms/{room}/Participants", route(get(participants::list)))
-        .route("/v1/Rooms/{room}/Participants/{participant}", route(get(participants::fetch).post(participants::update)))
-        .route("/v1/Rooms/{room}/Participants/{participant}/Anonymize", route(axum::routing::post(participants::anonymize)))
-        .route("/v1/Rooms/{room}/Participants/{participant}/PublishedTracks", route(get(participants::list_published)))
+        .route(
+            "/v1/Rooms/{room}",
+            route(get(rooms::fetch).post(rooms::update)),
+        )
+        .route(
+            "/v1/Rooms/{room}/Participants",
+            route(get(participants::list)),
+        )
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}",
+            route(get(participants::fetch).post(participants::update)),
+        )
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}/Anonymize",
+            route(axum::routing::post(participants::anonymize)),
+        )
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}/PublishedTracks",
+            route(get(participants::list_published)),
+        )
         .route(
             "/v1/Rooms/{room}/Participants/{participant}/PublishedTracks/{track}",
             route(get(participants::fetch_published)),
         )
-        .route("/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks", unbuilt("SubscribedTracks"))
-        .route("/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks/{track}", unbuilt("SubscribedTracks"))
-        .route("/v1/Rooms/{room}/Participants/{participant}/SubscribeRules", unbuilt("SubscribeRules"))
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks",
+            unbuilt("SubscribedTracks"),
+        )
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks/{track}",
+            unbuilt("SubscribedTracks"),
+        )
+        .route(
+            "/v1/Rooms/{room}/Participants/{participant}/SubscribeRules",
+            unbuilt("SubscribeRules"),
+        )
         .route(
             "/v1/Rooms/{room}/RecordingRules",
-            route(get(rooms::recording_rules).post(|_: Caller| async { ApiError::NotImplemented { what: "Updating RecordingRules" } })),
+            route(get(rooms::recording_rules).post(|_: Caller| async {
+                ApiError::NotImplemented {
+                    what: "Updating RecordingRules",
+                }
+            })),
         )
         .route("/v1/Rooms/{room}/Recordings", unbuilt("Room Recordings"))
-        .route("/v1/Rooms/{room}/Recordings/{sid}", unbuilt("Room Recordings"))
+        .route(
+            "/v1/Rooms/{room}/Recordings/{sid}",
+            unbuilt("Room Recordings"),
+        )
         .route("/v1/Rooms/{room}/Transcriptions", unbuilt("Transcriptions"))
-        .route("/v1/Rooms/{room}/Transcriptions/{sid}", unbuilt("Transcriptions"))
+        .route(
+            "/v1/Rooms/{room}/Transcriptions/{sid}",
+            unbuilt("Transcriptions"),
+        )
         .route("/v1/Recordings", unbuilt("Recordings"))
         .route("/v1/Recordings/{sid}", unbuilt("Recordings"))
-        .route("/v1/RecordingSettings/Default", unbuilt("RecordingSettings"))
+        .route(
+            "/v1/RecordingSettings/Default",
+            unbuilt("RecordingSettings"),
+        )
         .route("/v1/Compositions", unbuilt("Compositions"))
         .route("/v1/Compositions/{sid}", unbuilt("Compositions"))
         .route("/v1/CompositionHooks", unbuilt("CompositionHooks"))
         .route("/v1/CompositionHooks/{sid}", unbuilt("CompositionHooks"))
-        .route("/v1/CompositionSettings/Default", unbuilt("CompositionSettings"))
+        .route(
+            "/v1/CompositionSettings/Default",
+            unbuilt("CompositionSettings"),
+        )
         .fallback(unknown_path)
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))
         .with_state(state)

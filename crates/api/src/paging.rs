@@ -41,11 +41,19 @@ pub fn paging(query: &Params) -> Result<Paging, ApiError> {
     };
     let token = query.string("PageToken").filter(|t| !t.is_empty());
     let cursor = match &token {
-        None if page > 0 => return Err(ApiError::BadBody("PageToken is required for paging.".to_owned())),
+        None if page > 0 => {
+            return Err(ApiError::BadBody(
+                "PageToken is required for paging.".to_owned(),
+            ));
+        }
         None => None,
         Some(t) => Some(parse_token(t)?),
     };
-    Ok(Paging { request: PageRequest { size, cursor }, page, token })
+    Ok(Paging {
+        request: PageRequest { size, cursor },
+        page,
+        token,
+    })
 }
 
 fn parse_token(token: &str) -> Result<Cursor, ApiError> {
@@ -59,7 +67,10 @@ fn parse_token(token: &str) -> Result<Cursor, ApiError> {
     if sid.len() != 34 || !sid.is_ascii() {
         return Err(ApiError::BadPageToken);
     }
-    Ok(Cursor { direction, sid: sid.to_owned() })
+    Ok(Cursor {
+        direction,
+        sid: sid.to_owned(),
+    })
 }
 
 /// The `meta` block of a list response.
@@ -99,11 +110,17 @@ pub fn meta<T>(
         format!("{base}?{}", q.finish())
     };
     let next = match (page.has_next, page.items.last()) {
-        (true, Some(last)) => Some(url_for(paging.page.saturating_add(1), Some(format!("PA{}", sid_of(last))))),
+        (true, Some(last)) => Some(url_for(
+            paging.page.saturating_add(1),
+            Some(format!("PA{}", sid_of(last))),
+        )),
         _ => None,
     };
     let previous = match (page.has_previous, page.items.first()) {
-        (true, Some(first)) => Some(url_for(paging.page.saturating_sub(1), Some(format!("PB{}", sid_of(first))))),
+        (true, Some(first)) => Some(url_for(
+            paging.page.saturating_sub(1),
+            Some(format!("PB{}", sid_of(first))),
+        )),
         _ => None,
     };
     Meta {
@@ -132,7 +149,10 @@ pub fn page_in_memory<T>(
     let (range, has_next, has_previous) = match &request.cursor {
         None => (0..size.min(items.len()), items.len() > size, false),
         Some(cursor) => {
-            let at = items.iter().position(|i| key(i).1 == cursor.sid).ok_or(ApiError::BadPageToken)?;
+            let at = items
+                .iter()
+                .position(|i| key(i).1 == cursor.sid)
+                .ok_or(ApiError::BadPageToken)?;
             match cursor.direction {
                 Direction::After => {
                     let end = (at + 1 + size).min(items.len());
@@ -142,8 +162,17 @@ pub fn page_in_memory<T>(
             }
         }
     };
-    let items = items.into_iter().enumerate().filter(|(i, _)| range.contains(i)).map(|(_, t)| t).collect();
-    Ok(Page { items, has_next, has_previous })
+    let items = items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| range.contains(i))
+        .map(|(_, t)| t)
+        .collect();
+    Ok(Page {
+        items,
+        has_next,
+        has_previous,
+    })
 }
 
 #[cfg(test)]
@@ -154,22 +183,57 @@ mod tests {
     fn reads_paging_parameters() {
         let p = paging(&Params::parse(b"")).unwrap();
         assert_eq!((p.request.size, p.page), (50, 0));
-        assert_eq!(paging(&Params::parse(b"PageSize=5000")).unwrap().request.size, 1000);
+        assert_eq!(
+            paging(&Params::parse(b"PageSize=5000"))
+                .unwrap()
+                .request
+                .size,
+            1000
+        );
         assert!(paging(&Params::parse(b"PageSize=0")).is_err());
-        assert!(paging(&Params::parse(b"Page=2")).is_err(), "a later page needs its token");
-        let t = paging(&Params::parse(b"Page=1&PageToken=PARM0123456789abcdef0123456789abcdef")).unwrap();
+        assert!(
+            paging(&Params::parse(b"Page=2")).is_err(),
+            "a later page needs its token"
+        );
+        let t = paging(&Params::parse(
+            b"Page=1&PageToken=PARM0123456789abcdef0123456789abcdef",
+        ))
+        .unwrap();
         assert_eq!(t.request.cursor.unwrap().direction, Direction::After);
-        assert!(matches!(paging(&Params::parse(b"PageToken=XX1")), Err(ApiError::BadPageToken)));
+        assert!(matches!(
+            paging(&Params::parse(b"PageToken=XX1")),
+            Err(ApiError::BadPageToken)
+        ));
     }
 
     #[test]
     fn meta_urls_are_absolute_and_carry_filters_and_tokens() {
         let p = paging(&Params::parse(b"PageSize=2")).unwrap();
-        let page = Page { items: vec!["RMa", "RMb"], has_next: true, has_previous: false };
-        let m = meta("http://h:1/v1/Rooms", &[("Status", "completed".into()), ("DateCreatedAfter", "2024-01-02T03:04:05Z".into())], &p, &page, "rooms", |s| (*s).to_owned());
+        let page = Page {
+            items: vec!["RMa", "RMb"],
+            has_next: true,
+            has_previous: false,
+        };
+        let m = meta(
+            "http://h:1/v1/Rooms",
+            &[
+                ("Status", "completed".into()),
+                ("DateCreatedAfter", "2024-01-02T03:04:05Z".into()),
+            ],
+            &p,
+            &page,
+            "rooms",
+            |s| (*s).to_owned(),
+        );
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v["first_page_url"], "http://h:1/v1/Rooms?Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=2&Page=0");
-        assert_eq!(v["next_page_url"], "http://h:1/v1/Rooms?Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=2&Page=1&PageToken=PARMb");
+        assert_eq!(
+            v["first_page_url"],
+            "http://h:1/v1/Rooms?Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=2&Page=0"
+        );
+        assert_eq!(
+            v["next_page_url"],
+            "http://h:1/v1/Rooms?Status=completed&DateCreatedAfter=2024-01-02T03%3A04%3A05Z&PageSize=2&Page=1&PageToken=PARMb"
+        );
         assert_eq!(v["previous_page_url"], serde_json::Value::Null);
         assert_eq!(v["key"], "rooms");
     }

@@ -22,9 +22,18 @@ use crate::wire::{ParticipantResource, PublishedTrackResource, parse_date};
 use crate::{ApiState, Segment2, Segment3, list_base, not_found, query_of, resolve_room};
 
 /// A participant of `room` by SID (any status) or identity (connected only).
-async fn resolve_participant(st: &ApiState, room: &Room, segment: &str, uri: &Uri) -> ApiResult<Participant> {
+async fn resolve_participant(
+    st: &ApiState,
+    room: &Room,
+    segment: &str,
+    uri: &Uri,
+) -> ApiResult<Participant> {
     let found = match segment.parse::<ParticipantSid>() {
-        Ok(sid) => st.store.participant(sid).await?.filter(|p| p.room_sid == room.sid),
+        Ok(sid) => st
+            .store
+            .participant(sid)
+            .await?
+            .filter(|p| p.room_sid == room.sid),
         Err(_) => st.store.connected_participant(room.sid, segment).await?,
     };
     found.ok_or_else(|| not_found(uri))
@@ -48,7 +57,8 @@ pub(crate) async fn list(
         None => ParticipantStatus::Disconnected,
         Some(s) => {
             filters.push(("Status", s.to_owned()));
-            ParticipantStatus::parse(s).ok_or_else(|| ApiError::param("Status", "must be connected or disconnected"))?
+            ParticipantStatus::parse(s)
+                .ok_or_else(|| ApiError::param("Status", "must be connected or disconnected"))?
         }
     };
     let mut date_filter = |name: &'static str| -> ApiResult<_> {
@@ -65,10 +75,29 @@ pub(crate) async fn list(
     if let Some(i) = &identity {
         filters.push(("Identity", i.clone()));
     }
-    let filter = ParticipantFilter { status: Some(status), identity, created_after, created_before };
-    let page = st.store.list_participants(room.sid, &filter, &paging.request).await?;
-    let items: Vec<ParticipantResource> = page.items.iter().map(|p| ParticipantResource::new(p, &st.public_url)).collect();
-    let meta = meta(&list_base(&st, &uri), &filters, &paging, &page, "participants", |p| p.sid.to_string());
+    let filter = ParticipantFilter {
+        status: Some(status),
+        identity,
+        created_after,
+        created_before,
+    };
+    let page = st
+        .store
+        .list_participants(room.sid, &filter, &paging.request)
+        .await?;
+    let items: Vec<ParticipantResource> = page
+        .items
+        .iter()
+        .map(|p| ParticipantResource::new(p, &st.public_url))
+        .collect();
+    let meta = meta(
+        &list_base(&st, &uri),
+        &filters,
+        &paging,
+        &page,
+        "participants",
+        |p| p.sid.to_string(),
+    );
     Ok(Json(json!({ "participants": items, "meta": meta })))
 }
 
@@ -96,7 +125,10 @@ pub(crate) async fn update(
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let p = resolve_participant(&st, &room, &participant, &uri).await?;
     if form.get("Status") != Some("disconnected") {
-        return Err(vroom_domain::Error::ParticipantStatusInvalid { why: "only 'disconnected' can be set" }.into());
+        return Err(vroom_domain::Error::ParticipantStatusInvalid {
+            why: "only 'disconnected' can be set",
+        }
+        .into());
     }
     let record = if p.status == ParticipantStatus::Connected {
         match st.hub.kick(&room, p.sid).await {
@@ -110,7 +142,10 @@ pub(crate) async fn update(
     } else {
         p
     };
-    Ok((StatusCode::ACCEPTED, Json(ParticipantResource::new(&record, &st.public_url))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ParticipantResource::new(&record, &st.public_url)),
+    ))
 }
 
 /// `POST …/Participants/{Sid}/Anonymize`: replaces a disconnected participant's identity with its
@@ -124,23 +159,34 @@ pub(crate) async fn anonymize(
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let mut p = resolve_participant(&st, &room, &participant, &uri).await?;
     if p.status != ParticipantStatus::Disconnected {
-        return Err(vroom_domain::Error::ParticipantStatusInvalid { why: "only a disconnected participant can be anonymized" }.into());
+        return Err(vroom_domain::Error::ParticipantStatusInvalid {
+            why: "only a disconnected participant can be anonymized",
+        }
+        .into());
     }
     let anonymous = p.sid.to_string();
     if p.identity != anonymous {
         p.identity = anonymous;
         p.date_updated = st.hub.clock().now();
-        st.store.apply(&[Change::UpdateParticipant(p.clone())], &[]).await?;
+        st.store
+            .apply(&[Change::UpdateParticipant(p.clone())], &[])
+            .await?;
     }
     Ok(Json(ParticipantResource::anonymized(&p, &st.public_url)))
 }
 
 /// The tracks a participant publishes now (empty unless it is connected to a room in progress).
-async fn published_tracks(st: &ApiState, room: &Room, p: &Participant) -> ApiResult<Vec<(vroom_domain::live::ParticipantView, PublishedTrack)>> {
+async fn published_tracks(
+    st: &ApiState,
+    room: &Room,
+    p: &Participant,
+) -> ApiResult<Vec<(vroom_domain::live::ParticipantView, PublishedTrack)>> {
     if p.status != ParticipantStatus::Connected {
         return Ok(Vec::new());
     }
-    let Some(snapshot) = st.hub.snapshot(room).await? else { return Ok(Vec::new()) };
+    let Some(snapshot) = st.hub.snapshot(room).await? else {
+        return Ok(Vec::new());
+    };
     Ok(snapshot
         .participants
         .into_iter()
@@ -161,10 +207,22 @@ pub(crate) async fn list_published(
     let paging = paging(&query_of(&uri))?;
     let tracks = published_tracks(&st, &room, &p).await?;
     let page: Page<(vroom_domain::live::ParticipantView, PublishedTrack)> =
-        page_in_memory(tracks, &paging.request, |(_, t)| (t.date_created, t.sid.to_string()))?;
-    let items: Vec<PublishedTrackResource> =
-        page.items.iter().map(|(v, t)| PublishedTrackResource::new(&room, v, t, &st.public_url)).collect();
-    let meta = meta(&list_base(&st, &uri), &[], &paging, &page, "published_tracks", |(_, t)| t.sid.to_string());
+        page_in_memory(tracks, &paging.request, |(_, t)| {
+            (t.date_created, t.sid.to_string())
+        })?;
+    let items: Vec<PublishedTrackResource> = page
+        .items
+        .iter()
+        .map(|(v, t)| PublishedTrackResource::new(&room, v, t, &st.public_url))
+        .collect();
+    let meta = meta(
+        &list_base(&st, &uri),
+        &[],
+        &paging,
+        &page,
+        "published_tracks",
+        |(_, t)| t.sid.to_string(),
+    );
     Ok(Json(json!({ "published_tracks": items, "meta": meta })))
 }
 
@@ -183,5 +241,10 @@ pub(crate) async fn fetch_published(
         .into_iter()
         .find(|(_, t)| Some(t.sid) == by_sid || t.info.name == track)
         .ok_or_else(|| not_found(&uri))?;
-    Ok(Json(PublishedTrackResource::new(&room, &view, &t, &st.public_url)))
+    Ok(Json(PublishedTrackResource::new(
+        &room,
+        &view,
+        &t,
+        &st.public_url,
+    )))
 }

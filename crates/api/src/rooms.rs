@@ -24,8 +24,18 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
     use vroom_domain::Error as E;
     let video_codecs = if p.get("VideoCodecs").is_some() {
         let mut codecs = Vec::new();
-        for v in p.all("VideoCodecs").flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()) {
-            codecs.push(VideoCodec::parse(v).ok_or_else(|| ApiError::param("VideoCodecs", format!("'{}' is not VP8 or H264", crate::form::shorten(v))))?);
+        for v in p
+            .all("VideoCodecs")
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            codecs.push(VideoCodec::parse(v).ok_or_else(|| {
+                ApiError::param(
+                    "VideoCodecs",
+                    format!("'{}' is not VP8 or H264", crate::form::shorten(v)),
+                )
+            })?);
         }
         Some(codecs)
     } else {
@@ -35,15 +45,25 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
         None => None,
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(v @ Value::Object(_)) => Some(v.to_string()),
-            _ => return Err(ApiError::param("TranscriptionsConfiguration", "must be a JSON object")),
+            _ => {
+                return Err(ApiError::param(
+                    "TranscriptionsConfiguration",
+                    "must be a JSON object",
+                ));
+            }
         },
     };
     Ok(CreateRoom {
         room_type: p.get("Type").map(RoomType::parse).transpose()?,
         unique_name: p.string("UniqueName"),
         status_callback: p.string("StatusCallback"),
-        status_callback_method: p.get("StatusCallbackMethod").map(CallbackMethod::parse).transpose()?,
-        max_participants: p.integer("MaxParticipants", |_| ApiError::Rule(E::MaxParticipantsOutOfRange { max: 50 }))?,
+        status_callback_method: p
+            .get("StatusCallbackMethod")
+            .map(CallbackMethod::parse)
+            .transpose()?,
+        max_participants: p.integer("MaxParticipants", |_| {
+            ApiError::Rule(E::MaxParticipantsOutOfRange { max: 50 })
+        })?,
         record_participants_on_connect: p.boolean("RecordParticipantsOnConnect")?,
         transcribe_participants_on_connect: p.boolean("TranscribeParticipantsOnConnect")?,
         transcriptions_configuration,
@@ -51,9 +71,19 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
         media_region: p.string("MediaRegion"),
         recording_rules: p.get("RecordingRules").map(parse_rules).transpose()?,
         audio_only: p.boolean("AudioOnly")?,
-        max_participant_duration: p.integer("MaxParticipantDuration", |_| ApiError::Rule(E::MaxParticipantDurationOutOfRange))?,
-        empty_room_timeout: p.integer("EmptyRoomTimeout", |_| ApiError::Rule(E::TimeoutOutOfRange { param: "EmptyRoomTimeout" }))?,
-        unused_room_timeout: p.integer("UnusedRoomTimeout", |_| ApiError::Rule(E::TimeoutOutOfRange { param: "UnusedRoomTimeout" }))?,
+        max_participant_duration: p.integer("MaxParticipantDuration", |_| {
+            ApiError::Rule(E::MaxParticipantDurationOutOfRange)
+        })?,
+        empty_room_timeout: p.integer("EmptyRoomTimeout", |_| {
+            ApiError::Rule(E::TimeoutOutOfRange {
+                param: "EmptyRoomTimeout",
+            })
+        })?,
+        unused_room_timeout: p.integer("UnusedRoomTimeout", |_| {
+            ApiError::Rule(E::TimeoutOutOfRange {
+                param: "UnusedRoomTimeout",
+            })
+        })?,
         large_room: p.boolean("LargeRoom")?,
         enable_turn: p.boolean("EnableTurn")?,
     })
@@ -73,8 +103,12 @@ fn parse_rules(text: &str) -> ApiResult<Vec<RecordingRule>> {
     };
     list.iter()
         .map(|r| {
-            let o = r.as_object().ok_or_else(|| bad("each rule must be an object"))?;
-            if o.keys().any(|k| !matches!(k.as_str(), "type" | "all" | "kind" | "publisher" | "track")) {
+            let o = r
+                .as_object()
+                .ok_or_else(|| bad("each rule must be an object"))?;
+            if o.keys()
+                .any(|k| !matches!(k.as_str(), "type" | "all" | "kind" | "publisher" | "track"))
+            {
                 return Err(bad("unknown rule field"));
             }
             let rule_type = match o.get("type").and_then(Value::as_str) {
@@ -96,9 +130,17 @@ fn parse_rules(text: &str) -> ApiResult<Vec<RecordingRule>> {
             };
             let kind = match text("kind")? {
                 None => None,
-                Some(k) => Some(TrackKind::parse(&k).ok_or_else(|| bad("'kind' must be audio or video"))?),
+                Some(k) => {
+                    Some(TrackKind::parse(&k).ok_or_else(|| bad("'kind' must be audio or video"))?)
+                }
             };
-            Ok(RecordingRule { rule_type, all, kind, publisher: text("publisher")?, track: text("track")? })
+            Ok(RecordingRule {
+                rule_type,
+                all,
+                kind,
+                publisher: text("publisher")?,
+                track: text("track")?,
+            })
         })
         .collect()
 }
@@ -111,11 +153,18 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, Json<RoomResource>)> {
     let request = create_request(&p)?;
     let room = st.hub.create_room(caller.account_sid, request).await?;
-    Ok((StatusCode::CREATED, Json(RoomResource::new(&room, &st.public_url))))
+    Ok((
+        StatusCode::CREATED,
+        Json(RoomResource::new(&room, &st.public_url)),
+    ))
 }
 
 /// `GET /v1/Rooms`
-pub(crate) async fn list(State(st): State<Arc<ApiState>>, caller: Caller, OriginalUri(uri): OriginalUri) -> ApiResult<Json<Value>> {
+pub(crate) async fn list(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
     let mut filters = Vec::new();
@@ -123,7 +172,9 @@ pub(crate) async fn list(State(st): State<Arc<ApiState>>, caller: Caller, Origin
         None => RoomStatus::InProgress,
         Some(s) => {
             filters.push(("Status", s.to_owned()));
-            RoomStatus::parse(s).ok_or_else(|| ApiError::param("Status", "must be in-progress, completed or failed"))?
+            RoomStatus::parse(s).ok_or_else(|| {
+                ApiError::param("Status", "must be in-progress, completed or failed")
+            })?
         }
     };
     let unique_name = q.string("UniqueName");
@@ -140,10 +191,29 @@ pub(crate) async fn list(State(st): State<Arc<ApiState>>, caller: Caller, Origin
     };
     let created_after = date_filter("DateCreatedAfter")?;
     let created_before = date_filter("DateCreatedBefore")?;
-    let filter = RoomFilter { status: Some(status), unique_name, created_after, created_before };
-    let page = st.store.list_rooms(caller.account_sid, &filter, &paging.request).await?;
-    let rooms: Vec<RoomResource> = page.items.iter().map(|r| RoomResource::new(r, &st.public_url)).collect();
-    let meta = meta(&list_base(&st, &uri), &filters, &paging, &page, "rooms", |r| r.sid.to_string());
+    let filter = RoomFilter {
+        status: Some(status),
+        unique_name,
+        created_after,
+        created_before,
+    };
+    let page = st
+        .store
+        .list_rooms(caller.account_sid, &filter, &paging.request)
+        .await?;
+    let rooms: Vec<RoomResource> = page
+        .items
+        .iter()
+        .map(|r| RoomResource::new(r, &st.public_url))
+        .collect();
+    let meta = meta(
+        &list_base(&st, &uri),
+        &filters,
+        &paging,
+        &page,
+        "rooms",
+        |r| r.sid.to_string(),
+    );
     Ok(Json(json!({ "rooms": rooms, "meta": meta })))
 }
 
@@ -171,7 +241,10 @@ pub(crate) async fn update(
         return Err(vroom_domain::Error::RoomStatusInvalid.into());
     }
     let done = st.hub.complete_room(&room).await?;
-    Ok((StatusCode::ACCEPTED, Json(RoomResource::new(&done, &st.public_url))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RoomResource::new(&done, &st.public_url)),
+    ))
 }
 
 /// `GET /v1/Rooms/{RoomNameOrSid}/RecordingRules`: the rules the room was created with.
@@ -200,9 +273,16 @@ mod tests {
         let r = create_request(&p).unwrap();
         assert_eq!(r.room_type, Some(RoomType::GroupSmall));
         assert_eq!(r.unique_name.as_deref(), Some("a b"));
-        assert_eq!(r.video_codecs, Some(vec![VideoCodec::Vp8, VideoCodec::H264]));
+        assert_eq!(
+            r.video_codecs,
+            Some(vec![VideoCodec::Vp8, VideoCodec::H264])
+        );
         assert_eq!(r.recording_rules.unwrap()[0].rule_type, RuleType::Exclude);
-        let code = |body: &[u8]| create_request(&Params::parse(body)).unwrap_err().twilio_code();
+        let code = |body: &[u8]| {
+            create_request(&Params::parse(body))
+                .unwrap_err()
+                .twilio_code()
+        };
         assert_eq!(code(b"Type=huge"), 53108);
         assert_eq!(code(b"MaxParticipants=many"), 53107);
         assert_eq!(code(b"EmptyRoomTimeout=soon"), 53109);

@@ -37,7 +37,13 @@ pub fn parse_date(name: &'static str, value: &str) -> Result<Timestamp, ApiError
             return Ok(Timestamp::from_chrono(t));
         }
     }
-    Err(ApiError::param(name, format!("'{}' is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ)", crate::form::shorten(value))))
+    Err(ApiError::param(
+        name,
+        format!(
+            "'{}' is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ)",
+            crate::form::shorten(value)
+        ),
+    ))
 }
 
 /// `video.v1.room`.
@@ -191,7 +197,10 @@ impl PublishedTrackResource {
             date_updated: date(t.date_updated),
             enabled: t.info.enabled,
             kind: t.info.kind.as_str(),
-            url: format!("{base}/v1/Rooms/{}/Participants/{}/PublishedTracks/{}", room.sid, publisher.sid, t.sid),
+            url: format!(
+                "{base}/v1/Rooms/{}/Participants/{}/PublishedTracks/{}",
+                room.sid, publisher.sid, t.sid
+            ),
         }
     }
 }
@@ -229,10 +238,27 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(date(Timestamp::from_millis(1_500_000_000_999)), "2017-07-14T02:40:00Z");
-        assert_eq!(parse_date("X", "2024-01-02").unwrap(), Timestamp::from_secs(1_704_153_600));
-        assert_eq!(parse_date("X", "2024-01-02T03:04:05Z").unwrap(), Timestamp::from_secs(1_704_164_645));
-        assert_eq!(parse_date("X", "2024-01-02T04:04:05+01:00").unwrap(), Timestamp::from_secs(1_704_164_645));
-        assert!(parse_date("X", "yesterday").unwrap_err().message().contains('X'));
+        assert_eq!(
+            date(Timestamp::from_millis(1_500_000_000_999)),
+            "2017-07-14T02:40:00Z"
+        );
+        assert_eq!(
+            parse_date("X", "2024-01-02").unwrap(),
+            Timestamp::from_secs(1_704_153_600)
+        );
+        assert_eq!(
+            parse_date("X", "2024-01-02T03:04:05Z").unwrap(),
+            Timestamp::from_secs(1_704_164_645)
+        );
+        assert_eq!(
+            parse_date("X", "2024-01-02T04:04:05+01:00").unwrap(),
+            Timestamp::from_secs(1_704_164_645)
+        );
+        assert!(
+            parse_date("X", "yesterday")
+                .unwrap_err()
+                .message()
+                .contains('X')
+        );
     }
 }

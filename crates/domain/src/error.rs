@@ -43,7 +43,9 @@ pub enum Error {
     #[error("StatusCallbackMethod is invalid: it must be GET or POST")]
     StatusCallbackMethodInvalid,
     /// `StatusCallback` is not an absolute http(s) URL of reasonable length.
-    #[error("StatusCallback is invalid: it must be an absolute http or https URL of at most 4096 characters")]
+    #[error(
+        "StatusCallback is invalid: it must be an absolute http or https URL of at most 4096 characters"
+    )]
     StatusCallbackInvalid,
     /// Room `Status` update to something other than completed, or on a room no longer in progress.
     #[error("Status is invalid: only 'completed' can be set, and only on an in-progress Room")]
@@ -85,7 +87,9 @@ pub enum Error {
     #[error("Participant identity is invalid")]
     IdentityInvalid,
     /// Identity longer than 128 (double-byte characters count twice).
-    #[error("Participant identity is too long (at most 128 characters, double-byte characters count twice)")]
+    #[error(
+        "Participant identity is too long (at most 128 characters, double-byte characters count twice)"
+    )]
     IdentityTooLong,
     /// Identity with control characters.
     #[error("Participant identity contains invalid characters")]

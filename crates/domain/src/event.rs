@@ -123,7 +123,12 @@ pub struct StatusEvent {
 impl StatusEvent {
     /// A room-level event for `room` as it is now, or `None` when the room has no status callback.
     #[must_use]
-    pub fn for_room(room: &Room, kind: EventKind, at: Timestamp, sequence_number: u64) -> Option<Self> {
+    pub fn for_room(
+        room: &Room,
+        kind: EventKind,
+        at: Timestamp,
+        sequence_number: u64,
+    ) -> Option<Self> {
         let url = room.settings.status_callback.clone()?;
         Some(Self {
             kind,
@@ -134,7 +139,11 @@ impl StatusEvent {
             room_name: room.unique_name.clone(),
             room_status: room.status,
             room_type: room.settings.room_type,
-            room_duration: if kind == EventKind::RoomEnded { room.duration } else { None },
+            room_duration: if kind == EventKind::RoomEnded {
+                room.duration
+            } else {
+                None
+            },
             participant: None,
             track: None,
             timestamp: at,

@@ -25,7 +25,9 @@ pub struct LiveConfig {
 
 impl Default for LiveConfig {
     fn default() -> Self {
-        Self { reconnect_window: Span::from_secs(30) }
+        Self {
+            reconnect_window: Span::from_secs(30),
+        }
     }
 }
 
@@ -106,10 +108,10 @@ impl Effects {
         let mut seen = std::collections::HashSet::new();
         let mut kept: Vec<(ParticipantSid, Notice)> = Vec::with_capacity(self.notices.len());
         for (to, notice) in self.notices.drain(..).rev() {
-            if let Notice::Participant(v) = &notice {
-                if !seen.insert((to, v.sid)) {
-                    continue;
-                }
+            if let Notice::Participant(v) = &notice
+                && !seen.insert((to, v.sid))
+            {
+                continue;
             }
             kept.push((to, notice));
         }
@@ -142,7 +144,11 @@ impl Member {
             sid: self.record.sid,
             identity: self.record.identity.clone(),
             revision: self.revision,
-            presence: if self.detached_since.is_some() { Presence::Reconnecting } else { Presence::Connected },
+            presence: if self.detached_since.is_some() {
+                Presence::Reconnecting
+            } else {
+                Presence::Connected
+            },
             tracks: self.tracks.clone(),
         }
     }
@@ -175,7 +181,14 @@ impl LiveRoom {
     /// A room that was just created (its room-created event used sequence number 0).
     #[must_use]
     pub fn new(room: Room, config: LiveConfig) -> Self {
-        Self { room, config, members: Vec::new(), ever_joined: false, empty_since: None, next_sequence: 1 }
+        Self {
+            room,
+            config,
+            members: Vec::new(),
+            ever_joined: false,
+            empty_since: None,
+            next_sequence: 1,
+        }
     }
 
     /// A room brought back after a restart, with nobody connected. `orphans` are the participants
@@ -201,7 +214,11 @@ impl LiveRoom {
         let mut effects = Effects::default();
         for mut p in orphans {
             p.disconnect(now, EndReason::ServerStopped);
-            effects.events.extend(live.participant_event(EventKind::ParticipantDisconnected, &p, now));
+            effects.events.extend(live.participant_event(
+                EventKind::ParticipantDisconnected,
+                &p,
+                now,
+            ));
             effects.writes.push(Write::UpdateParticipant(p));
         }
         (live, effects)
@@ -228,7 +245,11 @@ impl LiveRoom {
     /// Everyone connected except `except`.
     #[must_use]
     pub fn roster(&self, except: ParticipantSid) -> Vec<ParticipantView> {
-        self.members.iter().filter(|m| m.record.sid != except).map(Member::view).collect()
+        self.members
+            .iter()
+            .filter(|m| m.record.sid != except)
+            .map(Member::view)
+            .collect()
     }
 
     /// Every connected participant's SID.
@@ -241,7 +262,10 @@ impl LiveRoom {
     }
 
     fn member_index(&self, sid: ParticipantSid) -> Result<usize, Error> {
-        self.members.iter().position(|m| m.record.sid == sid).ok_or(Error::ParticipantNotFound)
+        self.members
+            .iter()
+            .position(|m| m.record.sid == sid)
+            .ok_or(Error::ParticipantNotFound)
     }
 
     fn event(&mut self, kind: EventKind, at: Timestamp) -> Option<StatusEvent> {
@@ -250,27 +274,48 @@ impl LiveRoom {
         Some(ev)
     }
 
-    fn participant_event(&mut self, kind: EventKind, p: &Participant, at: Timestamp) -> Option<StatusEvent> {
+    fn participant_event(
+        &mut self,
+        kind: EventKind,
+        p: &Participant,
+        at: Timestamp,
+    ) -> Option<StatusEvent> {
         let mut ev = self.event(kind, at)?;
         ev.participant = Some(ParticipantFacts {
             sid: p.sid,
             identity: p.identity.clone(),
             status: p.status,
-            duration: if kind == EventKind::ParticipantDisconnected { p.duration } else { None },
+            duration: if kind == EventKind::ParticipantDisconnected {
+                p.duration
+            } else {
+                None
+            },
         });
         Some(ev)
     }
 
-    fn track_event(&mut self, kind: EventKind, p: &Participant, t: &PublishedTrack, at: Timestamp) -> Option<StatusEvent> {
+    fn track_event(
+        &mut self,
+        kind: EventKind,
+        p: &Participant,
+        t: &PublishedTrack,
+        at: Timestamp,
+    ) -> Option<StatusEvent> {
         let mut ev = self.participant_event(kind, p, at)?;
-        ev.track = Some(TrackFacts { sid: t.sid, kind: t.info.kind, name: t.info.name.clone() });
+        ev.track = Some(TrackFacts {
+            sid: t.sid,
+            kind: t.info.kind,
+            name: t.info.name.clone(),
+        });
         Some(ev)
     }
 
     fn tell_others(&self, effects: &mut Effects, about: &ParticipantView) {
         for m in &self.members {
             if m.record.sid != about.sid && m.detached_since.is_none() {
-                effects.notices.push((m.record.sid, Notice::Participant(about.clone())));
+                effects
+                    .notices
+                    .push((m.record.sid, Notice::Participant(about.clone())));
             }
         }
     }
@@ -280,11 +325,19 @@ impl LiveRoom {
     ///
     /// # Errors
     /// `RoomCompleted` if the room ended; `RoomFull` at `MaxParticipants`.
-    pub fn join(&mut self, now: Timestamp, identity: String, ids: &dyn IdSource) -> Result<(Participant, Effects), Error> {
+    pub fn join(
+        &mut self,
+        now: Timestamp,
+        identity: String,
+        ids: &dyn IdSource,
+    ) -> Result<(Participant, Effects), Error> {
         if !self.room.is_in_progress() {
             return Err(Error::RoomCompleted);
         }
-        let displaced = self.members.iter().position(|m| m.record.identity == identity);
+        let displaced = self
+            .members
+            .iter()
+            .position(|m| m.record.identity == identity);
         let count_after = self.members.len() - usize::from(displaced.is_some());
         if count_after >= self.room.settings.max_participants as usize {
             return Err(Error::RoomFull);
@@ -300,13 +353,24 @@ impl LiveRoom {
             identity,
             now,
         );
-        let member = Member { record: participant.clone(), revision: 1, tracks: Vec::new(), detached_since: None };
+        let member = Member {
+            record: participant.clone(),
+            revision: 1,
+            tracks: Vec::new(),
+            detached_since: None,
+        };
         let view = member.view();
         self.members.push(member);
         self.ever_joined = true;
         self.empty_since = None;
-        effects.writes.push(Write::InsertParticipant(participant.clone()));
-        effects.events.extend(self.participant_event(EventKind::ParticipantConnected, &participant, now));
+        effects
+            .writes
+            .push(Write::InsertParticipant(participant.clone()));
+        effects.events.extend(self.participant_event(
+            EventKind::ParticipantConnected,
+            &participant,
+            now,
+        ));
         self.tell_others(&mut effects, &view);
         Ok((participant, effects))
     }
@@ -327,8 +391,12 @@ impl LiveRoom {
         let index = self.member_index(sid)?;
         let audio_only = self.room.settings.audio_only;
         let cap = self.room.settings.max_concurrent_published_tracks as usize;
-        let others_tracks: usize =
-            self.members.iter().filter(|m| m.record.sid != sid).map(|m| m.tracks.len()).sum();
+        let others_tracks: usize = self
+            .members
+            .iter()
+            .filter(|m| m.record.sid != sid)
+            .map(|m| m.tracks.len())
+            .sum();
         let old = std::mem::take(&mut self.members[index].tracks);
         let mut kept = Vec::new();
         let mut outcomes = Vec::new();
@@ -363,13 +431,21 @@ impl LiveRoom {
                 outcomes.push((info.client_id.clone(), TrackOutcome::Failed(e)));
                 continue;
             }
-            let t = PublishedTrack { sid: TrackSid::generate(ids), info, date_created: now, date_updated: now };
+            let t = PublishedTrack {
+                sid: TrackSid::generate(ids),
+                info,
+                date_created: now,
+                date_updated: now,
+            };
             outcomes.push((t.info.client_id.clone(), TrackOutcome::Published(t.sid)));
             added.push(t.sid);
             kept.push(t);
         }
-        let removed: Vec<PublishedTrack> =
-            old.iter().filter(|t| !kept.iter().any(|k| k.sid == t.sid)).cloned().collect();
+        let removed: Vec<PublishedTrack> = old
+            .iter()
+            .filter(|t| !kept.iter().any(|k| k.sid == t.sid))
+            .cloned()
+            .collect();
         let key = |t: &PublishedTrack| (t.sid, t.info.enabled, t.info.priority);
         let changed = !old.iter().map(key).eq(kept.iter().map(key));
         self.members[index].tracks = kept;
@@ -379,14 +455,24 @@ impl LiveRoom {
             let record = self.members[index].record.clone();
             let current = self.members[index].tracks.clone();
             for t in &removed {
-                effects.events.extend(self.track_event(EventKind::TrackRemoved, &record, t, now));
+                effects
+                    .events
+                    .extend(self.track_event(EventKind::TrackRemoved, &record, t, now));
             }
             for t in current.iter().filter(|t| added.contains(&t.sid)) {
-                effects.events.extend(self.track_event(EventKind::TrackAdded, &record, t, now));
+                effects
+                    .events
+                    .extend(self.track_event(EventKind::TrackAdded, &record, t, now));
             }
             for t in current.iter().filter(|t| toggled.contains(&t.sid)) {
-                let kind = if t.info.enabled { EventKind::TrackEnabled } else { EventKind::TrackDisabled };
-                effects.events.extend(self.track_event(kind, &record, t, now));
+                let kind = if t.info.enabled {
+                    EventKind::TrackEnabled
+                } else {
+                    EventKind::TrackDisabled
+                };
+                effects
+                    .events
+                    .extend(self.track_event(kind, &record, t, now));
             }
             let view = self.members[index].view();
             self.tell_others(&mut effects, &view);
@@ -398,7 +484,12 @@ impl LiveRoom {
     ///
     /// # Errors
     /// `ParticipantNotFound` if it is not connected.
-    pub fn leave(&mut self, now: Timestamp, sid: ParticipantSid, reason: EndReason) -> Result<(Participant, Effects), Error> {
+    pub fn leave(
+        &mut self,
+        now: Timestamp,
+        sid: ParticipantSid,
+        reason: EndReason,
+    ) -> Result<(Participant, Effects), Error> {
         let index = self.member_index(sid)?;
         let effects = self.remove_member(now, index, reason);
         let record = effects
@@ -417,12 +508,25 @@ impl LiveRoom {
         let mut effects = Effects::default();
         let mut record = member.record.clone();
         record.disconnect(now, reason);
-        effects.writes.push(Write::UpdateParticipant(record.clone()));
+        effects
+            .writes
+            .push(Write::UpdateParticipant(record.clone()));
         for t in &member.tracks {
-            effects.events.extend(self.track_event(EventKind::TrackRemoved, &member.record, t, now));
+            effects.events.extend(self.track_event(
+                EventKind::TrackRemoved,
+                &member.record,
+                t,
+                now,
+            ));
         }
-        effects.events.extend(self.participant_event(EventKind::ParticipantDisconnected, &record, now));
-        if !matches!(reason, EndReason::Left | EndReason::ConnectionLost) && member.detached_since.is_none() {
+        effects.events.extend(self.participant_event(
+            EventKind::ParticipantDisconnected,
+            &record,
+            now,
+        ));
+        if !matches!(reason, EndReason::Left | EndReason::ConnectionLost)
+            && member.detached_since.is_none()
+        {
             effects.notices.push((record.sid, Notice::Removed(reason)));
         }
         self.tell_others(&mut effects, &member.departure_view());
@@ -478,7 +582,9 @@ impl LiveRoom {
         }
         // Departures are not announced to others when everyone leaves at once: each client is told
         // the room completed instead.
-        effects.notices.retain(|(_, n)| matches!(n, Notice::Removed(_)));
+        effects
+            .notices
+            .retain(|(_, n)| matches!(n, Notice::Removed(_)));
         self.room.complete(now);
         effects.writes.push(Write::UpdateRoom(self.room.clone()));
         effects.events.extend(self.event(EventKind::RoomEnded, now));
@@ -497,7 +603,8 @@ impl LiveRoom {
             self.empty_since.map(|t| t + self.room.empty_timeout())
         };
         let member_deadlines = self.members.iter().flat_map(|m| {
-            let max = m.record.start_time + Span::from_secs(i64::from(self.room.settings.max_participant_duration));
+            let max = m.record.start_time
+                + Span::from_secs(i64::from(self.room.settings.max_participant_duration));
             let lost = m.detached_since.map(|t| t + self.config.reconnect_window);
             [Some(max), lost].into_iter().flatten()
         });
@@ -527,12 +634,14 @@ impl LiveRoom {
         let due = if !self.ever_joined {
             self.room.date_created + self.room.unused_timeout() <= now
         } else {
-            self.empty_since.is_some_and(|t| t + self.room.empty_timeout() <= now)
+            self.empty_since
+                .is_some_and(|t| t + self.room.empty_timeout() <= now)
         };
-        if due && self.members.is_empty() {
-            if let Ok(done) = self.complete(now) {
-                effects.extend(done);
-            }
+        if due
+            && self.members.is_empty()
+            && let Ok(done) = self.complete(now)
+        {
+            effects.extend(done);
         }
         effects
     }

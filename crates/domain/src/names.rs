@@ -35,7 +35,10 @@ pub fn validate_identity(identity: &str) -> Result<(), Error> {
     if identity.is_empty() {
         return Err(Error::IdentityInvalid);
     }
-    let weight: usize = identity.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    let weight: usize = identity
+        .chars()
+        .map(|c| if c.is_ascii() { 1 } else { 2 })
+        .sum();
     if weight > MAX_IDENTITY_WEIGHT {
         return Err(Error::IdentityTooLong);
     }
@@ -54,17 +57,29 @@ mod tests {
         assert!(validate_identity("alice").is_ok());
         assert_eq!(validate_identity(""), Err(Error::IdentityInvalid));
         assert!(validate_identity(&"a".repeat(128)).is_ok());
-        assert_eq!(validate_identity(&"a".repeat(129)), Err(Error::IdentityTooLong));
+        assert_eq!(
+            validate_identity(&"a".repeat(129)),
+            Err(Error::IdentityTooLong)
+        );
         assert!(validate_identity(&"é".repeat(64)).is_ok());
-        assert_eq!(validate_identity(&"é".repeat(65)), Err(Error::IdentityTooLong));
-        assert_eq!(validate_identity("a\u{0}b"), Err(Error::IdentityInvalidChars));
+        assert_eq!(
+            validate_identity(&"é".repeat(65)),
+            Err(Error::IdentityTooLong)
+        );
+        assert_eq!(
+            validate_identity("a\u{0}b"),
+            Err(Error::IdentityInvalidChars)
+        );
     }
 
     #[test]
     fn room_name_rules() {
         assert!(validate_room_name("Daily Standup").is_ok());
         assert_eq!(validate_room_name(""), Err(Error::RoomNameInvalid));
-        assert_eq!(validate_room_name(&"x".repeat(129)), Err(Error::RoomNameTooLong));
+        assert_eq!(
+            validate_room_name(&"x".repeat(129)),
+            Err(Error::RoomNameTooLong)
+        );
         assert_eq!(validate_room_name("a/b"), Err(Error::RoomNameInvalidChars));
     }
 }

@@ -114,7 +114,13 @@ pub struct Participant {
 impl Participant {
     /// A participant that connects at `now`.
     #[must_use]
-    pub fn connect(sid: ParticipantSid, room_sid: RoomSid, account_sid: AccountSid, identity: String, now: Timestamp) -> Self {
+    pub fn connect(
+        sid: ParticipantSid,
+        room_sid: RoomSid,
+        account_sid: AccountSid,
+        identity: String,
+        now: Timestamp,
+    ) -> Self {
         Self {
             sid,
             room_sid,

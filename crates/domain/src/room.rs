@@ -40,7 +40,10 @@ impl RoomType {
     /// # Errors
     /// `RoomTypeInvalid` for anything else.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or(Error::RoomTypeInvalid)
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(Error::RoomTypeInvalid)
     }
 
     /// The largest `MaxParticipants` this type accepts.
@@ -100,7 +103,9 @@ impl RoomStatus {
     /// Parses a wire name; `None` for anything else.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::InProgress, Self::Completed, Self::Failed].into_iter().find(|v| v.as_str() == s)
+        [Self::InProgress, Self::Completed, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -126,12 +131,16 @@ impl VideoCodec {
     /// Parses a wire name; `None` for anything else.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Vp8, Self::H264].into_iter().find(|v| v.as_str() == s)
+        [Self::Vp8, Self::H264]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
 /// Twilio's media regions (`gll` is "global low latency").
-pub const MEDIA_REGIONS: [&str; 10] = ["gll", "au1", "br1", "de1", "ie1", "in1", "jp1", "sg1", "us1", "us2"];
+pub const MEDIA_REGIONS: [&str; 10] = [
+    "gll", "au1", "br1", "de1", "ie1", "in1", "jp1", "sg1", "us1", "us2",
+];
 
 /// The HTTP method of a status callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -327,7 +336,9 @@ impl CreateRoom {
         };
         let max_participant_duration = match self.max_participant_duration {
             None => DEFAULT_MAX_PARTICIPANT_DURATION,
-            Some(d) if (MIN_MAX_PARTICIPANT_DURATION..=MAX_MAX_PARTICIPANT_DURATION).contains(&d) => {
+            Some(d)
+                if (MIN_MAX_PARTICIPANT_DURATION..=MAX_MAX_PARTICIPANT_DURATION).contains(&d) =>
+            {
                 u32::try_from(d).unwrap_or(DEFAULT_MAX_PARTICIPANT_DURATION)
             }
             Some(_) => return Err(Error::MaxParticipantDurationOutOfRange),
@@ -343,7 +354,9 @@ impl CreateRoom {
         }
         let record = self.record_participants_on_connect.unwrap_or(false);
         if record && !room_type.has_media_server() {
-            return Err(Error::IncompatibleWithRoomType { param: "RecordParticipantsOnConnect" });
+            return Err(Error::IncompatibleWithRoomType {
+                param: "RecordParticipantsOnConnect",
+            });
         }
         if large_room && room_type != RoomType::Group {
             return Err(Error::IncompatibleWithRoomType { param: "LargeRoom" });
@@ -351,7 +364,11 @@ impl CreateRoom {
         let media_region = match self.media_region {
             None => DEFAULT_MEDIA_REGION.to_owned(),
             Some(r) if MEDIA_REGIONS.contains(&r.as_str()) => r,
-            Some(_) => return Err(Error::MediaRegionInvalid { regions: "gll, au1, br1, de1, ie1, in1, jp1, sg1, us1, us2" }),
+            Some(_) => {
+                return Err(Error::MediaRegionInvalid {
+                    regions: "gll, au1, br1, de1, ie1, in1, jp1, sg1, us1, us2",
+                });
+            }
         };
         let mut video_codecs = self.video_codecs.unwrap_or_else(|| vec![VideoCodec::Vp8]);
         video_codecs.dedup();
@@ -371,7 +388,9 @@ impl CreateRoom {
             max_participant_duration,
             max_concurrent_published_tracks: room_type.default_max_published_tracks(),
             record_participants_on_connect: record,
-            transcribe_participants_on_connect: self.transcribe_participants_on_connect.unwrap_or(false),
+            transcribe_participants_on_connect: self
+                .transcribe_participants_on_connect
+                .unwrap_or(false),
             transcriptions_configuration: self.transcriptions_configuration,
             video_codecs,
             media_region,
@@ -394,7 +413,9 @@ pub const DEFAULT_MEDIA_REGION: &str = "us1";
 fn timeout_minutes(v: Option<i64>, param: &'static str) -> Result<u32, Error> {
     match v {
         None => Ok(DEFAULT_ROOM_TIMEOUT_MINS),
-        Some(m) if (1..=60).contains(&m) => Ok(u32::try_from(m).unwrap_or(DEFAULT_ROOM_TIMEOUT_MINS)),
+        Some(m) if (1..=60).contains(&m) => {
+            Ok(u32::try_from(m).unwrap_or(DEFAULT_ROOM_TIMEOUT_MINS))
+        }
         Some(_) => Err(Error::TimeoutOutOfRange { param }),
     }
 }
@@ -409,7 +430,10 @@ pub fn validate_callback_url(url: &str) -> Result<(), Error> {
         .or_else(|| url.strip_prefix("https://"))
         .ok_or(Error::StatusCallbackInvalid)?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || url.len() > MAX_CALLBACK_URL_LEN || url.chars().any(|c| c.is_control() || c == ' ') {
+    if host.is_empty()
+        || url.len() > MAX_CALLBACK_URL_LEN
+        || url.chars().any(|c| c.is_control() || c == ' ')
+    {
         return Err(Error::StatusCallbackInvalid);
     }
     Ok(())
@@ -422,7 +446,10 @@ pub fn validate_callback_url(url: &str) -> Result<(), Error> {
 /// Never: the default request is valid by construction (checked by a unit test).
 #[must_use]
 pub fn ad_hoc_settings() -> RoomSettings {
-    CreateRoom::default().validate().expect("the default room request is valid").1
+    CreateRoom::default()
+        .validate()
+        .expect("the default room request is valid")
+        .1
 }
 
 #[cfg(test)]
@@ -443,26 +470,53 @@ mod tests {
 
     #[test]
     fn limits_per_type() {
-        let req = |t, n| CreateRoom { room_type: Some(t), max_participants: Some(n), ..Default::default() };
+        let req = |t, n| CreateRoom {
+            room_type: Some(t),
+            max_participants: Some(n),
+            ..Default::default()
+        };
         assert!(req(RoomType::Go, 2).validate().is_ok());
-        assert_eq!(req(RoomType::Go, 3).validate().unwrap_err(), Error::MaxParticipantsOutOfRange { max: 2 });
+        assert_eq!(
+            req(RoomType::Go, 3).validate().unwrap_err(),
+            Error::MaxParticipantsOutOfRange { max: 2 }
+        );
         assert!(req(RoomType::PeerToPeer, 10).validate().is_ok());
         assert!(req(RoomType::GroupSmall, 5).validate().is_err());
         assert!(req(RoomType::Group, 51).validate().is_err());
         assert!(req(RoomType::Group, 0).validate().is_err());
-        let large = CreateRoom { max_participants: Some(90), large_room: Some(true), ..Default::default() };
+        let large = CreateRoom {
+            max_participants: Some(90),
+            large_room: Some(true),
+            ..Default::default()
+        };
         assert_eq!(large.validate().unwrap().1.max_participants, 90);
-        let bad = CreateRoom { audio_only: Some(true), room_type: Some(RoomType::Go), ..Default::default() };
+        let bad = CreateRoom {
+            audio_only: Some(true),
+            room_type: Some(RoomType::Go),
+            ..Default::default()
+        };
         assert_eq!(bad.validate().unwrap_err(), Error::AudioOnlyNotSupported);
     }
 
     #[test]
     fn ranges() {
-        let t = |e| CreateRoom { empty_room_timeout: Some(e), ..Default::default() }.validate();
+        let t = |e| {
+            CreateRoom {
+                empty_room_timeout: Some(e),
+                ..Default::default()
+            }
+            .validate()
+        };
         assert!(t(1).is_ok() && t(60).is_ok());
         assert_eq!(t(0).unwrap_err().code(), 53109);
         assert_eq!(t(61).unwrap_err().code(), 53109);
-        let d = |v| CreateRoom { max_participant_duration: Some(v), ..Default::default() }.validate();
+        let d = |v| {
+            CreateRoom {
+                max_participant_duration: Some(v),
+                ..Default::default()
+            }
+            .validate()
+        };
         assert!(d(600).is_ok() && d(86_400).is_ok());
         assert_eq!(d(599).unwrap_err().code(), 53123);
         assert!(validate_callback_url("https://example.com/cb?x=1").is_ok());

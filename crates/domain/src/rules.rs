@@ -76,7 +76,13 @@ mod tests {
     use super::*;
 
     fn rule(all: Option<bool>, kind: Option<TrackKind>) -> RecordingRule {
-        RecordingRule { rule_type: RuleType::Include, all, kind, publisher: None, track: None }
+        RecordingRule {
+            rule_type: RuleType::Include,
+            all,
+            kind,
+            publisher: None,
+            track: None,
+        }
     }
 
     #[test]

@@ -81,7 +81,10 @@ impl<K: SidKind> Sid<K> {
     /// Builds a SID from its 16 bytes.
     #[must_use]
     pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self { bytes, kind: PhantomData }
+        Self {
+            bytes,
+            kind: PhantomData,
+        }
     }
 
     /// A fresh SID from the given source of randomness.
@@ -203,10 +206,22 @@ mod tests {
     fn round_trips_and_checks_prefix() {
         let sid: RoomSid = "RM0123456789abcdef0123456789ABCDEF".parse().unwrap();
         assert_eq!(sid.to_string(), "RM0123456789abcdef0123456789abcdef");
-        assert!("PA0123456789abcdef0123456789abcdef".parse::<RoomSid>().is_err());
+        assert!(
+            "PA0123456789abcdef0123456789abcdef"
+                .parse::<RoomSid>()
+                .is_err()
+        );
         assert!("RM0123".parse::<RoomSid>().is_err());
-        assert!("RM0123456789abcdef0123456789abcdeg".parse::<RoomSid>().is_err());
-        assert!("RMé123456789abcdef0123456789abcde".parse::<RoomSid>().is_err());
+        assert!(
+            "RM0123456789abcdef0123456789abcdeg"
+                .parse::<RoomSid>()
+                .is_err()
+        );
+        assert!(
+            "RMé123456789abcdef0123456789abcde"
+                .parse::<RoomSid>()
+                .is_err()
+        );
         let err = "nope".parse::<ParticipantSid>().unwrap_err();
         assert!(err.to_string().contains("Participant SID"));
     }

@@ -115,6 +115,9 @@ mod tests {
         let end = Timestamp::from_millis(12_100);
         assert_eq!(end.whole_secs_since(start), 2);
         assert_eq!(start.whole_secs_since(end), 0);
-        assert_eq!(Timestamp::from_secs(5) + Span::from_mins(1), Timestamp::from_secs(65));
+        assert_eq!(
+            Timestamp::from_secs(5) + Span::from_mins(1),
+            Timestamp::from_secs(65)
+        );
     }
 }

@@ -28,7 +28,9 @@ impl TrackKind {
     /// Parses a wire name.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Audio, Self::Video, Self::Data].into_iter().find(|k| k.as_str() == s)
+        [Self::Audio, Self::Video, Self::Data]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 

@@ -49,7 +49,10 @@ fn live(req: CreateRoom) -> LiveRoom {
 }
 
 fn callback() -> CreateRoom {
-    CreateRoom { status_callback: Some("http://127.0.0.1:9/cb".into()), ..Default::default() }
+    CreateRoom {
+        status_callback: Some("http://127.0.0.1:9/cb".into()),
+        ..Default::default()
+    }
 }
 
 fn at(secs: i64) -> Timestamp {
@@ -64,51 +67,101 @@ fn join_and_leave_tell_the_others_with_increasing_revisions() {
     assert!(fx.notices.is_empty(), "nobody else to tell");
     assert_eq!(fx.events[0].kind, EventKind::ParticipantConnected);
     let (bob, fx) = room.join(at(2), "bob".into(), &ids).unwrap();
-    let Notice::Participant(v) = &fx.notices[0].1 else { panic!("expected a participant notice") };
-    assert_eq!((fx.notices[0].0, v.sid, v.presence, v.revision), (alice.sid, bob.sid, Presence::Connected, 1));
+    let Notice::Participant(v) = &fx.notices[0].1 else {
+        panic!("expected a participant notice")
+    };
+    assert_eq!(
+        (fx.notices[0].0, v.sid, v.presence, v.revision),
+        (alice.sid, bob.sid, Presence::Connected, 1)
+    );
     assert_eq!(room.roster(alice.sid).len(), 1);
 
     let (gone, fx) = room.leave(at(12), bob.sid, EndReason::Left).unwrap();
     assert_eq!(gone.status, ParticipantStatus::Disconnected);
     assert_eq!(gone.duration, Some(10));
-    let Notice::Participant(v) = &fx.notices[0].1 else { panic!("expected a participant notice") };
+    let Notice::Participant(v) = &fx.notices[0].1 else {
+        panic!("expected a participant notice")
+    };
     assert_eq!((v.presence, v.revision), (Presence::Disconnected, 2));
-    assert!(!fx.notices.iter().any(|(to, _)| *to == bob.sid), "a client that left is not told anything");
-    assert_eq!(fx.events[0].participant.as_ref().unwrap().duration, Some(10));
-    assert_eq!(room.leave(at(13), bob.sid, EndReason::Left).unwrap_err(), Error::ParticipantNotFound);
+    assert!(
+        !fx.notices.iter().any(|(to, _)| *to == bob.sid),
+        "a client that left is not told anything"
+    );
+    assert_eq!(
+        fx.events[0].participant.as_ref().unwrap().duration,
+        Some(10)
+    );
+    assert_eq!(
+        room.leave(at(13), bob.sid, EndReason::Left).unwrap_err(),
+        Error::ParticipantNotFound
+    );
 }
 
 #[test]
 fn duplicate_identity_displaces_the_older_participant() {
     let ids = ids();
-    let mut room = live(CreateRoom { max_participants: Some(2), ..callback() });
+    let mut room = live(CreateRoom {
+        max_participants: Some(2),
+        ..callback()
+    });
     let (a1, _) = room.join(at(1), "alice".into(), &ids).unwrap();
     let (bob, _) = room.join(at(2), "bob".into(), &ids).unwrap();
     // The room is full, but the newcomer takes the older alice's place.
     let (a2, fx) = room.join(at(3), "alice".into(), &ids).unwrap();
     assert_ne!(a1.sid, a2.sid);
-    assert!(fx.notices.contains(&(a1.sid, Notice::Removed(EndReason::DuplicateIdentity))));
+    assert!(
+        fx.notices
+            .contains(&(a1.sid, Notice::Removed(EndReason::DuplicateIdentity)))
+    );
     let to_bob: Vec<_> = fx.notices.iter().filter(|(to, _)| *to == bob.sid).collect();
-    assert_eq!(to_bob.len(), 2, "bob sees old alice leave and new alice join");
-    assert!(matches!(&fx.writes[0], Write::UpdateParticipant(p) if p.sid == a1.sid && p.end_reason == Some(EndReason::DuplicateIdentity)));
+    assert_eq!(
+        to_bob.len(),
+        2,
+        "bob sees old alice leave and new alice join"
+    );
+    assert!(
+        matches!(&fx.writes[0], Write::UpdateParticipant(p) if p.sid == a1.sid && p.end_reason == Some(EndReason::DuplicateIdentity))
+    );
     assert!(matches!(&fx.writes[1], Write::InsertParticipant(p) if p.sid == a2.sid));
     let kinds: Vec<_> = fx.events.iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, [EventKind::ParticipantDisconnected, EventKind::ParticipantConnected]);
-    assert_eq!(room.join(at(4), "carol".into(), &ids).unwrap_err(), Error::RoomFull);
+    assert_eq!(
+        kinds,
+        [
+            EventKind::ParticipantDisconnected,
+            EventKind::ParticipantConnected
+        ]
+    );
+    assert_eq!(
+        room.join(at(4), "carol".into(), &ids).unwrap_err(),
+        Error::RoomFull
+    );
 }
 
 #[test]
 fn max_participants_is_exact() {
     let ids = ids();
-    let mut room = live(CreateRoom { max_participants: Some(50), ..Default::default() });
-    let results: Vec<_> = (0..200).map(|i| room.join(at(1), format!("p{i}"), &ids)).collect();
+    let mut room = live(CreateRoom {
+        max_participants: Some(50),
+        ..Default::default()
+    });
+    let results: Vec<_> = (0..200)
+        .map(|i| room.join(at(1), format!("p{i}"), &ids))
+        .collect();
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 50);
-    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| *e == Error::RoomFull));
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| *e == Error::RoomFull)
+    );
 }
 
 #[test]
 fn unused_room_times_out() {
-    let room_req = CreateRoom { unused_room_timeout: Some(3), ..callback() };
+    let room_req = CreateRoom {
+        unused_room_timeout: Some(3),
+        ..callback()
+    };
     let mut room = live(room_req);
     assert_eq!(room.poll_timeout(), Some(at(180)));
     assert!(room.handle_timeout(at(179)).is_empty());
@@ -123,28 +176,49 @@ fn unused_room_times_out() {
 #[test]
 fn empty_room_times_out_after_last_leave_and_a_join_cancels_it() {
     let ids = ids();
-    let mut room = live(CreateRoom { empty_room_timeout: Some(1), unused_room_timeout: Some(10), ..Default::default() });
+    let mut room = live(CreateRoom {
+        empty_room_timeout: Some(1),
+        unused_room_timeout: Some(10),
+        ..Default::default()
+    });
     let (a, _) = room.join(at(30), "a".into(), &ids).unwrap();
-    assert_eq!(room.poll_timeout(), Some(at(30 + 14_400)), "only the max duration timer remains");
+    assert_eq!(
+        room.poll_timeout(),
+        Some(at(30 + 14_400)),
+        "only the max duration timer remains"
+    );
     room.leave(at(100), a.sid, EndReason::Left).unwrap();
     assert_eq!(room.poll_timeout(), Some(at(160)));
     let (b, _) = room.join(at(150), "b".into(), &ids).unwrap();
-    assert!(room.handle_timeout(at(160)).is_empty(), "a join cancels the empty timer");
+    assert!(
+        room.handle_timeout(at(160)).is_empty(),
+        "a join cancels the empty timer"
+    );
     room.leave(at(200), b.sid, EndReason::Left).unwrap();
     let fx = room.handle_timeout(at(260));
     assert_eq!(room.room().status, RoomStatus::Completed);
-    assert!(fx.writes.iter().any(|w| matches!(w, Write::UpdateRoom(r) if r.end_time == Some(at(260)))));
+    assert!(
+        fx.writes
+            .iter()
+            .any(|w| matches!(w, Write::UpdateRoom(r) if r.end_time == Some(at(260))))
+    );
 }
 
 #[test]
 fn max_participant_duration_disconnects_with_its_reason() {
     let ids = ids();
-    let mut room = live(CreateRoom { max_participant_duration: Some(600), ..Default::default() });
+    let mut room = live(CreateRoom {
+        max_participant_duration: Some(600),
+        ..Default::default()
+    });
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
     let (b, _) = room.join(at(100), "b".into(), &ids).unwrap();
     assert_eq!(room.poll_timeout(), Some(at(600)));
     let fx = room.handle_timeout(at(600));
-    assert!(fx.notices.contains(&(a.sid, Notice::Removed(EndReason::MaxDuration))));
+    assert!(
+        fx.notices
+            .contains(&(a.sid, Notice::Removed(EndReason::MaxDuration)))
+    );
     assert!(room.view(a.sid).is_none() && room.view(b.sid).is_some());
     assert_eq!(room.poll_timeout(), Some(at(700)));
 }
@@ -156,18 +230,30 @@ fn a_dropped_connection_waits_for_the_reconnect_window() {
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
     let (b, _) = room.join(at(0), "b".into(), &ids).unwrap();
     let fx = room.detach(at(10), a.sid).unwrap();
-    let Notice::Participant(v) = &fx.notices[0].1 else { panic!("expected a participant notice") };
-    assert_eq!((fx.notices[0].0, v.presence, v.revision), (b.sid, Presence::Reconnecting, 2));
+    let Notice::Participant(v) = &fx.notices[0].1 else {
+        panic!("expected a participant notice")
+    };
+    assert_eq!(
+        (fx.notices[0].0, v.presence, v.revision),
+        (b.sid, Presence::Reconnecting, 2)
+    );
     assert_eq!(room.poll_timeout(), Some(at(40)));
     // It comes back in time: connected again, with a higher revision.
     let fx = room.reattach(a.sid).unwrap();
-    let Notice::Participant(v) = &fx.notices[0].1 else { panic!("expected a participant notice") };
+    let Notice::Participant(v) = &fx.notices[0].1 else {
+        panic!("expected a participant notice")
+    };
     assert_eq!((v.presence, v.revision), (Presence::Connected, 3));
     // It drops again and does not come back.
     room.detach(at(50), a.sid).unwrap();
     let fx = room.handle_timeout(at(80));
-    assert!(matches!(&fx.writes[0], Write::UpdateParticipant(p) if p.sid == a.sid && p.end_reason == Some(EndReason::ConnectionLost)));
-    assert!(!fx.notices.iter().any(|(to, _)| *to == a.sid), "a lost session cannot be told");
+    assert!(
+        matches!(&fx.writes[0], Write::UpdateParticipant(p) if p.sid == a.sid && p.end_reason == Some(EndReason::ConnectionLost))
+    );
+    assert!(
+        !fx.notices.iter().any(|(to, _)| *to == a.sid),
+        "a lost session cannot be told"
+    );
 }
 
 #[test]
@@ -179,44 +265,95 @@ fn completing_tells_everyone_and_frees_nothing_twice() {
     let fx = room.complete(at(60)).unwrap();
     assert_eq!(
         fx.notices,
-        vec![(a.sid, Notice::Removed(EndReason::RoomEnded)), (b.sid, Notice::Removed(EndReason::RoomEnded))]
+        vec![
+            (a.sid, Notice::Removed(EndReason::RoomEnded)),
+            (b.sid, Notice::Removed(EndReason::RoomEnded))
+        ]
     );
     let kinds: Vec<_> = fx.events.iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, [EventKind::ParticipantDisconnected, EventKind::ParticipantDisconnected, EventKind::RoomEnded]);
+    assert_eq!(
+        kinds,
+        [
+            EventKind::ParticipantDisconnected,
+            EventKind::ParticipantDisconnected,
+            EventKind::RoomEnded
+        ]
+    );
     let seqs: Vec<_> = fx.events.iter().map(|e| e.sequence_number).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(room.complete(at(61)).unwrap_err(), Error::RoomStatusInvalid);
-    assert_eq!(room.join(at(62), "c".into(), &ids).unwrap_err(), Error::RoomCompleted);
+    assert_eq!(
+        room.join(at(62), "c".into(), &ids).unwrap_err(),
+        Error::RoomCompleted
+    );
 }
 
 fn track(id: &str, kind: TrackKind, enabled: bool) -> TrackInfo {
-    TrackInfo { client_id: id.into(), name: format!("{id}-name"), kind, enabled, priority: TrackPriority::Standard }
+    TrackInfo {
+        client_id: id.into(),
+        name: format!("{id}-name"),
+        kind,
+        enabled,
+        priority: TrackPriority::Standard,
+    }
 }
 
 #[test]
 fn tracks_get_stable_sids_and_changes_bump_the_revision() {
     let ids = ids();
-    let mut room = live(CreateRoom { audio_only: Some(true), ..callback() });
+    let mut room = live(CreateRoom {
+        audio_only: Some(true),
+        ..callback()
+    });
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
     let (b, _) = room.join(at(0), "b".into(), &ids).unwrap();
     let (out, fx) = room
-        .set_tracks(at(1), a.sid, vec![track("mic", TrackKind::Audio, true), track("cam", TrackKind::Video, true)], &ids)
+        .set_tracks(
+            at(1),
+            a.sid,
+            vec![
+                track("mic", TrackKind::Audio, true),
+                track("cam", TrackKind::Video, true),
+            ],
+            &ids,
+        )
         .unwrap();
-    let TrackOutcome::Published(mic) = out[0].1 else { panic!("mic should publish") };
+    let TrackOutcome::Published(mic) = out[0].1 else {
+        panic!("mic should publish")
+    };
     assert_eq!(out[1].1, TrackOutcome::Failed(Error::TrackKindNotSupported));
     assert_eq!(fx.notices.len(), 1);
-    assert_eq!(fx.events.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::TrackAdded]);
+    assert_eq!(
+        fx.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::TrackAdded]
+    );
     assert_eq!(room.view(a.sid).unwrap().revision, 2);
     // Same list again: nothing changes.
-    let (out, fx) = room.set_tracks(at(2), a.sid, vec![track("mic", TrackKind::Audio, true)], &ids).unwrap();
+    let (out, fx) = room
+        .set_tracks(
+            at(2),
+            a.sid,
+            vec![track("mic", TrackKind::Audio, true)],
+            &ids,
+        )
+        .unwrap();
     assert_eq!(out[0].1, TrackOutcome::Published(mic));
     assert!(fx.is_empty());
     // Muting is a change; unpublishing too.
-    let (_, fx) = room.set_tracks(at(3), a.sid, vec![track("mic", TrackKind::Audio, false)], &ids).unwrap();
+    let (_, fx) = room
+        .set_tracks(
+            at(3),
+            a.sid,
+            vec![track("mic", TrackKind::Audio, false)],
+            &ids,
+        )
+        .unwrap();
     assert_eq!(fx.events[0].kind, EventKind::TrackDisabled);
     let (_, fx) = room.set_tracks(at(4), a.sid, vec![], &ids).unwrap();
     assert_eq!(fx.events[0].kind, EventKind::TrackRemoved);
-    let Notice::Participant(v) = &fx.notices[0].1 else { panic!("expected a participant notice") };
+    let Notice::Participant(v) = &fx.notices[0].1 else {
+        panic!("expected a participant notice")
+    };
     assert_eq!((fx.notices[0].0, v.revision, v.tracks.len()), (b.sid, 4, 0));
 }
 
@@ -225,9 +362,23 @@ fn a_restored_room_closes_orphans_and_waits_empty() {
     let ids = ids();
     let mut before = live(callback());
     let (a, _) = before.join(at(0), "a".into(), &ids).unwrap();
-    let (restored, fx) = LiveRoom::restore(before.room().clone(), LiveConfig::default(), true, 7, at(100), vec![a.clone()]);
+    let (restored, fx) = LiveRoom::restore(
+        before.room().clone(),
+        LiveConfig::default(),
+        true,
+        7,
+        at(100),
+        vec![a.clone()],
+    );
     assert!(matches!(&fx.writes[0], Write::UpdateParticipant(p)
         if p.sid == a.sid && p.end_time == Some(at(100)) && p.duration == Some(100) && p.end_reason == Some(EndReason::ServerStopped)));
-    assert_eq!((fx.events[0].kind, fx.events[0].sequence_number), (EventKind::ParticipantDisconnected, 7));
-    assert_eq!(restored.poll_timeout(), Some(at(100 + 300)), "the empty-room timeout starts at restart");
+    assert_eq!(
+        (fx.events[0].kind, fx.events[0].sequence_number),
+        (EventKind::ParticipantDisconnected, 7)
+    );
+    assert_eq!(
+        restored.poll_timeout(),
+        Some(at(100 + 300)),
+        "the empty-room timeout starts at restart"
+    );
 }

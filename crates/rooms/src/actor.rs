@@ -22,13 +22,39 @@ type Reply<T> = oneshot::Sender<Result<T, HubError>>;
 
 /// What a room task can be asked to do.
 pub(crate) enum Command {
-    Join { identity: String, tracks: Vec<TrackInfo>, session: SessionLink, reply: Reply<Joined> },
-    Resume { participant: ParticipantSid, session: SessionLink, reply: Reply<Joined> },
-    Leave { participant: ParticipantSid, reason: EndReason, session: Option<SessionId>, reply: Reply<Participant> },
-    Detach { participant: ParticipantSid, session: SessionId },
-    SetTracks { participant: ParticipantSid, session: SessionId, tracks: Vec<TrackInfo>, reply: Reply<Vec<(String, TrackOutcome)>> },
-    Complete { reply: Reply<Room> },
-    Inspect { reply: oneshot::Sender<RoomSnapshot> },
+    Join {
+        identity: String,
+        tracks: Vec<TrackInfo>,
+        session: SessionLink,
+        reply: Reply<Joined>,
+    },
+    Resume {
+        participant: ParticipantSid,
+        session: SessionLink,
+        reply: Reply<Joined>,
+    },
+    Leave {
+        participant: ParticipantSid,
+        reason: EndReason,
+        session: Option<SessionId>,
+        reply: Reply<Participant>,
+    },
+    Detach {
+        participant: ParticipantSid,
+        session: SessionId,
+    },
+    SetTracks {
+        participant: ParticipantSid,
+        session: SessionId,
+        tracks: Vec<TrackInfo>,
+        reply: Reply<Vec<(String, TrackOutcome)>>,
+    },
+    Complete {
+        reply: Reply<Room>,
+    },
+    Inspect {
+        reply: oneshot::Sender<RoomSnapshot>,
+    },
 }
 
 /// A way to reach a room task.
@@ -44,7 +70,10 @@ impl RoomHandle {
 
     /// Sends a command and waits for its reply. A task that is gone (its room ended, or the server is
     /// stopping) answers `RoomGone`.
-    pub(crate) async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, HubError> {
+    pub(crate) async fn ask<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, HubError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(make(reply)).map_err(|_| HubError::RoomGone)?;
         rx.await.map_err(|_| HubError::RoomGone)?
@@ -57,7 +86,9 @@ impl RoomHandle {
 
     pub(crate) async fn inspect(&self) -> Result<RoomSnapshot, HubError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Inspect { reply }).map_err(|_| HubError::RoomGone)?;
+        self.tx
+            .send(Command::Inspect { reply })
+            .map_err(|_| HubError::RoomGone)?;
         rx.await.map_err(|_| HubError::RoomGone)
     }
 }
@@ -84,10 +115,20 @@ struct RoomActor {
 }
 
 /// Starts the task for `live` and returns its handle. The caller registers it.
-pub(crate) fn spawn(live: LiveRoom, deps: Arc<Deps>, tracker: &tokio_util::task::TaskTracker) -> RoomHandle {
+pub(crate) fn spawn(
+    live: LiveRoom,
+    deps: Arc<Deps>,
+    tracker: &tokio_util::task::TaskTracker,
+) -> RoomHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = RoomHandle { tx };
-    let actor = RoomActor { live, sessions: HashMap::new(), memories: HashMap::new(), deps, retry_at: None };
+    let actor = RoomActor {
+        live,
+        sessions: HashMap::new(),
+        memories: HashMap::new(),
+        deps,
+        retry_at: None,
+    };
     let me = handle.clone();
     tracker.spawn(actor.run(rx, me));
     handle
@@ -122,7 +163,11 @@ impl RoomActor {
                 break;
             }
         }
-        let mut registry = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut registry = self
+            .deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if registry.get(&sid).is_some_and(|h| h.same(&me)) {
             registry.remove(&sid);
         }
@@ -164,20 +209,36 @@ impl RoomActor {
 
     fn joined(&self, participant: Participant) -> Joined {
         let roster = self.live.roster(participant.sid);
-        Joined { room: self.live.room().clone(), participant, roster, published: Vec::new(), memory: None }
+        Joined {
+            room: self.live.room().clone(),
+            participant,
+            roster,
+            published: Vec::new(),
+            memory: None,
+        }
     }
 
     async fn handle(&mut self, command: Command) {
         let now = self.deps.clock.now();
         match command {
-            Command::Join { identity, tracks, session, reply } => {
+            Command::Join {
+                identity,
+                tracks,
+                session,
+                reply,
+            } => {
                 let before = self.live.clone();
                 let result = match self.live.join(now, identity, self.deps.ids.as_ref()) {
                     Err(e) => Err(e.into()),
                     Ok((participant, mut effects)) => {
                         // The first tracks are published in the same step, so the others see the
                         // newcomer once, with its tracks.
-                        let published = match self.live.set_tracks(now, participant.sid, tracks, self.deps.ids.as_ref()) {
+                        let published = match self.live.set_tracks(
+                            now,
+                            participant.sid,
+                            tracks,
+                            self.deps.ids.as_ref(),
+                        ) {
                             Ok((outcomes, more)) => {
                                 effects.extend(more);
                                 effects.coalesce_notices();
@@ -187,10 +248,14 @@ impl RoomActor {
                         };
                         // Register first so the session also gets notices produced by this very step
                         // (none are addressed to it today, but the order is the safe one).
-                        self.memories.insert(participant.sid, std::sync::Arc::clone(&session.memory));
+                        self.memories
+                            .insert(participant.sid, std::sync::Arc::clone(&session.memory));
                         self.sessions.insert(participant.sid, session);
                         match self.commit(before, effects).await {
-                            Ok(()) => Ok(Joined { published, ..self.joined(participant) }),
+                            Ok(()) => Ok(Joined {
+                                published,
+                                ..self.joined(participant)
+                            }),
                             Err(e) => {
                                 self.sessions.remove(&participant.sid);
                                 self.memories.remove(&participant.sid);
@@ -201,7 +266,11 @@ impl RoomActor {
                 };
                 let _ = reply.send(result);
             }
-            Command::Resume { participant, session, reply } => {
+            Command::Resume {
+                participant,
+                session,
+                reply,
+            } => {
                 let before = self.live.clone();
                 let result = match self.live.reattach(participant) {
                     Err(e) => Err(e.into()),
@@ -210,7 +279,9 @@ impl RoomActor {
                         Ok(()) => {
                             // The participant keeps the memory of its first session across reconnections.
                             let memory = std::sync::Arc::clone(
-                                self.memories.entry(participant).or_insert_with(|| std::sync::Arc::clone(&session.memory)),
+                                self.memories
+                                    .entry(participant)
+                                    .or_insert_with(|| std::sync::Arc::clone(&session.memory)),
                             );
                             let memory = Some(memory);
                             self.sessions.insert(participant, session);
@@ -219,21 +290,35 @@ impl RoomActor {
                                 .participant(participant)
                                 .await
                                 .map_err(HubError::from)
-                                .and_then(|p| p.ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound)))
-                                .map(|p| Joined { memory, ..self.joined(p) })
+                                .and_then(|p| {
+                                    p.ok_or(HubError::Domain(
+                                        vroom_domain::Error::ParticipantNotFound,
+                                    ))
+                                })
+                                .map(|p| Joined {
+                                    memory,
+                                    ..self.joined(p)
+                                })
                         }
                     },
                 };
                 let _ = reply.send(result);
             }
-            Command::Leave { participant, reason, session, reply } => {
+            Command::Leave {
+                participant,
+                reason,
+                session,
+                reply,
+            } => {
                 let result = if session.is_some_and(|s| !self.is_current(participant, s)) {
                     Err(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
                 } else {
                     let before = self.live.clone();
                     match self.live.leave(now, participant, reason) {
                         Err(e) => Err(e.into()),
-                        Ok((record, effects)) => self.commit(before, effects).await.map(|()| record),
+                        Ok((record, effects)) => {
+                            self.commit(before, effects).await.map(|()| record)
+                        }
                     }
                 };
                 if result.is_ok() && reason == EndReason::Left {
@@ -241,7 +326,10 @@ impl RoomActor {
                 }
                 let _ = reply.send(result);
             }
-            Command::Detach { participant, session } => {
+            Command::Detach {
+                participant,
+                session,
+            } => {
                 if self.is_current(participant, session) {
                     self.sessions.remove(&participant);
                     let before = self.live.clone();
@@ -250,12 +338,22 @@ impl RoomActor {
                     }
                 }
             }
-            Command::SetTracks { participant, session, tracks, reply } => {
+            Command::SetTracks {
+                participant,
+                session,
+                tracks,
+                reply,
+            } => {
                 let result = if self.is_current(participant, session) {
                     let before = self.live.clone();
-                    match self.live.set_tracks(now, participant, tracks, self.deps.ids.as_ref()) {
+                    match self
+                        .live
+                        .set_tracks(now, participant, tracks, self.deps.ids.as_ref())
+                    {
                         Err(e) => Err(e.into()),
-                        Ok((outcomes, effects)) => self.commit(before, effects).await.map(|()| outcomes),
+                        Ok((outcomes, effects)) => {
+                            self.commit(before, effects).await.map(|()| outcomes)
+                        }
                     }
                 } else {
                     Err(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
@@ -266,19 +364,31 @@ impl RoomActor {
                 let before = self.live.clone();
                 let result = match self.live.complete(now) {
                     Err(e) => Err(e.into()),
-                    Ok(effects) => self.commit(before, effects).await.map(|()| self.live.room().clone()),
+                    Ok(effects) => self
+                        .commit(before, effects)
+                        .await
+                        .map(|()| self.live.room().clone()),
                 };
                 let _ = reply.send(result);
             }
             Command::Inspect { reply } => {
-                let participants = self.live.participant_sids().filter_map(|p| self.live.view(p)).collect();
-                let _ = reply.send(RoomSnapshot { room: self.live.room().clone(), participants });
+                let participants = self
+                    .live
+                    .participant_sids()
+                    .filter_map(|p| self.live.view(p))
+                    .collect();
+                let _ = reply.send(RoomSnapshot {
+                    room: self.live.room().clone(),
+                    participants,
+                });
             }
         }
     }
 
     fn is_current(&self, participant: ParticipantSid, session: SessionId) -> bool {
-        self.sessions.get(&participant).is_some_and(|l| l.id == session)
+        self.sessions
+            .get(&participant)
+            .is_some_and(|l| l.id == session)
     }
 
     async fn on_timer(&mut self) {

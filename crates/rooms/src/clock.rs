@@ -34,7 +34,9 @@ impl Clock for SystemClock {
 
     fn sleep_until(&self, deadline: Timestamp) -> Sleep {
         let wait = (deadline - self.now()).millis().max(0);
-        Box::pin(tokio::time::sleep(std::time::Duration::from_millis(wait.unsigned_abs())))
+        Box::pin(tokio::time::sleep(std::time::Duration::from_millis(
+            wait.unsigned_abs(),
+        )))
     }
 }
 
@@ -48,7 +50,9 @@ impl ManualClock {
     /// A clock standing at `start`.
     #[must_use]
     pub fn new(start: Timestamp) -> Self {
-        Self { now: Arc::new(watch::Sender::new(start)) }
+        Self {
+            now: Arc::new(watch::Sender::new(start)),
+        }
     }
 
     /// Moves time forward by `span`, waking every sleeper whose deadline passed.

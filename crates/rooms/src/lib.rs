@@ -55,7 +55,9 @@ pub struct SessionLink {
 
 impl std::fmt::Debug for SessionLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionLink").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SessionLink")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,7 +138,12 @@ impl Hub {
             registry: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
         });
-        let hub = Self { deps: shared, config: deps.config, tracker: TaskTracker::new(), next_session: Arc::new(AtomicU64::new(1)) };
+        let hub = Self {
+            deps: shared,
+            config: deps.config,
+            tracker: TaskTracker::new(),
+            next_session: Arc::new(AtomicU64::new(1)),
+        };
         hub.recover().await?;
         Ok(hub)
     }
@@ -178,7 +185,14 @@ impl Hub {
         let store = &self.deps.store;
         let ever_joined = store.room_ever_joined(room.sid).await?;
         let sequence = store.next_event_sequence(room.sid).await?;
-        let (live, effects) = LiveRoom::restore(room, self.config, ever_joined, sequence, self.deps.clock.now(), orphans);
+        let (live, effects) = LiveRoom::restore(
+            room,
+            self.config,
+            ever_joined,
+            sequence,
+            self.deps.clock.now(),
+            orphans,
+        );
         if !effects.is_empty() {
             let changes: Vec<Change> = effects.writes.into_iter().map(Change::from).collect();
             store.apply(&changes, &effects.events).await?;
@@ -190,7 +204,11 @@ impl Hub {
     /// Registers and starts the task of `live`, unless one already runs for that room.
     fn register(&self, live: LiveRoom) -> RoomHandle {
         let sid = live.room().sid;
-        let mut registry = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut registry = self
+            .deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(existing) = registry.get(&sid) {
             return existing.clone();
         }
@@ -204,7 +222,13 @@ impl Hub {
         if !room.is_in_progress() {
             return Ok(None);
         }
-        let found = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room.sid).cloned();
+        let found = self
+            .deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&room.sid)
+            .cloned();
         match found {
             Some(h) => Ok(Some(h)),
             None => Ok(Some(self.revive(room.clone(), Vec::new()).await?)),
@@ -239,12 +263,20 @@ impl Hub {
     ///
     /// # Errors
     /// A domain error for invalid settings, `RoomExists` when an in-progress room has the name.
-    pub async fn create_room(&self, account: AccountSid, request: CreateRoom) -> Result<Room, HubError> {
+    pub async fn create_room(
+        &self,
+        account: AccountSid,
+        request: CreateRoom,
+    ) -> Result<Room, HubError> {
         let (name, settings) = request.validate()?;
-        self.insert_room(account, name, settings, false).await.map_err(|e| match e {
-            HubError::Store(StoreError::UniqueNameTaken) => HubError::Domain(vroom_domain::Error::RoomExists),
-            other => other,
-        })
+        self.insert_room(account, name, settings, false)
+            .await
+            .map_err(|e| match e {
+                HubError::Store(StoreError::UniqueNameTaken) => {
+                    HubError::Domain(vroom_domain::Error::RoomExists)
+                }
+                other => other,
+            })
     }
 
     async fn insert_room(
@@ -268,8 +300,13 @@ impl Hub {
             end_time: None,
             duration: None,
         };
-        let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0).into_iter().collect();
-        self.deps.store.apply(&[Change::InsertRoom(room.clone())], &events).await?;
+        let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0)
+            .into_iter()
+            .collect();
+        self.deps
+            .store
+            .apply(&[Change::InsertRoom(room.clone())], &events)
+            .await?;
         if !events.is_empty() {
             self.deps.outbox.notify_one();
         }
@@ -295,12 +332,21 @@ impl Hub {
     ///
     /// # Errors
     /// `ParticipantNotFound` if it is not connected.
-    pub async fn kick(&self, room: &Room, participant: ParticipantSid) -> Result<Participant, HubError> {
+    pub async fn kick(
+        &self,
+        room: &Room,
+        participant: ParticipantSid,
+    ) -> Result<Participant, HubError> {
         let Some(task) = self.task(room).await? else {
             return Err(vroom_domain::Error::ParticipantNotFound.into());
         };
         let result = task
-            .ask(|reply| Command::Leave { participant, reason: EndReason::Kicked, session: None, reply })
+            .ask(|reply| Command::Leave {
+                participant,
+                reason: EndReason::Kicked,
+                session: None,
+                reply,
+            })
             .await;
         match result {
             Err(HubError::RoomGone) => Err(vroom_domain::Error::ParticipantNotFound.into()),
@@ -330,20 +376,36 @@ impl Hub {
             let room = match room_name {
                 Some(name) => match self.deps.store.live_room_by_name(account, name).await? {
                     Some(room) => room,
-                    None => match self.insert_room(account, Some(name.to_owned()), ad_hoc_settings(), true).await {
+                    None => match self
+                        .insert_room(account, Some(name.to_owned()), ad_hoc_settings(), true)
+                        .await
+                    {
                         Ok(room) => room,
                         // Someone else created it a moment ago: join theirs.
                         Err(HubError::Store(StoreError::UniqueNameTaken)) => continue,
                         Err(e) => return Err(e),
                     },
                 },
-                None => self.insert_room(account, None, ad_hoc_settings(), true).await?,
+                None => {
+                    self.insert_room(account, None, ad_hoc_settings(), true)
+                        .await?
+                }
             };
-            let Some(task) = self.task(&room).await? else { continue };
+            let Some(task) = self.task(&room).await? else {
+                continue;
+            };
             let identity = identity.to_owned();
             let session = session.clone();
             let tracks = tracks.clone();
-            match task.ask(|reply| Command::Join { identity, tracks, session, reply }).await {
+            match task
+                .ask(|reply| Command::Join {
+                    identity,
+                    tracks,
+                    session,
+                    reply,
+                })
+                .await
+            {
                 Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
                 other => return other,
             }
@@ -352,7 +414,13 @@ impl Hub {
     }
 
     async fn task_of(&self, room: RoomSid) -> Result<RoomHandle, HubError> {
-        let found = self.deps.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room).cloned();
+        let found = self
+            .deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&room)
+            .cloned();
         found.ok_or(HubError::RoomGone)
     }
 
@@ -360,9 +428,23 @@ impl Hub {
     ///
     /// # Errors
     /// `ParticipantNotFound` if it was disconnected meanwhile.
-    pub async fn resume(&self, room: RoomSid, participant: ParticipantSid, session: SessionLink) -> Result<Joined, HubError> {
-        let task = self.task_of(room).await.map_err(|_| vroom_domain::Error::ParticipantNotFound)?;
-        task.ask(|reply| Command::Resume { participant, session, reply }).await.map_err(|e| match e {
+    pub async fn resume(
+        &self,
+        room: RoomSid,
+        participant: ParticipantSid,
+        session: SessionLink,
+    ) -> Result<Joined, HubError> {
+        let task = self
+            .task_of(room)
+            .await
+            .map_err(|_| vroom_domain::Error::ParticipantNotFound)?;
+        task.ask(|reply| Command::Resume {
+            participant,
+            session,
+            reply,
+        })
+        .await
+        .map_err(|e| match e {
             HubError::RoomGone => vroom_domain::Error::ParticipantNotFound.into(),
             other => other,
         })
@@ -372,15 +454,29 @@ impl Hub {
     ///
     /// # Errors
     /// `ParticipantNotFound` if it had already been removed.
-    pub async fn leave(&self, room: RoomSid, participant: ParticipantSid, session: SessionId) -> Result<Participant, HubError> {
+    pub async fn leave(
+        &self,
+        room: RoomSid,
+        participant: ParticipantSid,
+        session: SessionId,
+    ) -> Result<Participant, HubError> {
         let task = self.task_of(room).await?;
-        task.ask(|reply| Command::Leave { participant, reason: EndReason::Left, session: Some(session), reply }).await
+        task.ask(|reply| Command::Leave {
+            participant,
+            reason: EndReason::Left,
+            session: Some(session),
+            reply,
+        })
+        .await
     }
 
     /// The participant's signaling connection dropped without a goodbye.
     pub async fn detach(&self, room: RoomSid, participant: ParticipantSid, session: SessionId) {
         if let Ok(task) = self.task_of(room).await {
-            task.tell(Command::Detach { participant, session });
+            task.tell(Command::Detach {
+                participant,
+                session,
+            });
         }
     }
 
@@ -396,7 +492,13 @@ impl Hub {
         tracks: Vec<TrackInfo>,
     ) -> Result<Vec<(String, TrackOutcome)>, HubError> {
         let task = self.task_of(room).await?;
-        task.ask(|reply| Command::SetTracks { participant, session, tracks, reply }).await
+        task.ask(|reply| Command::SetTracks {
+            participant,
+            session,
+            tracks,
+            reply,
+        })
+        .await
     }
 
     /// The live state of a room in progress, `None` if it is not.
@@ -404,7 +506,9 @@ impl Hub {
     /// # Errors
     /// When the store fails while bringing the room's task back.
     pub async fn snapshot(&self, room: &Room) -> Result<Option<RoomSnapshot>, HubError> {
-        let Some(task) = self.task(room).await? else { return Ok(None) };
+        let Some(task) = self.task(room).await? else {
+            return Ok(None);
+        };
         match task.inspect().await {
             Ok(s) => Ok(Some(s)),
             Err(_) => Ok(None),

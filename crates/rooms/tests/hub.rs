@@ -30,7 +30,14 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
 
 fn session(hub: &Hub) -> (SessionLink, mpsc::UnboundedReceiver<Notice>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (SessionLink { id: hub.new_session_id(), tx, memory: Arc::new(()) }, rx)
+    (
+        SessionLink {
+            id: hub.new_session_id(),
+            tx,
+            memory: Arc::new(()),
+        },
+        rx,
+    )
 }
 
 fn domain(e: HubError) -> Error {
@@ -47,38 +54,81 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
     let hub = hub_on(Arc::clone(&store), &clock).await;
 
     let (s1, mut rx1) = session(&hub);
-    let a1 = hub.join(ACCOUNT, Some("standup"), "alice", Vec::new(), s1).await.unwrap();
+    let a1 = hub
+        .join(ACCOUNT, Some("standup"), "alice", Vec::new(), s1)
+        .await
+        .unwrap();
     assert!(a1.room.ad_hoc && a1.room.unique_name == "standup" && a1.roster.is_empty());
     let (s2, mut rx2) = session(&hub);
-    let bob = hub.join(ACCOUNT, Some("standup"), "bob", Vec::new(), s2).await.unwrap();
-    assert_eq!(bob.room.sid, a1.room.sid, "the second join finds the same room");
+    let bob = hub
+        .join(ACCOUNT, Some("standup"), "bob", Vec::new(), s2)
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.room.sid, a1.room.sid,
+        "the second join finds the same room"
+    );
     assert_eq!(bob.roster.len(), 1);
-    let Some(Notice::Participant(v)) = rx1.recv().await else { panic!("alice should hear of bob") };
-    assert_eq!((v.identity.as_str(), v.presence), ("bob", Presence::Connected));
+    let Some(Notice::Participant(v)) = rx1.recv().await else {
+        panic!("alice should hear of bob")
+    };
+    assert_eq!(
+        (v.identity.as_str(), v.presence),
+        ("bob", Presence::Connected)
+    );
 
     // A second alice: the first is told, bob sees the swap.
     let (s3, _rx3) = session(&hub);
-    let a2 = hub.join(ACCOUNT, Some("standup"), "alice", Vec::new(), s3).await.unwrap();
-    assert_eq!(rx1.recv().await, Some(Notice::Removed(EndReason::DuplicateIdentity)));
-    let old = store.participant(a1.participant.sid).await.unwrap().unwrap();
+    let a2 = hub
+        .join(ACCOUNT, Some("standup"), "alice", Vec::new(), s3)
+        .await
+        .unwrap();
+    assert_eq!(
+        rx1.recv().await,
+        Some(Notice::Removed(EndReason::DuplicateIdentity))
+    );
+    let old = store
+        .participant(a1.participant.sid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(old.status, ParticipantStatus::Disconnected);
-    let Some(Notice::Participant(gone)) = rx2.recv().await else { panic!("bob should see old alice leave") };
-    assert_eq!((gone.sid, gone.presence), (a1.participant.sid, Presence::Disconnected));
-    let Some(Notice::Participant(new)) = rx2.recv().await else { panic!("bob should see new alice join") };
+    let Some(Notice::Participant(gone)) = rx2.recv().await else {
+        panic!("bob should see old alice leave")
+    };
+    assert_eq!(
+        (gone.sid, gone.presence),
+        (a1.participant.sid, Presence::Disconnected)
+    );
+    let Some(Notice::Participant(new)) = rx2.recv().await else {
+        panic!("bob should see new alice join")
+    };
     assert_eq!(new.sid, a2.participant.sid);
 
     // Kick bob through the hub (as REST does).
     let kicked = hub.kick(&bob.room, bob.participant.sid).await.unwrap();
-    assert_eq!((kicked.status, kicked.end_reason), (ParticipantStatus::Disconnected, Some(EndReason::Kicked)));
+    assert_eq!(
+        (kicked.status, kicked.end_reason),
+        (ParticipantStatus::Disconnected, Some(EndReason::Kicked))
+    );
     assert_eq!(rx2.recv().await, Some(Notice::Removed(EndReason::Kicked)));
-    assert_eq!(domain(hub.kick(&bob.room, bob.participant.sid).await.unwrap_err()), Error::ParticipantNotFound);
+    assert_eq!(
+        domain(hub.kick(&bob.room, bob.participant.sid).await.unwrap_err()),
+        Error::ParticipantNotFound
+    );
 
     // Complete: the name is free again and a new join makes a new room.
     let done = hub.complete_room(&bob.room).await.unwrap();
     assert_eq!(done.status, RoomStatus::Completed);
-    assert_eq!(domain(hub.complete_room(&done).await.unwrap_err()), Error::RoomStatusInvalid);
+    assert_eq!(
+        domain(hub.complete_room(&done).await.unwrap_err()),
+        Error::RoomStatusInvalid
+    );
     let (s4, _rx4) = session(&hub);
-    let again = hub.join(ACCOUNT, Some("standup"), "carol", Vec::new(), s4).await.unwrap();
+    let again = hub
+        .join(ACCOUNT, Some("standup"), "carol", Vec::new(), s4)
+        .await
+        .unwrap();
     assert_ne!(again.room.sid, done.sid);
     hub.shutdown().await;
 }
@@ -89,14 +139,27 @@ async fn two_hundred_concurrent_joins_fill_exactly_fifty_places() {
     let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
     let hub = hub_on(Arc::clone(&store), &clock).await;
     let room = hub
-        .create_room(ACCOUNT, CreateRoom { unique_name: Some("big".into()), max_participants: Some(50), ..Default::default() })
+        .create_room(
+            ACCOUNT,
+            CreateRoom {
+                unique_name: Some("big".into()),
+                max_participants: Some(50),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let mut joins = Vec::new();
     for i in 0..200 {
         let hub = hub.clone();
         let (link, rx) = session(&hub);
-        joins.push(tokio::spawn(async move { (hub.join(ACCOUNT, Some("big"), &format!("p{i}"), Vec::new(), link).await, rx) }));
+        joins.push(tokio::spawn(async move {
+            (
+                hub.join(ACCOUNT, Some("big"), &format!("p{i}"), Vec::new(), link)
+                    .await,
+                rx,
+            )
+        }));
     }
     let mut ok = 0;
     let mut full = 0;
@@ -124,15 +187,27 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
     let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
     let hub = hub_on(Arc::clone(&store), &clock).await;
     let unused = hub
-        .create_room(ACCOUNT, CreateRoom { unused_room_timeout: Some(2), ..Default::default() })
+        .create_room(
+            ACCOUNT,
+            CreateRoom {
+                unused_room_timeout: Some(2),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let (link, _rx) = session(&hub);
-    let joined = hub.join(ACCOUNT, Some("kept"), "dave", Vec::new(), link).await.unwrap();
+    let joined = hub
+        .join(ACCOUNT, Some("kept"), "dave", Vec::new(), link)
+        .await
+        .unwrap();
 
     clock.advance(Span::from_secs(119));
     tokio::task::yield_now().await;
-    assert_eq!(store.room(unused.sid).await.unwrap().unwrap().status, RoomStatus::InProgress);
+    assert_eq!(
+        store.room(unused.sid).await.unwrap().unwrap().status,
+        RoomStatus::InProgress
+    );
     clock.advance(Span::from_secs(1));
     let mut status = RoomStatus::InProgress;
     for _ in 0..100 {
@@ -142,19 +217,35 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert_eq!(status, RoomStatus::Completed, "the unused room ends two minutes after creation");
+    assert_eq!(
+        status,
+        RoomStatus::Completed,
+        "the unused room ends two minutes after creation"
+    );
 
     // Simulate a crash: drop the hub without shutting it down, then start another on the same file.
     drop(hub);
     clock.advance(Span::from_secs(30));
     let store2: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&path).await.unwrap());
     let hub2 = hub_on(Arc::clone(&store2), &clock).await;
-    let p = store2.participant(joined.participant.sid).await.unwrap().unwrap();
+    let p = store2
+        .participant(joined.participant.sid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.status, ParticipantStatus::Disconnected);
     assert_eq!(p.end_reason, Some(EndReason::ServerStopped));
     assert_eq!(p.end_time, Some(clock_now(&clock)));
-    let kept = store2.live_room_by_name(ACCOUNT, "kept").await.unwrap().unwrap();
-    assert_eq!(kept.status, RoomStatus::InProgress, "rooms survive a restart");
+    let kept = store2
+        .live_room_by_name(ACCOUNT, "kept")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.status,
+        RoomStatus::InProgress,
+        "rooms survive a restart"
+    );
     hub2.shutdown().await;
 }
 

@@ -16,13 +16,14 @@ use vroom_domain::room::Room;
 use vroom_domain::time::{Span, Timestamp};
 use vroom_rooms::{HubError, Joined, SessionId, SessionLink, SessionMemory};
 
+use crate::Signaling;
 use crate::rsp::{
-    self, ClientMessage, Connected, Disconnected, ErrorMessage, Iced, LocalParticipant, LocalParticipantAck, LocalTrack,
-    Published, PublishedEntry, Recording, RemoteParticipant, ServerUpdate, SessionOptions, Subscribed, TrackError,
+    self, ClientMessage, Connected, Disconnected, ErrorMessage, Iced, LocalParticipant,
+    LocalParticipantAck, LocalTrack, Published, PublishedEntry, Recording, RemoteParticipant,
+    ServerUpdate, SessionOptions, Subscribed, TrackError,
 };
 use crate::tcmp::{self, Inbound};
 use crate::token::{self, VideoGrant};
-use crate::Signaling;
 
 /// How long a client that was told its session ended gets to send its goodbye.
 const GOODBYE_GRACE: Span = Span::from_secs(5);
@@ -46,7 +47,10 @@ struct Counters {
 
 impl Counters {
     fn new() -> Self {
-        Self { published: AtomicU64::new(0), subscribed: AtomicU64::new(0) }
+        Self {
+            published: AtomicU64::new(0),
+            subscribed: AtomicU64::new(0),
+        }
     }
 
     fn next_published(&self) -> u64 {
@@ -171,13 +175,19 @@ impl Conn {
             }
         };
         // A live participant whose connection ended without a goodbye may come back with `sync`.
-        if let Phase::Live(live) = &self.phase {
-            if !self.said_goodbye {
-                self.sig.hub.detach(live.room.sid, live.participant.sid, self.session).await;
-            }
+        if let Phase::Live(live) = &self.phase
+            && !self.said_goodbye
+        {
+            self.sig
+                .hub
+                .detach(live.room.sid, live.participant.sid, self.session)
+                .await;
         }
         if let Some((code, reason)) = flow {
-            let frame = CloseFrame { code, reason: reason.into() };
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
             let _ = self.socket.send(Message::Close(Some(frame))).await;
         }
     }
@@ -194,7 +204,9 @@ impl Conn {
     /// Tells the client its session is over with a Twilio error, then waits for its goodbye.
     async fn end_with_error(&mut self, code: u32, message: String) -> Flow {
         self.send_msg(&ErrorMessage::new(code, message)).await;
-        self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+        self.phase = Phase::Ending {
+            until: self.now() + GOODBYE_GRACE,
+        };
         Flow::Continue
     }
 
@@ -209,7 +221,11 @@ impl Conn {
             Phase::Ending { .. } => Flow::Continue,
             Phase::AwaitConnect | Phase::Live(_) => {
                 self.leave_room().await;
-                self.end_with_error(53004, format!("Client sent an invalid signaling message: {detail}")).await
+                self.end_with_error(
+                    53004,
+                    format!("Client sent an invalid signaling message: {detail}"),
+                )
+                .await
             }
         }
     }
@@ -256,11 +272,18 @@ impl Conn {
         match (&self.phase, message) {
             (Phase::Ending { .. }, _) => Flow::Continue,
             (_, ClientMessage::Unknown(kind)) => {
-                tracing::debug!(session = self.session, kind, "ignoring an unknown signaling message");
+                tracing::debug!(
+                    session = self.session,
+                    kind,
+                    "ignoring an unknown signaling message"
+                );
                 Flow::Continue
             }
             (Phase::AwaitConnect, ClientMessage::Ice(_)) => {
-                let iced = Iced { kind: "iced", ice_servers: self.sig.config.ice_servers.clone() };
+                let iced = Iced {
+                    kind: "iced",
+                    ice_servers: self.sig.config.ice_servers.clone(),
+                };
                 self.send_msg(&iced).await;
                 Flow::Continue
             }
@@ -270,17 +293,22 @@ impl Conn {
                 self.said_goodbye = true;
                 Flow::Continue
             }
-            (Phase::AwaitConnect, ClientMessage::Update(_)) => self.protocol_error("update before connect").await,
+            (Phase::AwaitConnect, ClientMessage::Update(_)) => {
+                self.protocol_error("update before connect").await
+            }
             (Phase::Live(_), ClientMessage::Update(u)) => self.on_update(u).await,
             (Phase::Live(_), ClientMessage::Disconnect) => {
                 self.said_goodbye = true;
                 self.leave_room().await;
-                self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+                self.phase = Phase::Ending {
+                    until: self.now() + GOODBYE_GRACE,
+                };
                 Flow::Continue
             }
-            (Phase::Live(_), ClientMessage::Connect(_) | ClientMessage::Sync(_) | ClientMessage::Ice(_)) => {
-                self.protocol_error("already connected").await
-            }
+            (
+                Phase::Live(_),
+                ClientMessage::Connect(_) | ClientMessage::Sync(_) | ClientMessage::Ice(_),
+            ) => self.protocol_error("already connected").await,
             (Phase::AwaitHello, _) => self.protocol_error("msg before hello").await,
         }
     }
@@ -290,7 +318,9 @@ impl Conn {
     }
 
     /// The client's tracks as domain values, plus refusals for the ones that are not valid.
-    fn tracks_of(participant: Option<&LocalParticipant>) -> (Vec<vroom_domain::track::TrackInfo>, Vec<PublishedEntry>) {
+    fn tracks_of(
+        participant: Option<&LocalParticipant>,
+    ) -> (Vec<vroom_domain::track::TrackInfo>, Vec<PublishedEntry>) {
         let mut infos = Vec::new();
         let mut refused = Vec::new();
         for t in participant.map(|p| p.tracks.as_slice()).unwrap_or_default() {
@@ -300,25 +330,37 @@ impl Conn {
                     id: t.id.clone(),
                     sid: None,
                     state: "failed",
-                    error: Some(TrackError { code: 53300, message: "Track is invalid".into() }),
+                    error: Some(TrackError {
+                        code: 53300,
+                        message: "Track is invalid".into(),
+                    }),
                 }),
             }
         }
         (infos, refused)
     }
 
-    fn published_entries(outcomes: &[(String, TrackOutcome)], refused: Vec<PublishedEntry>) -> Vec<PublishedEntry> {
+    fn published_entries(
+        outcomes: &[(String, TrackOutcome)],
+        refused: Vec<PublishedEntry>,
+    ) -> Vec<PublishedEntry> {
         let mut entries: Vec<PublishedEntry> = outcomes
             .iter()
             .map(|(id, outcome)| match outcome {
-                TrackOutcome::Published(sid) => {
-                    PublishedEntry { id: id.clone(), sid: Some(sid.to_string()), state: "ready", error: None }
-                }
+                TrackOutcome::Published(sid) => PublishedEntry {
+                    id: id.clone(),
+                    sid: Some(sid.to_string()),
+                    state: "ready",
+                    error: None,
+                },
                 TrackOutcome::Failed(e) => PublishedEntry {
                     id: id.clone(),
                     sid: None,
                     state: "failed",
-                    error: Some(TrackError { code: e.code(), message: e.to_string() }),
+                    error: Some(TrackError {
+                        code: e.code(),
+                        message: e.to_string(),
+                    }),
                 },
             })
             .collect();
@@ -327,7 +369,11 @@ impl Conn {
     }
 
     fn link(&self, memory: SessionMemory) -> SessionLink {
-        SessionLink { id: self.session, tx: self.notices_tx.clone(), memory }
+        SessionLink {
+            id: self.session,
+            tx: self.notices_tx.clone(),
+            memory,
+        }
     }
 
     async fn on_connect(&mut self, c: rsp::Connect) -> Flow {
@@ -335,7 +381,10 @@ impl Conn {
             Ok(g) => g,
             Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
         };
-        let name = match (c.name.as_deref().filter(|n| !n.is_empty()), grant.room.as_deref()) {
+        let name = match (
+            c.name.as_deref().filter(|n| !n.is_empty()),
+            grant.room.as_deref(),
+        ) {
             (Some(asked), Some(granted)) if asked != granted => {
                 let e = token::TokenError::Grants("the token's video grant is for another room");
                 return self.end_with_error(e.code(), e.to_string()).await;
@@ -346,14 +395,31 @@ impl Conn {
         let counters = Arc::new(Counters::new());
         let memory: SessionMemory = counters.clone();
         let link = self.link(memory);
-        let joined = match self.sig.hub.join(grant.account_sid, name.as_deref(), &grant.identity, infos, link).await {
+        let joined = match self
+            .sig
+            .hub
+            .join(
+                grant.account_sid,
+                name.as_deref(),
+                &grant.identity,
+                infos,
+                link,
+            )
+            .await
+        {
             Ok(j) => j,
             Err(e) => {
                 let (code, message) = hub_error(&e);
                 return self.end_with_error(code, message).await;
             }
         };
-        let Joined { room, participant, roster, published, .. } = joined;
+        let Joined {
+            room,
+            participant,
+            roster,
+            published,
+            ..
+        } = joined;
         let key = self.sig.resume.key_for(participant.sid);
         let entries = Self::published_entries(&published, refused);
         let connected = Connected {
@@ -362,15 +428,30 @@ impl Conn {
             session: key,
             sid: room.sid.to_string(),
             name: room.unique_name.clone(),
-            participant: LocalParticipantAck { sid: participant.sid.to_string(), identity: participant.identity.clone() },
+            participant: LocalParticipantAck {
+                sid: participant.sid.to_string(),
+                identity: participant.identity.clone(),
+            },
             participants: roster.iter().map(RemoteParticipant::from).collect(),
             peer_connections: Vec::new(),
-            published: Published { revision: counters.next_published(), tracks: entries.clone() },
-            subscribed: Subscribed { revision: counters.next_subscribed(), tracks: Vec::new() },
-            recording: Recording { revision: 1, is_recording: false },
+            published: Published {
+                revision: counters.next_published(),
+                tracks: entries.clone(),
+            },
+            subscribed: Subscribed {
+                revision: counters.next_subscribed(),
+                tracks: Vec::new(),
+            },
+            recording: Recording {
+                revision: 1,
+                is_recording: false,
+            },
             media_signaling: serde_json::json!({}),
             options: SessionOptions {
-                session_timeout: u64::try_from(self.sig.hub.config().reconnect_window.millis() / 1000).unwrap_or(30),
+                session_timeout: u64::try_from(
+                    self.sig.hub.config().reconnect_window.millis() / 1000,
+                )
+                .unwrap_or(30),
                 signaling_region: "vroom",
                 media_region: room.settings.media_region.clone(),
             },
@@ -394,14 +475,31 @@ impl Conn {
         };
         let not_found = vroom_domain::Error::ParticipantNotFound;
         let Some(sid) = self.sig.resume.check(&s.session) else {
-            return self.end_with_error(not_found.code(), not_found.to_string()).await;
+            return self
+                .end_with_error(not_found.code(), not_found.to_string())
+                .await;
         };
         let record = match self.sig.hub.store().participant(sid).await {
-            Ok(Some(p)) if p.status == ParticipantStatus::Connected && p.identity == grant.identity && p.account_sid == grant.account_sid => p,
-            _ => return self.end_with_error(not_found.code(), not_found.to_string()).await,
+            Ok(Some(p))
+                if p.status == ParticipantStatus::Connected
+                    && p.identity == grant.identity
+                    && p.account_sid == grant.account_sid =>
+            {
+                p
+            }
+            _ => {
+                return self
+                    .end_with_error(not_found.code(), not_found.to_string())
+                    .await;
+            }
         };
         let fresh: SessionMemory = Arc::new(Counters::new());
-        let joined = match self.sig.hub.resume(record.room_sid, sid, self.link(fresh)).await {
+        let joined = match self
+            .sig
+            .hub
+            .resume(record.room_sid, sid, self.link(fresh))
+            .await
+        {
             Ok(j) => j,
             Err(e) => {
                 let (code, message) = hub_error(&e);
@@ -414,16 +512,30 @@ impl Conn {
             .and_then(|m| m.downcast::<Counters>().ok())
             .unwrap_or_else(|| Arc::new(Counters::new()));
         let (infos, refused) = Self::tracks_of(s.participant.as_ref());
-        let outcomes = self.sig.hub.set_tracks(record.room_sid, sid, self.session, infos).await.unwrap_or_default();
+        let outcomes = self
+            .sig
+            .hub
+            .set_tracks(record.room_sid, sid, self.session, infos)
+            .await
+            .unwrap_or_default();
         let entries = Self::published_entries(&outcomes, refused);
         let synced = ServerUpdate {
             kind: "synced",
             session: Some(s.session),
             participants: Some(joined.roster.iter().map(RemoteParticipant::from).collect()),
             peer_connections: Some(Vec::new()),
-            published: Some(Published { revision: counters.next_published(), tracks: entries.clone() }),
-            subscribed: Some(Subscribed { revision: counters.next_subscribed(), tracks: Vec::new() }),
-            recording: Some(Recording { revision: 1, is_recording: false }),
+            published: Some(Published {
+                revision: counters.next_published(),
+                tracks: entries.clone(),
+            }),
+            subscribed: Some(Subscribed {
+                revision: counters.next_subscribed(),
+                tracks: Vec::new(),
+            }),
+            recording: Some(Recording {
+                revision: 1,
+                is_recording: false,
+            }),
             ..ServerUpdate::update()
         };
         tracing::info!(room = %joined.room.sid, participant = %sid, "participant resumed");
@@ -439,10 +551,14 @@ impl Conn {
     }
 
     async fn on_update(&mut self, u: rsp::Update) -> Flow {
-        let Phase::Live(live) = &mut self.phase else { return Flow::Continue };
+        let Phase::Live(live) = &mut self.phase else {
+            return Flow::Continue;
+        };
         // Peer connections (offers, answers, ICE) are ignored until the media server exists: the
         // client stays connected with its offer unanswered.
-        let Some(participant) = u.participant else { return Flow::Continue };
+        let Some(participant) = u.participant else {
+            return Flow::Continue;
+        };
         if participant.tracks == live.client_tracks {
             return Flow::Continue;
         }
@@ -455,12 +571,18 @@ impl Conn {
             Err(_) => return Flow::Continue,
         };
         let entries = Self::published_entries(&outcomes, refused);
-        let Phase::Live(live) = &mut self.phase else { return Flow::Continue };
-        let changed = serde_json::to_value(&entries).ok() != serde_json::to_value(&live.published).ok();
+        let Phase::Live(live) = &mut self.phase else {
+            return Flow::Continue;
+        };
+        let changed =
+            serde_json::to_value(&entries).ok() != serde_json::to_value(&live.published).ok();
         if changed {
             live.published = entries.clone();
             let update = ServerUpdate {
-                published: Some(Published { revision: live.counters.next_published(), tracks: entries }),
+                published: Some(Published {
+                    revision: live.counters.next_published(),
+                    tracks: entries,
+                }),
                 ..ServerUpdate::update()
             };
             self.send_msg(&update).await;
@@ -474,7 +596,9 @@ impl Conn {
             let (room, me) = (live.room.sid, live.participant.sid);
             // Already removed (kicked, room ended) is fine: the goal is reached.
             let _ = self.sig.hub.leave(room, me, self.session).await;
-            self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+            self.phase = Phase::Ending {
+                until: self.now() + GOODBYE_GRACE,
+            };
         }
     }
 
@@ -492,21 +616,38 @@ impl Conn {
                 Flow::Continue
             }
             Notice::Removed(reason) => {
-                self.phase = Phase::Ending { until: self.now() + GOODBYE_GRACE };
+                self.phase = Phase::Ending {
+                    until: self.now() + GOODBYE_GRACE,
+                };
                 match reason {
                     EndReason::RoomEnded => {
-                        self.send_msg(&Disconnected { kind: "disconnected", status: Some("completed") }).await;
+                        self.send_msg(&Disconnected {
+                            kind: "disconnected",
+                            status: Some("completed"),
+                        })
+                        .await;
                     }
                     EndReason::DuplicateIdentity => {
-                        self.send_msg(&ErrorMessage::new(53205, "Participant disconnected because of duplicate identity")).await;
+                        self.send_msg(&ErrorMessage::new(
+                            53205,
+                            "Participant disconnected because of duplicate identity",
+                        ))
+                        .await;
                     }
                     EndReason::Kicked => {
-                        self.send_msg(&ErrorMessage::new(53204, "Participant not found")).await;
+                        self.send_msg(&ErrorMessage::new(53204, "Participant not found"))
+                            .await;
                     }
                     EndReason::MaxDuration => {
-                        self.send_msg(&ErrorMessage::new(53216, "Participant session length exceeded")).await;
+                        self.send_msg(&ErrorMessage::new(
+                            53216,
+                            "Participant session length exceeded",
+                        ))
+                        .await;
                     }
-                    EndReason::ServerStopped => return Flow::Close(CLOSE_SERVER_STOPPING, "server stopping"),
+                    EndReason::ServerStopped => {
+                        return Flow::Close(CLOSE_SERVER_STOPPING, "server stopping");
+                    }
                     EndReason::Left | EndReason::ConnectionLost => {}
                 }
                 Flow::Continue
@@ -521,7 +662,10 @@ impl Conn {
             Phase::Ending { .. } => Flow::Close(1000, "session ended"),
             Phase::AwaitConnect | Phase::Live(_) => {
                 if now >= self.last_in + Span::from_millis(self.heartbeat().millis() * 3) {
-                    tracing::info!(session = self.session, "signaling connection lost: no heartbeat");
+                    tracing::info!(
+                        session = self.session,
+                        "signaling connection lost: no heartbeat"
+                    );
                     return Flow::Close(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
                 }
                 if now >= self.last_out + self.heartbeat() {

@@ -47,7 +47,11 @@ pub struct SignalingConfig {
 
 impl Default for SignalingConfig {
     fn default() -> Self {
-        Self { heartbeat_ms: 5000, ice_servers: Value::Array(Vec::new()), max_frame_bytes: 1 << 20 }
+        Self {
+            heartbeat_ms: 5000,
+            ice_servers: Value::Array(Vec::new()),
+            max_frame_bytes: 1 << 20,
+        }
     }
 }
 
@@ -77,7 +81,9 @@ impl Signaling {
 
     /// The `/signaling` route.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new().route("/signaling", get(upgrade)).with_state(Arc::clone(self))
+        Router::new()
+            .route("/signaling", get(upgrade))
+            .with_state(Arc::clone(self))
     }
 
     /// Closes every connection still being set up and waits (at most `grace`) for all connection
@@ -85,7 +91,10 @@ impl Signaling {
     pub async fn shutdown(&self, grace: Duration) {
         self.shutdown.cancel();
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some signaling connections did not close in time");
         }
     }
@@ -95,8 +104,10 @@ async fn upgrade(State(signaling): State<Arc<Signaling>>, ws: WebSocketUpgrade) 
     let max = signaling.config.max_frame_bytes;
     // No subprotocol is selected: twilio-video.js offers none, and a browser fails the handshake if
     // the server picks one.
-    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
-        let tracker = signaling.tracker.clone();
-        tracker.track_future(conn::run(socket, signaling))
-    })
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let tracker = signaling.tracker.clone();
+            tracker.track_future(conn::run(socket, signaling))
+        })
 }

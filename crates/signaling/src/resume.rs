@@ -16,7 +16,9 @@ pub(crate) struct ResumeKeys {
 
 impl ResumeKeys {
     pub(crate) fn random() -> Self {
-        Self { secret: rand::random() }
+        Self {
+            secret: rand::random(),
+        }
     }
 
     fn tag(&self, participant: ParticipantSid) -> String {
@@ -36,7 +38,12 @@ impl ResumeKeys {
         let sid: ParticipantSid = sid.parse().ok()?;
         let expected = self.tag(sid);
         // Both are base64 of 18 bytes; compare without early exit.
-        let same = expected.len() == tag.len() && expected.bytes().zip(tag.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        let same = expected.len() == tag.len()
+            && expected
+                .bytes()
+                .zip(tag.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
         same.then_some(sid)
     }
 }
@@ -55,6 +62,10 @@ mod tests {
         let forged = format!("{other}.{}", key.split_once('.').unwrap().1);
         assert_eq!(keys.check(&forged), None);
         assert_eq!(keys.check("garbage"), None);
-        assert_eq!(ResumeKeys::random().check(&key), None, "keys do not survive a restart");
+        assert_eq!(
+            ResumeKeys::random().check(&key),
+            None,
+            "keys do not survive a restart"
+        );
     }
 }

@@ -80,7 +80,10 @@ impl LocalTrack {
             name: self.name.clone().unwrap_or_else(|| self.id.clone()),
             kind: TrackKind::parse(&self.kind)?,
             enabled: self.enabled,
-            priority: self.priority.as_deref().map_or(TrackPriority::Standard, TrackPriority::parse),
+            priority: self
+                .priority
+                .as_deref()
+                .map_or(TrackPriority::Standard, TrackPriority::parse),
         })
     }
 }
@@ -149,8 +152,15 @@ pub struct Ice {
 /// # Errors
 /// `MessageError` when a known message type has the wrong shape.
 pub fn parse(body: Value) -> Result<ClientMessage, MessageError> {
-    let kind = body.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let err = |e: serde_json::Error| MessageError { kind: kind.clone(), detail: e.to_string() };
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let err = |e: serde_json::Error| MessageError {
+        kind: kind.clone(),
+        detail: e.to_string(),
+    };
     Ok(match kind.as_str() {
         "connect" => ClientMessage::Connect(serde_json::from_value(body).map_err(err)?),
         "sync" => ClientMessage::Sync(serde_json::from_value(body).map_err(err)?),
@@ -392,7 +402,11 @@ impl ErrorMessage {
     /// An error message.
     #[must_use]
     pub fn new(code: u32, message: impl Into<String>) -> Self {
-        Self { kind: "error", code, message: message.into() }
+        Self {
+            kind: "error",
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -428,14 +442,26 @@ mod tests {
             "participant": {"revision": 3, "tracks": [{"id": "t1", "kind": "audio", "name": "mic", "enabled": true, "priority": "high"}]},
             "peer_connections": [{"id": "pc", "ice": {"candidates": []}}]
         });
-        let ClientMessage::Update(u) = parse(body).unwrap() else { panic!("update") };
+        let ClientMessage::Update(u) = parse(body).unwrap() else {
+            panic!("update")
+        };
         let t = u.participant.unwrap().tracks[0].to_info().unwrap();
-        assert_eq!((t.kind, t.priority), (TrackKind::Audio, TrackPriority::High));
-        assert_eq!(parse(serde_json::json!({"type": "disconnect"})).unwrap(), ClientMessage::Disconnect);
-        assert_eq!(parse(serde_json::json!({"type": "future"})).unwrap(), ClientMessage::Unknown("future".into()));
+        assert_eq!(
+            (t.kind, t.priority),
+            (TrackKind::Audio, TrackPriority::High)
+        );
+        assert_eq!(
+            parse(serde_json::json!({"type": "disconnect"})).unwrap(),
+            ClientMessage::Disconnect
+        );
+        assert_eq!(
+            parse(serde_json::json!({"type": "future"})).unwrap(),
+            ClientMessage::Unknown("future".into())
+        );
         let bad = parse(serde_json::json!({"type": "connect", "token": 5})).unwrap_err();
         assert_eq!(bad.kind, "connect");
-        let bad = parse(serde_json::json!({"type": "update", "participant": {"tracks": "no"}})).unwrap_err();
+        let bad = parse(serde_json::json!({"type": "update", "participant": {"tracks": "no"}}))
+            .unwrap_err();
         assert_eq!(bad.kind, "update");
     }
 }

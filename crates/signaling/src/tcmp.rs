@@ -47,8 +47,14 @@ pub enum FrameError {
 /// `FrameError` saying what is wrong.
 pub fn parse(text: &str) -> Result<Inbound, FrameError> {
     let value: Value = serde_json::from_str(text).map_err(|_| FrameError::NotJson)?;
-    let Value::Object(mut frame) = value else { return Err(FrameError::NotJson) };
-    let kind = frame.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let Value::Object(mut frame) = value else {
+        return Err(FrameError::NotJson);
+    };
+    let kind = frame
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     match kind.as_str() {
         "hello" => {
             if frame.get("version").and_then(Value::as_u64) != Some(TCMP_VERSION) {
@@ -103,11 +109,21 @@ mod tests {
         assert_eq!(parse(r#"{"type":"bye"}"#), Ok(Inbound::Bye));
         assert_eq!(parse("not json"), Err(FrameError::NotJson));
         assert_eq!(parse("[1,2]"), Err(FrameError::NotJson));
-        assert_eq!(parse(r#"{"type":"welcome"}"#), Err(FrameError::UnknownType("welcome".into())));
-        assert_eq!(parse(r#"{"type":"hello","version":1}"#), Err(FrameError::Version));
-        assert_eq!(parse(r#"{"type":"msg","body":"x"}"#), Err(FrameError::NoBody));
-        let Ok(Inbound::Hello { body: Some(b) }) = parse(r#"{"type":"hello","version":2,"id":"x","timeout":5000,"body":{"type":"connect"}}"#)
-        else {
+        assert_eq!(
+            parse(r#"{"type":"welcome"}"#),
+            Err(FrameError::UnknownType("welcome".into()))
+        );
+        assert_eq!(
+            parse(r#"{"type":"hello","version":1}"#),
+            Err(FrameError::Version)
+        );
+        assert_eq!(
+            parse(r#"{"type":"msg","body":"x"}"#),
+            Err(FrameError::NoBody)
+        );
+        let Ok(Inbound::Hello { body: Some(b) }) = parse(
+            r#"{"type":"hello","version":2,"id":"x","timeout":5000,"body":{"type":"connect"}}"#,
+        ) else {
             panic!("hello should parse")
         };
         assert_eq!(b["type"], "connect");
@@ -116,7 +132,9 @@ mod tests {
     #[test]
     fn the_captured_chromium_hello_parses() {
         let text = include_str!("../tests/fixtures/hello-connect.json");
-        let Ok(Inbound::Hello { body: Some(body) }) = parse(text) else { panic!("fixture should parse") };
+        let Ok(Inbound::Hello { body: Some(body) }) = parse(text) else {
+            panic!("fixture should parse")
+        };
         assert_eq!(body["type"], "connect");
     }
 }

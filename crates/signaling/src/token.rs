@@ -107,12 +107,20 @@ struct Claims {
 }
 
 fn unverified_issuer(token: &str) -> Result<String, TokenError> {
-    let payload = token.split('.').nth(1).ok_or(TokenError::Invalid("not a JWT"))?;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(TokenError::Invalid("not a JWT"))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| TokenError::Invalid("payload is not base64url"))?;
-    let claims: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Invalid("payload is not JSON"))?;
-    claims.get("iss").and_then(Value::as_str).map(str::to_owned).ok_or(TokenError::Issuer("no issuer"))
+    let claims: Value =
+        serde_json::from_slice(&bytes).map_err(|_| TokenError::Invalid("payload is not JSON"))?;
+    claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(TokenError::Issuer("no issuer"))
 }
 
 /// Checks `token` against the known `keys` at time `now`.
@@ -120,8 +128,12 @@ fn unverified_issuer(token: &str) -> Result<String, TokenError> {
 /// # Errors
 /// The first failed check, as a `TokenError` carrying Twilio's code.
 pub fn verify(token: &str, keys: &[TokenKey], now: Timestamp) -> Result<VideoGrant, TokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("not a JWT"))?;
-    if !matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("not a JWT"))?;
+    if !matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
         return Err(TokenError::Header("alg must be HS256, HS384 or HS512"));
     }
     if header.cty.as_deref() != Some(TWILIO_CTY) {
@@ -139,17 +151,23 @@ pub fn verify(token: &str, keys: &[TokenKey], now: Timestamp) -> Result<VideoGra
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key.secret.as_bytes()), &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
-            _ => TokenError::Invalid("malformed claims"),
-        })?;
+    let data = jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(key.secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
+        _ => TokenError::Invalid("malformed claims"),
+    })?;
     let claims = data.claims;
     if claims.iss.as_deref() != Some(issuer.as_str()) {
         return Err(TokenError::Issuer("the issuer is not a known API key"));
     }
     if claims.sub.as_deref() != Some(key.account_sid.to_string().as_str()) {
-        return Err(TokenError::Issuer("the subject is not the API key's account"));
+        return Err(TokenError::Issuer(
+            "the subject is not the API key's account",
+        ));
     }
     let now_s = now.secs();
     let exp = claims.exp.ok_or(TokenError::Expired)?;
@@ -164,7 +182,9 @@ pub fn verify(token: &str, keys: &[TokenKey], now: Timestamp) -> Result<VideoGra
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => return Err(TokenError::Grants("no identity")),
     };
-    let video = grants.get("video").ok_or(TokenError::Grants("no video grant"))?;
+    let video = grants
+        .get("video")
+        .ok_or(TokenError::Grants("no video grant"))?;
     let room = match video.get("room") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -174,7 +194,11 @@ pub fn verify(token: &str, keys: &[TokenKey], now: Timestamp) -> Result<VideoGra
         return Err(TokenError::Grants("video grant must be an object"));
     }
     validate_identity(&identity).map_err(TokenError::Identity)?;
-    Ok(VideoGrant { account_sid: key.account_sid, identity, room })
+    Ok(VideoGrant {
+        account_sid: key.account_sid,
+        identity,
+        room,
+    })
 }
 
 #[derive(Serialize)]
@@ -203,7 +227,13 @@ struct MintVideo<'a> {
 ///
 /// # Errors
 /// Only if signing fails, which HMAC does not.
-pub fn mint(key: &TokenKey, identity: &str, room: Option<&str>, ttl_secs: i64, now: Timestamp) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn mint(
+    key: &TokenKey,
+    identity: &str,
+    room: Option<&str>,
+    ttl_secs: i64,
+    now: Timestamp,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let header = Header {
         alg: Algorithm::HS256,
         typ: Some("JWT".to_owned()),
@@ -216,9 +246,16 @@ pub fn mint(key: &TokenKey, identity: &str, room: Option<&str>, ttl_secs: i64, n
         sub: key.account_sid.to_string(),
         nbf: now.secs(),
         exp: now.secs() + ttl_secs,
-        grants: MintGrants { identity, video: MintVideo { room } },
+        grants: MintGrants {
+            identity,
+            video: MintVideo { room },
+        },
     };
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key.secret.as_bytes()))
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(key.secret.as_bytes()),
+    )
 }
 
 #[cfg(test)]
@@ -240,7 +277,11 @@ mod tests {
     }
 
     fn twilio_header() -> Header {
-        Header { cty: Some(TWILIO_CTY.into()), typ: Some("JWT".into()), ..Header::new(Algorithm::HS256) }
+        Header {
+            cty: Some(TWILIO_CTY.into()),
+            typ: Some("JWT".into()),
+            ..Header::new(Algorithm::HS256)
+        }
     }
 
     fn claims(exp_in: i64, grants: Value) -> Value {
@@ -254,7 +295,10 @@ mod tests {
     fn minted_tokens_verify() {
         let t = mint(&key(), "alice", Some("standup"), 3600, NOW).unwrap();
         let g = verify(&t, &[key()], NOW).unwrap();
-        assert_eq!((g.identity.as_str(), g.room.as_deref()), ("alice", Some("standup")));
+        assert_eq!(
+            (g.identity.as_str(), g.room.as_deref()),
+            ("alice", Some("standup"))
+        );
         let t = mint(&key(), "bob", None, 60, NOW).unwrap();
         assert_eq!(verify(&t, &[key()], NOW).unwrap().room, None);
     }
@@ -264,26 +308,59 @@ mod tests {
         let code = |t: &str, now| verify(t, &[key()], now).unwrap_err().code();
         let good = claims(3600, serde_json::json!({"identity": "a", "video": {}}));
         assert_eq!(code("garbage", NOW), 20101);
-        assert_eq!(code(&sign(&Header::new(Algorithm::HS256), &good, "s3cret"), NOW), 20102);
+        assert_eq!(
+            code(&sign(&Header::new(Algorithm::HS256), &good, "s3cret"), NOW),
+            20102
+        );
         assert_eq!(code(&sign(&twilio_header(), &good, "wrong"), NOW), 20107);
         let t = mint(&key(), "a", None, 60, NOW).unwrap();
-        assert_eq!(code(&t, Timestamp::from_secs(NOW.secs() + 60 + LEEWAY_SECS + 1)), 20104);
-        assert_eq!(code(&t, Timestamp::from_secs(NOW.secs() - LEEWAY_SECS - 1)), 20105);
-        let far = claims(MAX_TTL_SECS + 3600, serde_json::json!({"identity": "a", "video": {}}));
+        assert_eq!(
+            code(&t, Timestamp::from_secs(NOW.secs() + 60 + LEEWAY_SECS + 1)),
+            20104
+        );
+        assert_eq!(
+            code(&t, Timestamp::from_secs(NOW.secs() - LEEWAY_SECS - 1)),
+            20105
+        );
+        let far = claims(
+            MAX_TTL_SECS + 3600,
+            serde_json::json!({"identity": "a", "video": {}}),
+        );
         assert_eq!(code(&sign(&twilio_header(), &far, "s3cret"), NOW), 20104);
         let mut other_sub = good.clone();
         other_sub["sub"] = Value::String(AccountSid::from_bytes([1; 16]).to_string());
-        assert_eq!(code(&sign(&twilio_header(), &other_sub, "s3cret"), NOW), 20103);
+        assert_eq!(
+            code(&sign(&twilio_header(), &other_sub, "s3cret"), NOW),
+            20103
+        );
         let mut other_iss = good.clone();
         other_iss["iss"] = Value::String(ApiKeySid::from_bytes([1; 16]).to_string());
-        assert_eq!(code(&sign(&twilio_header(), &other_iss, "s3cret"), NOW), 20103);
+        assert_eq!(
+            code(&sign(&twilio_header(), &other_iss, "s3cret"), NOW),
+            20103
+        );
         let no_video = claims(3600, serde_json::json!({"identity": "a"}));
-        assert_eq!(code(&sign(&twilio_header(), &no_video, "s3cret"), NOW), 20106);
+        assert_eq!(
+            code(&sign(&twilio_header(), &no_video, "s3cret"), NOW),
+            20106
+        );
         let no_identity = claims(3600, serde_json::json!({"video": {}}));
-        assert_eq!(code(&sign(&twilio_header(), &no_identity, "s3cret"), NOW), 20106);
-        let long = claims(3600, serde_json::json!({"identity": "x".repeat(129), "video": {}}));
+        assert_eq!(
+            code(&sign(&twilio_header(), &no_identity, "s3cret"), NOW),
+            20106
+        );
+        let long = claims(
+            3600,
+            serde_json::json!({"identity": "x".repeat(129), "video": {}}),
+        );
         assert_eq!(code(&sign(&twilio_header(), &long, "s3cret"), NOW), 53201);
-        let hs512 = Header { alg: Algorithm::HS512, ..twilio_header() };
-        assert!(verify(&sign(&hs512, &good, "s3cret"), &[key()], NOW).is_ok(), "twilio-node may sign with HS512");
+        let hs512 = Header {
+            alg: Algorithm::HS512,
+            ..twilio_header()
+        };
+        assert!(
+            verify(&sign(&hs512, &good, "s3cret"), &[key()], NOW).is_ok(),
+            "twilio-node may sign with HS512"
+        );
     }
 }

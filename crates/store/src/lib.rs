@@ -150,13 +150,19 @@ pub trait Store: Send + Sync + 'static {
     async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>>;
 
     /// The in-progress room of `account` with this unique name.
-    async fn live_room_by_name(&self, account: AccountSid, name: &str) -> StoreResult<Option<Room>>;
+    async fn live_room_by_name(&self, account: AccountSid, name: &str)
+    -> StoreResult<Option<Room>>;
 
     /// One page of an account's rooms.
     ///
     /// # Errors
     /// `UnknownCursor` when the page cursor names no room.
-    async fn list_rooms(&self, account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Page<Room>>;
+    async fn list_rooms(
+        &self,
+        account: AccountSid,
+        filter: &RoomFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Room>>;
 
     /// Every in-progress room (to bring them back to life at start).
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>>;
@@ -171,7 +177,11 @@ pub trait Store: Send + Sync + 'static {
     async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>>;
 
     /// The connected participant of `room` with this identity.
-    async fn connected_participant(&self, room: RoomSid, identity: &str) -> StoreResult<Option<Participant>>;
+    async fn connected_participant(
+        &self,
+        room: RoomSid,
+        identity: &str,
+    ) -> StoreResult<Option<Participant>>;
 
     /// One page of a room's participants.
     ///
@@ -198,7 +208,13 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()>;
 
     /// Records a failed attempt; retry at `retry_at`, or give up when `None`.
-    async fn webhook_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<()>;
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
 
     /// The stored credentials, if any.
     async fn credentials(&self) -> StoreResult<Option<StoredCredentials>>;

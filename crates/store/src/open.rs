@@ -22,7 +22,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://vroom-data/vroom.db";
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(StoreError::Config(
-            "PostgreSQL is not available in this build of vroom yet; use an sqlite:// URL".to_owned(),
+            "PostgreSQL is not available in this build of vroom yet; use an sqlite:// URL"
+                .to_owned(),
         ));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else {
@@ -35,13 +36,21 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
     let path = sqlite_path(rest);
     if path.as_os_str().is_empty() {
-        return Err(StoreError::Config(format!("database URL '{url}' names no file")));
+        return Err(StoreError::Config(format!(
+            "database URL '{url}' names no file"
+        )));
     }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !parent.is_dir() {
         if url == DEFAULT_DATABASE_URL {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Config(format!("cannot create the data folder {}: {e}", parent.display()))
+                StoreError::Config(format!(
+                    "cannot create the data folder {}: {e}",
+                    parent.display()
+                ))
             })?;
         } else {
             return Err(StoreError::Config(format!(
@@ -50,7 +59,9 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
             )));
         }
     }
-    Ok(Arc::new(SqliteStore::open_url(&format!("sqlite://{}", path.display())).await?))
+    Ok(Arc::new(
+        SqliteStore::open_url(&format!("sqlite://{}", path.display())).await?,
+    ))
 }
 
 /// The file path of an `sqlite:` URL without its scheme and query.
@@ -65,13 +76,20 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(sqlite_path("//vroom-data/vroom.db"), PathBuf::from("vroom-data/vroom.db"));
-        assert_eq!(sqlite_path("///tmp/x.db?mode=rwc"), PathBuf::from("/tmp/x.db"));
+        assert_eq!(
+            sqlite_path("//vroom-data/vroom.db"),
+            PathBuf::from("vroom-data/vroom.db")
+        );
+        assert_eq!(
+            sqlite_path("///tmp/x.db?mode=rwc"),
+            PathBuf::from("/tmp/x.db")
+        );
     }
 
     #[tokio::test]
     async fn refuses_what_it_cannot_open() {
-        let err = |r: StoreResult<Arc<dyn Store>>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        let err =
+            |r: StoreResult<Arc<dyn Store>>| r.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err(open("postgres://localhost/x").await).contains("PostgreSQL"));
         assert!(err(open("mysql://x").await).contains("unsupported"));
         assert!(err(open("sqlite:///definitely/not/here/x.db").await).contains("does not exist"));

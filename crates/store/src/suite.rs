@@ -48,7 +48,13 @@ fn room(n: u32, name: Option<&str>, created: Timestamp, callback: bool) -> Room 
 }
 
 fn participant(room: &Room, n: u32, identity: &str, at: Timestamp) -> Participant {
-    Participant::connect(ParticipantSid::from_bytes(sid_bytes(2, n)), room.sid, room.account_sid, identity.to_owned(), at)
+    Participant::connect(
+        ParticipantSid::from_bytes(sid_bytes(2, n)),
+        room.sid,
+        room.account_sid,
+        identity.to_owned(),
+        at,
+    )
 }
 
 fn first(size: u32) -> PageRequest {
@@ -56,11 +62,23 @@ fn first(size: u32) -> PageRequest {
 }
 
 fn after(size: u32, sid: String) -> PageRequest {
-    PageRequest { size, cursor: Some(Cursor { direction: Direction::After, sid }) }
+    PageRequest {
+        size,
+        cursor: Some(Cursor {
+            direction: Direction::After,
+            sid,
+        }),
+    }
 }
 
 fn before(size: u32, sid: String) -> PageRequest {
-    PageRequest { size, cursor: Some(Cursor { direction: Direction::Before, sid }) }
+    PageRequest {
+        size,
+        cursor: Some(Cursor {
+            direction: Direction::Before,
+            sid,
+        }),
+    }
 }
 
 /// Runs every check against `store`, which must be empty.
@@ -74,123 +92,333 @@ pub async fn run(store: &dyn Store) {
 
 async fn rooms_and_unique_names(store: &dyn Store) {
     let r1 = room(1, Some("standup"), T0, false);
-    store.apply(&[Change::InsertRoom(r1.clone())], &[]).await.unwrap();
-    assert_eq!(store.room(r1.sid).await.unwrap().as_ref(), Some(&r1), "a room reads back exactly");
-    assert_eq!(store.live_room_by_name(account(), "standup").await.unwrap().map(|r| r.sid), Some(r1.sid));
+    store
+        .apply(&[Change::InsertRoom(r1.clone())], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.room(r1.sid).await.unwrap().as_ref(),
+        Some(&r1),
+        "a room reads back exactly"
+    );
+    assert_eq!(
+        store
+            .live_room_by_name(account(), "standup")
+            .await
+            .unwrap()
+            .map(|r| r.sid),
+        Some(r1.sid)
+    );
 
     // Same name while in progress: refused, and nothing of the batch is written.
     let r2 = room(2, Some("standup"), T0 + Span::from_secs(1), false);
     let other = room(3, Some("other"), T0, false);
-    let err = store.apply(&[Change::InsertRoom(other.clone()), Change::InsertRoom(r2.clone())], &[]).await;
-    assert!(matches!(err, Err(StoreError::UniqueNameTaken)), "duplicate in-progress name: {err:?}");
-    assert!(store.room(other.sid).await.unwrap().is_none(), "a failed batch writes nothing");
+    let err = store
+        .apply(
+            &[
+                Change::InsertRoom(other.clone()),
+                Change::InsertRoom(r2.clone()),
+            ],
+            &[],
+        )
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::UniqueNameTaken)),
+        "duplicate in-progress name: {err:?}"
+    );
+    assert!(
+        store.room(other.sid).await.unwrap().is_none(),
+        "a failed batch writes nothing"
+    );
 
     // Completed: the name is free again, and only the new room is found by name.
     let mut done = r1.clone();
     done.complete(T0 + Span::from_secs(90));
-    store.apply(&[Change::UpdateRoom(done.clone())], &[]).await.unwrap();
-    store.apply(&[Change::InsertRoom(r2.clone())], &[]).await.unwrap();
-    assert_eq!(store.live_room_by_name(account(), "standup").await.unwrap().map(|r| r.sid), Some(r2.sid));
+    store
+        .apply(&[Change::UpdateRoom(done.clone())], &[])
+        .await
+        .unwrap();
+    store
+        .apply(&[Change::InsertRoom(r2.clone())], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .live_room_by_name(account(), "standup")
+            .await
+            .unwrap()
+            .map(|r| r.sid),
+        Some(r2.sid)
+    );
     let back = store.room(r1.sid).await.unwrap().unwrap();
-    assert_eq!((back.status, back.duration, back.end_time), (RoomStatus::Completed, Some(90), done.end_time));
-    let live: Vec<_> = store.in_progress_rooms().await.unwrap().into_iter().map(|r| r.sid).collect();
+    assert_eq!(
+        (back.status, back.duration, back.end_time),
+        (RoomStatus::Completed, Some(90), done.end_time)
+    );
+    let live: Vec<_> = store
+        .in_progress_rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sid)
+        .collect();
     assert_eq!(live, vec![r2.sid]);
     // Clean up for the next checks.
     let mut r2_done = r2;
     r2_done.complete(T0 + Span::from_secs(100));
-    store.apply(&[Change::UpdateRoom(r2_done)], &[]).await.unwrap();
+    store
+        .apply(&[Change::UpdateRoom(r2_done)], &[])
+        .await
+        .unwrap();
 }
 
 async fn room_paging_and_filters(store: &dyn Store) {
     // 7 rooms in progress, one second apart, plus the two completed rooms from before.
     let base = T0 + Span::from_secs(1000);
-    let made: Vec<Room> = (10..17).map(|n| room(n, None, base + Span::from_secs(i64::from(n)), false)).collect();
+    let made: Vec<Room> = (10..17)
+        .map(|n| room(n, None, base + Span::from_secs(i64::from(n)), false))
+        .collect();
     let changes: Vec<Change> = made.iter().cloned().map(Change::InsertRoom).collect();
     store.apply(&changes, &[]).await.unwrap();
-    let live = RoomFilter { status: Some(RoomStatus::InProgress), ..RoomFilter::default() };
+    let live = RoomFilter {
+        status: Some(RoomStatus::InProgress),
+        ..RoomFilter::default()
+    };
 
     let p1 = store.list_rooms(account(), &live, &first(3)).await.unwrap();
-    let sids = |p: &vroom_domain::page::Page<Room>| p.items.iter().map(|r| r.sid).collect::<Vec<_>>();
-    assert_eq!(sids(&p1), vec![made[6].sid, made[5].sid, made[4].sid], "newest first");
+    let sids =
+        |p: &vroom_domain::page::Page<Room>| p.items.iter().map(|r| r.sid).collect::<Vec<_>>();
+    assert_eq!(
+        sids(&p1),
+        vec![made[6].sid, made[5].sid, made[4].sid],
+        "newest first"
+    );
     assert!(p1.has_next && !p1.has_previous);
 
     // A room created while paging does not disturb the following pages.
     let late = room(30, None, base + Span::from_secs(500), false);
-    store.apply(&[Change::InsertRoom(late.clone())], &[]).await.unwrap();
-    let p2 = store.list_rooms(account(), &live, &after(3, made[4].sid.to_string())).await.unwrap();
+    store
+        .apply(&[Change::InsertRoom(late.clone())], &[])
+        .await
+        .unwrap();
+    let p2 = store
+        .list_rooms(account(), &live, &after(3, made[4].sid.to_string()))
+        .await
+        .unwrap();
     assert_eq!(sids(&p2), vec![made[3].sid, made[2].sid, made[1].sid]);
     assert!(p2.has_next && p2.has_previous);
-    let p3 = store.list_rooms(account(), &live, &after(3, made[1].sid.to_string())).await.unwrap();
+    let p3 = store
+        .list_rooms(account(), &live, &after(3, made[1].sid.to_string()))
+        .await
+        .unwrap();
     assert_eq!(sids(&p3), vec![made[0].sid]);
     assert!(!p3.has_next && p3.has_previous);
-    let back = store.list_rooms(account(), &live, &before(3, made[3].sid.to_string())).await.unwrap();
-    assert_eq!(sids(&back), vec![made[6].sid, made[5].sid, made[4].sid], "previous page in list order");
-    assert!(back.has_next && back.has_previous, "the late room lies before it");
+    let back = store
+        .list_rooms(account(), &live, &before(3, made[3].sid.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(
+        sids(&back),
+        vec![made[6].sid, made[5].sid, made[4].sid],
+        "previous page in list order"
+    );
+    assert!(
+        back.has_next && back.has_previous,
+        "the late room lies before it"
+    );
 
-    let unknown = store.list_rooms(account(), &live, &after(3, RoomSid::from_bytes([9; 16]).to_string())).await;
+    let unknown = store
+        .list_rooms(
+            account(),
+            &live,
+            &after(3, RoomSid::from_bytes([9; 16]).to_string()),
+        )
+        .await;
     assert!(matches!(unknown, Err(StoreError::UnknownCursor)));
 
-    let completed = RoomFilter { status: Some(RoomStatus::Completed), ..RoomFilter::default() };
-    let done = store.list_rooms(account(), &completed, &first(50)).await.unwrap();
+    let completed = RoomFilter {
+        status: Some(RoomStatus::Completed),
+        ..RoomFilter::default()
+    };
+    let done = store
+        .list_rooms(account(), &completed, &first(50))
+        .await
+        .unwrap();
     assert_eq!(done.items.len(), 2);
-    let by_name = RoomFilter { unique_name: Some("standup".into()), ..RoomFilter::default() };
-    assert_eq!(store.list_rooms(account(), &by_name, &first(50)).await.unwrap().items.len(), 2);
+    let by_name = RoomFilter {
+        unique_name: Some("standup".into()),
+        ..RoomFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_rooms(account(), &by_name, &first(50))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
     let window = RoomFilter {
         created_after: Some(base + Span::from_secs(12)),
         created_before: Some(base + Span::from_secs(15)),
         ..RoomFilter::default()
     };
-    let w = store.list_rooms(account(), &window, &first(50)).await.unwrap();
-    assert_eq!(sids(&w), vec![made[4].sid, made[3].sid, made[2].sid], "after inclusive, before exclusive");
-    let other_account = store.list_rooms(AccountSid::from_bytes([1; 16]), &RoomFilter::default(), &first(50)).await;
-    assert!(other_account.unwrap().items.is_empty(), "another account sees nothing");
+    let w = store
+        .list_rooms(account(), &window, &first(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        sids(&w),
+        vec![made[4].sid, made[3].sid, made[2].sid],
+        "after inclusive, before exclusive"
+    );
+    let other_account = store
+        .list_rooms(
+            AccountSid::from_bytes([1; 16]),
+            &RoomFilter::default(),
+            &first(50),
+        )
+        .await;
+    assert!(
+        other_account.unwrap().items.is_empty(),
+        "another account sees nothing"
+    );
 
     // Rooms created in the same millisecond come newest-inserted first, whatever their SIDs.
     let same = T0 + Span::from_secs(3000);
-    let tied: Vec<Room> = [300, 200, 250].iter().map(|n| room(*n, None, same, false)).collect();
+    let tied: Vec<Room> = [300, 200, 250]
+        .iter()
+        .map(|n| room(*n, None, same, false))
+        .collect();
     for r in &tied {
-        store.apply(&[Change::InsertRoom(r.clone())], &[]).await.unwrap();
+        store
+            .apply(&[Change::InsertRoom(r.clone())], &[])
+            .await
+            .unwrap();
     }
-    let window = RoomFilter { created_after: Some(same), created_before: Some(same + Span::from_millis(1)), ..RoomFilter::default() };
-    let p = store.list_rooms(account(), &window, &first(2)).await.unwrap();
+    let window = RoomFilter {
+        created_after: Some(same),
+        created_before: Some(same + Span::from_millis(1)),
+        ..RoomFilter::default()
+    };
+    let p = store
+        .list_rooms(account(), &window, &first(2))
+        .await
+        .unwrap();
     assert_eq!(sids(&p), vec![tied[2].sid, tied[1].sid]);
-    let rest = store.list_rooms(account(), &window, &after(2, tied[1].sid.to_string())).await.unwrap();
+    let rest = store
+        .list_rooms(account(), &window, &after(2, tied[1].sid.to_string()))
+        .await
+        .unwrap();
     assert_eq!(sids(&rest), vec![tied[0].sid]);
 }
 
 async fn participants_history(store: &dyn Store) {
     let r = room(40, Some("history"), T0 + Span::from_secs(5000), true);
-    store.apply(&[Change::InsertRoom(r.clone())], &[]).await.unwrap();
+    store
+        .apply(&[Change::InsertRoom(r.clone())], &[])
+        .await
+        .unwrap();
     assert!(!store.room_ever_joined(r.sid).await.unwrap());
     let t = |s| r.date_created + Span::from_secs(s);
     let alice = participant(&r, 1, "alice", t(1));
     let bob = participant(&r, 2, "bob", t(2));
-    store.apply(&[Change::InsertParticipant(alice.clone()), Change::InsertParticipant(bob.clone())], &[]).await.unwrap();
+    store
+        .apply(
+            &[
+                Change::InsertParticipant(alice.clone()),
+                Change::InsertParticipant(bob.clone()),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
     assert!(store.room_ever_joined(r.sid).await.unwrap());
 
     // A second connected "alice" is refused unless the first is disconnected in the same batch.
     let alice2 = participant(&r, 3, "alice", t(3));
-    let err = store.apply(&[Change::InsertParticipant(alice2.clone())], &[]).await;
+    let err = store
+        .apply(&[Change::InsertParticipant(alice2.clone())], &[])
+        .await;
     assert!(matches!(err, Err(StoreError::IdentityTaken)), "{err:?}");
     let mut old = alice.clone();
     old.disconnect(t(3), EndReason::DuplicateIdentity);
-    store.apply(&[Change::UpdateParticipant(old.clone()), Change::InsertParticipant(alice2.clone())], &[]).await.unwrap();
+    store
+        .apply(
+            &[
+                Change::UpdateParticipant(old.clone()),
+                Change::InsertParticipant(alice2.clone()),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
 
-    assert_eq!(store.participant(alice.sid).await.unwrap(), Some(old.clone()), "history is kept exactly");
-    assert_eq!(store.connected_participant(r.sid, "alice").await.unwrap().map(|p| p.sid), Some(alice2.sid));
-    let connected = ParticipantFilter { status: Some(ParticipantStatus::Connected), ..ParticipantFilter::default() };
-    let page = store.list_participants(r.sid, &connected, &first(50)).await.unwrap();
-    assert_eq!(page.items.iter().map(|p| p.sid).collect::<Vec<_>>(), vec![alice2.sid, bob.sid]);
-    let alices = ParticipantFilter { identity: Some("alice".into()), ..ParticipantFilter::default() };
-    assert_eq!(store.list_participants(r.sid, &alices, &first(50)).await.unwrap().items.len(), 2);
-    let p1 = store.list_participants(r.sid, &ParticipantFilter::default(), &first(2)).await.unwrap();
+    assert_eq!(
+        store.participant(alice.sid).await.unwrap(),
+        Some(old.clone()),
+        "history is kept exactly"
+    );
+    assert_eq!(
+        store
+            .connected_participant(r.sid, "alice")
+            .await
+            .unwrap()
+            .map(|p| p.sid),
+        Some(alice2.sid)
+    );
+    let connected = ParticipantFilter {
+        status: Some(ParticipantStatus::Connected),
+        ..ParticipantFilter::default()
+    };
+    let page = store
+        .list_participants(r.sid, &connected, &first(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|p| p.sid).collect::<Vec<_>>(),
+        vec![alice2.sid, bob.sid]
+    );
+    let alices = ParticipantFilter {
+        identity: Some("alice".into()),
+        ..ParticipantFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_participants(r.sid, &alices, &first(50))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let p1 = store
+        .list_participants(r.sid, &ParticipantFilter::default(), &first(2))
+        .await
+        .unwrap();
     assert!(p1.has_next);
     let last = p1.items.last().unwrap().sid.to_string();
-    let p2 = store.list_participants(r.sid, &ParticipantFilter::default(), &after(2, last)).await.unwrap();
-    assert_eq!(p2.items.iter().map(|p| p.sid).collect::<Vec<_>>(), vec![alice.sid]);
+    let p2 = store
+        .list_participants(r.sid, &ParticipantFilter::default(), &after(2, last))
+        .await
+        .unwrap();
+    assert_eq!(
+        p2.items.iter().map(|p| p.sid).collect::<Vec<_>>(),
+        vec![alice.sid]
+    );
 
-    let all_connected: Vec<_> = store.connected_participants().await.unwrap().into_iter().map(|p| p.sid).collect();
-    assert!(all_connected.contains(&bob.sid) && all_connected.contains(&alice2.sid) && !all_connected.contains(&alice.sid));
+    let all_connected: Vec<_> = store
+        .connected_participants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.sid)
+        .collect();
+    assert!(
+        all_connected.contains(&bob.sid)
+            && all_connected.contains(&alice2.sid)
+            && !all_connected.contains(&alice.sid)
+    );
 }
 
 fn event(r: &Room, kind: EventKind, seq: u64, at: Timestamp) -> StatusEvent {
@@ -211,28 +439,69 @@ async fn outbox_order_and_retries(store: &dyn Store) {
     let b = room(51, Some("hooks-b"), T0 + Span::from_secs(9000), true);
     let at = a.date_created;
     let a0 = event(&a, EventKind::RoomCreated, 0, at);
-    let a1 = event(&a, EventKind::ParticipantConnected, 1, at + Span::from_secs(1));
+    let a1 = event(
+        &a,
+        EventKind::ParticipantConnected,
+        1,
+        at + Span::from_secs(1),
+    );
     let b0 = event(&b, EventKind::RoomCreated, 0, at);
-    store.apply(&[Change::InsertRoom(a.clone())], &[a0.clone()]).await.unwrap();
-    store.apply(&[Change::InsertRoom(b.clone())], &[b0.clone(), ]).await.unwrap();
-    store.apply(&[], &[a1.clone()]).await.unwrap();
+    store
+        .apply(&[Change::InsertRoom(a.clone())], std::slice::from_ref(&a0))
+        .await
+        .unwrap();
+    store
+        .apply(&[Change::InsertRoom(b.clone())], std::slice::from_ref(&b0))
+        .await
+        .unwrap();
+    store.apply(&[], std::slice::from_ref(&a1)).await.unwrap();
     assert_eq!(store.next_event_sequence(a.sid).await.unwrap(), 2);
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(at));
 
     let later = at + Span::from_secs(60);
     let due = store.due_webhooks(later, 100).await.unwrap();
     let events: Vec<_> = due.iter().map(|d| d.event.clone()).collect();
-    assert_eq!(events, vec![a0.clone(), b0.clone()], "one event per room, the oldest, read back exactly");
+    assert_eq!(
+        events,
+        vec![a0.clone(), b0.clone()],
+        "one event per room, the oldest, read back exactly"
+    );
 
     // a0 fails and is retried later: a1 must wait behind it.
-    store.webhook_failed(due[0].id, "connection refused", Some(later + Span::from_secs(10)), later).await.unwrap();
+    store
+        .webhook_failed(
+            due[0].id,
+            "connection refused",
+            Some(later + Span::from_secs(10)),
+            later,
+        )
+        .await
+        .unwrap();
     store.webhook_delivered(due[1].id, later).await.unwrap();
-    assert!(store.due_webhooks(later, 100).await.unwrap().is_empty(), "a room's events stay in order");
-    let retry = store.due_webhooks(later + Span::from_secs(10), 100).await.unwrap();
-    assert_eq!((retry.len(), retry[0].attempts, &retry[0].event), (1, 1, &a0));
-    store.webhook_failed(retry[0].id, "gave up", None, later).await.unwrap();
-    let next = store.due_webhooks(later + Span::from_secs(10), 100).await.unwrap();
-    assert_eq!(next.iter().map(|d| d.event.clone()).collect::<Vec<_>>(), vec![a1]);
+    assert!(
+        store.due_webhooks(later, 100).await.unwrap().is_empty(),
+        "a room's events stay in order"
+    );
+    let retry = store
+        .due_webhooks(later + Span::from_secs(10), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        (retry.len(), retry[0].attempts, &retry[0].event),
+        (1, 1, &a0)
+    );
+    store
+        .webhook_failed(retry[0].id, "gave up", None, later)
+        .await
+        .unwrap();
+    let next = store
+        .due_webhooks(later + Span::from_secs(10), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|d| d.event.clone()).collect::<Vec<_>>(),
+        vec![a1]
+    );
     store.webhook_delivered(next[0].id, later).await.unwrap();
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
 }

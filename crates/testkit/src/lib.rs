@@ -56,7 +56,12 @@ impl SignalClient {
     /// When the connection fails.
     pub async fn open(url: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
-        Ok(Self { ws, pending: VecDeque::new(), session: None, closed: None })
+        Ok(Self {
+            ws,
+            pending: VecDeque::new(),
+            session: None,
+            closed: None,
+        })
     }
 
     /// Opens, says hello with a `connect` body and waits for `welcome` and the answer (`connected`,
@@ -64,11 +69,21 @@ impl SignalClient {
     ///
     /// # Panics
     /// When the server does not answer in time.
-    pub async fn join(url: &str, token: &str, room: Option<&str>, tracks: &[Value]) -> (Self, Value) {
-        let mut c = Self::open(url).await.expect("the signaling WebSocket opens");
+    pub async fn join(
+        url: &str,
+        token: &str,
+        room: Option<&str>,
+        tracks: &[Value],
+    ) -> (Self, Value) {
+        let mut c = Self::open(url)
+            .await
+            .expect("the signaling WebSocket opens");
         c.hello(connect_body(token, room, tracks)).await;
         let welcome = c.next_frame().await.expect("a welcome");
-        assert_eq!(welcome["type"], "welcome", "first frame must be welcome: {welcome}");
+        assert_eq!(
+            welcome["type"], "welcome",
+            "first frame must be welcome: {welcome}"
+        );
         let answer = c.next_msg().await.expect("an answer to connect");
         if answer["type"] == "connected" {
             c.session = answer["session"].as_str().map(str::to_owned);
@@ -81,7 +96,10 @@ impl SignalClient {
     /// # Panics
     /// When the connection is broken.
     pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).await.expect("send a frame");
+        self.ws
+            .send(Message::text(text))
+            .await
+            .expect("send a frame");
     }
 
     /// Sends a JSON frame.
@@ -92,7 +110,8 @@ impl SignalClient {
     /// Sends `hello` with `body`.
     pub async fn hello(&mut self, body: Value) {
         let id = uuid::Uuid::new_v4().to_string();
-        self.send(&json!({"id": id, "timeout": 5000, "type": "hello", "version": 2, "body": body})).await;
+        self.send(&json!({"id": id, "timeout": 5000, "type": "hello", "version": 2, "body": body}))
+            .await;
     }
 
     /// Sends an RSP message in a `msg` envelope.
@@ -109,7 +128,8 @@ impl SignalClient {
     /// Leaves like twilio-video.js does: `disconnect`, `bye`, then a normal close.
     pub async fn leave(mut self) {
         let session = self.session.clone();
-        self.msg(json!({"session": session, "type": "disconnect", "version": 2})).await;
+        self.msg(json!({"session": session, "type": "disconnect", "version": 2}))
+            .await;
         self.send(&json!({"type": "bye"})).await;
         let _ = self.ws.close(None).await;
     }
@@ -138,7 +158,10 @@ impl SignalClient {
                     return None;
                 }
                 Ok(Some(Ok(Message::Text(t)))) => {
-                    return Some(serde_json::from_str(t.as_str()).unwrap_or_else(|_| json!({"type": "<not json>", "text": t.as_str()})));
+                    return Some(
+                        serde_json::from_str(t.as_str())
+                            .unwrap_or_else(|_| json!({"type": "<not json>", "text": t.as_str()})),
+                    );
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => {
                     self.closed = Some(frame);

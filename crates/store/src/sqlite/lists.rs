@@ -69,27 +69,45 @@ async fn fetch_page<T>(
 ) -> StoreResult<Page<T>> {
     let direction = page.cursor.as_ref().map(|c| c.direction);
     if let Some(cursor) = &page.cursor {
-        let exists = sqlx::query(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE sid = ?)"))
-            .bind(&cursor.sid)
-            .fetch_one(pool)
-            .await
-            .map_err(db_err)?
-            .try_get::<i64, _>(0)
-            .map_err(db_err)?;
+        let exists = sqlx::query(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE sid = ?)"
+        ))
+        .bind(&cursor.sid)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)?
+        .try_get::<i64, _>(0)
+        .map_err(db_err)?;
         if exists == 0 {
             return Err(StoreError::UnknownCursor);
         }
-        let op = if cursor.direction == Direction::After { "<" } else { ">" };
-        qb.push(format!(" AND (date_created, rowid) {op} (SELECT date_created, rowid FROM {table} WHERE sid = "));
+        let op = if cursor.direction == Direction::After {
+            "<"
+        } else {
+            ">"
+        };
+        qb.push(format!(
+            " AND (date_created, rowid) {op} (SELECT date_created, rowid FROM {table} WHERE sid = "
+        ));
         qb.push_bind(cursor.sid.clone());
         qb.push(")");
     }
-    let order = if direction == Some(Direction::Before) { "ASC" } else { "DESC" };
-    qb.push(format!(" ORDER BY date_created {order}, rowid {order} LIMIT "));
+    let order = if direction == Some(Direction::Before) {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    qb.push(format!(
+        " ORDER BY date_created {order}, rowid {order} LIMIT "
+    ));
     qb.push_bind(i64::from(page.size) + 1);
     let found = qb.build().fetch_all(pool).await.map_err(db_err)?;
     let more = found.len() > page.size as usize;
-    let mut items = found.iter().take(page.size as usize).map(decode).collect::<StoreResult<Vec<T>>>()?;
+    let mut items = found
+        .iter()
+        .take(page.size as usize)
+        .map(decode)
+        .collect::<StoreResult<Vec<T>>>()?;
     let (has_next, has_previous) = match direction {
         None => (more, false),
         Some(Direction::After) => (more, true),
@@ -98,5 +116,9 @@ async fn fetch_page<T>(
             (true, more)
         }
     };
-    Ok(Page { items, has_next, has_previous })
+    Ok(Page {
+        items,
+        has_next,
+        has_previous,
+    })
 }

@@ -12,7 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
@@ -22,7 +24,8 @@ use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
 use crate::{
-    Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError, StoreResult, StoredCredentials,
+    Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError, StoreResult,
+    StoredCredentials,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -43,7 +46,9 @@ impl SqliteStore {
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub async fn open_file(path: &Path) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
         Self::open_with(options, 8).await
     }
 
@@ -56,7 +61,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL '{url}': {e}")))?
             .create_if_missing(true);
         // Every connection to ":memory:" is a separate database: keep exactly one.
-        let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
+        let max = if url.contains(":memory:") || url.contains("mode=memory") {
+            1
+        } else {
+            8
+        };
         Self::open_with(options, max).await
     }
 
@@ -74,18 +83,29 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        MIGRATIONS.run(&pool).await.map_err(|e| StoreError::Database(Box::new(e)))?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { pool })
     }
 
     async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> StoreResult<()> {
         match change {
             Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
-                if is_unique_violation(&e) { StoreError::UniqueNameTaken } else { db_err(e) }
+                if is_unique_violation(&e) {
+                    StoreError::UniqueNameTaken
+                } else {
+                    db_err(e)
+                }
             }),
             Change::UpdateRoom(room) => rows::update_room(tx, room).await.map_err(db_err),
             Change::InsertParticipant(p) => rows::insert_participant(tx, p).await.map_err(|e| {
-                if is_unique_violation(&e) { StoreError::IdentityTaken } else { db_err(e) }
+                if is_unique_violation(&e) {
+                    StoreError::IdentityTaken
+                } else {
+                    db_err(e)
+                }
             }),
             Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
         }
@@ -118,7 +138,11 @@ impl Store for SqliteStore {
         row.as_ref().map(rows::room_from_row).transpose()
     }
 
-    async fn live_room_by_name(&self, account: AccountSid, name: &str) -> StoreResult<Option<Room>> {
+    async fn live_room_by_name(
+        &self,
+        account: AccountSid,
+        name: &str,
+    ) -> StoreResult<Option<Room>> {
         let row = sqlx::query("SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? AND status = 'in-progress'")
             .bind(account.to_string())
             .bind(name)
@@ -128,15 +152,21 @@ impl Store for SqliteStore {
         row.as_ref().map(rows::room_from_row).transpose()
     }
 
-    async fn list_rooms(&self, account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Page<Room>> {
+    async fn list_rooms(
+        &self,
+        account: AccountSid,
+        filter: &RoomFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Room>> {
         lists::rooms(&self.pool, account, filter, page).await
     }
 
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
-        let found = sqlx::query("SELECT * FROM rooms WHERE status = 'in-progress' ORDER BY date_created")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let found =
+            sqlx::query("SELECT * FROM rooms WHERE status = 'in-progress' ORDER BY date_created")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
         found.iter().map(rows::room_from_row).collect()
     }
 
@@ -150,11 +180,13 @@ impl Store for SqliteStore {
     }
 
     async fn next_event_sequence(&self, room: RoomSid) -> StoreResult<u64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(sequence_number) + 1, 0) FROM webhook_outbox WHERE room_sid = ?")
-            .bind(room.to_string())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(sequence_number) + 1, 0) FROM webhook_outbox WHERE room_sid = ?",
+        )
+        .bind(room.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
         let n: i64 = row.try_get(0).map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -168,7 +200,11 @@ impl Store for SqliteStore {
         row.as_ref().map(rows::participant_from_row).transpose()
     }
 
-    async fn connected_participant(&self, room: RoomSid, identity: &str) -> StoreResult<Option<Participant>> {
+    async fn connected_participant(
+        &self,
+        room: RoomSid,
+        identity: &str,
+    ) -> StoreResult<Option<Participant>> {
         let row = sqlx::query("SELECT * FROM participants WHERE room_sid = ? AND identity = ? AND status = 'connected'")
             .bind(room.to_string())
             .bind(identity)
@@ -188,10 +224,12 @@ impl Store for SqliteStore {
     }
 
     async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
-        let found = sqlx::query("SELECT * FROM participants WHERE status = 'connected' ORDER BY date_created")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let found = sqlx::query(
+            "SELECT * FROM participants WHERE status = 'connected' ORDER BY date_created",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         found.iter().map(rows::participant_from_row).collect()
     }
 
@@ -212,10 +250,11 @@ impl Store for SqliteStore {
     }
 
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
         let t: Option<i64> = row.try_get(0).map_err(db_err)?;
         Ok(t.map(Timestamp::from_millis))
     }
@@ -232,7 +271,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn webhook_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<()> {
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         let (state, next, finished) = match retry_at {
             Some(t) => ("pending", t.millis(), None),
             None => ("failed", now.millis(), Some(now.millis())),
@@ -283,7 +328,9 @@ mod tests {
     #[tokio::test]
     async fn suite_on_a_temp_file() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_file(&dir.path().join("vroom.db")).await.unwrap();
+        let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
+            .await
+            .unwrap();
         crate::suite::run(&store).await;
     }
 

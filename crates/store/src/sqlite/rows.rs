@@ -19,7 +19,10 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: '{value}'"))
 }
 
-fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(row: &'r SqliteRow, col: &str) -> StoreResult<T> {
+fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(
+    row: &'r SqliteRow,
+    col: &str,
+) -> StoreResult<T> {
     row.try_get(col).map_err(db_err)
 }
 
@@ -30,7 +33,8 @@ fn sid<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
 
 fn opt_sid<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
     let s: Option<String> = get(row, col)?;
-    s.map(|s| s.parse().map_err(|_| corrupt(col, &s))).transpose()
+    s.map(|s| s.parse().map_err(|_| corrupt(col, &s)))
+        .transpose()
 }
 
 fn ts(row: &SqliteRow, col: &str) -> StoreResult<Timestamp> {
@@ -51,7 +55,11 @@ fn flag(row: &SqliteRow, col: &str) -> StoreResult<bool> {
 }
 
 fn codecs_to_text(codecs: &[VideoCodec]) -> String {
-    codecs.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+    codecs
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn rules_to_json(rules: &[RecordingRule]) -> String {
@@ -85,7 +93,10 @@ fn rules_from_json(text: &str) -> StoreResult<Vec<RecordingRule>> {
             Ok(RecordingRule {
                 rule_type,
                 all: r.get("all").and_then(Value::as_bool),
-                kind: r.get("kind").and_then(Value::as_str).and_then(TrackKind::parse),
+                kind: r
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .and_then(TrackKind::parse),
                 publisher: text_field("publisher"),
                 track: text_field("track"),
             })
@@ -93,7 +104,10 @@ fn rules_from_json(text: &str) -> StoreResult<Vec<RecordingRule>> {
         .collect()
 }
 
-pub(super) async fn insert_room(tx: &mut Transaction<'_, Sqlite>, r: &Room) -> Result<(), sqlx::Error> {
+pub(super) async fn insert_room(
+    tx: &mut Transaction<'_, Sqlite>,
+    r: &Room,
+) -> Result<(), sqlx::Error> {
     let s = &r.settings;
     sqlx::query(
         "INSERT INTO rooms (sid, account_sid, unique_name, status, ad_hoc, room_type, max_participants,
@@ -135,15 +149,20 @@ pub(super) async fn insert_room(tx: &mut Transaction<'_, Sqlite>, r: &Room) -> R
 }
 
 /// Only the fields that change after creation: status and timing.
-pub(super) async fn update_room(tx: &mut Transaction<'_, Sqlite>, r: &Room) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE rooms SET status = ?, date_updated = ?, end_time = ?, duration = ? WHERE sid = ?")
-        .bind(r.status.as_str())
-        .bind(r.date_updated.millis())
-        .bind(r.end_time.map(Timestamp::millis))
-        .bind(r.duration)
-        .bind(r.sid.to_string())
-        .execute(&mut **tx)
-        .await?;
+pub(super) async fn update_room(
+    tx: &mut Transaction<'_, Sqlite>,
+    r: &Room,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE rooms SET status = ?, date_updated = ?, end_time = ?, duration = ? WHERE sid = ?",
+    )
+    .bind(r.status.as_str())
+    .bind(r.date_updated.millis())
+    .bind(r.end_time.map(Timestamp::millis))
+    .bind(r.duration)
+    .bind(r.sid.to_string())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -173,7 +192,8 @@ pub(super) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
         large_room: flag(row, "large_room")?,
         enable_turn: flag(row, "enable_turn")?,
         status_callback: get(row, "status_callback")?,
-        status_callback_method: CallbackMethod::parse(&method).map_err(|_| corrupt("status_callback_method", &method))?,
+        status_callback_method: CallbackMethod::parse(&method)
+            .map_err(|_| corrupt("status_callback_method", &method))?,
         recording_rules: rules_from_json(&text("recording_rules")?)?,
     };
     Ok(Room {
@@ -190,7 +210,10 @@ pub(super) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
     })
 }
 
-pub(super) async fn insert_participant(tx: &mut Transaction<'_, Sqlite>, p: &Participant) -> Result<(), sqlx::Error> {
+pub(super) async fn insert_participant(
+    tx: &mut Transaction<'_, Sqlite>,
+    p: &Participant,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO participants (sid, room_sid, account_sid, identity, status, date_created, date_updated,
             start_time, end_time, duration, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -211,7 +234,10 @@ pub(super) async fn insert_participant(tx: &mut Transaction<'_, Sqlite>, p: &Par
     Ok(())
 }
 
-pub(super) async fn update_participant(tx: &mut Transaction<'_, Sqlite>, p: &Participant) -> Result<(), sqlx::Error> {
+pub(super) async fn update_participant(
+    tx: &mut Transaction<'_, Sqlite>,
+    p: &Participant,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE participants SET identity = ?, status = ?, date_updated = ?, end_time = ?, duration = ?, end_reason = ? WHERE sid = ?",
     )
@@ -235,17 +261,23 @@ pub(super) fn participant_from_row(row: &SqliteRow) -> StoreResult<Participant> 
         room_sid: sid(row, "room_sid")?,
         account_sid: sid(row, "account_sid")?,
         identity: get(row, "identity")?,
-        status: ParticipantStatus::parse(&status).ok_or_else(|| corrupt("participant status", &status))?,
+        status: ParticipantStatus::parse(&status)
+            .ok_or_else(|| corrupt("participant status", &status))?,
         date_created: ts(row, "date_created")?,
         date_updated: ts(row, "date_updated")?,
         start_time: ts(row, "start_time")?,
         end_time: opt_ts(row, "end_time")?,
         duration: get(row, "duration")?,
-        end_reason: reason.map(|r| EndReason::parse(&r).ok_or_else(|| corrupt("end_reason", &r))).transpose()?,
+        end_reason: reason
+            .map(|r| EndReason::parse(&r).ok_or_else(|| corrupt("end_reason", &r)))
+            .transpose()?,
     })
 }
 
-pub(super) async fn insert_event(tx: &mut Transaction<'_, Sqlite>, e: &StatusEvent) -> Result<(), sqlx::Error> {
+pub(super) async fn insert_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    e: &StatusEvent,
+) -> Result<(), sqlx::Error> {
     let p = e.participant.as_ref();
     let t = e.track.as_ref();
     sqlx::query(
@@ -287,11 +319,13 @@ pub(super) fn webhook_from_row(row: &SqliteRow) -> StoreResult<PendingWebhook> {
     let participant = match opt_sid(row, "participant_sid")? {
         None => None,
         Some(psid) => {
-            let status: String = get::<Option<String>>(row, "participant_status")?.unwrap_or_default();
+            let status: String =
+                get::<Option<String>>(row, "participant_status")?.unwrap_or_default();
             Some(ParticipantFacts {
                 sid: psid,
                 identity: get::<Option<String>>(row, "participant_identity")?.unwrap_or_default(),
-                status: ParticipantStatus::parse(&status).ok_or_else(|| corrupt("participant_status", &status))?,
+                status: ParticipantStatus::parse(&status)
+                    .ok_or_else(|| corrupt("participant_status", &status))?,
                 duration: get(row, "participant_duration")?,
             })
         }
@@ -314,7 +348,8 @@ pub(super) fn webhook_from_row(row: &SqliteRow) -> StoreResult<PendingWebhook> {
         account_sid: sid(row, "account_sid")?,
         room_sid: sid(row, "room_sid")?,
         room_name: text("room_name")?,
-        room_status: RoomStatus::parse(&room_status).ok_or_else(|| corrupt("room_status", &room_status))?,
+        room_status: RoomStatus::parse(&room_status)
+            .ok_or_else(|| corrupt("room_status", &room_status))?,
         room_type: RoomType::parse(&room_type).map_err(|_| corrupt("room_type", &room_type))?,
         room_duration: get(row, "room_duration")?,
         participant,
@@ -322,7 +357,11 @@ pub(super) fn webhook_from_row(row: &SqliteRow) -> StoreResult<PendingWebhook> {
         timestamp: ts(row, "event_time")?,
         sequence_number: u64::try_from(get::<i64>(row, "sequence_number")?).unwrap_or(0),
     };
-    Ok(PendingWebhook { id: get(row, "id")?, event, attempts: uint(row, "attempts")? })
+    Ok(PendingWebhook {
+        id: get(row, "id")?,
+        event,
+        attempts: uint(row, "attempts")?,
+    })
 }
 
 pub(super) fn credentials_from_row(row: &SqliteRow) -> StoreResult<StoredCredentials> {
