@@ -2,8 +2,8 @@
 //! driven over real sockets by an HTTP client, our signaling client, Twilio's own helper libraries and
 //! twilio-video.js in headless Chromium.
 
+mod browser;
 mod common;
 mod rest;
-mod signaling;
 mod sdk;
-mod browser;
+mod signaling;
