@@ -66,14 +66,23 @@ pub fn pair<S: std::str::FromStr>(
     secret_name: &str,
     secret: Option<String>,
 ) -> Result<Option<(S, String)>, ConfigError> {
-    match (sid.filter(|s| !s.is_empty()), secret.filter(|s| !s.is_empty())) {
+    match (
+        sid.filter(|s| !s.is_empty()),
+        secret.filter(|s| !s.is_empty()),
+    ) {
         (None, None) => Ok(None),
         (Some(sid), Some(secret)) => {
-            let parsed = sid.parse::<S>().map_err(|_| ConfigError(format!("{sid_name} '{sid}' is not a valid SID")))?;
+            let parsed = sid
+                .parse::<S>()
+                .map_err(|_| ConfigError(format!("{sid_name} '{sid}' is not a valid SID")))?;
             Ok(Some((parsed, secret)))
         }
-        (Some(_), None) => Err(ConfigError(format!("{sid_name} is set but {secret_name} is not; set both or neither"))),
-        (None, Some(_)) => Err(ConfigError(format!("{secret_name} is set but {sid_name} is not; set both or neither"))),
+        (Some(_), None) => Err(ConfigError(format!(
+            "{sid_name} is set but {secret_name} is not; set both or neither"
+        ))),
+        (None, Some(_)) => Err(ConfigError(format!(
+            "{secret_name} is set but {sid_name} is not; set both or neither"
+        ))),
     }
 }
 
@@ -83,10 +92,14 @@ pub fn pair<S: std::str::FromStr>(
 /// When it is not an absolute http(s) URL.
 pub fn public_url(url: &str) -> Result<String, ConfigError> {
     let trimmed = url.trim_end_matches('/');
-    let rest = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"));
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(trimmed.to_owned()),
-        _ => Err(ConfigError(format!("--public-url '{url}' must be an absolute http:// or https:// URL"))),
+        _ => Err(ConfigError(format!(
+            "--public-url '{url}' must be an absolute http:// or https:// URL"
+        ))),
     }
 }
 
@@ -111,14 +124,33 @@ mod tests {
 
     #[test]
     fn pairs_and_urls() {
-        let ok: Option<(AccountSid, String)> =
-            pair("A", Some("AC0123456789abcdef0123456789abcdef".into()), "T", Some("tok".into())).unwrap();
+        let ok: Option<(AccountSid, String)> = pair(
+            "A",
+            Some("AC0123456789abcdef0123456789abcdef".into()),
+            "T",
+            Some("tok".into()),
+        )
+        .unwrap();
         assert!(ok.is_some());
         assert!(pair::<AccountSid>("A", Some("AC1".into()), "T", Some("t".into())).is_err());
-        assert!(pair::<AccountSid>("A", None, "T", Some("t".into())).unwrap_err().0.contains("set both"));
-        assert_eq!(public_url("https://video.example.com/").unwrap(), "https://video.example.com");
+        assert!(
+            pair::<AccountSid>("A", None, "T", Some("t".into()))
+                .unwrap_err()
+                .0
+                .contains("set both")
+        );
+        assert_eq!(
+            public_url("https://video.example.com/").unwrap(),
+            "https://video.example.com"
+        );
         assert!(public_url("video.example.com").is_err());
-        assert_eq!(derived_public_url("0.0.0.0:8080".parse().unwrap()), "http://127.0.0.1:8080");
-        assert_eq!(derived_public_url("[::1]:9".parse().unwrap()), "http://[::1]:9");
+        assert_eq!(
+            derived_public_url("0.0.0.0:8080".parse().unwrap()),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            derived_public_url("[::1]:9".parse().unwrap()),
+            "http://[::1]:9"
+        );
     }
 }

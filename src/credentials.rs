@@ -18,7 +18,9 @@ pub struct Resolved {
 fn random_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..32).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+    (0..32)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 fn random_token() -> String {
@@ -49,9 +51,17 @@ pub async fn resolve(store: &dyn Store, seed: &CredentialSeed) -> Result<Resolve
             (ApiKeySid::generate(&RandomIds), random_secret())
         }
     };
-    let credentials = StoredCredentials { account_sid, auth_token, api_key_sid, api_key_secret };
+    let credentials = StoredCredentials {
+        account_sid,
+        auth_token,
+        api_key_sid,
+        api_key_secret,
+    };
     if stored.as_ref() != Some(&credentials) {
         store.save_credentials(&credentials).await?;
     }
-    Ok(Resolved { credentials, generated })
+    Ok(Resolved {
+        credentials,
+        generated,
+    })
 }

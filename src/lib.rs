@@ -38,7 +38,10 @@ pub struct Deps {
 
 impl Default for Deps {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), ids: Arc::new(RandomIds) }
+        Self {
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        }
     }
 }
 
@@ -58,18 +61,30 @@ impl App {
     /// # Errors
     /// When the database cannot be opened or read.
     pub async fn start(config: Config, deps: Deps) -> anyhow::Result<Self> {
-        let store = vroom_store::open(&config.database_url).await.context("cannot open the database")?;
-        let resolved = credentials::resolve(store.as_ref(), &config.credentials).await.context("cannot read or store the credentials")?;
+        let store = vroom_store::open(&config.database_url)
+            .await
+            .context("cannot open the database")?;
+        let resolved = credentials::resolve(store.as_ref(), &config.credentials)
+            .await
+            .context("cannot read or store the credentials")?;
         let hub = Hub::start(HubDeps {
             store: Arc::clone(&store),
             clock: deps.clock,
             ids: deps.ids,
-            config: LiveConfig { reconnect_window: config.reconnect_window },
+            config: LiveConfig {
+                reconnect_window: config.reconnect_window,
+            },
             outbox: Arc::new(Notify::new()),
         })
         .await
         .context("cannot restore the rooms in progress")?;
-        Ok(Self { config, store, hub, credentials: resolved.credentials, generated_credentials: resolved.generated })
+        Ok(Self {
+            config,
+            store,
+            hub,
+            credentials: resolved.credentials,
+            generated_credentials: resolved.generated,
+        })
     }
 
     /// The credentials in force.
@@ -89,9 +104,19 @@ impl App {
     ///
     /// # Errors
     /// When the listener fails.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let local = listener.local_addr().context("the listener has no address")?;
-        let public_url = self.config.public_url.clone().unwrap_or_else(|| config::derived_public_url(local));
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let local = listener
+            .local_addr()
+            .context("the listener has no address")?;
+        let public_url = self
+            .config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| config::derived_public_url(local));
         let c = &self.credentials;
         let api = Arc::new(ApiState {
             hub: self.hub.clone(),
@@ -104,17 +129,27 @@ impl App {
             },
             public_url: public_url.clone(),
         });
-        let keys = vec![TokenKey { account_sid: c.account_sid, api_key_sid: c.api_key_sid, secret: c.api_key_secret.clone() }];
+        let keys = vec![TokenKey {
+            account_sid: c.account_sid,
+            api_key_sid: c.api_key_sid,
+            secret: c.api_key_secret.clone(),
+        }];
         let signaling = Signaling::new(
             self.hub.clone(),
             keys,
-            SignalingConfig { heartbeat_ms: self.config.heartbeat_ms, ..SignalingConfig::default() },
+            SignalingConfig {
+                heartbeat_ms: self.config.heartbeat_ms,
+                ..SignalingConfig::default()
+            },
         );
         let app = vroom_api::router(api)
             .merge(signaling.router())
             .layer(tower_http::trace::TraceLayer::new_for_http());
         tracing::info!(%local, %public_url, "vroom is serving");
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("the server failed")?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the server failed")?;
         tracing::info!("stopping: closing rooms' live sessions");
         self.hub.shutdown().await;
         signaling.shutdown(Duration::from_secs(5)).await;
@@ -126,6 +161,13 @@ impl App {
 ///
 /// # Errors
 /// When the database cannot be opened or the listener fails.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    App::start(config, Deps::default()).await?.serve(listener, shutdown).await
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    App::start(config, Deps::default())
+        .await?
+        .serve(listener, shutdown)
+        .await
 }

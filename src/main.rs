@@ -9,7 +9,11 @@ use vroom_domain::time::Timestamp;
 use vroom_signaling::token::{self, TokenKey};
 
 #[derive(Parser)]
-#[command(name = "vroom", version, about = "A self-hosted video rooms server that speaks Twilio Programmable Video's API")]
+#[command(
+    name = "vroom",
+    version,
+    about = "A self-hosted video rooms server that speaks Twilio Programmable Video's API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,8 +66,18 @@ fn env(name: &str) -> Option<String> {
 
 fn seed_from_env() -> Result<CredentialSeed, config::ConfigError> {
     Ok(CredentialSeed {
-        account: config::pair("VROOM_ACCOUNT_SID", env("VROOM_ACCOUNT_SID"), "VROOM_AUTH_TOKEN", env("VROOM_AUTH_TOKEN"))?,
-        api_key: config::pair("VROOM_API_KEY_SID", env("VROOM_API_KEY_SID"), "VROOM_API_KEY_SECRET", env("VROOM_API_KEY_SECRET"))?,
+        account: config::pair(
+            "VROOM_ACCOUNT_SID",
+            env("VROOM_ACCOUNT_SID"),
+            "VROOM_AUTH_TOKEN",
+            env("VROOM_AUTH_TOKEN"),
+        )?,
+        api_key: config::pair(
+            "VROOM_API_KEY_SID",
+            env("VROOM_API_KEY_SID"),
+            "VROOM_API_KEY_SECRET",
+            env("VROOM_API_KEY_SECRET"),
+        )?,
     })
 }
 
@@ -74,28 +88,49 @@ fn print_credentials(c: &vroom_store::StoredCredentials, base: &str) {
     println!("  API key secret:  {}", c.api_key_secret);
     println!();
     println!("Point Twilio's helper libraries at this server, for example in Python:");
-    println!("  client = Client(\"{}\", \"<API key secret>\", \"{}\")", c.api_key_sid, c.account_sid);
+    println!(
+        "  client = Client(\"{}\", \"<API key secret>\", \"{}\")",
+        c.api_key_sid, c.account_sid
+    );
     println!("  client.video.base_url = \"{base}\"");
-    println!("and twilio-video.js with connect(token, {{ wsServer: \"{}/signaling\", iceServers: [], insights: false }}).", base.replacen("http", "ws", 1));
+    println!(
+        "and twilio-video.js with connect(token, {{ wsServer: \"{}/signaling\", iceServers: [], insights: false }}).",
+        base.replacen("http", "ws", 1)
+    );
     println!("Mint a token with: vroom token --identity alice --room my-room");
 }
 
-async fn serve(listen: SocketAddr, database_url: String, public_url: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    database_url: String,
+    public_url: Option<String>,
+) -> anyhow::Result<()> {
     let config = Config {
         database_url,
         public_url: public_url.as_deref().map(config::public_url).transpose()?,
         credentials: seed_from_env()?,
         ..Config::default()
     };
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
-    let base = config.public_url.clone().unwrap_or_else(|| config::derived_public_url(local));
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| config::derived_public_url(local));
     let app = vroom::App::start(config, vroom::Deps::default()).await?;
     if app.generated_credentials() {
-        println!("vroom generated credentials for this server (stored in its database; `vroom credentials` shows them again):");
+        println!(
+            "vroom generated credentials for this server (stored in its database; `vroom credentials` shows them again):"
+        );
         print_credentials(app.credentials(), &base);
     } else {
-        println!("vroom: account {} / API key {} (`vroom credentials` shows the secrets)", app.credentials().account_sid, app.credentials().api_key_sid);
+        println!(
+            "vroom: account {} / API key {} (`vroom credentials` shows the secrets)",
+            app.credentials().account_sid,
+            app.credentials().api_key_sid
+        );
     }
     println!("vroom is listening on {base}");
     app.serve(listener, async {
@@ -108,26 +143,55 @@ async fn stored_credentials(database_url: &str) -> anyhow::Result<vroom_store::S
     let store = vroom_store::open(database_url).await?;
     let seed = seed_from_env()?;
     let stored = store.credentials().await?;
-    let account = seed.account.or_else(|| stored.as_ref().map(|s| (s.account_sid, s.auth_token.clone())));
-    let key = seed.api_key.or_else(|| stored.as_ref().map(|s| (s.api_key_sid, s.api_key_secret.clone())));
+    let account = seed.account.or_else(|| {
+        stored
+            .as_ref()
+            .map(|s| (s.account_sid, s.auth_token.clone()))
+    });
+    let key = seed.api_key.or_else(|| {
+        stored
+            .as_ref()
+            .map(|s| (s.api_key_sid, s.api_key_secret.clone()))
+    });
     match (account, key) {
         (Some((account_sid, auth_token)), Some((api_key_sid, api_key_secret))) => {
-            Ok(vroom_store::StoredCredentials { account_sid, auth_token, api_key_sid, api_key_secret })
+            Ok(vroom_store::StoredCredentials {
+                account_sid,
+                auth_token,
+                api_key_sid,
+                api_key_secret,
+            })
         }
-        _ => anyhow::bail!("no credentials yet: start the server once (`vroom serve`) or set VROOM_ACCOUNT_SID, VROOM_AUTH_TOKEN, VROOM_API_KEY_SID and VROOM_API_KEY_SECRET"),
+        _ => anyhow::bail!(
+            "no credentials yet: start the server once (`vroom serve`) or set VROOM_ACCOUNT_SID, VROOM_AUTH_TOKEN, VROOM_API_KEY_SID and VROOM_API_KEY_SECRET"
+        ),
     }
 }
 
-async fn mint(identity: &str, room: Option<&str>, ttl: i64, database_url: &str) -> anyhow::Result<()> {
+async fn mint(
+    identity: &str,
+    room: Option<&str>,
+    ttl: i64,
+    database_url: &str,
+) -> anyhow::Result<()> {
     if !(1..=token::MAX_TTL_SECS).contains(&ttl) {
-        anyhow::bail!("--ttl must be between 1 and {} seconds", token::MAX_TTL_SECS);
+        anyhow::bail!(
+            "--ttl must be between 1 and {} seconds",
+            token::MAX_TTL_SECS
+        );
     }
-    vroom_domain::names::validate_identity(identity).map_err(|e| anyhow::anyhow!("--identity: {e}"))?;
+    vroom_domain::names::validate_identity(identity)
+        .map_err(|e| anyhow::anyhow!("--identity: {e}"))?;
     if let Some(room) = room {
-        vroom_domain::names::validate_room_name(room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
+        vroom_domain::names::validate_room_name(room)
+            .map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     }
     let c = stored_credentials(database_url).await?;
-    let key = TokenKey { account_sid: c.account_sid, api_key_sid: c.api_key_sid, secret: c.api_key_secret };
+    let key = TokenKey {
+        account_sid: c.account_sid,
+        api_key_sid: c.api_key_sid,
+        secret: c.api_key_secret,
+    };
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     println!("{}", token::mint(&key, identity, room, ttl, now)?);
     Ok(())
@@ -135,8 +199,17 @@ async fn mint(identity: &str, room: Option<&str>, ttl: i64, database_url: &str) 
 
 async fn main_async(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, public_url } => serve(listen, database.database_url, public_url).await,
-        Command::Token { identity, room, ttl, database } => mint(&identity, room.as_deref(), ttl, &database.database_url).await,
+        Command::Serve {
+            listen,
+            database,
+            public_url,
+        } => serve(listen, database.database_url, public_url).await,
+        Command::Token {
+            identity,
+            room,
+            ttl,
+            database,
+        } => mint(&identity, room.as_deref(), ttl, &database.database_url).await,
         Command::Credentials { database } => {
             let c = stored_credentials(&database.database_url).await?;
             print_credentials(&c, "http://127.0.0.1:8080");
@@ -149,7 +222,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
