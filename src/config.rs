@@ -3,8 +3,10 @@
 
 use std::net::SocketAddr;
 
+use vroom_domain::room::CallbackMethod;
 use vroom_domain::sid::{AccountSid, ApiKeySid};
 use vroom_domain::time::Span;
+pub use vroom_webhooks::WebhookConfig;
 
 /// Credentials given by the operator (environment), if any. Missing halves are generated.
 #[derive(Clone, Default)]
@@ -37,6 +39,11 @@ pub struct Config {
     pub reconnect_window: Span,
     /// Signaling heartbeat timeout offered to clients, ms (5000).
     pub heartbeat_ms: u64,
+    /// Status-callback delivery (retries, timeouts, blocking of private targets).
+    pub webhooks: WebhookConfig,
+    /// Status callback for ad-hoc rooms (those created by a client connecting), like Twilio's console
+    /// setting; none by default.
+    pub ad_hoc_status_callback: Option<(String, CallbackMethod)>,
 }
 
 impl Default for Config {
@@ -47,6 +54,8 @@ impl Default for Config {
             credentials: CredentialSeed::default(),
             reconnect_window: Span::from_secs(30),
             heartbeat_ms: 5000,
+            webhooks: WebhookConfig::default(),
+            ad_hoc_status_callback: None,
         }
     }
 }

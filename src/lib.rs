@@ -25,6 +25,7 @@ use vroom_rooms::{Hub, HubDeps};
 use vroom_signaling::token::TokenKey;
 use vroom_signaling::{Signaling, SignalingConfig};
 use vroom_store::{Store, StoredCredentials};
+use vroom_webhooks::Dispatcher;
 
 use crate::config::Config;
 
@@ -49,6 +50,8 @@ impl Default for Deps {
 pub struct App {
     config: Config,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    outbox: Arc<Notify>,
     hub: Hub,
     credentials: StoredCredentials,
     generated_credentials: bool,
@@ -67,20 +70,24 @@ impl App {
         let resolved = credentials::resolve(store.as_ref(), &config.credentials)
             .await
             .context("cannot read or store the credentials")?;
+        let outbox = Arc::new(Notify::new());
         let hub = Hub::start(HubDeps {
             store: Arc::clone(&store),
-            clock: deps.clock,
+            clock: Arc::clone(&deps.clock),
             ids: deps.ids,
             config: LiveConfig {
                 reconnect_window: config.reconnect_window,
             },
-            outbox: Arc::new(Notify::new()),
+            outbox: Arc::clone(&outbox),
+            ad_hoc_callback: config.ad_hoc_status_callback.clone(),
         })
         .await
         .context("cannot restore the rooms in progress")?;
         Ok(Self {
             config,
             store,
+            clock: deps.clock,
+            outbox,
             hub,
             credentials: resolved.credentials,
             generated_credentials: resolved.generated,
@@ -142,6 +149,16 @@ impl App {
                 ..SignalingConfig::default()
             },
         );
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            c.auth_token.clone(),
+            self.config.webhooks.clone(),
+            Arc::clone(&self.outbox),
+        )
+        .context("cannot build the status-callback HTTP client")?;
+        let stop_dispatcher = tokio_util::sync::CancellationToken::new();
+        let dispatching = tokio::spawn(dispatcher.run(stop_dispatcher.clone()));
         let app = vroom_api::router(api)
             .merge(signaling.router())
             .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -153,6 +170,11 @@ impl App {
         tracing::info!("stopping: closing rooms' live sessions");
         self.hub.shutdown().await;
         signaling.shutdown(Duration::from_secs(5)).await;
+        // Give the last callbacks (participants disconnected by the stop) a moment; whatever is not
+        // delivered stays in the outbox for the next start.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop_dispatcher.cancel();
+        let _ = dispatching.await;
         Ok(())
     }
 }

@@ -26,19 +26,36 @@ struct DatabaseArg {
     database_url: String,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VROOM_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Base of every absolute URL in responses (default: http://<listen address>).
+    #[arg(long, env = "VROOM_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Refuse status callbacks to private, loopback and link-local addresses (recommended in
+    /// production; off by default so callbacks to local development servers work).
+    #[arg(long, env = "VROOM_WEBHOOK_BLOCK_PRIVATE")]
+    webhook_block_private: bool,
+    /// Status callback URL for ad-hoc rooms (rooms created by a client connecting to an unknown name).
+    #[arg(long, env = "VROOM_AD_HOC_STATUS_CALLBACK")]
+    ad_hoc_status_callback: Option<String>,
+    /// HTTP method of the ad-hoc rooms' status callback: POST or GET.
+    #[arg(
+        long,
+        env = "VROOM_AD_HOC_STATUS_CALLBACK_METHOD",
+        default_value = "POST"
+    )]
+    ad_hoc_status_callback_method: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (REST API at /v1, signaling at /signaling).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "VROOM_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        #[command(flatten)]
-        database: DatabaseArg,
-        /// Base of every absolute URL in responses (default: http://<listen address>).
-        #[arg(long, env = "VROOM_PUBLIC_URL")]
-        public_url: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Print an access token for a participant, like Twilio's AccessToken with a VideoGrant.
     Token {
         /// The participant's identity.
@@ -100,17 +117,34 @@ fn print_credentials(c: &vroom_store::StoredCredentials, base: &str) {
     println!("Mint a token with: vroom token --identity alice --room my-room");
 }
 
-async fn serve(
-    listen: SocketAddr,
-    database_url: String,
-    public_url: Option<String>,
-) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ad_hoc_status_callback = match args.ad_hoc_status_callback {
+        None => None,
+        Some(url) => {
+            vroom_domain::room::validate_callback_url(&url)
+                .map_err(|e| anyhow::anyhow!("--ad-hoc-status-callback: {e}"))?;
+            let method =
+                vroom_domain::room::CallbackMethod::parse(&args.ad_hoc_status_callback_method)
+                    .map_err(|e| anyhow::anyhow!("--ad-hoc-status-callback-method: {e}"))?;
+            Some((url, method))
+        }
+    };
     let config = Config {
-        database_url,
-        public_url: public_url.as_deref().map(config::public_url).transpose()?,
+        database_url: args.database.database_url,
+        public_url: args
+            .public_url
+            .as_deref()
+            .map(config::public_url)
+            .transpose()?,
         credentials: seed_from_env()?,
+        webhooks: config::WebhookConfig {
+            block_private: args.webhook_block_private,
+            ..config::WebhookConfig::default()
+        },
+        ad_hoc_status_callback,
         ..Config::default()
     };
+    let listen = args.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -199,11 +233,7 @@ async fn mint(
 
 async fn main_async(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
-            listen,
-            database,
-            public_url,
-        } => serve(listen, database.database_url, public_url).await,
+        Command::Serve(args) => serve(args).await,
         Command::Token {
             identity,
             room,

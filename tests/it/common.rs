@@ -27,6 +27,10 @@ pub struct Options {
     pub reconnect_window: Span,
     /// Heartbeat timeout offered to clients, ms.
     pub heartbeat_ms: u64,
+    /// Status-callback delivery settings.
+    pub webhooks: vroom::config::WebhookConfig,
+    /// Status callback of ad-hoc rooms.
+    pub ad_hoc_status_callback: Option<String>,
 }
 
 impl Default for Options {
@@ -35,6 +39,8 @@ impl Default for Options {
             clock: None,
             reconnect_window: Span::from_secs(30),
             heartbeat_ms: 5000,
+            webhooks: vroom::config::WebhookConfig::default(),
+            ad_hoc_status_callback: None,
         }
     }
 }
@@ -105,6 +111,12 @@ impl TestServer {
             },
             reconnect_window: options.reconnect_window,
             heartbeat_ms: options.heartbeat_ms,
+            webhooks: options.webhooks.clone(),
+            ad_hoc_status_callback: options
+                .ad_hoc_status_callback
+                .clone()
+                .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
+            ..Config::default()
         };
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(c) => Arc::new(c.clone()),

@@ -7,3 +7,4 @@ mod common;
 mod rest;
 mod sdk;
 mod signaling;
+mod webhooks;

@@ -518,7 +518,7 @@ async fn a_crash_leaves_no_participant_connected_after_the_next_start() {
     second.kill().await.unwrap();
 }
 
-fn chrono_now_ms() -> i64 {
+pub(crate) fn chrono_now_ms() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -528,7 +528,7 @@ fn chrono_now_ms() -> i64 {
     .unwrap()
 }
 
-async fn wait_for_port(port: u16) {
+pub(crate) async fn wait_for_port(port: u16) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

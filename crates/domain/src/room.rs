@@ -439,17 +439,24 @@ pub fn validate_callback_url(url: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The settings of a room created by a client connecting to a name nobody created: type group and
-/// every default.
+/// The settings of a room created by a client connecting to a name nobody created (an ad-hoc room):
+/// type group and every default, the operator's status callback if one is configured, and, as in
+/// Twilio, no wait once empty: the room ends when its last participant leaves.
 ///
 /// # Panics
 /// Never: the default request is valid by construction (checked by a unit test).
 #[must_use]
-pub fn ad_hoc_settings() -> RoomSettings {
-    CreateRoom::default()
+pub fn ad_hoc_settings(status_callback: Option<(String, CallbackMethod)>) -> RoomSettings {
+    let mut settings = CreateRoom::default()
         .validate()
         .expect("the default room request is valid")
-        .1
+        .1;
+    settings.empty_room_timeout = 0;
+    if let Some((url, method)) = status_callback {
+        settings.status_callback = Some(url);
+        settings.status_callback_method = method;
+    }
+    settings
 }
 
 #[cfg(test)]
@@ -458,7 +465,7 @@ mod tests {
 
     #[test]
     fn defaults_match_twilio() {
-        let s = ad_hoc_settings();
+        let s = CreateRoom::default().validate().unwrap().1;
         assert_eq!(s.room_type, RoomType::Group);
         assert_eq!(s.max_participants, 50);
         assert_eq!(s.max_participant_duration, 14_400);
@@ -466,6 +473,12 @@ mod tests {
         assert_eq!(s.unused_room_timeout, 5);
         assert_eq!(s.status_callback_method, CallbackMethod::Post);
         assert_eq!(s.video_codecs, vec![VideoCodec::Vp8]);
+        let ad_hoc = ad_hoc_settings(Some(("https://example.com/cb".into(), CallbackMethod::Get)));
+        assert_eq!(
+            ad_hoc.empty_room_timeout, 0,
+            "an ad-hoc room ends when its last participant leaves"
+        );
+        assert_eq!(ad_hoc.status_callback_method, CallbackMethod::Get);
     }
 
     #[test]

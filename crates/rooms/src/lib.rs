@@ -111,6 +111,8 @@ pub struct HubDeps {
     pub config: LiveConfig,
     /// Signalled whenever status-callback events were stored.
     pub outbox: Arc<Notify>,
+    /// Status callback of ad-hoc rooms (Twilio's console setting), if any.
+    pub ad_hoc_callback: Option<(String, vroom_domain::room::CallbackMethod)>,
 }
 
 /// The rooms service: creates rooms, finds the task of a room in progress, and routes requests to it.
@@ -119,6 +121,7 @@ pub struct HubDeps {
 pub struct Hub {
     deps: Arc<Deps>,
     config: LiveConfig,
+    ad_hoc_callback: Option<(String, vroom_domain::room::CallbackMethod)>,
     tracker: TaskTracker,
     next_session: Arc<AtomicU64>,
 }
@@ -141,6 +144,7 @@ impl Hub {
         let hub = Self {
             deps: shared,
             config: deps.config,
+            ad_hoc_callback: deps.ad_hoc_callback,
             tracker: TaskTracker::new(),
             next_session: Arc::new(AtomicU64::new(1)),
         };
@@ -377,7 +381,12 @@ impl Hub {
                 Some(name) => match self.deps.store.live_room_by_name(account, name).await? {
                     Some(room) => room,
                     None => match self
-                        .insert_room(account, Some(name.to_owned()), ad_hoc_settings(), true)
+                        .insert_room(
+                            account,
+                            Some(name.to_owned()),
+                            ad_hoc_settings(self.ad_hoc_callback.clone()),
+                            true,
+                        )
                         .await
                     {
                         Ok(room) => room,
@@ -387,8 +396,13 @@ impl Hub {
                     },
                 },
                 None => {
-                    self.insert_room(account, None, ad_hoc_settings(), true)
-                        .await?
+                    self.insert_room(
+                        account,
+                        None,
+                        ad_hoc_settings(self.ad_hoc_callback.clone()),
+                        true,
+                    )
+                    .await?
                 }
             };
             let Some(task) = self.task(&room).await? else {

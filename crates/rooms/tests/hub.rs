@@ -23,6 +23,7 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
         ids: Arc::new(RandomIds),
         config: LiveConfig::default(),
         outbox: Arc::new(Notify::new()),
+        ad_hoc_callback: None,
     })
     .await
     .unwrap()
