@@ -4,6 +4,7 @@
 
 mod browser;
 mod common;
+mod lifecycle;
 mod rest;
 mod sdk;
 mod signaling;
