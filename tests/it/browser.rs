@@ -1,1 +1,182 @@
-//! twilio-video.js in headless Chromium against the real server: see tests/browser/.
+//! twilio-video.js 2.36.0 in headless Chromium against the real server: each test starts a vroom and
+//! runs one scenario of `tests/browser/run.js` (Node, Playwright, Debian's Chromium) against it. The
+//! checks themselves are in run.js; this side provides the server and the credentials, and reports
+//! what run.js printed when it fails.
+//!
+//! Needs `scripts/setup-test-deps` (Chromium and `npm ci` in tests/browser); fails, never skips,
+//! when that was not run.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::common::{Options, TestServer};
+
+/// How long one scenario may take, Chromium start included (they take a few seconds each).
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
+/// The browser Playwright drives (Debian's package `chromium`).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// One browser at a time: each scenario runs Chromium with several pages, and two at once on a small
+/// machine only make both slower.
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Fails with what is missing and how to install it.
+fn require_setup() {
+    let dir = browser_dir();
+    let needed = [
+        PathBuf::from(CHROMIUM),
+        dir.join("node_modules/twilio-video/dist/twilio-video.min.js"),
+        dir.join("node_modules/playwright-core/package.json"),
+        dir.join("node_modules/jsonwebtoken/package.json"),
+    ];
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the browser tests need Chromium and tests/browser's npm packages, and these are missing: {}. \
+         Run scripts/setup-test-deps (it installs Debian's chromium and runs npm ci in tests/browser).",
+        missing.join(", ")
+    );
+}
+
+/// Runs `node run.js <scenario>` against `server` and fails the test with its output unless it
+/// passes.
+async fn run_scenario(server: &TestServer, scenario: &str) {
+    require_setup();
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let mut child = Command::new("node")
+        .arg("run.js")
+        .arg(scenario)
+        .current_dir(browser_dir())
+        .env("VROOM_BASE_URL", &server.base)
+        .env("VROOM_WS_URL", &server.ws)
+        .env("VROOM_ACCOUNT_SID", server.creds.account_sid.to_string())
+        .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
+        .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret)
+        .env("VROOM_CHROMIUM", CHROMIUM)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start `node` (Node.js is needed for the browser tests): {e}")
+        });
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
+    let status: Option<ExitStatus> =
+        match tokio::time::timeout(SCENARIO_TIMEOUT, child.wait()).await {
+            Ok(status) => Some(status.expect("waiting for node")),
+            Err(_) => {
+                let _ = child.kill().await;
+                None
+            }
+        };
+    let (stdout, stderr) = (
+        stdout.await.unwrap_or_default(),
+        stderr.await.unwrap_or_default(),
+    );
+    match status {
+        Some(s) if s.success() => println!("{stdout}"),
+        Some(s) => panic!(
+            "browser scenario '{scenario}' failed ({s})\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
+        None => panic!(
+            "browser scenario '{scenario}' did not finish within {} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            SCENARIO_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+/// Reads a child's pipe to the end in the background.
+fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    pipe: Option<R>,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes).await;
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+async fn scenario(name: &str) {
+    let server = TestServer::start().await;
+    run_scenario(&server, name).await;
+    server.stop().await;
+}
+
+/// connect() through `wsServer`: room and participant SIDs, names and identity match REST; leaving
+/// shows in REST.
+#[tokio::test(flavor = "multi_thread")]
+async fn connects_through_ws_server() {
+    scenario("connect").await;
+}
+
+/// Two pages: B's join and leave reach A as participantConnected / participantDisconnected.
+#[tokio::test(flavor = "multi_thread")]
+async fn sees_others_join_and_leave() {
+    scenario("join_leave").await;
+}
+
+/// A second page with the same identity disconnects the first with 53205.
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_takeover_disconnects_with_53205() {
+    scenario("duplicate_identity").await;
+}
+
+/// REST Status=completed disconnects every page with 53118.
+#[tokio::test(flavor = "multi_thread")]
+async fn room_completion_disconnects_with_53118() {
+    scenario("room_completed").await;
+}
+
+/// REST Status=disconnected on a participant disconnects its page with 53204.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_kick_disconnects_with_53204() {
+    scenario("kick").await;
+}
+
+/// Fake camera and microphone get MT SIDs; the other pages see them, and later publications and
+/// unpublications as trackPublished / trackUnpublished.
+#[tokio::test(flavor = "multi_thread")]
+async fn published_tracks_get_sids_and_are_announced() {
+    scenario("tracks").await;
+}
+
+/// Refused tokens reject connect() with the token error's code.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_tokens_reject_connect() {
+    scenario("bad_tokens").await;
+}
+
+/// A signaling connection cut without a close handshake is resumed with `sync`.
+#[tokio::test(flavor = "multi_thread")]
+async fn resumes_after_a_cut_connection() {
+    scenario("reconnect").await;
+}
+
+/// Heartbeats both ways keep a page connected over several heartbeat periods (a 1 s heartbeat, so
+/// several periods pass quickly).
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_keep_a_page_connected() {
+    let server = TestServer::with(Options {
+        heartbeat_ms: 1000,
+        ..Options::default()
+    })
+    .await;
+    run_scenario(&server, "heartbeats").await;
+    server.stop().await;
+}

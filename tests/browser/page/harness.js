@@ -68,7 +68,7 @@
     // Connects and resolves with the room's summary, or with `{ error }` when connect() rejects.
     async connect(token, options) {
       const opts = Object.assign(
-        { iceServers: [], insights: false, audio: false, video: false, logLevel: 'warn' },
+        { iceServers: [], insights: false, audio: false, video: false },
         options,
       );
       try {
@@ -94,6 +94,17 @@
       } catch (e) {
         return { error: errorOf(e) };
       }
+    },
+
+    // Unpublishes (and stops) the local track published as `trackSid`; true if there was one.
+    unpublish(trackSid) {
+      const pub = Array.from(room.localParticipant.tracks.values()).find((p) => p.trackSid === trackSid);
+      if (!pub) {
+        return false;
+      }
+      pub.unpublish();
+      pub.track.stop();
+      return true;
     },
 
     disconnect() {
