@@ -116,7 +116,6 @@ impl TestServer {
                 .ad_hoc_status_callback
                 .clone()
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
-            ..Config::default()
         };
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(c) => Arc::new(c.clone()),

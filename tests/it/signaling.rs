@@ -501,6 +501,15 @@ async fn a_crash_leaves_no_participant_connected_after_the_next_start() {
 
     let mut first = spawn();
     wait_for_port(port).await;
+    // A room made through REST outlives its participants (an ad-hoc one would end with its last).
+    let created = http
+        .post(format!("http://127.0.0.1:{port}/v1/Rooms"))
+        .basic_auth(creds.api_key_sid.to_string(), Some(&creds.api_key_secret))
+        .form(&[("UniqueName", "crashy")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
     let (_client, m) = SignalClient::join(&ws, &token, Some("crashy"), &[]).await;
     assert_eq!(m["type"], "connected");
     let psid = sid(&m);
