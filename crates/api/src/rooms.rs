@@ -140,6 +140,7 @@ fn parse_rules(text: &str) -> ApiResult<Vec<RecordingRule>> {
                 kind,
                 publisher: text("publisher")?,
                 track: text("track")?,
+                priority: None,
             })
         })
         .collect()

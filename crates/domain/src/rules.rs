@@ -23,9 +23,9 @@ impl RuleType {
     }
 }
 
-/// One recording rule. Filters present in one rule are ANDed.
+/// One rule of a recording or subscribe rule set. Filters present in one rule are ANDed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RecordingRule {
+pub struct TrackRule {
     /// Include or exclude.
     pub rule_type: RuleType,
     /// `all: true` (must stand alone).
@@ -36,7 +36,14 @@ pub struct RecordingRule {
     pub publisher: Option<String>,
     /// Track name or SID.
     pub track: Option<String>,
+    /// Subscribe rules only: the priority asked for matching tracks (kept, not acted on).
+    pub priority: Option<String>,
 }
+
+/// A recording rule.
+pub type RecordingRule = TrackRule;
+/// A subscribe rule.
+pub type SubscribeRule = TrackRule;
 
 /// Largest number of rules in one request.
 pub const MAX_RULES: usize = 20;
@@ -71,12 +78,90 @@ pub fn validate_recording_rules(rules: &[RecordingRule]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The rules a participant starts with when its client does not say: subscribe to everything.
+#[must_use]
+pub fn subscribe_all() -> Vec<SubscribeRule> {
+    vec![TrackRule { rule_type: RuleType::Include, all: Some(true), kind: None, publisher: None, track: None, priority: None }]
+}
+
+/// Checks subscribe rules as Twilio does (any kind, including data, may be filtered).
+///
+/// # Errors
+/// `SubscribeRulesInvalid` naming the broken rule.
+pub fn validate_subscribe_rules(rules: &[SubscribeRule]) -> Result<(), Error> {
+    let bad = |why| Err(Error::SubscribeRulesInvalid { why });
+    if rules.is_empty() {
+        return bad("an empty set of rules is not allowed");
+    }
+    if rules.len() > MAX_RULES {
+        return bad("at most 20 rules are allowed");
+    }
+    for r in rules {
+        if let Some(all) = r.all {
+            if !all {
+                return bad("'all' must be true");
+            }
+            if r.kind.is_some() || r.publisher.is_some() || r.track.is_some() {
+                return bad("a rule with 'all' must not contain other filters");
+            }
+        } else if r.kind.is_none() && r.publisher.is_none() && r.track.is_none() {
+            return bad("a rule needs 'all' or at least one filter");
+        }
+    }
+    Ok(())
+}
+
+/// A track some other participant publishes, as subscribe rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleSubject<'a> {
+    /// Publisher SID (text).
+    pub publisher_sid: &'a str,
+    /// Publisher identity.
+    pub publisher_identity: &'a str,
+    /// Track SID (text).
+    pub track_sid: &'a str,
+    /// Track name.
+    pub track_name: &'a str,
+    /// Kind.
+    pub kind: TrackKind,
+}
+
+impl TrackRule {
+    /// Whether every filter of the rule matches `t` (publisher and track by identity/name or SID,
+    /// case-sensitive).
+    #[must_use]
+    pub fn matches(&self, t: &RuleSubject<'_>) -> bool {
+        if self.all == Some(true) {
+            return true;
+        }
+        self.kind.is_none_or(|k| k == t.kind)
+            && self.publisher.as_deref().is_none_or(|p| p == t.publisher_identity || p == t.publisher_sid)
+            && self.track.as_deref().is_none_or(|n| n == t.track_name || n == t.track_sid)
+    }
+}
+
+/// Which of `tracks` the rules select: starting from nothing, each rule in order adds (include) or
+/// removes (exclude) the tracks it matches. Returns indexes into `tracks`, in their order.
+#[must_use]
+pub fn select(rules: &[SubscribeRule], tracks: &[RuleSubject<'_>]) -> Vec<usize> {
+    let mut chosen = vec![false; tracks.len()];
+    for rule in rules {
+        for (i, t) in tracks.iter().enumerate() {
+            if rule.matches(t) {
+                chosen[i] = rule.rule_type == RuleType::Include;
+            }
+        }
+    }
+    chosen.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rule(all: Option<bool>, kind: Option<TrackKind>) -> RecordingRule {
         RecordingRule {
+            priority: None,
             rule_type: RuleType::Include,
             all,
             kind,
@@ -94,5 +179,38 @@ mod tests {
         assert!(validate_recording_rules(&[rule(None, Some(TrackKind::Data))]).is_err());
         assert!(validate_recording_rules(&vec![rule(Some(true), None); 21]).is_err());
         assert!(validate_recording_rules(&[rule(None, Some(TrackKind::Video))]).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod subscribe_tests {
+    use super::*;
+
+    fn rule(rule_type: RuleType, kind: Option<TrackKind>, publisher: Option<&str>) -> SubscribeRule {
+        TrackRule { rule_type, all: None, kind, publisher: publisher.map(str::to_owned), track: None, priority: None }
+    }
+
+    #[test]
+    fn rules_apply_in_order() {
+        let t = |p: &'static str, n: &'static str, k| RuleSubject {
+            publisher_sid: "PA1",
+            publisher_identity: p,
+            track_sid: n,
+            track_name: n,
+            kind: k,
+        };
+        let tracks = [t("alice", "a-mic", TrackKind::Audio), t("alice", "a-cam", TrackKind::Video), t("bob", "b-mic", TrackKind::Audio)];
+        assert_eq!(select(&subscribe_all(), &tracks), [0, 1, 2]);
+        let no_video = [subscribe_all()[0].clone(), rule(RuleType::Exclude, Some(TrackKind::Video), None)];
+        assert_eq!(select(&no_video, &tracks), [0, 2]);
+        let only_bob = [rule(RuleType::Include, None, Some("bob"))];
+        assert_eq!(select(&only_bob, &tracks), [2]);
+        let all_but_then_alice_audio = [
+            TrackRule { rule_type: RuleType::Exclude, ..subscribe_all()[0].clone() },
+            rule(RuleType::Include, Some(TrackKind::Audio), Some("alice")),
+        ];
+        assert_eq!(select(&all_but_then_alice_audio, &tracks), [0]);
+        assert!(validate_subscribe_rules(&[]).is_err());
+        assert!(validate_subscribe_rules(&[rule(RuleType::Include, Some(TrackKind::Data), None)]).is_ok());
     }
 }

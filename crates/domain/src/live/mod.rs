@@ -7,8 +7,13 @@
 //! `poll_timeout` says when the next one is due and `handle_timeout` fires whatever is due, so tests
 //! can drive hours of room life by passing timestamps.
 
+mod media;
+
+pub use media::{MediaCommand, Subscription};
+
 use crate::error::Error;
 use crate::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
+use crate::rules::{SubscribeRule, subscribe_all};
 use crate::participant::{EndReason, Participant};
 use crate::room::Room;
 use crate::sid::{IdSource, ParticipantSid, TrackSid};
@@ -86,13 +91,15 @@ pub struct Effects {
     pub events: Vec<StatusEvent>,
     /// Notices for sessions, addressed by participant, to deliver after the writes committed.
     pub notices: Vec<(ParticipantSid, Notice)>,
+    /// Instructions for the media server (which tracks each participant receives, who left).
+    pub media: Vec<MediaCommand>,
 }
 
 impl Effects {
     /// True when nothing needs doing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.events.is_empty() && self.notices.is_empty()
+        self.writes.is_empty() && self.events.is_empty() && self.notices.is_empty() && self.media.is_empty()
     }
 
     /// Appends the effects of a later step.
@@ -100,6 +107,7 @@ impl Effects {
         self.writes.extend(other.writes);
         self.events.extend(other.events);
         self.notices.extend(other.notices);
+        self.media.extend(other.media);
     }
 
     /// Keeps only the latest state of each participant per recipient, for effects of several steps
@@ -136,6 +144,11 @@ struct Member {
     tracks: Vec<PublishedTrack>,
     /// When the signaling connection dropped, if it did and has not come back.
     detached_since: Option<Timestamp>,
+    /// Which tracks of the others it wants, and when that was last set.
+    rules: Vec<SubscribeRule>,
+    rules_updated: Timestamp,
+    /// The tracks it receives now, as the rules select them.
+    subscriptions: Vec<Subscription>,
 }
 
 impl Member {
@@ -358,6 +371,9 @@ impl LiveRoom {
             revision: 1,
             tracks: Vec::new(),
             detached_since: None,
+            rules: subscribe_all(),
+            rules_updated: now,
+            subscriptions: Vec::new(),
         };
         let view = member.view();
         self.members.push(member);
@@ -372,6 +388,7 @@ impl LiveRoom {
             now,
         ));
         self.tell_others(&mut effects, &view);
+        self.resubscribe(now, &mut effects);
         Ok((participant, effects))
     }
 
@@ -476,6 +493,7 @@ impl LiveRoom {
             }
             let view = self.members[index].view();
             self.tell_others(&mut effects, &view);
+            self.resubscribe(now, &mut effects);
         }
         Ok((outcomes, effects))
     }
@@ -530,6 +548,8 @@ impl LiveRoom {
             effects.notices.push((record.sid, Notice::Removed(reason)));
         }
         self.tell_others(&mut effects, &member.departure_view());
+        effects.media.push(MediaCommand::Gone { participant: record.sid });
+        self.resubscribe(now, &mut effects);
         if self.members.is_empty() {
             self.empty_since = Some(now);
         }

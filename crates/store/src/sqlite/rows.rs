@@ -99,6 +99,7 @@ fn rules_from_json(text: &str) -> StoreResult<Vec<RecordingRule>> {
                     .and_then(TrackKind::parse),
                 publisher: text_field("publisher"),
                 track: text_field("track"),
+                priority: None,
             })
         })
         .collect()
