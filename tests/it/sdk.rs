@@ -1,1 +1,154 @@
-//! Twilio helper libraries (Python and Node) against the real server: see tests/sdk/.
+//! Twilio's official helper libraries against the real server: `twilio` 9.13.0 from PyPI and
+//! `twilio` 6.2.0 from npm each run a conformance suite (tests/sdk/python/conformance.py and
+//! tests/sdk/node/conformance.js) against a fresh vroom. The checks live in the suites; this side
+//! starts the server, hands over its URL and credentials, and shows what the suite printed when it
+//! fails.
+//!
+//! Needs `scripts/setup-test-deps` (the `.venv-sdk` virtualenv and `npm ci` in tests/sdk/node); fails,
+//! never skips, when that was not run.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::common::TestServer;
+
+/// How long one suite may take (each takes a few seconds; the margin is for a loaded machine).
+const SUITE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Environment variables the child must not inherit: region and edge make the libraries rewrite every
+/// host to `*.twilio.com`, and twilio-node sends every request through `HTTP_PROXY` when it is set,
+/// loopback included.
+const SCRUBBED_ENV: [&str; 8] = [
+    "TWILIO_REGION",
+    "TWILIO_EDGE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fails with what is missing and how to install it.
+fn require(what: &str, paths: &[PathBuf]) {
+    let missing: Vec<String> = paths
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the {what} conformance suite needs its packages, and these are missing: {}. \
+         Run scripts/setup-test-deps (it creates .venv-sdk and runs npm ci in tests/sdk/node).",
+        missing.join(", ")
+    );
+}
+
+/// Runs `program args…` in `dir` against a fresh server and fails the test, with the suite's output,
+/// unless it passes.
+async fn run_suite(what: &str, program: &Path, args: &[PathBuf], dir: &Path) {
+    let server = TestServer::start().await;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("VROOM_BASE_URL", &server.base)
+        .env("VROOM_ACCOUNT_SID", server.creds.account_sid.to_string())
+        .env("VROOM_AUTH_TOKEN", &server.creds.auth_token)
+        .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
+        .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for name in SCRUBBED_ENV {
+        command.env_remove(name);
+    }
+    let mut child = command.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {} for the {what} suite: {e}",
+            program.display()
+        )
+    });
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
+    let status: Option<ExitStatus> = match tokio::time::timeout(SUITE_TIMEOUT, child.wait()).await {
+        Ok(status) => Some(status.expect("waiting for the suite")),
+        Err(_) => {
+            let _ = child.kill().await;
+            None
+        }
+    };
+    let (stdout, stderr) = (
+        stdout.await.unwrap_or_default(),
+        stderr.await.unwrap_or_default(),
+    );
+    match status {
+        Some(s) if s.success() => println!("{stdout}"),
+        Some(s) => panic!(
+            "the {what} conformance suite failed ({s})\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
+        None => panic!(
+            "the {what} conformance suite did not finish within {} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            SUITE_TIMEOUT.as_secs()
+        ),
+    }
+    server.stop().await;
+}
+
+/// Reads a child's pipe to the end in the background.
+fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    pipe: Option<R>,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes).await;
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// twilio-python: every Rooms and Participants operation, paging through `list`/`stream`/`page`,
+/// TwilioRestException codes, and AccessToken + VideoGrant tokens at /signaling.
+#[tokio::test(flavor = "multi_thread")]
+async fn twilio_python_conformance() {
+    let dir = repo().join("tests/sdk/python");
+    let python = repo().join(".venv-sdk/bin/python");
+    require(
+        "Python",
+        &[python.clone(), repo().join(".venv-sdk/.vroom-stamp")],
+    );
+    run_suite("Python", &python, &[dir.join("conformance.py")], &dir).await;
+}
+
+/// twilio-node: every Rooms and Participants operation, paging through `list`/`each`/`page`,
+/// RestException codes, and AccessToken + VideoGrant tokens (HS256, HS384, HS512) at /signaling.
+#[tokio::test(flavor = "multi_thread")]
+async fn twilio_node_conformance() {
+    let dir = repo().join("tests/sdk/node");
+    require(
+        "Node",
+        &[
+            dir.join("node_modules/twilio/package.json"),
+            dir.join("node_modules/ws/package.json"),
+        ],
+    );
+    run_suite(
+        "Node",
+        Path::new("node"),
+        &[dir.join("conformance.js")],
+        &dir,
+    )
+    .await;
+}
