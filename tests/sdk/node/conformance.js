@@ -88,8 +88,8 @@ async function eventually(what, condition, wait = 10000) {
   }
 }
 
-function token(identity, { room, secret = KEY_SECRET, algorithm } = {}) {
-  const t = new AccessToken(ACCOUNT_SID, KEY_SID, secret, { identity, ttl: 3600 });
+function token(identity, { room, secret = KEY_SECRET, algorithm, ttl = 3600 } = {}) {
+  const t = new AccessToken(ACCOUNT_SID, KEY_SID, secret, { identity, ttl });
   t.addGrant(new VideoGrant(room ? { room } : {}));
   return t.toJwt(algorithm);
 }
@@ -365,6 +365,13 @@ async function tokensRefused(room) {
   peer = await Peer.connect(WS_URL, token('mallory', { room: `node other ${RUN}` }), room.uniqueName);
   await peer.close();
   assert.equal(peer.answer.type, 'error', 'a token granted for another room');
+  peer = await Peer.connect(WS_URL, token('mallory', { ttl: -3600 }), room.uniqueName);
+  await peer.close();
+  assert.deepEqual([peer.answer.type, peer.answer.code], ['error', 20104], 'an expired token');
+  peer = await Peer.connect(WS_URL, token('mallory', { ttl: 2 * 86400, algorithm: 'HS512' }), room.uniqueName);
+  await peer.close();
+  assert.equal(peer.answer.type, 'error', 'a token valid for more than 24 hours');
+  assert.ok([20104, 20157].includes(peer.answer.code), `error code ${peer.answer.code}`);
 }
 
 async function participantsList(room, { alice, bob, carol }) {
@@ -526,7 +533,7 @@ async function main() {
 
   const room = await ROOMS.create({ uniqueName: `node participants ${RUN}` });
   const peers = await check('tokens: AccessToken + VideoGrant (HS256, HS512, HS384; with and without a room) accepted at /signaling', tokensAccepted, room);
-  await check('tokens: a token with a wrong signature or another room is refused', tokensRefused, room);
+  await check('tokens: a token with a wrong signature, another room, expired or too long-lived is refused', tokensRefused, room);
   await check('participants: list with Status, Identity, DateCreatedAfter and DateCreatedBefore', participantsList, room, peers);
   await check('participants: fetch by SID and by identity', participantFetch, room, peers.alice);
   await check('published tracks: list and fetch by SID and by name', publishedTracks, room, peers);

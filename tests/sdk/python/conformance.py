@@ -102,8 +102,8 @@ def eventually(what, condition, wait=10.0):
         time.sleep(0.05)
 
 
-def token(identity, room=None, secret=KEY_SECRET):
-    t = AccessToken(ACCOUNT_SID, KEY_SID, secret, identity=identity, ttl=3600)
+def token(identity, room=None, secret=KEY_SECRET, ttl=3600, valid_until=None):
+    t = AccessToken(ACCOUNT_SID, KEY_SID, secret, identity=identity, ttl=ttl, valid_until=valid_until)
     t.add_grant(VideoGrant(room=room))
     return t.to_jwt()
 
@@ -379,6 +379,17 @@ def tokens_refused(room):
         eq(peer.answer.get("type"), "error", "answer to a token granted for another room")
     finally:
         peer.close()
+    peer = Peer(WS_URL, token("mallory", valid_until=int(time.time()) - 3600), room.unique_name)
+    try:
+        eq((peer.answer.get("type"), peer.answer.get("code")), ("error", 20104), "answer to an expired token")
+    finally:
+        peer.close()
+    peer = Peer(WS_URL, token("mallory", ttl=2 * 86400), room.unique_name)
+    try:
+        eq(peer.answer.get("type"), "error", "answer to a token valid for more than 24 hours")
+        expect(peer.answer.get("code") in (20104, 20157), f"error code {peer.answer.get('code')}")
+    finally:
+        peer.close()
 
 
 def participants_list(room, alice, bob):
@@ -537,7 +548,7 @@ def main():
 
     room = ROOMS.create(unique_name=f"py participants {RUN}")
     alice, bob = check("tokens: AccessToken + VideoGrant (with and without a room) accepted at /signaling", tokens_accepted, room)
-    check("tokens: a token with a wrong signature or another room is refused", tokens_refused, room)
+    check("tokens: a token with a wrong signature, another room, expired or too long-lived is refused", tokens_refused, room)
     check("participants: list with Status, Identity, DateCreatedAfter and DateCreatedBefore", participants_list, room, alice, bob)
     check("participants: fetch by SID and by identity", participant_fetch, room, alice)
     check("published tracks: list and fetch by SID and by name", published_tracks, room, alice, bob)
