@@ -500,6 +500,24 @@ async function oddIdentity(room) {
   await eventually('the participant who left is disconnected', async () => (await ROOMS(room.sid).participants(peer.sid).fetch()).status === 'disconnected');
 }
 
+async function duplicateIdentity(room) {
+  const first = await connectPeer('twin', room.uniqueName);
+  const second = await connectPeer('twin', room.uniqueName);
+  try {
+    const ending = await first.ending();
+    assert.deepEqual([ending.type, ending.code], ['error', 53205], 'signaling message to the participant taken over');
+    await first.leave();
+    const parts = ROOMS(room.sid).participants;
+    await eventually('the first twin is disconnected', async () => (await parts(first.sid).fetch()).status === 'disconnected');
+    assert.equal((await parts('twin').fetch()).sid, second.sid, 'fetch by identity finds the connected one');
+    assert.deepEqual(sidsOf(await parts.list({ identity: 'twin' })), [second.sid], 'Identity filter (connected by default)');
+    assert.deepEqual(sidsOf(await parts.list({ identity: 'twin', status: 'disconnected' })), [first.sid], 'Identity+Status=disconnected');
+  } finally {
+    await second.leave();
+  }
+  await eventually('the second twin is disconnected', async () => (await ROOMS(room.sid).participants(second.sid).fetch()).status === 'disconnected');
+}
+
 async function completeWithParticipants(room, peers) {
   await ROOMS(room.sid).update({ status: 'completed' });
   for (const peer of peers) {
@@ -509,8 +527,8 @@ async function completeWithParticipants(room, peers) {
     await peer.leave();
   }
   const parts = ROOMS(room.sid).participants;
-  assert.equal((await parts.list({ pageSize: 2 })).length, 9, 'a completed room lists its (disconnected) participants');
-  assert.equal((await each(parts, { status: 'disconnected', pageSize: 3 })).length, 9, "each({status: 'disconnected', pageSize: 3})");
+  assert.equal((await parts.list({ pageSize: 2 })).length, 11, 'a completed room lists its (disconnected) participants');
+  assert.equal((await each(parts, { status: 'disconnected', pageSize: 3 })).length, 11, "each({status: 'disconnected', pageSize: 3})");
   assert.ok((await parts.list()).every((p) => p.status === 'disconnected'), 'everyone is disconnected');
   assert.deepEqual(await parts.list({ status: 'connected' }), [], 'Status=connected of a completed room');
 }
@@ -543,6 +561,7 @@ async function main() {
   const pagers = await check('participants: paging over several pages', pagingParticipants, room, peers);
   await check('participants: a participant who leaves is disconnected', leave, room, pagers[0]);
   await check('participants: identities and track names with spaces, &, + and non-ASCII', oddIdentity, room);
+  await check('participants: a second connection with the same identity takes over (53205)', duplicateIdentity, room);
   await check('rooms: completing a room disconnects everyone (client told it completed)', completeWithParticipants, room, [peers.alice, peers.carol, ...pagers.slice(1)]);
   console.log('node conformance: all checks passed');
 }

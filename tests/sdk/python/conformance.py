@@ -508,6 +508,23 @@ def odd_identity(room):
     return peer
 
 
+def duplicate_identity(room):
+    first = connect_peer("twin", room.unique_name)
+    second = connect_peer("twin", room.unique_name)
+    try:
+        ending = first.ending()
+        eq((ending.get("type"), ending.get("code")), ("error", 53205), "signaling message to the participant taken over")
+        first.leave()
+        parts = ROOMS(room.sid).participants
+        eventually("the first twin is disconnected", lambda: parts(first.sid).fetch().status == "disconnected")
+        eq(parts("twin").fetch().sid, second.sid, "fetch by identity finds the connected one")
+        eq([p.sid for p in parts.list(identity="twin")], [second.sid], "Identity filter (connected by default)")
+        eq([p.sid for p in parts.list(identity="twin", status="disconnected")], [first.sid], "Identity+Status=disconnected")
+    finally:
+        second.leave()
+    eventually("the second twin is disconnected", lambda: ROOMS(room.sid).participants(second.sid).fetch().status == "disconnected")
+
+
 def leave(room, peer):
     peer.leave()
     eventually("the participant who left is disconnected", lambda: ROOMS(room.sid).participants(peer.sid).fetch().status == "disconnected")
@@ -523,8 +540,8 @@ def complete_with_participants(room, alice, peers):
         peer.leave()
     parts = ROOMS(room.sid).participants
     everyone = [p.sid for p in parts.list(page_size=2)]
-    eq(len(everyone), 8, "a completed room lists its (disconnected) participants")
-    eq(len(list(parts.stream(status="disconnected", page_size=3))), 8, "stream(status=disconnected, page_size=3)")
+    eq(len(everyone), 10, "a completed room lists its (disconnected) participants")
+    eq(len(list(parts.stream(status="disconnected", page_size=3))), 10, "stream(status=disconnected, page_size=3)")
     expect(all(p.status == "disconnected" for p in parts.list()), "everyone is disconnected")
     eq(parts.list(status="connected"), [], "Status=connected of a completed room")
     eq(ROOMS(room.sid).participants(alice.sid).published_tracks.list(), [], "no published tracks after completion")
@@ -558,6 +575,7 @@ def main():
     peers = check("participants: paging over several pages", paging_participants, room, alice)
     check("participants: a participant who leaves is disconnected", leave, room, peers[0])
     check("participants: identities and track names with spaces, &, + and non-ASCII", odd_identity, room)
+    check("participants: a second connection with the same identity takes over (53205)", duplicate_identity, room)
     check("rooms: completing a room disconnects everyone (client told it completed)", complete_with_participants, room, alice, peers[1:])
     print("python conformance: all checks passed", flush=True)
 
