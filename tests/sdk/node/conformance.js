@@ -88,8 +88,8 @@ async function eventually(what, condition, wait = 10000) {
   }
 }
 
-function token(identity, { room, secret = KEY_SECRET, algorithm, ttl = 3600 } = {}) {
-  const t = new AccessToken(ACCOUNT_SID, KEY_SID, secret, { identity, ttl });
+function token(identity, { room, secret = KEY_SECRET, algorithm, ttl = 3600, region } = {}) {
+  const t = new AccessToken(ACCOUNT_SID, KEY_SID, secret, { identity, ttl, region });
   t.addGrant(new VideoGrant(room ? { room } : {}));
   return t.toJwt(algorithm);
 }
@@ -354,7 +354,7 @@ async function tokensAccepted(room) {
   const alice = await connectPeer('alice', room.uniqueName, { room: room.uniqueName }, [track('a1', 'audio', 'mic'), track('v1', 'video', 'cam')]);
   assert.equal(alice.answer.sid, room.sid, 'room sid in connected');
   const bob = await connectPeer('bob', room.uniqueName, { algorithm: 'HS512' });
-  const carol = await connectPeer('carol', room.uniqueName, { algorithm: 'HS384', room: room.uniqueName });
+  const carol = await connectPeer('carol', room.uniqueName, { algorithm: 'HS384', room: room.uniqueName, region: 'ie1' });
   return { alice, bob, carol };
 }
 
@@ -388,7 +388,7 @@ async function participantsList(room, { alice, bob, carol }) {
   assert.deepEqual(await parts.list({ dateCreatedBefore: new Date(Date.UTC(2001, 0, 1)) }), [], 'DateCreatedBefore 2001');
   assert.deepEqual(await parts.list({ dateCreatedAfter: new Date(created.getTime() + DAY) }), [], 'DateCreatedAfter tomorrow');
   once(all, sidsOf(await parts.list({ dateCreatedBefore: new Date(created.getTime() + DAY), pageSize: 1 })), 'DateCreatedBefore tomorrow, pageSize 1');
-  once(all, sidsOf(await ROOMS(room.uniqueName).participants.list()), "list through the room's UniqueName");
+  once(all, sidsOf(await ROOMS(room.uniqueName).participants.list({ pageSize: 1 })), "list({pageSize: 1}) through the room's UniqueName");
 }
 
 async function participantFetch(room, alice) {
@@ -550,7 +550,7 @@ async function main() {
   await check('rooms: errors (53113, 53108, 53107, 53109, 53110, 53111, 53115, 53120, 53123, 20404, 53112, 20001)', roomErrors, full, done);
 
   const room = await ROOMS.create({ uniqueName: `node participants ${RUN}` });
-  const peers = await check('tokens: AccessToken + VideoGrant (HS256, HS512, HS384; with and without a room) accepted at /signaling', tokensAccepted, room);
+  const peers = await check('tokens: AccessToken + VideoGrant (HS256, HS512, HS384; with and without a room, with a region) accepted at /signaling', tokensAccepted, room);
   await check('tokens: a token with a wrong signature, another room, expired or too long-lived is refused', tokensRefused, room);
   await check('participants: list with Status, Identity, DateCreatedAfter and DateCreatedBefore', participantsList, room, peers);
   await check('participants: fetch by SID and by identity', participantFetch, room, peers.alice);

@@ -102,8 +102,8 @@ def eventually(what, condition, wait=10.0):
         time.sleep(0.05)
 
 
-def token(identity, room=None, secret=KEY_SECRET, ttl=3600, valid_until=None):
-    t = AccessToken(ACCOUNT_SID, KEY_SID, secret, identity=identity, ttl=ttl, valid_until=valid_until)
+def token(identity, room=None, secret=KEY_SECRET, ttl=3600, valid_until=None, region=None):
+    t = AccessToken(ACCOUNT_SID, KEY_SID, secret, identity=identity, ttl=ttl, valid_until=valid_until, region=region)
     t.add_grant(VideoGrant(room=room))
     return t.to_jwt()
 
@@ -351,8 +351,8 @@ def room_errors(full, completed):
 # Participants
 
 
-def connect_peer(identity, room_name, grant_room=None, tracks=()):
-    peer = Peer(WS_URL, token(identity, grant_room), room_name, tracks)
+def connect_peer(identity, room_name, grant_room=None, tracks=(), region=None):
+    peer = Peer(WS_URL, token(identity, grant_room, region=region), room_name, tracks)
     answer = peer.answer
     expect(answer.get("type") == "connected", f"{identity} could not connect: {answer}")
     expect(peer.sid and peer.sid.startswith("PA"), f"participant sid {peer.sid}")
@@ -362,7 +362,7 @@ def connect_peer(identity, room_name, grant_room=None, tracks=()):
 
 def tokens_accepted(room):
     alice = connect_peer("alice", room.unique_name, grant_room=room.unique_name, tracks=[track("a1", "audio", "mic"), track("v1", "video", "cam")])
-    bob = connect_peer("bob", room.unique_name)
+    bob = connect_peer("bob", room.unique_name, region="ie1")  # a `twr` header in the token
     eq(alice.answer.get("sid"), room.sid, "room sid in connected")
     return alice, bob
 
@@ -405,8 +405,8 @@ def participants_list(room, alice, bob):
     eq(parts.list(date_created_before=datetime(2001, 1, 1, tzinfo=timezone.utc)), [], "DateCreatedBefore 2001")
     eq(parts.list(date_created_after=created + timedelta(days=1)), [], "DateCreatedAfter tomorrow")
     once([alice.sid, bob.sid], [p.sid for p in parts.list(date_created_before=created + timedelta(days=1))], "DateCreatedBefore tomorrow")
-    by_name = [p.sid for p in ROOMS(room.unique_name).participants.list()]
-    once([alice.sid, bob.sid], by_name, "list through the room's UniqueName")
+    by_name = [p.sid for p in ROOMS(room.unique_name).participants.list(page_size=1)]
+    once([alice.sid, bob.sid], by_name, "list(page_size=1) through the room's UniqueName")
 
 
 def participant_fetch(room, alice):
@@ -564,7 +564,7 @@ def main():
     check("rooms: errors (53113, 53108, 53107, 53109, 53110, 53111, 53115, 53120, 53123, 20404, 53112)", room_errors, full, done)
 
     room = ROOMS.create(unique_name=f"py participants {RUN}")
-    alice, bob = check("tokens: AccessToken + VideoGrant (with and without a room) accepted at /signaling", tokens_accepted, room)
+    alice, bob = check("tokens: AccessToken + VideoGrant (with and without a room, with a region) accepted at /signaling", tokens_accepted, room)
     check("tokens: a token with a wrong signature, another room, expired or too long-lived is refused", tokens_refused, room)
     check("participants: list with Status, Identity, DateCreatedAfter and DateCreatedBefore", participants_list, room, alice, bob)
     check("participants: fetch by SID and by identity", participant_fetch, room, alice)
