@@ -80,6 +80,7 @@ impl App {
             },
             outbox: Arc::clone(&outbox),
             ad_hoc_callback: config.ad_hoc_status_callback.clone(),
+            media: Arc::new(vroom_rooms::NoMedia),
         })
         .await
         .context("cannot restore the rooms in progress")?;

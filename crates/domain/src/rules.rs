@@ -81,7 +81,14 @@ pub fn validate_recording_rules(rules: &[RecordingRule]) -> Result<(), Error> {
 /// The rules a participant starts with when its client does not say: subscribe to everything.
 #[must_use]
 pub fn subscribe_all() -> Vec<SubscribeRule> {
-    vec![TrackRule { rule_type: RuleType::Include, all: Some(true), kind: None, publisher: None, track: None, priority: None }]
+    vec![TrackRule {
+        rule_type: RuleType::Include,
+        all: Some(true),
+        kind: None,
+        publisher: None,
+        track: None,
+        priority: None,
+    }]
 }
 
 /// Checks subscribe rules as Twilio does (any kind, including data, may be filtered).
@@ -135,8 +142,14 @@ impl TrackRule {
             return true;
         }
         self.kind.is_none_or(|k| k == t.kind)
-            && self.publisher.as_deref().is_none_or(|p| p == t.publisher_identity || p == t.publisher_sid)
-            && self.track.as_deref().is_none_or(|n| n == t.track_name || n == t.track_sid)
+            && self
+                .publisher
+                .as_deref()
+                .is_none_or(|p| p == t.publisher_identity || p == t.publisher_sid)
+            && self
+                .track
+                .as_deref()
+                .is_none_or(|n| n == t.track_name || n == t.track_sid)
     }
 }
 
@@ -152,7 +165,12 @@ pub fn select(rules: &[SubscribeRule], tracks: &[RuleSubject<'_>]) -> Vec<usize>
             }
         }
     }
-    chosen.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i).collect()
+    chosen
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 #[cfg(test)]
@@ -186,8 +204,19 @@ mod tests {
 mod subscribe_tests {
     use super::*;
 
-    fn rule(rule_type: RuleType, kind: Option<TrackKind>, publisher: Option<&str>) -> SubscribeRule {
-        TrackRule { rule_type, all: None, kind, publisher: publisher.map(str::to_owned), track: None, priority: None }
+    fn rule(
+        rule_type: RuleType,
+        kind: Option<TrackKind>,
+        publisher: Option<&str>,
+    ) -> SubscribeRule {
+        TrackRule {
+            rule_type,
+            all: None,
+            kind,
+            publisher: publisher.map(str::to_owned),
+            track: None,
+            priority: None,
+        }
     }
 
     #[test]
@@ -199,18 +228,31 @@ mod subscribe_tests {
             track_name: n,
             kind: k,
         };
-        let tracks = [t("alice", "a-mic", TrackKind::Audio), t("alice", "a-cam", TrackKind::Video), t("bob", "b-mic", TrackKind::Audio)];
+        let tracks = [
+            t("alice", "a-mic", TrackKind::Audio),
+            t("alice", "a-cam", TrackKind::Video),
+            t("bob", "b-mic", TrackKind::Audio),
+        ];
         assert_eq!(select(&subscribe_all(), &tracks), [0, 1, 2]);
-        let no_video = [subscribe_all()[0].clone(), rule(RuleType::Exclude, Some(TrackKind::Video), None)];
+        let no_video = [
+            subscribe_all()[0].clone(),
+            rule(RuleType::Exclude, Some(TrackKind::Video), None),
+        ];
         assert_eq!(select(&no_video, &tracks), [0, 2]);
         let only_bob = [rule(RuleType::Include, None, Some("bob"))];
         assert_eq!(select(&only_bob, &tracks), [2]);
         let all_but_then_alice_audio = [
-            TrackRule { rule_type: RuleType::Exclude, ..subscribe_all()[0].clone() },
+            TrackRule {
+                rule_type: RuleType::Exclude,
+                ..subscribe_all()[0].clone()
+            },
             rule(RuleType::Include, Some(TrackKind::Audio), Some("alice")),
         ];
         assert_eq!(select(&all_but_then_alice_audio, &tracks), [0]);
         assert!(validate_subscribe_rules(&[]).is_err());
-        assert!(validate_subscribe_rules(&[rule(RuleType::Include, Some(TrackKind::Data), None)]).is_ok());
+        assert!(
+            validate_subscribe_rules(&[rule(RuleType::Include, Some(TrackKind::Data), None)])
+                .is_ok()
+        );
     }
 }

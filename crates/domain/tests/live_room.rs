@@ -391,30 +391,72 @@ fn subscriptions_follow_tracks_rules_and_departures() {
     let mut room = live(CreateRoom::default());
     let subs_of = |fx: &vroom_domain::live::Effects, who| -> Option<Vec<Subscription>> {
         fx.media.iter().find_map(|m| match m {
-            MediaCommand::Subscriptions { participant, subscriptions } if *participant == who => Some(subscriptions.clone()),
+            MediaCommand::Subscriptions {
+                participant,
+                subscriptions,
+            } if *participant == who => Some(subscriptions.clone()),
             _ => None,
         })
     };
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
-    room.set_tracks(at(0), a.sid, vec![track("mic", TrackKind::Audio, true), track("cam", TrackKind::Video, true)], &ids).unwrap();
+    room.set_tracks(
+        at(0),
+        a.sid,
+        vec![
+            track("mic", TrackKind::Audio, true),
+            track("cam", TrackKind::Video, true),
+        ],
+        &ids,
+    )
+    .unwrap();
     let (b, fx) = room.join(at(1), "b".into(), &ids).unwrap();
     let got = subs_of(&fx, b.sid).expect("b subscribes to a's tracks when it joins");
-    assert_eq!(got.iter().map(|s| s.publisher_track_id.as_str()).collect::<Vec<_>>(), ["mic", "cam"]);
+    assert_eq!(
+        got.iter()
+            .map(|s| s.publisher_track_id.as_str())
+            .collect::<Vec<_>>(),
+        ["mic", "cam"]
+    );
     assert!(got.iter().all(|s| s.publisher == a.sid && s.since == at(1)));
 
     // b excludes video: only the microphone stays, with its original "since".
     let rules = vec![
-        TrackRule { rule_type: RuleType::Include, all: Some(true), kind: None, publisher: None, track: None, priority: None },
-        TrackRule { rule_type: RuleType::Exclude, all: None, kind: Some(TrackKind::Video), publisher: None, track: None, priority: None },
+        TrackRule {
+            rule_type: RuleType::Include,
+            all: Some(true),
+            kind: None,
+            publisher: None,
+            track: None,
+            priority: None,
+        },
+        TrackRule {
+            rule_type: RuleType::Exclude,
+            all: None,
+            kind: Some(TrackKind::Video),
+            publisher: None,
+            track: None,
+            priority: None,
+        },
     ];
     let fx = room.set_subscribe_rules(at(5), b.sid, rules).unwrap();
     let got = subs_of(&fx, b.sid).unwrap();
-    assert_eq!((got.len(), got[0].publisher_track_id.as_str(), got[0].since), (1, "mic", at(1)));
+    assert_eq!(
+        (got.len(), got[0].publisher_track_id.as_str(), got[0].since),
+        (1, "mic", at(1))
+    );
     assert_eq!(room.subscribe_rules(b.sid).unwrap().1, at(5));
-    assert_eq!(room.set_subscribe_rules(at(6), b.sid, vec![]).unwrap_err().code(), 53215);
+    assert_eq!(
+        room.set_subscribe_rules(at(6), b.sid, vec![])
+            .unwrap_err()
+            .code(),
+        53215
+    );
 
     // a leaves: the media server hears a is gone and b receives nothing.
     let (_, fx) = room.leave(at(9), a.sid, EndReason::Left).unwrap();
-    assert!(fx.media.contains(&MediaCommand::Gone { participant: a.sid }));
+    assert!(
+        fx.media
+            .contains(&MediaCommand::Gone { participant: a.sid })
+    );
     assert_eq!(subs_of(&fx, b.sid), Some(vec![]));
 }

@@ -99,6 +99,7 @@ pub(crate) struct Deps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdSource>,
     pub outbox: Arc<Notify>,
+    pub media: Arc<dyn crate::MediaHooks>,
     pub registry: Arc<Mutex<HashMap<RoomSid, RoomHandle>>>,
     pub shutdown: CancellationToken,
 }
@@ -193,6 +194,9 @@ impl RoomActor {
             if !effects.events.is_empty() {
                 self.deps.outbox.notify_one();
             }
+        }
+        if !effects.media.is_empty() {
+            self.deps.media.apply(self.live.room().sid, effects.media);
         }
         for (to, notice) in effects.notices {
             let removed = matches!(notice, Notice::Removed(_));

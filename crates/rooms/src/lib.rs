@@ -99,6 +99,21 @@ pub enum HubError {
     RoomGone,
 }
 
+/// Where the rooms tell the media server what changed: which tracks each participant now receives,
+/// and who left. Implemented by the media server; `NoMedia` when there is none.
+pub trait MediaHooks: Send + Sync + 'static {
+    /// Carries out `commands` for `room`, in order. Must not block.
+    fn apply(&self, room: RoomSid, commands: Vec<vroom_domain::live::MediaCommand>);
+}
+
+/// No media server: commands are dropped.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMedia;
+
+impl MediaHooks for NoMedia {
+    fn apply(&self, _room: RoomSid, _commands: Vec<vroom_domain::live::MediaCommand>) {}
+}
+
 /// What the hub is built from.
 pub struct HubDeps {
     /// Where records live.
@@ -113,6 +128,8 @@ pub struct HubDeps {
     pub outbox: Arc<Notify>,
     /// Status callback of ad-hoc rooms (Twilio's console setting), if any.
     pub ad_hoc_callback: Option<(String, vroom_domain::room::CallbackMethod)>,
+    /// The media server.
+    pub media: Arc<dyn MediaHooks>,
 }
 
 /// The rooms service: creates rooms, finds the task of a room in progress, and routes requests to it.
@@ -138,6 +155,7 @@ impl Hub {
             clock: deps.clock,
             ids: deps.ids,
             outbox: deps.outbox,
+            media: deps.media,
             registry: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
         });

@@ -24,6 +24,7 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
         config: LiveConfig::default(),
         outbox: Arc::new(Notify::new()),
         ad_hoc_callback: None,
+        media: Arc::new(vroom_rooms::NoMedia),
     })
     .await
     .unwrap()

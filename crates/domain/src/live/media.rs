@@ -50,7 +50,12 @@ impl LiveRoom {
         let texts: Vec<(String, Vec<String>)> = self
             .members
             .iter()
-            .map(|m| (m.record.sid.to_string(), m.tracks.iter().map(|t| t.sid.to_string()).collect()))
+            .map(|m| {
+                (
+                    m.record.sid.to_string(),
+                    m.tracks.iter().map(|t| t.sid.to_string()).collect(),
+                )
+            })
             .collect();
         let mut updates = Vec::new();
         for (i, member) in self.members.iter().enumerate() {
@@ -77,7 +82,11 @@ impl LiveRoom {
                     let (j, k) = origin[n];
                     let publisher = &self.members[j];
                     let t = &publisher.tracks[k];
-                    let since = member.subscriptions.iter().find(|s| s.track == t.sid).map_or(now, |s| s.since);
+                    let since = member
+                        .subscriptions
+                        .iter()
+                        .find(|s| s.track == t.sid)
+                        .map_or(now, |s| s.since);
                     Subscription {
                         track: t.sid,
                         publisher: publisher.record.sid,
@@ -95,7 +104,11 @@ impl LiveRoom {
         }
         for (i, wanted) in updates {
             let member = &mut self.members[i];
-            let changed_set = member.subscriptions.iter().map(|s| s.track).ne(wanted.iter().map(|s| s.track));
+            let changed_set = member
+                .subscriptions
+                .iter()
+                .map(|s| s.track)
+                .ne(wanted.iter().map(|s| s.track));
             member.subscriptions = wanted;
             if changed_set {
                 effects.media.push(MediaCommand::Subscriptions {
@@ -110,7 +123,12 @@ impl LiveRoom {
     ///
     /// # Errors
     /// `SubscribeRulesInvalid` (the old rules stay), `ParticipantNotFound`.
-    pub fn set_subscribe_rules(&mut self, now: Timestamp, sid: ParticipantSid, rules: Vec<SubscribeRule>) -> Result<Effects, Error> {
+    pub fn set_subscribe_rules(
+        &mut self,
+        now: Timestamp,
+        sid: ParticipantSid,
+        rules: Vec<SubscribeRule>,
+    ) -> Result<Effects, Error> {
         validate_subscribe_rules(&rules)?;
         let index = self.member_index(sid)?;
         let member = &mut self.members[index];

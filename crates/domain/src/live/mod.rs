@@ -13,9 +13,9 @@ pub use media::{MediaCommand, Subscription};
 
 use crate::error::Error;
 use crate::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
-use crate::rules::{SubscribeRule, subscribe_all};
 use crate::participant::{EndReason, Participant};
 use crate::room::Room;
+use crate::rules::{SubscribeRule, subscribe_all};
 use crate::sid::{IdSource, ParticipantSid, TrackSid};
 use crate::time::{Span, Timestamp};
 use crate::track::{PublishedTrack, TrackInfo, TrackKind};
@@ -99,7 +99,10 @@ impl Effects {
     /// True when nothing needs doing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.events.is_empty() && self.notices.is_empty() && self.media.is_empty()
+        self.writes.is_empty()
+            && self.events.is_empty()
+            && self.notices.is_empty()
+            && self.media.is_empty()
     }
 
     /// Appends the effects of a later step.
@@ -548,7 +551,9 @@ impl LiveRoom {
             effects.notices.push((record.sid, Notice::Removed(reason)));
         }
         self.tell_others(&mut effects, &member.departure_view());
-        effects.media.push(MediaCommand::Gone { participant: record.sid });
+        effects.media.push(MediaCommand::Gone {
+            participant: record.sid,
+        });
         self.resubscribe(now, &mut effects);
         if self.members.is_empty() {
             self.empty_since = Some(now);

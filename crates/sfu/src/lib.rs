@@ -1,0 +1,48 @@
+//! vroom's media server: a selective forwarding unit built on str0m.
+//!
+//! # Layout
+//! - `core`: [`SfuCore`], the sans-IO server: peer connections, negotiation with twilio-video.js
+//!   (one description revision per connection, server offers for subscriptions), and forwarding;
+//! - `peer`: one peer connection and the tracks it sends;
+//! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
+//! - `driver`: [`Media`], the Tokio task that owns the UDP socket and feeds the core.
+//!
+//! # Contracts
+//! - The core never reads a clock or touches a socket: time and datagrams are inputs.
+//! - One UDP socket carries every peer connection (ICE-lite, BUNDLE, rtcp-mux); datagrams are routed
+//!   to the connection whose ICE credentials accept them.
+//! - The server answers the client's offers and makes its own offers only to add or remove the tracks
+//!   a participant receives; it never sends on m-lines the client created.
+
+mod core;
+mod driver;
+mod peer;
+pub mod sdp;
+
+pub use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
+pub use crate::driver::{Media, MediaConfig};
+
+/// Why a media operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The client's description could not be applied (Twilio code 53403).
+    #[error("Server is unable to apply a remote media description: {0}")]
+    RemoteDescription(String),
+    /// The media server is not running.
+    #[error("the media server is not available")]
+    Unavailable,
+    /// Something else broke.
+    #[error("media server error: {0}")]
+    Internal(String),
+}
+
+impl MediaError {
+    /// Twilio's code for the failure.
+    #[must_use]
+    pub const fn code(&self) -> u32 {
+        match self {
+            Self::RemoteDescription(_) => 53403,
+            Self::Unavailable | Self::Internal(_) => 53401,
+        }
+    }
+}

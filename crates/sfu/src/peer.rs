@@ -1,0 +1,273 @@
+//! One participant's peer connection: its str0m `Rtc`, the offer/answer state shared with
+//! twilio-video.js (one description revision per connection), the client's tracks arriving on it, and
+//! the tracks of others it sends (its subscriptions).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use str0m::Rtc;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, MediaKind, Mid};
+use vroom_domain::live::Subscription;
+use vroom_domain::sid::{ParticipantSid, RoomSid};
+use vroom_domain::track::TrackKind;
+
+use crate::MediaError;
+use crate::sdp;
+
+/// Where an outgoing track is in its negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutState {
+    /// Wanted; not yet in an offer.
+    ToOpen,
+    /// In the offer awaiting the client's answer.
+    Negotiating,
+    /// Negotiated: media (or data) flows.
+    Open,
+    /// No longer wanted; its m-line is to be stopped.
+    ToStop,
+    /// Its stop is in the offer awaiting the answer.
+    Stopping,
+}
+
+/// A track of another participant this peer sends to its client.
+#[derive(Debug, Clone)]
+pub(crate) struct TrackOut {
+    pub sub: Subscription,
+    pub state: OutState,
+    /// The m-line carrying it (audio/video).
+    pub mid: Option<Mid>,
+    /// The data channel carrying it (data tracks).
+    pub channel: Option<ChannelId>,
+}
+
+impl TrackOut {
+    /// The id the client finds the track under: the msid track-id of its m-line, or the label of its
+    /// data channel. It is the track's SID, unique in the room.
+    pub fn client_id(&self) -> String {
+        self.sub.track.to_string()
+    }
+
+    pub fn listed(&self) -> bool {
+        matches!(
+            self.state,
+            OutState::ToOpen | OutState::Negotiating | OutState::Open
+        )
+    }
+}
+
+/// A peer connection.
+pub(crate) struct Peer {
+    pub participant: ParticipantSid,
+    pub room: RoomSid,
+    /// The client's id for this connection.
+    pub pc: String,
+    pub rtc: Rtc,
+    /// The last description revision both sides agree on.
+    pub revision: u64,
+    /// Our offer awaiting the client's answer: the pending changes, its revision and its SDP.
+    pub pending: Option<(SdpPendingOffer, u64, String)>,
+    /// Mids of m-lines this server offered (it sends on those).
+    pub server_mids: Vec<Mid>,
+    /// Client track id (SDP msid track-id) carried by each m-line the client sends on.
+    pub incoming: HashMap<Mid, String>,
+    /// Data channels the client opened: their label is the client's data track id.
+    pub channels_in: HashMap<ChannelId, String>,
+    /// Tracks sent to this client.
+    pub outgoing: Vec<TrackOut>,
+    /// When a keyframe was last asked for, per incoming m-line (at most one a second).
+    pub keyframe_asked: HashMap<Mid, Instant>,
+    /// When `rtc` next needs a timeout input.
+    pub timeout: Instant,
+}
+
+fn media_kind(kind: TrackKind) -> MediaKind {
+    if kind == TrackKind::Video {
+        MediaKind::Video
+    } else {
+        MediaKind::Audio
+    }
+}
+
+impl Peer {
+    pub fn new(
+        participant: ParticipantSid,
+        room: RoomSid,
+        pc: String,
+        rtc: Rtc,
+        now: Instant,
+    ) -> Self {
+        Self {
+            participant,
+            room,
+            pc,
+            rtc,
+            revision: 0,
+            pending: None,
+            server_mids: Vec::new(),
+            incoming: HashMap::new(),
+            channels_in: HashMap::new(),
+            outgoing: Vec::new(),
+            keyframe_asked: HashMap::new(),
+            timeout: now,
+        }
+    }
+
+    /// Answers the client's offer at `revision`. Returns `None` when the offer is stale (an older
+    /// revision) or crosses an offer of ours (glare: twilio-video.js then rolls its own back, answers
+    /// ours and offers again).
+    pub fn accept_offer(
+        &mut self,
+        revision: u64,
+        offer_sdp: &str,
+    ) -> Result<Option<String>, MediaError> {
+        if revision <= self.revision || self.pending.is_some() {
+            return Ok(None);
+        }
+        let server_mids: Vec<String> = self.server_mids.iter().map(ToString::to_string).collect();
+        let narrowed = sdp::narrow_client_directions(offer_sdp, &server_mids);
+        let offer = SdpOffer::from_sdp_string(&narrowed)
+            .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
+        self.revision = revision;
+        self.incoming = sdp::sections(offer_sdp)
+            .into_iter()
+            .filter(|s| matches!(s.direction.as_str(), "sendrecv" | "sendonly"))
+            .filter_map(|s| Some((s.mid.as_str().into(), s.track_id?)))
+            .collect();
+        Ok(Some(sdp::crlf(&answer.to_sdp_string())))
+    }
+
+    /// Applies the client's answer to our pending offer, if the revision matches it.
+    pub fn accept_answer(&mut self, revision: u64, answer_sdp: &str) -> Result<bool, MediaError> {
+        match &self.pending {
+            Some((_, pending_revision, _)) if *pending_revision == revision => {}
+            _ => return Ok(false),
+        }
+        let Some((pending, _, _)) = self.pending.take() else {
+            return Ok(false);
+        };
+        let answer = SdpAnswer::from_sdp_string(answer_sdp)
+            .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
+        self.revision = revision;
+        for t in &mut self.outgoing {
+            if t.state == OutState::Negotiating {
+                t.state = OutState::Open;
+            }
+        }
+        self.outgoing.retain(|t| t.state != OutState::Stopping);
+        Ok(true)
+    }
+
+    /// Replaces the subscriptions: new ones are to be opened, dropped ones stopped.
+    pub fn set_subscriptions(&mut self, subs: &[Subscription]) {
+        let wanted = |t: &TrackOut| subs.iter().any(|s| s.track == t.sub.track);
+        // Never offered: just forget it.
+        self.outgoing
+            .retain(|t| t.state != OutState::ToOpen || wanted(t));
+        for t in &mut self.outgoing {
+            if t.listed() && !wanted(t) {
+                t.state = OutState::ToStop;
+            }
+        }
+        for s in subs {
+            match self
+                .outgoing
+                .iter_mut()
+                .find(|t| t.sub.track == s.track && t.listed())
+            {
+                Some(t) => t.sub = s.clone(),
+                None => self.outgoing.push(TrackOut {
+                    sub: s.clone(),
+                    state: OutState::ToOpen,
+                    mid: None,
+                    channel: None,
+                }),
+            }
+        }
+    }
+
+    /// The tracks the client should consider subscribed, with the id each arrives under.
+    pub fn subscribed(&self) -> Vec<(vroom_domain::sid::TrackSid, String)> {
+        self.outgoing
+            .iter()
+            .filter(|t| t.listed())
+            .map(|t| (t.sub.track, t.client_id()))
+            .collect()
+    }
+
+    /// Starts a negotiation for outgoing changes, if any and if none is under way. Returns our offer
+    /// (revision, SDP) when one is needed; changes that need none (a new data channel on an existing
+    /// association) are applied at once.
+    pub fn negotiate(&mut self) -> Option<(u64, String)> {
+        if self.pending.is_some() || self.revision == 0 {
+            return None;
+        }
+        // Data channels that are no longer wanted close directly.
+        for t in &mut self.outgoing {
+            if t.state == OutState::ToStop && t.sub.kind == TrackKind::Data {
+                if let Some(cid) = t.channel {
+                    self.rtc.direct_api().close_data_channel(cid);
+                }
+                t.state = OutState::Stopping;
+                t.channel = None;
+            }
+        }
+        self.outgoing
+            .retain(|t| !(t.state == OutState::Stopping && t.mid.is_none()));
+        let mut change = self.rtc.sdp_api();
+        for t in &mut self.outgoing {
+            match t.state {
+                OutState::ToOpen if t.sub.kind == TrackKind::Data => {
+                    t.channel = Some(change.add_channel(t.sub.track.to_string()));
+                    t.state = OutState::Negotiating;
+                }
+                OutState::ToOpen => {
+                    let mid = change.add_media(
+                        media_kind(t.sub.kind),
+                        Direction::SendOnly,
+                        Some(t.sub.publisher.to_string()),
+                        Some(t.sub.track.to_string()),
+                        None,
+                    );
+                    self.server_mids.push(mid);
+                    t.mid = Some(mid);
+                    t.state = OutState::Negotiating;
+                }
+                OutState::ToStop => {
+                    if let Some(mid) = t.mid {
+                        change.stop_media(mid);
+                    }
+                    t.state = OutState::Stopping;
+                }
+                _ => {}
+            }
+        }
+        match change.apply() {
+            Some((offer, pending)) => {
+                let revision = self.revision + 1;
+                let sdp = sdp::crlf(&offer.to_sdp_string());
+                self.pending = Some((pending, revision, sdp.clone()));
+                Some((revision, sdp))
+            }
+            None => {
+                // Applied without a negotiation (or nothing to do).
+                for t in &mut self.outgoing {
+                    if t.state == OutState::Negotiating {
+                        t.state = OutState::Open;
+                    }
+                }
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The little SDP text work str0m does not do for us: reading which client track each m-line carries
+//! (str0m drops `a=msid:- <track>` lines whose stream is "-", which twilio-video.js always sends), and
+//! narrowing the directions of the client's own m-lines before str0m answers them.
+
+/// One m-section of an SDP, as far as we need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// `a=mid`
+    pub mid: String,
+    /// `audio`, `video` or `application`.
+    pub media: String,
+    /// `sendrecv`, `sendonly`, `recvonly` or `inactive` (`sendrecv` when absent).
+    pub direction: String,
+    /// The track id of `a=msid:<stream> <track>`, if any.
+    pub track_id: Option<String>,
+}
+
+/// Splits an SDP into its m-sections (any line ending).
+#[must_use]
+pub fn sections(sdp: &str) -> Vec<Section> {
+    let mut out: Vec<Section> = Vec::new();
+    for line in sdp.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(rest) = line.strip_prefix("m=") {
+            out.push(Section {
+                mid: String::new(),
+                media: rest.split(' ').next().unwrap_or_default().to_owned(),
+                direction: "sendrecv".to_owned(),
+                track_id: None,
+            });
+            continue;
+        }
+        let Some(section) = out.last_mut() else {
+            continue;
+        };
+        if let Some(mid) = line.strip_prefix("a=mid:") {
+            mid.trim().clone_into(&mut section.mid);
+        } else if let Some(msid) = line.strip_prefix("a=msid:") {
+            section.track_id = msid.split_whitespace().nth(1).map(str::to_owned);
+        } else if matches!(
+            line,
+            "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+        ) {
+            line[2..].clone_into(&mut section.direction);
+        }
+    }
+    out
+}
+
+/// Rewrites the directions of the client's own m-lines (those whose mid is not in `server_mids`)
+/// so that str0m's answer only receives on them: `sendrecv` becomes `sendonly` (str0m answers
+/// `recvonly`) and `recvonly` becomes `inactive`. The media server sends on m-lines it offered itself,
+/// never on the client's, exactly as Twilio's answers do.
+#[must_use]
+pub fn narrow_client_directions(sdp: &str, server_mids: &[String]) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    let mut current_mid: Option<String> = None;
+    let mut pending_direction: Option<String> = None;
+    let mut lines: Vec<String> = Vec::new();
+    let flush = |lines: &mut Vec<String>,
+                 out: &mut String,
+                 mid: &Option<String>,
+                 direction: &Option<String>| {
+        let ours = mid.as_ref().is_some_and(|m| server_mids.contains(m));
+        for l in lines.drain(..) {
+            let replaced = if ours || direction.is_none() {
+                l
+            } else {
+                match l.as_str() {
+                    "a=sendrecv" => "a=sendonly".to_owned(),
+                    "a=recvonly" => "a=inactive".to_owned(),
+                    _ => l,
+                }
+            };
+            out.push_str(&replaced);
+            out.push_str("\r\n");
+        }
+    };
+    for line in sdp.lines().map(|l| l.trim_end_matches('\r')) {
+        if line.starts_with("m=") {
+            flush(&mut lines, &mut out, &current_mid, &pending_direction);
+            current_mid = None;
+            pending_direction = Some(String::new());
+        }
+        if let Some(mid) = line.strip_prefix("a=mid:") {
+            current_mid = Some(mid.trim().to_owned());
+        }
+        lines.push(line.to_owned());
+    }
+    flush(&mut lines, &mut out, &current_mid, &pending_direction);
+    out
+}
+
+/// The same SDP with CRLF line endings (twilio-video.js splits on `\r\nm=`).
+#[must_use]
+pub fn crlf(sdp: &str) -> String {
+    let mut out = String::with_capacity(sdp.len() + 64);
+    for line in sdp.lines().map(|l| l.trim_end_matches('\r')) {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendrecv\r\na=msid:- mic-1\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=sendrecv\r\na=msid:- cam-1\r\n";
+
+    #[test]
+    fn reads_sections() {
+        let s = sections(OFFER);
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            (
+                s[0].mid.as_str(),
+                s[0].direction.as_str(),
+                s[0].track_id.as_deref()
+            ),
+            ("0", "sendrecv", Some("mic-1"))
+        );
+        assert_eq!(
+            (
+                s[1].media.as_str(),
+                s[1].direction.as_str(),
+                s[1].track_id.as_deref()
+            ),
+            ("video", "recvonly", None)
+        );
+    }
+
+    #[test]
+    fn narrows_only_client_lines() {
+        let out = narrow_client_directions(OFFER, &["2".to_owned()]);
+        let s = sections(&out);
+        assert_eq!(
+            s.iter().map(|x| x.direction.as_str()).collect::<Vec<_>>(),
+            ["sendonly", "inactive", "sendrecv"],
+            "a server m-line the client recycled keeps sendrecv"
+        );
+        assert!(out.contains("a=group:BUNDLE 0 1 2\r\n") && out.ends_with("\r\n"));
+        assert_eq!(crlf("a\nb\r\n"), "a\r\nb\r\n");
+    }
+}
