@@ -279,6 +279,13 @@ async function pagingRooms() {
     pages += 1;
   }
   assert.deepEqual(walked, listed, 'records walked page by page');
+  // And back from the last page to the first through previousPageUrl.
+  let backwards = sidsOf(page.instances);
+  while (page.previousPageUrl) {
+    page = await page.previousPage();
+    backwards = [...sidsOf(page.instances), ...backwards];
+  }
+  assert.deepEqual(backwards, listed, 'records walked back with previousPage');
   assert.ok(pages >= 5, `${listed.length} rooms in pages of 2 should take at least 5 pages, took ${pages}`);
   // A page URL handed out by the server can be fetched directly too.
   const again = await ROOMS.getPage(first.nextPageUrl);

@@ -277,11 +277,18 @@ def paging_rooms():
     walked = list(first_sids) + second_sids
     page = second
     pages = 2
+    last_sids = second_sids
     while page.next_page_url:
         page = page.next_page()
-        walked += [r.sid for r in page]
+        last_sids = [r.sid for r in page]
+        walked += last_sids
         pages += 1
     eq(walked, listed, "records walked page by page")
+    # And back from the last page to the first through previous_page_url.
+    backwards = last_sids
+    while (page := page.previous_page()) is not None:
+        backwards = [r.sid for r in page] + backwards
+    eq(backwards, listed, "records walked back with previous_page")
     expect(pages >= 5, f"{len(listed)} rooms in pages of 2 should take at least 5 pages, took {pages}")
     return made
 
