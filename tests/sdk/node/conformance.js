@@ -150,7 +150,7 @@ async function createFull() {
     statusCallbackMethod: 'GET',
     maxParticipants: 10,
     recordParticipantsOnConnect: true,
-    transcribeParticipantsOnConnect: false,
+    transcribeParticipantsOnConnect: true,
     videoCodecs: ['VP8', 'H264'],
     mediaRegion: 'de1',
     recordingRules: FULL_RULES,

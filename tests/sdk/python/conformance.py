@@ -148,7 +148,7 @@ def create_full():
         status_callback_method="GET",
         max_participants=10,
         record_participants_on_connect=True,
-        transcribe_participants_on_connect=False,
+        transcribe_participants_on_connect=True,
         video_codecs=["VP8", "H264"],
         media_region="de1",
         recording_rules=[{"type": "include", "all": True}, {"type": "exclude", "kind": "video"}],
