@@ -44,6 +44,8 @@ pub struct Config {
     /// Status callback for ad-hoc rooms (those created by a client connecting), like Twilio's console
     /// setting; none by default.
     pub ad_hoc_status_callback: Option<(String, CallbackMethod)>,
+    /// The media server (None: no media; clients connect but their offers stay unanswered).
+    pub media: Option<vroom_sfu::MediaConfig>,
 }
 
 impl Default for Config {
@@ -56,6 +58,10 @@ impl Default for Config {
             heartbeat_ms: 5000,
             webhooks: WebhookConfig::default(),
             ad_hoc_status_callback: None,
+            media: Some(vroom_sfu::MediaConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                announce_ip: None,
+            }),
         }
     }
 }
@@ -110,6 +116,19 @@ pub fn public_url(url: &str) -> Result<String, ConfigError> {
             "--public-url '{url}' must be an absolute http:// or https:// URL"
         ))),
     }
+}
+
+/// An address of this host other clients on the network can probably reach: the source address the
+/// system would use towards a public address (no packet is sent). `None` if there is no route.
+#[must_use]
+pub fn outward_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    socket
+        .local_addr()
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
 }
 
 /// The public URL implied by a listening address: `http://host:port`, with `127.0.0.1` standing in

@@ -53,6 +53,8 @@ pub struct App {
     clock: Arc<dyn Clock>,
     outbox: Arc<Notify>,
     hub: Hub,
+    media: Option<vroom_sfu::Media>,
+    media_stop: tokio_util::sync::CancellationToken,
     credentials: StoredCredentials,
     generated_credentials: bool,
 }
@@ -71,6 +73,22 @@ impl App {
             .await
             .context("cannot read or store the credentials")?;
         let outbox = Arc::new(Notify::new());
+        let media_stop = tokio_util::sync::CancellationToken::new();
+        let media = match &config.media {
+            Some(m) => Some(
+                vroom_sfu::Media::start(m.clone(), media_stop.clone())
+                    .await
+                    .with_context(|| {
+                        format!("cannot open the media server's UDP socket on {}", m.bind)
+                    })?
+                    .0,
+            ),
+            None => None,
+        };
+        let hooks: Arc<dyn vroom_rooms::MediaHooks> = match &media {
+            Some(m) => Arc::new(m.clone()),
+            None => Arc::new(vroom_rooms::NoMedia),
+        };
         let hub = Hub::start(HubDeps {
             store: Arc::clone(&store),
             clock: Arc::clone(&deps.clock),
@@ -80,7 +98,7 @@ impl App {
             },
             outbox: Arc::clone(&outbox),
             ad_hoc_callback: config.ad_hoc_status_callback.clone(),
-            media: Arc::new(vroom_rooms::NoMedia),
+            media: hooks,
         })
         .await
         .context("cannot restore the rooms in progress")?;
@@ -90,6 +108,8 @@ impl App {
             clock: deps.clock,
             outbox,
             hub,
+            media,
+            media_stop,
             credentials: resolved.credentials,
             generated_credentials: resolved.generated,
         })
@@ -144,6 +164,7 @@ impl App {
         }];
         let signaling = Signaling::new(
             self.hub.clone(),
+            self.media.clone(),
             keys,
             SignalingConfig {
                 heartbeat_ms: self.config.heartbeat_ms,
@@ -171,6 +192,7 @@ impl App {
         tracing::info!("stopping: closing rooms' live sessions");
         self.hub.shutdown().await;
         signaling.shutdown(Duration::from_secs(5)).await;
+        self.media_stop.cancel();
         // Give the last callbacks (participants disconnected by the stop) a moment; whatever is not
         // delivered stays in the outbox for the next start.
         tokio::time::sleep(Duration::from_millis(200)).await;

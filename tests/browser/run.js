@@ -37,6 +37,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -358,6 +359,34 @@ class Client {
     return this.page.evaluate(() => window.harness.events.slice());
   }
 
+  inbound() {
+    return this.page.evaluate(() => window.harness.inbound());
+  }
+
+  // Waits until every track SID in `sids` shows packets and decoded frames (audio: samples) rising.
+  async mediaFlows(sids, what) {
+    const label = `${this.label}: ${what}`;
+    const first = await this.inbound();
+    const deadline = Date.now() + EVENT_TIMEOUT_MS;
+    let last = first;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      last = await this.inbound();
+      const rising = sids.every((sid) => {
+        const a = first[sid] || { packets: 0, frames: 0 };
+        const b = last[sid];
+        return b && b.packets > a.packets && b.frames > a.frames && b.frames > 0;
+      });
+      if (rising) {
+        pass(`${label} (${sids.map((s) => `${s.slice(0, 8)}…: ${last[s].packets} packets, ${last[s].frames} ${last[s].kind === 'video' ? 'frames' : 'samples'}`).join('; ')})`);
+        return last;
+      }
+      if (Date.now() > deadline) {
+        throw new CheckFailed(`[${currentScenario}] ${label}: not rising within ${EVENT_TIMEOUT_MS} ms; first ${JSON.stringify(first)}, last ${JSON.stringify(last)}`);
+      }
+    }
+  }
+
   // The first room event of `type` whose top-level fields equal those of `match`, waiting for it.
   async waitEvent(type, match, what) {
     const label = `${this.label}: ${what || type}`;
@@ -399,7 +428,30 @@ function roomName(scenario) {
   return `${scenario}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
+function subscribedSids(events) {
+  return events.filter((e) => e.type === 'trackSubscribed').map((e) => e.trackSid);
+}
+
 const scenarios = {
+  // Two pages publish camera and microphone; each receives the other's and media flows.
+  async media_two(run) {
+    const name = roomName('media-two');
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    const ra = await a.connect('alice', name, { audio: true, video: { width: 320, height: 240 } });
+    const rb = await b.connect('bob', name, { audio: true, video: { width: 320, height: 240 } });
+    const aTracks = ra.localParticipant.tracks.map((t) => t.trackSid);
+    const bTracks = rb.localParticipant.tracks.map((t) => t.trackSid);
+    equal(aTracks.length + bTracks.length, 4, 'both publish a microphone and a camera');
+    for (const [client, tracks, who] of [[a, bTracks, 'bob'], [b, aTracks, 'alice']]) {
+      for (const sid of tracks) {
+        await client.waitEvent('trackSubscribed', { trackSid: sid }, `subscribed to ${who}'s ${sid}`);
+      }
+      await client.mediaFlows(tracks, `receives ${who}'s audio and video`);
+    }
+  },
+
+
   // connect() through wsServer; what the SDK shows matches what REST reports; leaving is seen by REST.
   async connect(run) {
     const name = roomName('connect');

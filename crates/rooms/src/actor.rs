@@ -10,23 +10,27 @@ use tokio_util::sync::CancellationToken;
 use vroom_domain::live::{Effects, LiveRoom, Notice, TrackOutcome};
 use vroom_domain::participant::{EndReason, Participant};
 use vroom_domain::room::Room;
+use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{IdSource, ParticipantSid, RoomSid};
 use vroom_domain::time::{Span, Timestamp};
 use vroom_domain::track::TrackInfo;
 use vroom_store::{Change, Store};
 
 use crate::clock::Clock;
-use crate::{HubError, Joined, RoomSnapshot, SessionId, SessionLink};
+use crate::{HubError, JoinRequest, Joined, RoomSnapshot, SessionId, SessionLink};
 
 type Reply<T> = oneshot::Sender<Result<T, HubError>>;
 
 /// What a room task can be asked to do.
 pub(crate) enum Command {
     Join {
-        identity: String,
-        tracks: Vec<TrackInfo>,
-        session: SessionLink,
+        request: JoinRequest,
         reply: Reply<Joined>,
+    },
+    SetRules {
+        participant: ParticipantSid,
+        rules: Vec<SubscribeRule>,
+        reply: Reply<(Vec<SubscribeRule>, vroom_domain::time::Timestamp)>,
     },
     Resume {
         participant: ParticipantSid,
@@ -225,12 +229,13 @@ impl RoomActor {
     async fn handle(&mut self, command: Command) {
         let now = self.deps.clock.now();
         match command {
-            Command::Join {
-                identity,
-                tracks,
-                session,
-                reply,
-            } => {
+            Command::Join { request, reply } => {
+                let JoinRequest {
+                    identity,
+                    tracks,
+                    rules,
+                    session,
+                } = request;
                 let before = self.live.clone();
                 let result = match self.live.join(now, identity, self.deps.ids.as_ref()) {
                     Err(e) => Err(e.into()),
@@ -250,6 +255,13 @@ impl RoomActor {
                             }
                             Err(_) => Vec::new(),
                         };
+                        // Rules the client asked for (invalid ones leave the default: everything).
+                        if let Some(rules) = rules
+                            && let Ok(more) =
+                                self.live.set_subscribe_rules(now, participant.sid, rules)
+                        {
+                            effects.extend(more);
+                        }
                         // Register first so the session also gets notices produced by this very step
                         // (none are addressed to it today, but the order is the safe one).
                         self.memories
@@ -375,15 +387,38 @@ impl RoomActor {
                 };
                 let _ = reply.send(result);
             }
+            Command::SetRules {
+                participant,
+                rules,
+                reply,
+            } => {
+                let before = self.live.clone();
+                let result = match self.live.set_subscribe_rules(now, participant, rules) {
+                    Err(e) => Err(e.into()),
+                    Ok(effects) => self.commit(before, effects).await.and_then(|()| {
+                        self.live
+                            .subscribe_rules(participant)
+                            .ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
+                    }),
+                };
+                let _ = reply.send(result);
+            }
             Command::Inspect { reply } => {
-                let participants = self
-                    .live
-                    .participant_sids()
-                    .filter_map(|p| self.live.view(p))
+                let sids: Vec<ParticipantSid> = self.live.participant_sids().collect();
+                let participants = sids.iter().filter_map(|p| self.live.view(*p)).collect();
+                let subscriptions = sids
+                    .iter()
+                    .filter_map(|p| Some((*p, self.live.subscriptions(*p)?)))
+                    .collect();
+                let rules = sids
+                    .iter()
+                    .filter_map(|p| Some((*p, self.live.subscribe_rules(*p)?)))
                     .collect();
                 let _ = reply.send(RoomSnapshot {
                     room: self.live.room().clone(),
                     participants,
+                    subscriptions,
+                    rules,
                 });
             }
         }

@@ -23,10 +23,14 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vroom_domain::event::{EventKind, StatusEvent};
-use vroom_domain::live::{LiveConfig, LiveRoom, Notice, ParticipantView, TrackOutcome};
+use vroom_domain::live::{
+    LiveConfig, LiveRoom, Notice, ParticipantView, Subscription, TrackOutcome,
+};
 use vroom_domain::participant::{EndReason, Participant};
 use vroom_domain::room::{CreateRoom, Room, RoomStatus, ad_hoc_settings};
+use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{AccountSid, IdSource, ParticipantSid, RoomSid};
+use vroom_domain::time::Timestamp;
 use vroom_domain::track::TrackInfo;
 use vroom_store::{Change, Store, StoreError};
 
@@ -83,6 +87,23 @@ pub struct RoomSnapshot {
     pub room: Room,
     /// Everyone connected.
     pub participants: Vec<ParticipantView>,
+    /// What each participant receives.
+    pub subscriptions: HashMap<ParticipantSid, Vec<Subscription>>,
+    /// Each participant's subscribe rules and when they were set.
+    pub rules: HashMap<ParticipantSid, (Vec<SubscribeRule>, Timestamp)>,
+}
+
+/// A participant about to join.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// Who (from the access token).
+    pub identity: String,
+    /// The tracks its client publishes from the start.
+    pub tracks: Vec<TrackInfo>,
+    /// The subscribe rules its client asked for (default: everything).
+    pub rules: Option<Vec<SubscribeRule>>,
+    /// How the room reaches its session.
+    pub session: SessionLink,
 }
 
 /// Why a hub operation failed.
@@ -385,10 +406,9 @@ impl Hub {
         &self,
         account: AccountSid,
         room_name: Option<&str>,
-        identity: &str,
-        tracks: Vec<TrackInfo>,
-        session: SessionLink,
+        request: JoinRequest,
     ) -> Result<Joined, HubError> {
+        let identity = request.identity.as_str();
         if let Some(name) = room_name {
             vroom_domain::names::validate_room_name(name)?;
         }
@@ -426,18 +446,8 @@ impl Hub {
             let Some(task) = self.task(&room).await? else {
                 continue;
             };
-            let identity = identity.to_owned();
-            let session = session.clone();
-            let tracks = tracks.clone();
-            match task
-                .ask(|reply| Command::Join {
-                    identity,
-                    tracks,
-                    session,
-                    reply,
-                })
-                .await
-            {
+            let request = request.clone();
+            match task.ask(|reply| Command::Join { request, reply }).await {
                 Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
                 other => return other,
             }
@@ -531,6 +541,32 @@ impl Hub {
             reply,
         })
         .await
+    }
+
+    /// Replaces a connected participant's subscribe rules (REST `SubscribeRules`); returns the rules
+    /// in force and when they were set.
+    ///
+    /// # Errors
+    /// `SubscribeRulesInvalid` (the old rules stay), `ParticipantNotFound`.
+    pub async fn set_subscribe_rules(
+        &self,
+        room: &Room,
+        participant: ParticipantSid,
+        rules: Vec<SubscribeRule>,
+    ) -> Result<(Vec<SubscribeRule>, Timestamp), HubError> {
+        let Some(task) = self.task(room).await? else {
+            return Err(vroom_domain::Error::ParticipantNotFound.into());
+        };
+        task.ask(|reply| Command::SetRules {
+            participant,
+            rules,
+            reply,
+        })
+        .await
+        .map_err(|e| match e {
+            HubError::RoomGone => vroom_domain::Error::ParticipantNotFound.into(),
+            other => other,
+        })
     }
 
     /// The live state of a room in progress, `None` if it is not.

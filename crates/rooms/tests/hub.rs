@@ -42,6 +42,15 @@ fn session(hub: &Hub) -> (SessionLink, mpsc::UnboundedReceiver<Notice>) {
     )
 }
 
+fn req(identity: &str, session: SessionLink) -> vroom_rooms::JoinRequest {
+    vroom_rooms::JoinRequest {
+        identity: identity.to_owned(),
+        tracks: Vec::new(),
+        rules: None,
+        session,
+    }
+}
+
 fn domain(e: HubError) -> Error {
     match e {
         HubError::Domain(d) => d,
@@ -57,13 +66,13 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
 
     let (s1, mut rx1) = session(&hub);
     let a1 = hub
-        .join(ACCOUNT, Some("standup"), "alice", Vec::new(), s1)
+        .join(ACCOUNT, Some("standup"), req("alice", s1))
         .await
         .unwrap();
     assert!(a1.room.ad_hoc && a1.room.unique_name == "standup" && a1.roster.is_empty());
     let (s2, mut rx2) = session(&hub);
     let bob = hub
-        .join(ACCOUNT, Some("standup"), "bob", Vec::new(), s2)
+        .join(ACCOUNT, Some("standup"), req("bob", s2))
         .await
         .unwrap();
     assert_eq!(
@@ -82,7 +91,7 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
     // A second alice: the first is told, bob sees the swap.
     let (s3, _rx3) = session(&hub);
     let a2 = hub
-        .join(ACCOUNT, Some("standup"), "alice", Vec::new(), s3)
+        .join(ACCOUNT, Some("standup"), req("alice", s3))
         .await
         .unwrap();
     assert_eq!(
@@ -128,7 +137,7 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
     );
     let (s4, _rx4) = session(&hub);
     let again = hub
-        .join(ACCOUNT, Some("standup"), "carol", Vec::new(), s4)
+        .join(ACCOUNT, Some("standup"), req("carol", s4))
         .await
         .unwrap();
     assert_ne!(again.room.sid, done.sid);
@@ -157,7 +166,7 @@ async fn two_hundred_concurrent_joins_fill_exactly_fifty_places() {
         let (link, rx) = session(&hub);
         joins.push(tokio::spawn(async move {
             (
-                hub.join(ACCOUNT, Some("big"), &format!("p{i}"), Vec::new(), link)
+                hub.join(ACCOUNT, Some("big"), req(&format!("p{i}"), link))
                     .await,
                 rx,
             )
@@ -199,8 +208,18 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
         .await
         .unwrap();
     let (link, _rx) = session(&hub);
+    // A room made through REST outlives its participants (an ad-hoc one ends with its last).
+    hub.create_room(
+        ACCOUNT,
+        CreateRoom {
+            unique_name: Some("kept".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let joined = hub
-        .join(ACCOUNT, Some("kept"), "dave", Vec::new(), link)
+        .join(ACCOUNT, Some("kept"), req("dave", link))
         .await
         .unwrap();
 

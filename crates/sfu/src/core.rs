@@ -294,9 +294,15 @@ impl SfuCore {
         self.propagate(now);
     }
 
+    /// Starts a negotiation if the peer has changes; the client gets the subscription list first and
+    /// then the offer that carries it.
     fn renegotiate(&mut self, i: usize) {
         if let Some((revision, sdp)) = self.peers[i].negotiate() {
             let peer = &self.peers[i];
+            self.out.push_back(CoreOutput::Signal(
+                peer.participant,
+                Signal::Subscribed(peer.subscribed()),
+            ));
             self.out.push_back(CoreOutput::Signal(
                 peer.participant,
                 Signal::Offer {

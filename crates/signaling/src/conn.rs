@@ -14,9 +14,11 @@ use vroom_domain::live::{Notice, TrackOutcome};
 use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::time::{Span, Timestamp};
-use vroom_rooms::{HubError, Joined, SessionId, SessionLink, SessionMemory};
+use vroom_rooms::{HubError, JoinRequest, Joined, SessionId, SessionLink, SessionMemory};
+use vroom_sfu::Signal;
 
 use crate::Signaling;
+use crate::pcs;
 use crate::rsp::{
     self, ClientMessage, Connected, Disconnected, ErrorMessage, Iced, LocalParticipant,
     LocalParticipantAck, LocalTrack, Published, PublishedEntry, Recording, RemoteParticipant,
@@ -70,6 +72,20 @@ struct Live {
     client_tracks: Vec<LocalTrack>,
     /// The acknowledgements last sent.
     published: Vec<PublishedEntry>,
+    /// Every track SID the client has been told about (in `connected`, `synced` or an update).
+    announced: std::collections::HashSet<String>,
+    /// A subscription list waiting until the client knows all its tracks: twilio-video.js drops
+    /// entries for tracks it has not seen published yet.
+    pending_subscribed: Option<Vec<(vroom_domain::sid::TrackSid, String)>>,
+}
+
+fn announced_in(
+    roster: &[vroom_domain::live::ParticipantView],
+) -> std::collections::HashSet<String> {
+    roster
+        .iter()
+        .flat_map(|v| v.tracks.iter().map(|t| t.sid.to_string()))
+        .collect()
 }
 
 enum Phase {
@@ -91,17 +107,25 @@ struct Conn {
     session: SessionId,
     notices_tx: mpsc::UnboundedSender<Notice>,
     notices_rx: mpsc::UnboundedReceiver<Notice>,
+    /// Server offers and subscription lists from the media server.
+    media_tx: mpsc::UnboundedSender<Signal>,
+    media_rx: mpsc::UnboundedReceiver<Signal>,
     opened: Timestamp,
     last_in: Timestamp,
     last_out: Timestamp,
     phase: Phase,
     said_goodbye: bool,
+    /// The participant this connection acts for, once it joined or resumed.
+    participant: Option<vroom_domain::sid::ParticipantSid>,
 }
 
 pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>) {
     let now = sig.hub.clock().now();
     let (notices_tx, notices_rx) = mpsc::unbounded_channel();
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
     let conn = Conn {
+        media_tx,
+        media_rx,
         session: sig.hub.new_session_id(),
         sig,
         socket,
@@ -112,6 +136,7 @@ pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>) {
         last_out: now,
         phase: Phase::AwaitHello,
         said_goodbye: false,
+        participant: None,
     };
     conn.serve().await;
 }
@@ -165,6 +190,7 @@ impl Conn {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
                 },
                 Some(notice) = self.notices_rx.recv() => self.on_notice(notice).await,
+                Some(signal) = self.media_rx.recv() => self.on_media(signal).await,
                 () = clock.sleep_until(deadline) => self.on_deadline().await,
                 () = self.sig.shutdown.cancelled(), if !matches!(self.phase, Phase::Live(_)) => {
                     Flow::Close(CLOSE_SERVER_STOPPING, "server stopping")
@@ -182,6 +208,9 @@ impl Conn {
                 .hub
                 .detach(live.room.sid, live.participant.sid, self.session)
                 .await;
+        }
+        if let (Some(media), Some(me)) = (&self.sig.media, self.participant) {
+            media.detach(me, self.media_tx.clone());
         }
         if let Some((code, reason)) = flow {
             let frame = CloseFrame {
@@ -395,16 +424,16 @@ impl Conn {
         let counters = Arc::new(Counters::new());
         let memory: SessionMemory = counters.clone();
         let link = self.link(memory);
+        let request = JoinRequest {
+            identity: grant.identity.clone(),
+            tracks: infos,
+            rules: c.subscribe.as_ref().and_then(rsp::subscribe_rules),
+            session: link,
+        };
         let joined = match self
             .sig
             .hub
-            .join(
-                grant.account_sid,
-                name.as_deref(),
-                &grant.identity,
-                infos,
-                link,
-            )
+            .join(grant.account_sid, name.as_deref(), request)
             .await
         {
             Ok(j) => j,
@@ -422,6 +451,14 @@ impl Conn {
         } = joined;
         let key = self.sig.resume.key_for(participant.sid);
         let entries = Self::published_entries(&published, refused);
+        self.participant = Some(participant.sid);
+        let answers = match self
+            .media_answers(participant.sid, &room, &c.peer_connections)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
         let connected = Connected {
             kind: "connected",
             version: rsp::RSP_VERSION,
@@ -433,7 +470,7 @@ impl Conn {
                 identity: participant.identity.clone(),
             },
             participants: roster.iter().map(RemoteParticipant::from).collect(),
-            peer_connections: Vec::new(),
+            peer_connections: answers,
             published: Published {
                 revision: counters.next_published(),
                 tracks: entries.clone(),
@@ -463,6 +500,8 @@ impl Conn {
             counters,
             client_tracks: c.participant.map(|p| p.tracks).unwrap_or_default(),
             published: entries,
+            announced: announced_in(&roster),
+            pending_subscribed: None,
         }));
         self.send_msg(&connected).await;
         Flow::Continue
@@ -511,6 +550,18 @@ impl Conn {
             .clone()
             .and_then(|m| m.downcast::<Counters>().ok())
             .unwrap_or_else(|| Arc::new(Counters::new()));
+        self.participant = Some(sid);
+        let answers = match self
+            .media_answers(sid, &joined.room, &s.peer_connections)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let (pc_states, subscribed) = match &self.sig.media {
+            Some(media) => media.state(sid).await,
+            None => (Vec::new(), Vec::new()),
+        };
         let (infos, refused) = Self::tracks_of(s.participant.as_ref());
         let outcomes = self
             .sig
@@ -523,14 +574,14 @@ impl Conn {
             kind: "synced",
             session: Some(s.session),
             participants: Some(joined.roster.iter().map(RemoteParticipant::from).collect()),
-            peer_connections: Some(Vec::new()),
+            peer_connections: Some(pcs::synced_states(&pc_states, &answers)),
             published: Some(Published {
                 revision: counters.next_published(),
                 tracks: entries.clone(),
             }),
             subscribed: Some(Subscribed {
                 revision: counters.next_subscribed(),
-                tracks: Vec::new(),
+                tracks: pcs::subscribed(&subscribed),
             }),
             recording: Some(Recording {
                 revision: 1,
@@ -545,6 +596,8 @@ impl Conn {
             counters,
             client_tracks: s.participant.map(|p| p.tracks).unwrap_or_default(),
             published: entries,
+            announced: announced_in(&joined.roster),
+            pending_subscribed: None,
         }));
         self.send_msg(&synced).await;
         Flow::Continue
@@ -554,8 +607,23 @@ impl Conn {
         let Phase::Live(live) = &mut self.phase else {
             return Flow::Continue;
         };
-        // Peer connections (offers, answers, ICE) are ignored until the media server exists: the
-        // client stays connected with its offer unanswered.
+        let (room, me) = (live.room.clone(), live.participant.sid);
+        if !u.peer_connections.is_empty() {
+            match self.media_answers(me, &room, &u.peer_connections).await {
+                Ok(answers) if !answers.is_empty() => {
+                    let update = ServerUpdate {
+                        peer_connections: Some(answers),
+                        ..ServerUpdate::update()
+                    };
+                    self.send_msg(&update).await;
+                }
+                Ok(_) => {}
+                Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+            }
+        }
+        let Phase::Live(live) = &mut self.phase else {
+            return Flow::Continue;
+        };
         let Some(participant) = u.participant else {
             return Flow::Continue;
         };
@@ -563,9 +631,13 @@ impl Conn {
             return Flow::Continue;
         }
         let (infos, refused) = Self::tracks_of(Some(&participant));
-        let (room, me) = (live.room.sid, live.participant.sid);
         live.client_tracks = participant.tracks;
-        let outcomes = match self.sig.hub.set_tracks(room, me, self.session, infos).await {
+        let outcomes = match self
+            .sig
+            .hub
+            .set_tracks(room.sid, me, self.session, infos)
+            .await
+        {
             Ok(o) => o,
             // Removed meanwhile: the notice saying so is on its way.
             Err(_) => return Flow::Continue,
@@ -587,6 +659,53 @@ impl Conn {
             };
             self.send_msg(&update).await;
         }
+        Flow::Continue
+    }
+
+    /// Hands the client's `peer_connections` entries to the media server; returns its answers.
+    /// Without a media server, offers stay unanswered (the client stays connected without media).
+    async fn media_answers(
+        &mut self,
+        me: vroom_domain::sid::ParticipantSid,
+        room: &Room,
+        entries: &[serde_json::Value],
+    ) -> Result<Vec<serde_json::Value>, vroom_sfu::MediaError> {
+        let Some(media) = self.sig.media.clone() else {
+            return Ok(Vec::new());
+        };
+        media.attach(me, self.media_tx.clone());
+        pcs::apply(&media, me, room, pcs::parse(entries)).await
+    }
+
+    /// A server offer or a new subscription list for this participant's client.
+    async fn on_media(&mut self, signal: Signal) -> Flow {
+        let Phase::Live(live) = &mut self.phase else {
+            return Flow::Continue;
+        };
+        let update = match signal {
+            Signal::Offer { pc, revision, sdp } => ServerUpdate {
+                peer_connections: Some(vec![pcs::description(&pc, "offer", revision, &sdp)]),
+                ..ServerUpdate::update()
+            },
+            Signal::Subscribed(list) => {
+                if !list
+                    .iter()
+                    .all(|(sid, _)| live.announced.contains(&sid.to_string()))
+                {
+                    live.pending_subscribed = Some(list);
+                    return Flow::Continue;
+                }
+                live.pending_subscribed = None;
+                ServerUpdate {
+                    subscribed: Some(Subscribed {
+                        revision: live.counters.next_subscribed(),
+                        tracks: pcs::subscribed(&list),
+                    }),
+                    ..ServerUpdate::update()
+                }
+            }
+        };
+        self.send_msg(&update).await;
         Flow::Continue
     }
 
@@ -613,6 +732,13 @@ impl Conn {
                     ..ServerUpdate::update()
                 };
                 self.send_msg(&update).await;
+                if let Phase::Live(live) = &mut self.phase {
+                    live.announced
+                        .extend(view.tracks.iter().map(|t| t.sid.to_string()));
+                    if let Some(list) = live.pending_subscribed.take() {
+                        return self.on_media(Signal::Subscribed(list)).await;
+                    }
+                }
                 Flow::Continue
             }
             Notice::Removed(reason) => {

@@ -14,6 +14,7 @@
 //! - Revisions (`published`, `subscribed`) only increase for a participant, across reconnections.
 
 mod conn;
+mod pcs;
 mod resume;
 pub mod rsp;
 pub mod tcmp;
@@ -58,6 +59,7 @@ impl Default for SignalingConfig {
 /// The signaling service. Create it once and mount [`Signaling::router`].
 pub struct Signaling {
     hub: Hub,
+    media: Option<vroom_sfu::Media>,
     keys: Vec<TokenKey>,
     config: SignalingConfig,
     resume: resume::ResumeKeys,
@@ -66,11 +68,18 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// A signaling service over `hub`, accepting tokens signed by `keys`.
+    /// A signaling service over `hub` and the media server `media` (without one, offers are left
+    /// unanswered and clients connect without media), accepting tokens signed by `keys`.
     #[must_use]
-    pub fn new(hub: Hub, keys: Vec<TokenKey>, config: SignalingConfig) -> Arc<Self> {
+    pub fn new(
+        hub: Hub,
+        media: Option<vroom_sfu::Media>,
+        keys: Vec<TokenKey>,
+        config: SignalingConfig,
+    ) -> Arc<Self> {
         Arc::new(Self {
             hub,
+            media,
             keys,
             config,
             resume: resume::ResumeKeys::random(),

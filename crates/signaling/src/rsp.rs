@@ -171,6 +171,38 @@ pub fn parse(body: Value) -> Result<ClientMessage, MessageError> {
     })
 }
 
+/// The rules of a client's `subscribe` object (`{"rules": [...], "revision": n}`), if they are
+/// well-formed; the domain checks them further.
+#[must_use]
+pub fn subscribe_rules(subscribe: &Value) -> Option<Vec<vroom_domain::rules::SubscribeRule>> {
+    use vroom_domain::rules::{RuleType, TrackRule};
+    let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+    subscribe
+        .get("rules")?
+        .as_array()?
+        .iter()
+        .map(|r| {
+            let rule_type = match r.get("type").and_then(Value::as_str)? {
+                "include" => RuleType::Include,
+                "exclude" => RuleType::Exclude,
+                _ => return None,
+            };
+            let kind = match text(r, "kind") {
+                None => None,
+                Some(k) => Some(TrackKind::parse(&k)?),
+            };
+            Some(TrackRule {
+                rule_type,
+                all: r.get("all").and_then(Value::as_bool),
+                kind,
+                publisher: text(r, "publisher"),
+                track: text(r, "track"),
+                priority: text(r, "priority"),
+            })
+        })
+        .collect()
+}
+
 /// A track in a participant state sent to clients.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteTrack {

@@ -49,6 +49,17 @@
     r.on('participantDisconnected', (p) => log('participantDisconnected', remote(p)));
     r.on('participantReconnecting', (p) => log('participantReconnecting', remote(p)));
     r.on('participantReconnected', (p) => log('participantReconnected', remote(p)));
+    r.on('trackSubscribed', (track, pub, p) => {
+      log('trackSubscribed', { trackSid: pub.trackSid, kind: track.kind, participant: p.identity });
+      // Play what arrives, as an app would: audio is only decoded when it is played out.
+      if (track.kind !== 'data') {
+        document.body.appendChild(track.attach());
+      }
+    });
+    r.on('trackUnsubscribed', (track, pub, p) =>
+      log('trackUnsubscribed', { trackSid: pub.trackSid, kind: track.kind, participant: p.identity }));
+    r.on('trackMessage', (data, track, p) =>
+      log('trackMessage', { data: String(data), trackSid: track.sid || null, participant: p.identity }));
     r.on('trackPublished', (pub, p) =>
       log('trackPublished', { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind, participant: p.identity }));
     r.on('trackUnpublished', (pub, p) =>
@@ -105,6 +116,40 @@
       pub.unpublish();
       pub.track.stop();
       return true;
+    },
+
+    // Per received track (keyed by its msid track id, which vroom sets to the track SID): packets
+    // and decoded frames so far, from every peer connection's inbound-rtp statistics.
+    async inbound() {
+      const out = {};
+      for (const pc of window.peerConnections) {
+        if (pc.connectionState === 'closed') {
+          continue;
+        }
+        const report = await pc.getStats();
+        report.forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.trackIdentifier) {
+            out[s.trackIdentifier] = {
+              kind: s.kind,
+              packets: s.packetsReceived || 0,
+              frames: s.kind === 'video' ? s.framesDecoded || 0 : s.totalSamplesReceived || 0,
+            };
+          }
+        });
+      }
+      return out;
+    },
+
+    // Publishes a data track and returns its publication.
+    async publishData(name) {
+      const track = new Twilio.Video.LocalDataTrack({ name });
+      window.dataTrack = track;
+      const pub = await room.localParticipant.publishTrack(track);
+      return { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind };
+    },
+
+    sendData(text) {
+      window.dataTrack.send(text);
     },
 
     disconnect() {
