@@ -116,6 +116,7 @@ impl TestServer {
                 .ad_hoc_status_callback
                 .clone()
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
+            media: Config::default().media,
         };
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(c) => Arc::new(c.clone()),

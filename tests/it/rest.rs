@@ -641,3 +641,100 @@ async fn history_survives_a_restart() {
     assert_eq!(p["identity"], "dana");
     assert_eq!(p["status"], "disconnected");
 }
+
+#[tokio::test]
+async fn subscribed_tracks_follow_subscribe_rules() {
+    let s = TestServer::start().await;
+    s.create_room(&[("UniqueName", "subs")]).await;
+    let (_alice, am) = SignalClient::join(
+        &s.ws,
+        &s.token("alice", None),
+        Some("subs"),
+        &[track("a1", "audio", "mic"), track("a2", "video", "cam")],
+    )
+    .await;
+    let (_bob, bm) = SignalClient::join(&s.ws, &s.token("bob", None), Some("subs"), &[]).await;
+    let bob = bm["participant"]["sid"].as_str().unwrap().to_owned();
+    let base = format!("/v1/Rooms/subs/Participants/{bob}");
+
+    let (status, list) = s.get(&format!("{base}/SubscribedTracks")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["meta"]["key"], "subscribed_tracks");
+    let got = list["subscribed_tracks"].as_array().unwrap();
+    assert_eq!(
+        got.len(),
+        2,
+        "bob receives both of alice's tracks by default: {list}"
+    );
+    assert!(
+        got.iter()
+            .all(|t| t["publisher_sid"] == am["participant"]["sid"]
+                && t["participant_sid"] == bob.as_str())
+    );
+    let cam_sid = got.iter().find(|t| t["kind"] == "video").unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, one) = s.get(&format!("{base}/SubscribedTracks/{cam_sid}")).await;
+    assert_eq!(
+        (status, one["name"].as_str()),
+        (StatusCode::OK, Some("cam"))
+    );
+    let (status, _) = s.get(&format!("{base}/SubscribedTracks/cam")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "subscribed tracks are fetched by SID only"
+    );
+
+    let (status, rules) = s.get(&format!("{base}/SubscribeRules")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        rules["rules"],
+        serde_json::json!([{"type": "include", "all": true}])
+    );
+    let (status, rules) = s
+        .post(
+            &format!("{base}/SubscribeRules"),
+            &[(
+                "Rules",
+                r#"[{"type":"include","all":true},{"type":"exclude","kind":"video"}]"#,
+            )],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rules}");
+    assert_eq!(
+        rules["rules"][1],
+        serde_json::json!({"type": "exclude", "kind": "video"})
+    );
+    let (_, list) = s.get(&format!("{base}/SubscribedTracks")).await;
+    let kinds: Vec<&str> = list["subscribed_tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["audio"], "the excluded video is no longer received");
+
+    for bad in [
+        "[]",
+        "nope",
+        r#"[{"type":"include","all":false}]"#,
+        r#"[{"type":"maybe"}]"#,
+    ] {
+        let (status, body) = s
+            .post(&format!("{base}/SubscribeRules"), &[("Rules", bad)])
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, 53215),
+            "{bad}: {body}"
+        );
+    }
+    let (_, rules) = s.get(&format!("{base}/SubscribeRules")).await;
+    assert_eq!(
+        rules["rules"].as_array().unwrap().len(),
+        2,
+        "invalid rules leave the old ones"
+    );
+}

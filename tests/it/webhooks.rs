@@ -308,17 +308,28 @@ async fn a_slow_receiver_holds_up_neither_rooms_nor_other_receivers() {
     // The slow receiver takes 10 s to answer each callback: everything below happens in its shadow.
     let mut slow = Receiver::start(&s.creds.auth_token, None, 0, &["--delay-ms", "10000"]).await;
     let mut fast = Receiver::start(&s.creds.auth_token, None, 0, &[]).await;
-    s.create_room(&[("UniqueName", "slow"), ("StatusCallback", &slow.url("/cb"))]).await;
-    s.create_room(&[("UniqueName", "fast"), ("StatusCallback", &fast.url("/cb"))]).await;
+    s.create_room(&[("UniqueName", "slow"), ("StatusCallback", &slow.url("/cb"))])
+        .await;
+    s.create_room(&[("UniqueName", "fast"), ("StatusCallback", &fast.url("/cb"))])
+        .await;
     let (_a, am) = SignalClient::join(&s.ws, &s.token("a", None), Some("slow"), &[]).await;
     assert_eq!(am["type"], "connected");
-    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let joined_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let (_b, _) = SignalClient::join(&s.ws, &s.token("b", None), Some("fast"), &[]).await;
     let (got, _) = fast.delivered(2).await;
-    assert_eq!(got.iter().map(event).collect::<Vec<_>>(), ["room-created", "participant-connected"]);
+    assert_eq!(
+        got.iter().map(event).collect::<Vec<_>>(),
+        ["room-created", "participant-connected"]
+    );
     let (slow_first, _) = slow.delivered(1).await;
     let slow_answered = slow_first[0]["answered_at"].as_f64().unwrap();
-    assert!(joined_at < slow_answered, "joining the slow receiver's room did not wait for its callbacks");
+    assert!(
+        joined_at < slow_answered,
+        "joining the slow receiver's room did not wait for its callbacks"
+    );
     assert!(
         got[1]["at"].as_f64().unwrap() < slow_answered,
         "the fast receiver got its events while the slow one was still answering its first"

@@ -19,6 +19,8 @@ mod form;
 mod paging;
 mod participants;
 mod rooms;
+mod rules;
+mod tracks;
 mod wire;
 
 use std::sync::Arc;
@@ -172,23 +174,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route(
             "/v1/Rooms/{room}/Participants/{participant}/PublishedTracks",
-            route(get(participants::list_published)),
+            route(get(tracks::list_published)),
         )
         .route(
             "/v1/Rooms/{room}/Participants/{participant}/PublishedTracks/{track}",
-            route(get(participants::fetch_published)),
+            route(get(tracks::fetch_published)),
         )
         .route(
             "/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks",
-            unbuilt("SubscribedTracks"),
+            route(get(tracks::list_subscribed)),
         )
         .route(
             "/v1/Rooms/{room}/Participants/{participant}/SubscribedTracks/{track}",
-            unbuilt("SubscribedTracks"),
+            route(get(tracks::fetch_subscribed)),
         )
         .route(
             "/v1/Rooms/{room}/Participants/{participant}/SubscribeRules",
-            unbuilt("SubscribeRules"),
+            route(get(tracks::fetch_rules).post(tracks::update_rules)),
         )
         .route(
             "/v1/Rooms/{room}/RecordingRules",

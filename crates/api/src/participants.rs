@@ -1,5 +1,4 @@
-//! `/v1/Rooms/{RoomNameOrSid}/Participants[/{ParticipantIdentityOrSid}[/Anonymize]]` and the
-//! participant's `PublishedTracks`.
+//! `/v1/Rooms/{RoomNameOrSid}/Participants[/{ParticipantIdentityOrSid}[/Anonymize]]`.
 
 use std::sync::Arc;
 
@@ -7,22 +6,20 @@ use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, Uri};
 use serde_json::{Value, json};
-use vroom_domain::page::Page;
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::room::Room;
-use vroom_domain::sid::{ParticipantSid, TrackSid};
-use vroom_domain::track::PublishedTrack;
+use vroom_domain::sid::ParticipantSid;
 use vroom_store::{Change, ParticipantFilter};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::Form;
-use crate::paging::{meta, page_in_memory, paging};
-use crate::wire::{ParticipantResource, PublishedTrackResource, parse_date};
-use crate::{ApiState, Segment2, Segment3, list_base, not_found, query_of, resolve_room};
+use crate::paging::{meta, paging};
+use crate::wire::{ParticipantResource, parse_date};
+use crate::{ApiState, Segment2, list_base, not_found, query_of, resolve_room};
 
 /// A participant of `room` by SID (any status) or identity (connected only).
-async fn resolve_participant(
+pub(crate) async fn resolve_participant(
     st: &ApiState,
     room: &Room,
     segment: &str,
@@ -173,78 +170,4 @@ pub(crate) async fn anonymize(
             .await?;
     }
     Ok(Json(ParticipantResource::anonymized(&p, &st.public_url)))
-}
-
-/// The tracks a participant publishes now (empty unless it is connected to a room in progress).
-async fn published_tracks(
-    st: &ApiState,
-    room: &Room,
-    p: &Participant,
-) -> ApiResult<Vec<(vroom_domain::live::ParticipantView, PublishedTrack)>> {
-    if p.status != ParticipantStatus::Connected {
-        return Ok(Vec::new());
-    }
-    let Some(snapshot) = st.hub.snapshot(room).await? else {
-        return Ok(Vec::new());
-    };
-    Ok(snapshot
-        .participants
-        .into_iter()
-        .filter(|v| v.sid == p.sid)
-        .flat_map(|v| v.tracks.clone().into_iter().map(move |t| (v.clone(), t)))
-        .collect())
-}
-
-/// `GET …/Participants/{…}/PublishedTracks`
-pub(crate) async fn list_published(
-    State(st): State<Arc<ApiState>>,
-    caller: Caller,
-    OriginalUri(uri): OriginalUri,
-    Segment2(room, participant): Segment2,
-) -> ApiResult<Json<Value>> {
-    let room = resolve_room(&st, caller, &room, &uri).await?;
-    let p = resolve_participant(&st, &room, &participant, &uri).await?;
-    let paging = paging(&query_of(&uri))?;
-    let tracks = published_tracks(&st, &room, &p).await?;
-    let page: Page<(vroom_domain::live::ParticipantView, PublishedTrack)> =
-        page_in_memory(tracks, &paging.request, |(_, t)| {
-            (t.date_created, t.sid.to_string())
-        })?;
-    let items: Vec<PublishedTrackResource> = page
-        .items
-        .iter()
-        .map(|(v, t)| PublishedTrackResource::new(&room, v, t, &st.public_url))
-        .collect();
-    let meta = meta(
-        &list_base(&st, &uri),
-        &[],
-        &paging,
-        &page,
-        "published_tracks",
-        |(_, t)| t.sid.to_string(),
-    );
-    Ok(Json(json!({ "published_tracks": items, "meta": meta })))
-}
-
-/// `GET …/Participants/{…}/PublishedTracks/{TrackNameOrSid}`
-pub(crate) async fn fetch_published(
-    State(st): State<Arc<ApiState>>,
-    caller: Caller,
-    OriginalUri(uri): OriginalUri,
-    Segment3(room, participant, track): Segment3,
-) -> ApiResult<Json<PublishedTrackResource>> {
-    let room = resolve_room(&st, caller, &room, &uri).await?;
-    let p = resolve_participant(&st, &room, &participant, &uri).await?;
-    let tracks = published_tracks(&st, &room, &p).await?;
-    let by_sid = track.parse::<TrackSid>().ok();
-    let (view, t) = tracks
-        .into_iter()
-        .find(|(_, t)| Some(t.sid) == by_sid || t.info.name == track)
-        .ok_or_else(|| not_found(&uri))?;
-    Ok(Json(PublishedTrackResource::new(
-        &room,
-        &view,
-        &t,
-        &st.public_url,
-    )))
 }

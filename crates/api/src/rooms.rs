@@ -7,8 +7,6 @@ use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use vroom_domain::room::{CallbackMethod, CreateRoom, RoomStatus, RoomType, VideoCodec};
-use vroom_domain::rules::{RecordingRule, RuleType};
-use vroom_domain::track::TrackKind;
 use vroom_store::RoomFilter;
 
 use crate::auth::Caller;
@@ -69,7 +67,10 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
         transcriptions_configuration,
         video_codecs,
         media_region: p.string("MediaRegion"),
-        recording_rules: p.get("RecordingRules").map(parse_rules).transpose()?,
+        recording_rules: p
+            .get("RecordingRules")
+            .map(|t| crate::rules::parse(t, crate::rules::Purpose::Recording))
+            .transpose()?,
         audio_only: p.boolean("AudioOnly")?,
         max_participant_duration: p.integer("MaxParticipantDuration", |_| {
             ApiError::Rule(E::MaxParticipantDurationOutOfRange)
@@ -87,63 +88,6 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
         large_room: p.boolean("LargeRoom")?,
         enable_turn: p.boolean("EnableTurn")?,
     })
-}
-
-/// Recording rules arrive as JSON: a list of rules, or `{"rules": [...]}` (twilio-node's shape).
-fn parse_rules(text: &str) -> ApiResult<Vec<RecordingRule>> {
-    let bad = |why| ApiError::Rule(vroom_domain::Error::RecordingRulesInvalid { why });
-    let value: Value = serde_json::from_str(text).map_err(|_| bad("not valid JSON"))?;
-    let list = match value {
-        Value::Array(list) => list,
-        Value::Object(mut o) => match o.remove("rules") {
-            Some(Value::Array(list)) => list,
-            _ => return Err(bad("expected a list of rules")),
-        },
-        _ => return Err(bad("expected a list of rules")),
-    };
-    list.iter()
-        .map(|r| {
-            let o = r
-                .as_object()
-                .ok_or_else(|| bad("each rule must be an object"))?;
-            if o.keys()
-                .any(|k| !matches!(k.as_str(), "type" | "all" | "kind" | "publisher" | "track"))
-            {
-                return Err(bad("unknown rule field"));
-            }
-            let rule_type = match o.get("type").and_then(Value::as_str) {
-                Some("include") => RuleType::Include,
-                Some("exclude") => RuleType::Exclude,
-                _ => return Err(bad("every rule needs a type of include or exclude")),
-            };
-            let text = |k: &str| -> ApiResult<Option<String>> {
-                match o.get(k) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::String(s)) => Ok(Some(s.clone())),
-                    Some(_) => Err(bad("publisher and track must be strings")),
-                }
-            };
-            let all = match o.get("all") {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(b)) => Some(*b),
-                Some(_) => return Err(bad("'all' must be true")),
-            };
-            let kind = match text("kind")? {
-                None => None,
-                Some(k) => {
-                    Some(TrackKind::parse(&k).ok_or_else(|| bad("'kind' must be audio or video"))?)
-                }
-            };
-            Ok(RecordingRule {
-                rule_type,
-                all,
-                kind,
-                publisher: text("publisher")?,
-                track: text("track")?,
-                priority: None,
-            })
-        })
-        .collect()
 }
 
 /// `POST /v1/Rooms`
@@ -278,7 +222,10 @@ mod tests {
             r.video_codecs,
             Some(vec![VideoCodec::Vp8, VideoCodec::H264])
         );
-        assert_eq!(r.recording_rules.unwrap()[0].rule_type, RuleType::Exclude);
+        assert_eq!(
+            r.recording_rules.unwrap()[0].rule_type,
+            vroom_domain::rules::RuleType::Exclude
+        );
         let code = |body: &[u8]| {
             create_request(&Params::parse(body))
                 .unwrap_err()

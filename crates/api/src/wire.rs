@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
-use vroom_domain::live::ParticipantView;
+use vroom_domain::live::{ParticipantView, Subscription};
 use vroom_domain::participant::Participant;
 use vroom_domain::room::Room;
 use vroom_domain::rules::RecordingRule;
@@ -205,6 +205,43 @@ impl PublishedTrackResource {
     }
 }
 
+/// `video.v1.room.room_participant.room_participant_subscribed_track`.
+#[derive(Debug, Serialize)]
+pub struct SubscribedTrackResource {
+    sid: String,
+    participant_sid: String,
+    publisher_sid: String,
+    room_sid: String,
+    name: String,
+    date_created: String,
+    date_updated: String,
+    enabled: bool,
+    kind: &'static str,
+    url: String,
+}
+
+impl SubscribedTrackResource {
+    /// The resource of subscription `s` of `subscriber` in `room`.
+    #[must_use]
+    pub fn new(room: &Room, subscriber: &Participant, s: &Subscription, base: &str) -> Self {
+        Self {
+            sid: s.track.to_string(),
+            participant_sid: subscriber.sid.to_string(),
+            publisher_sid: s.publisher.to_string(),
+            room_sid: room.sid.to_string(),
+            name: s.name.clone(),
+            date_created: date(s.since),
+            date_updated: date(s.since),
+            enabled: s.enabled,
+            kind: s.kind.as_str(),
+            url: format!(
+                "{base}/v1/Rooms/{}/Participants/{}/SubscribedTracks/{}",
+                room.sid, subscriber.sid, s.track
+            ),
+        }
+    }
+}
+
 /// Recording rules as JSON objects (unused filters omitted, as Twilio's live API shows them).
 #[must_use]
 pub fn rules_json(rules: &[RecordingRule]) -> Value {
@@ -225,6 +262,9 @@ pub fn rules_json(rules: &[RecordingRule]) -> Value {
                 }
                 if let Some(t) = &r.track {
                     o.insert("track".into(), json!(t));
+                }
+                if let Some(p) = &r.priority {
+                    o.insert("priority".into(), json!(p));
                 }
                 Value::Object(o)
             })
