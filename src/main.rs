@@ -50,6 +50,19 @@ struct ServeArgs {
         default_value = "POST"
     )]
     ad_hoc_status_callback_method: String,
+    /// UDP port of the media server (one port carries every peer connection; 0: any free port).
+    #[arg(long, env = "VROOM_RTC_UDP_PORT", default_value_t = 0)]
+    rtc_udp_port: u16,
+    /// IP address the media server binds (default: the --listen address).
+    #[arg(long, env = "VROOM_RTC_BIND_IP")]
+    rtc_bind_ip: Option<std::net::IpAddr>,
+    /// IP address announced to clients in ICE candidates: set it to the public address when vroom
+    /// is behind NAT (default: the bound address; for an unspecified one, this host's outward address).
+    #[arg(long, env = "VROOM_RTC_ANNOUNCE_IP")]
+    rtc_announce_ip: Option<std::net::IpAddr>,
+    /// Run without the media server: clients connect and signal, but no audio or video flows.
+    #[arg(long, env = "VROOM_NO_MEDIA")]
+    no_media: bool,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +155,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..config::WebhookConfig::default()
         },
         ad_hoc_status_callback,
+        media: (!args.no_media).then(|| {
+            let bind_ip = args.rtc_bind_ip.unwrap_or_else(|| args.listen.ip());
+            let announce_ip = args
+                .rtc_announce_ip
+                .or_else(|| bind_ip.is_unspecified().then(config::outward_ip).flatten());
+            vroom_sfu::MediaConfig {
+                bind: SocketAddr::new(bind_ip, args.rtc_udp_port),
+                announce_ip,
+            }
+        }),
         ..Config::default()
     };
     let listen = args.listen;
