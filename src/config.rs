@@ -46,6 +46,8 @@ pub struct Config {
     pub ad_hoc_status_callback: Option<(String, CallbackMethod)>,
     /// The media server (None: no media; clients connect but their offers stay unanswered).
     pub media: Option<vroom_sfu::MediaConfig>,
+    /// A local copy of `twilio-video.min.js` for the `/quickstart` page (else it loads from a CDN).
+    pub quickstart_sdk: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             heartbeat_ms: 5000,
             webhooks: WebhookConfig::default(),
             ad_hoc_status_callback: None,
+            quickstart_sdk: None,
             media: Some(vroom_sfu::MediaConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 announce_ip: None,

@@ -63,6 +63,9 @@ struct ServeArgs {
     /// Run without the media server: clients connect and signal, but no audio or video flows.
     #[arg(long, env = "VROOM_NO_MEDIA")]
     no_media: bool,
+    /// A local twilio-video.min.js for the /quickstart page (default: the page loads it from npm's CDN).
+    #[arg(long, env = "VROOM_QUICKSTART_SDK")]
+    quickstart_sdk: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -165,6 +168,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 announce_ip,
             }
         }),
+        quickstart_sdk: match args.quickstart_sdk {
+            Some(p) if !p.is_file() => {
+                anyhow::bail!("--quickstart-sdk {} is not a file", p.display())
+            }
+            other => other,
+        },
         ..Config::default()
     };
     let listen = args.listen;
@@ -189,7 +198,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             app.credentials().api_key_sid
         );
     }
-    println!("vroom is listening on {base}");
+    println!("vroom is listening on {base} (join a room from a browser at {base}/quickstart)");
     app.serve(listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })

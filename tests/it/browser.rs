@@ -22,7 +22,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// One browser at a time: each scenario runs Chromium with several pages, and two at once on a small
 /// machine only make both slower.
-static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")

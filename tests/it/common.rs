@@ -31,6 +31,8 @@ pub struct Options {
     pub webhooks: vroom::config::WebhookConfig,
     /// Status callback of ad-hoc rooms.
     pub ad_hoc_status_callback: Option<String>,
+    /// A local twilio-video.js for `/quickstart`.
+    pub quickstart_sdk: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             heartbeat_ms: 5000,
             webhooks: vroom::config::WebhookConfig::default(),
             ad_hoc_status_callback: None,
+            quickstart_sdk: None,
         }
     }
 }
@@ -117,6 +120,7 @@ impl TestServer {
                 .clone()
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
             media: Config::default().media,
+            quickstart_sdk: options.quickstart_sdk.clone(),
         };
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(c) => Arc::new(c.clone()),

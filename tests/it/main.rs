@@ -5,6 +5,7 @@
 mod browser;
 mod common;
 mod lifecycle;
+mod quickstart;
 mod rest;
 mod sdk;
 mod signaling;
