@@ -180,3 +180,79 @@ async fn heartbeats_keep_a_page_connected() {
     run_scenario(&server, "heartbeats").await;
     server.stop().await;
 }
+
+/// Two pages publish camera and microphone: each is subscribed to the other's tracks, and packets
+/// and decoded frames (audio: samples) rise on every one.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_pages_receive_each_others_media() {
+    scenario("media_two").await;
+}
+
+/// Three pages publish camera and microphone: each receives the other two's four tracks.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_pages_receive_each_others_media() {
+    scenario("media_three").await;
+}
+
+/// An unpublished camera is unsubscribed and unpublished at the other page while the microphone
+/// keeps flowing; a new camera published mid-call, and a second one on a recycled server m-line,
+/// reach it.
+#[tokio::test(flavor = "multi_thread")]
+async fn unpublish_and_publish_again_mid_call() {
+    scenario("unpublish").await;
+}
+
+/// A page that leaves is seen to go (participantDisconnected, trackUnsubscribed); media between
+/// the others goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_keeps_media_between_the_others() {
+    scenario("leave").await;
+}
+
+/// REST Status=disconnected while media flows: 53204 for the kicked page, its tracks leave the
+/// other.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_kick_with_media() {
+    scenario("kick_media").await;
+}
+
+/// A second page with the same identity while media flows: 53205 for the first; the other page
+/// sees the swap and receives the newcomer's media.
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_takeover_with_media() {
+    scenario("duplicate_identity_media").await;
+}
+
+/// REST Status=completed while media flows disconnects every page with 53118.
+#[tokio::test(flavor = "multi_thread")]
+async fn room_completion_with_media() {
+    scenario("room_completed_media").await;
+}
+
+/// A LocalDataTrack: subscribers get it as a data track and receive its text and binary messages
+/// in order, including one that joins later.
+#[tokio::test(flavor = "multi_thread")]
+async fn data_track_messages_reach_subscribers() {
+    scenario("data_track").await;
+}
+
+/// REST SubscribeRules excluding video stop a camera reaching a page while its audio flows;
+/// including everything again brings it back; SubscribedTracks follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_rules_stop_and_restore_video() {
+    scenario("subscribe_rules").await;
+}
+
+/// A resumed session keeps its peer connection and media both ways; a track published after it
+/// reaches the others; a server offer lost with the connection comes again in `synced`.
+#[tokio::test(flavor = "multi_thread")]
+async fn resumes_with_media() {
+    scenario("reconnect_media").await;
+}
+
+/// A server offer crossing the client's own: the client rolls back, answers and offers again, and
+/// every track gets through.
+#[tokio::test(flavor = "multi_thread")]
+async fn glare_between_server_and_client_offers() {
+    scenario("glare").await;
+}

@@ -58,8 +58,12 @@
     });
     r.on('trackUnsubscribed', (track, pub, p) =>
       log('trackUnsubscribed', { trackSid: pub.trackSid, kind: track.kind, participant: p.identity }));
-    r.on('trackMessage', (data, track, p) =>
-      log('trackMessage', { data: String(data), trackSid: track.sid || null, participant: p.identity }));
+    r.on('trackMessage', (data, track, p) => {
+      // Binary messages (ArrayBuffer) are logged as hex.
+      const binary = data instanceof ArrayBuffer;
+      const text = binary ? Array.from(new Uint8Array(data), (b) => b.toString(16).padStart(2, '0')).join('') : String(data);
+      log('trackMessage', { data: text, binary, trackSid: track.sid || null, participant: p.identity });
+    });
     r.on('trackPublished', (pub, p) =>
       log('trackPublished', { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind, participant: p.identity }));
     r.on('trackUnpublished', (pub, p) =>
@@ -140,16 +144,38 @@
       return out;
     },
 
-    // Publishes a data track and returns its publication.
+    // Publishes a data track; resolves with its publication (and its client id), or `{ error }`.
     async publishData(name) {
       const track = new Twilio.Video.LocalDataTrack({ name });
       window.dataTrack = track;
-      const pub = await room.localParticipant.publishTrack(track);
-      return { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind };
+      try {
+        const pub = await room.localParticipant.publishTrack(track);
+        return { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
     },
 
-    sendData(text) {
-      window.dataTrack.send(text);
+    // Whether the data channel the page opened for its data track is open: twilio-video.js silently
+    // drops what is sent before. (Its label is the id of the publication's clone of the track's
+    // sender, not the LocalDataTrack's id; the page opens no other channel.)
+    dataOpen() {
+      return window.dataChannels.length > 0 && window.dataChannels.every((c) => c.readyState === 'open');
+    },
+
+    // Sends `text`, or with `hex` the bytes it spells as an ArrayBuffer.
+    sendData(text, hex) {
+      if (hex) {
+        const bytes = new Uint8Array(text.match(/../g).map((h) => parseInt(h, 16)));
+        window.dataTrack.send(bytes.buffer);
+      } else {
+        window.dataTrack.send(text);
+      }
+    },
+
+    // The state of every peer connection the SDK made, in creation order.
+    peerConnectionStates() {
+      return window.peerConnections.map((pc) => pc.connectionState);
     },
 
     disconnect() {
