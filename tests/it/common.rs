@@ -300,3 +300,54 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The vroom binary itself, serving on `127.0.0.1:port` with `db` and `creds` (for tests that kill
+/// it with SIGKILL). Waits until it listens.
+pub async fn spawn_vroom(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            db,
+        ])
+        .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
+        .env("VROOM_AUTH_TOKEN", &creds.auth_token)
+        .env("VROOM_API_KEY_SID", creds.api_key_sid.to_string())
+        .env("VROOM_API_KEY_SECRET", &creds.api_key_secret)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the vroom binary starts");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("vroom did not start listening on {port}");
+}
+
+/// A free TCP port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("an address")
+        .port()
+}
+
+/// An access token signed with `creds`, valid from now (system clock).
+pub fn token_for(creds: &StoredCredentials, identity: &str) -> String {
+    let key = TokenKey {
+        account_sid: creds.account_sid,
+        api_key_sid: creds.api_key_sid,
+        secret: creds.api_key_secret.clone(),
+    };
+    token::mint(&key, identity, None, 3600, SystemClock.now()).expect("mint a token")
+}

@@ -453,36 +453,8 @@ async fn a_crash_leaves_no_participant_connected_after_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/vroom.db", dir.path().display());
     let creds = crate::common::test_credentials();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &db,
-            ])
-            .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
-            .env("VROOM_AUTH_TOKEN", &creds.auth_token)
-            .env("VROOM_API_KEY_SID", creds.api_key_sid.to_string())
-            .env("VROOM_API_KEY_SECRET", &creds.api_key_secret)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the vroom binary starts")
-    };
-    let key = vroom_signaling::token::TokenKey {
-        account_sid: creds.account_sid,
-        api_key_sid: creds.api_key_sid,
-        secret: creds.api_key_secret.clone(),
-    };
-    let now = vroom_domain::time::Timestamp::from_millis(chrono_now_ms());
-    let token = vroom_signaling::token::mint(&key, "survivor", None, 3600, now).unwrap();
+    let port = crate::common::free_port();
+    let token = crate::common::token_for(&creds, "survivor");
     let ws = format!("ws://127.0.0.1:{port}/signaling");
     let http = reqwest::Client::new();
     let get = |path: String| {
@@ -499,8 +471,7 @@ async fn a_crash_leaves_no_participant_connected_after_the_next_start() {
         }
     };
 
-    let mut first = spawn();
-    wait_for_port(port).await;
+    let mut first = crate::common::spawn_vroom(port, &db, &creds).await;
     // A room made through REST outlives its participants (an ad-hoc one would end with its last).
     let created = http
         .post(format!("http://127.0.0.1:{port}/v1/Rooms"))
@@ -515,8 +486,7 @@ async fn a_crash_leaves_no_participant_connected_after_the_next_start() {
     let psid = sid(&m);
     first.kill().await.unwrap();
 
-    let mut second = spawn();
-    wait_for_port(port).await;
+    let mut second = crate::common::spawn_vroom(port, &db, &creds).await;
     let p = get(format!("/v1/Rooms/crashy/Participants/{psid}"))
         .await
         .expect("the participant record");
@@ -525,27 +495,4 @@ async fn a_crash_leaves_no_participant_connected_after_the_next_start() {
     let room = get("/v1/Rooms/crashy".to_owned()).await.unwrap();
     assert_eq!(room["status"], "in-progress", "the room survives the crash");
     second.kill().await.unwrap();
-}
-
-pub(crate) fn chrono_now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
-pub(crate) async fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("vroom did not start listening on {port}");
 }

@@ -399,36 +399,9 @@ async fn events_pending_at_a_sigkill_are_delivered_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/vroom.db", dir.path().display());
     let creds = crate::common::test_credentials();
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, hook_port) = (free_port(), free_port());
-    let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &db,
-            ])
-            .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
-            .env("VROOM_AUTH_TOKEN", &creds.auth_token)
-            .env("VROOM_API_KEY_SID", creds.api_key_sid.to_string())
-            .env("VROOM_API_KEY_SECRET", &creds.api_key_secret)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the vroom binary starts")
-    };
+    let (port, hook_port) = (crate::common::free_port(), crate::common::free_port());
     let http = reqwest::Client::new();
-    let mut first = spawn();
-    crate::signaling::wait_for_port(port).await;
+    let mut first = crate::common::spawn_vroom(port, &db, &creds).await;
     // The receiver is down: every attempt fails and the events wait in the outbox.
     let created = http
         .post(format!("http://127.0.0.1:{port}/v1/Rooms"))
@@ -444,19 +417,7 @@ async fn events_pending_at_a_sigkill_are_delivered_after_the_restart() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let key = vroom_signaling::token::TokenKey {
-        account_sid: creds.account_sid,
-        api_key_sid: creds.api_key_sid,
-        secret: creds.api_key_secret.clone(),
-    };
-    let token = vroom_signaling::token::mint(
-        &key,
-        "victim",
-        None,
-        3600,
-        vroom_domain::time::Timestamp::from_millis(crate::signaling::chrono_now_ms()),
-    )
-    .unwrap();
+    let token = crate::common::token_for(&creds, "victim");
     let (_client, m) = SignalClient::join(
         &format!("ws://127.0.0.1:{port}/signaling"),
         &token,
@@ -468,8 +429,7 @@ async fn events_pending_at_a_sigkill_are_delivered_after_the_restart() {
     first.kill().await.unwrap();
 
     let mut rx = Receiver::start(&creds.auth_token, None, hook_port, &[]).await;
-    let mut second = spawn();
-    crate::signaling::wait_for_port(port).await;
+    let mut second = crate::common::spawn_vroom(port, &db, &creds).await;
     let (got, _) = rx.delivered(3).await;
     assert_eq!(
         got.iter().map(event).collect::<Vec<_>>(),

@@ -85,6 +85,88 @@ pub struct Meta {
     key: &'static str,
 }
 
+/// A list request's filter parameters, read in Twilio's order and remembered for the meta URLs
+/// (filters the caller sent are echoed first in every page URL).
+pub struct Filters<'q> {
+    query: &'q Params,
+    /// The parameters read so far that the caller sent, in order.
+    pub echoed: Vec<(&'static str, String)>,
+}
+
+impl<'q> Filters<'q> {
+    /// Filters of `query`.
+    #[must_use]
+    pub fn new(query: &'q Params) -> Self {
+        Self {
+            query,
+            echoed: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, name: &'static str) -> Option<&'q str> {
+        let v = self.query.get(name)?;
+        self.echoed.push((name, v.to_owned()));
+        Some(v)
+    }
+
+    /// A text filter.
+    pub fn text(&mut self, name: &'static str) -> Option<String> {
+        self.take(name).map(str::to_owned)
+    }
+
+    /// A date filter (`YYYY-MM-DD` or ISO 8601).
+    ///
+    /// # Errors
+    /// `BadParameter` naming it.
+    pub fn date(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<vroom_domain::time::Timestamp>, ApiError> {
+        self.take(name)
+            .map(|v| crate::wire::parse_date(name, v))
+            .transpose()
+    }
+
+    /// An enumerated filter.
+    ///
+    /// # Errors
+    /// `BadParameter` naming it and saying what `parse` accepts.
+    pub fn choice<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+        accepted: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.take(name)
+            .map(|v| parse(v).ok_or_else(|| ApiError::param(name, format!("must be {accepted}"))))
+            .transpose()
+    }
+}
+
+/// A list response: the page's records under `key`, and `meta`.
+pub fn listing<T, R: Serialize>(
+    base: &str,
+    filters: &[(&str, String)],
+    paging: &Paging,
+    page: &Page<T>,
+    key: &'static str,
+    render: impl Fn(&T) -> R,
+    sid_of: impl Fn(&T) -> String,
+) -> axum::Json<serde_json::Value> {
+    let items: Vec<R> = page.items.iter().map(render).collect();
+    let meta = meta(base, filters, paging, page, key, sid_of);
+    let mut body = serde_json::Map::new();
+    body.insert(
+        key.to_owned(),
+        serde_json::to_value(items).unwrap_or_default(),
+    );
+    body.insert(
+        "meta".to_owned(),
+        serde_json::to_value(meta).unwrap_or_default(),
+    );
+    axum::Json(serde_json::Value::Object(body))
+}
+
 /// Builds `meta` for one page. `base` is the public URL plus the path as the caller wrote it;
 /// `filters` are the filter parameters the caller sent, in Twilio's order; `sid_of` gives a record's
 /// SID text for the tokens.

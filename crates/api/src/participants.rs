@@ -5,17 +5,17 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, Uri};
-use serde_json::{Value, json};
+use serde_json::Value;
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::sid::ParticipantSid;
 use vroom_store::{Change, ParticipantFilter};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::form::Form;
-use crate::paging::{meta, paging};
-use crate::wire::{ParticipantResource, parse_date};
+use crate::paging::{Filters, listing, paging};
+use crate::wire::ParticipantResource;
 use crate::{ApiState, Segment2, list_base, not_found, query_of, resolve_room};
 
 /// A participant of `room` by SID (any status) or identity (connected only).
@@ -46,35 +46,25 @@ pub(crate) async fn list(
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let q = query_of(&uri);
     let paging = paging(&q)?;
-    let mut filters = Vec::new();
+    let mut f = Filters::new(&q);
     // Twilio's defaults: connected participants of a room in progress; of a completed room, only the
     // disconnected ones (all of them, since nobody is left connected).
-    let status = match q.get("Status") {
-        None if room.is_in_progress() => ParticipantStatus::Connected,
-        None => ParticipantStatus::Disconnected,
-        Some(s) => {
-            filters.push(("Status", s.to_owned()));
-            ParticipantStatus::parse(s)
-                .ok_or_else(|| ApiError::param("Status", "must be connected or disconnected"))?
-        }
-    };
-    let mut date_filter = |name: &'static str| -> ApiResult<_> {
-        q.get(name)
-            .map(|v| {
-                filters.push((name, v.to_owned()));
-                parse_date(name, v)
-            })
-            .transpose()
-    };
-    let created_after = date_filter("DateCreatedAfter")?;
-    let created_before = date_filter("DateCreatedBefore")?;
-    let identity = q.string("Identity");
-    if let Some(i) = &identity {
-        filters.push(("Identity", i.clone()));
-    }
+    let status = f
+        .choice(
+            "Status",
+            ParticipantStatus::parse,
+            "connected or disconnected",
+        )?
+        .unwrap_or(if room.is_in_progress() {
+            ParticipantStatus::Connected
+        } else {
+            ParticipantStatus::Disconnected
+        });
+    let created_after = f.date("DateCreatedAfter")?;
+    let created_before = f.date("DateCreatedBefore")?;
     let filter = ParticipantFilter {
         status: Some(status),
-        identity,
+        identity: f.text("Identity"),
         created_after,
         created_before,
     };
@@ -82,20 +72,15 @@ pub(crate) async fn list(
         .store
         .list_participants(room.sid, &filter, &paging.request)
         .await?;
-    let items: Vec<ParticipantResource> = page
-        .items
-        .iter()
-        .map(|p| ParticipantResource::new(p, &st.public_url))
-        .collect();
-    let meta = meta(
+    Ok(listing(
         &list_base(&st, &uri),
-        &filters,
+        &f.echoed,
         &paging,
         &page,
         "participants",
+        |p| ParticipantResource::new(p, &st.public_url),
         |p| p.sid.to_string(),
-    );
-    Ok(Json(json!({ "participants": items, "meta": meta })))
+    ))
 }
 
 /// `GET …/Participants/{ParticipantIdentityOrSid}`

@@ -12,8 +12,8 @@ use vroom_store::RoomFilter;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Params};
-use crate::paging::{meta, paging};
-use crate::wire::{RoomResource, date, parse_date, rules_json};
+use crate::paging::{Filters, listing, paging};
+use crate::wire::{RoomResource, date, rules_json};
 use crate::{ApiState, Segment, list_base, query_of, resolve_room};
 
 /// Reads the `CreateRoomRequest` parameters. Type errors get the parameter's own Twilio code where
@@ -112,54 +112,33 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<Value>> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
-    let mut filters = Vec::new();
-    let status = match q.get("Status") {
-        None => RoomStatus::InProgress,
-        Some(s) => {
-            filters.push(("Status", s.to_owned()));
-            RoomStatus::parse(s).ok_or_else(|| {
-                ApiError::param("Status", "must be in-progress, completed or failed")
-            })?
-        }
-    };
-    let unique_name = q.string("UniqueName");
-    if let Some(n) = &unique_name {
-        filters.push(("UniqueName", n.clone()));
-    }
-    let mut date_filter = |name: &'static str| -> ApiResult<_> {
-        q.get(name)
-            .map(|v| {
-                filters.push((name, v.to_owned()));
-                parse_date(name, v)
-            })
-            .transpose()
-    };
-    let created_after = date_filter("DateCreatedAfter")?;
-    let created_before = date_filter("DateCreatedBefore")?;
+    let mut f = Filters::new(&q);
+    let status = f
+        .choice(
+            "Status",
+            RoomStatus::parse,
+            "in-progress, completed or failed",
+        )?
+        .unwrap_or(RoomStatus::InProgress);
     let filter = RoomFilter {
         status: Some(status),
-        unique_name,
-        created_after,
-        created_before,
+        unique_name: f.text("UniqueName"),
+        created_after: f.date("DateCreatedAfter")?,
+        created_before: f.date("DateCreatedBefore")?,
     };
     let page = st
         .store
         .list_rooms(caller.account_sid, &filter, &paging.request)
         .await?;
-    let rooms: Vec<RoomResource> = page
-        .items
-        .iter()
-        .map(|r| RoomResource::new(r, &st.public_url))
-        .collect();
-    let meta = meta(
+    Ok(listing(
         &list_base(&st, &uri),
-        &filters,
+        &f.echoed,
         &paging,
         &page,
         "rooms",
+        |r| RoomResource::new(r, &st.public_url),
         |r| r.sid.to_string(),
-    );
-    Ok(Json(json!({ "rooms": rooms, "meta": meta })))
+    ))
 }
 
 /// `GET /v1/Rooms/{RoomNameOrSid}`

@@ -18,7 +18,7 @@ use vroom_rooms::RoomSnapshot;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::form::Form;
-use crate::paging::{meta, page_in_memory, paging};
+use crate::paging::{listing, page_in_memory, paging};
 use crate::participants::resolve_participant;
 use crate::rules::{Purpose, parse};
 use crate::wire::{PublishedTrackResource, SubscribedTrackResource, date, rules_json};
@@ -72,20 +72,15 @@ pub(crate) async fn list_published(
         page_in_memory(tracks, &paging.request, |(_, t)| {
             (t.date_created, t.sid.to_string())
         })?;
-    let items: Vec<PublishedTrackResource> = page
-        .items
-        .iter()
-        .map(|(v, t)| PublishedTrackResource::new(&room, v, t, &st.public_url))
-        .collect();
-    let meta = meta(
+    Ok(listing(
         &list_base(&st, &uri),
         &[],
         &paging,
         &page,
         "published_tracks",
+        |(v, t)| PublishedTrackResource::new(&room, v, t, &st.public_url),
         |(_, t)| t.sid.to_string(),
-    );
-    Ok(Json(json!({ "published_tracks": items, "meta": meta })))
+    ))
 }
 
 /// `GET …/Participants/{…}/PublishedTracks/{TrackNameOrSid}`
@@ -123,20 +118,15 @@ pub(crate) async fn list_subscribed(
     let paging = paging(&query_of(&uri))?;
     let subs = subscribed(&st, &room, &p).await?;
     let page = page_in_memory(subs, &paging.request, |s| (s.since, s.track.to_string()))?;
-    let items: Vec<SubscribedTrackResource> = page
-        .items
-        .iter()
-        .map(|s| SubscribedTrackResource::new(&room, &p, s, &st.public_url))
-        .collect();
-    let meta = meta(
+    Ok(listing(
         &list_base(&st, &uri),
         &[],
         &paging,
         &page,
         "subscribed_tracks",
+        |s| SubscribedTrackResource::new(&room, &p, s, &st.public_url),
         |s| s.track.to_string(),
-    );
-    Ok(Json(json!({ "subscribed_tracks": items, "meta": meta })))
+    ))
 }
 
 /// `GET …/Participants/{…}/SubscribedTracks/{Sid}` (by SID only: names are not unique here).

@@ -48,34 +48,34 @@ pub type SubscribeRule = TrackRule;
 /// Largest number of rules in one request.
 pub const MAX_RULES: usize = 20;
 
-/// Checks recording rules as Twilio does.
+/// The checks both rule sets share; `why` of the first broken one.
+fn first_broken(rules: &[TrackRule], data_allowed: bool) -> Option<&'static str> {
+    if rules.is_empty() {
+        return Some("an empty set of rules is not allowed");
+    }
+    if rules.len() > MAX_RULES {
+        return Some("at most 20 rules are allowed");
+    }
+    rules.iter().find_map(|r| {
+        let filtered = r.kind.is_some() || r.publisher.is_some() || r.track.is_some();
+        match r.all {
+            Some(false) => Some("'all' must be true"),
+            Some(true) if filtered => Some("a rule with 'all' must not contain other filters"),
+            None if !filtered => Some("a rule needs 'all' or at least one filter"),
+            _ if !data_allowed && r.kind == Some(TrackKind::Data) => {
+                Some("'kind' must be audio or video")
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Checks recording rules as Twilio does (kinds audio and video only).
 ///
 /// # Errors
 /// `RecordingRulesInvalid` naming the broken rule.
 pub fn validate_recording_rules(rules: &[RecordingRule]) -> Result<(), Error> {
-    let bad = |why| Err(Error::RecordingRulesInvalid { why });
-    if rules.is_empty() {
-        return bad("an empty set of rules is not allowed");
-    }
-    if rules.len() > MAX_RULES {
-        return bad("at most 20 rules are allowed");
-    }
-    for r in rules {
-        if let Some(all) = r.all {
-            if !all {
-                return bad("'all' must be true");
-            }
-            if r.kind.is_some() || r.publisher.is_some() || r.track.is_some() {
-                return bad("a rule with 'all' must not contain other filters");
-            }
-        } else if r.kind.is_none() && r.publisher.is_none() && r.track.is_none() {
-            return bad("a rule needs 'all' or at least one filter");
-        }
-        if r.kind == Some(TrackKind::Data) {
-            return bad("'kind' must be audio or video");
-        }
-    }
-    Ok(())
+    first_broken(rules, false).map_or(Ok(()), |why| Err(Error::RecordingRulesInvalid { why }))
 }
 
 /// The rules a participant starts with when its client does not say: subscribe to everything.
@@ -96,26 +96,7 @@ pub fn subscribe_all() -> Vec<SubscribeRule> {
 /// # Errors
 /// `SubscribeRulesInvalid` naming the broken rule.
 pub fn validate_subscribe_rules(rules: &[SubscribeRule]) -> Result<(), Error> {
-    let bad = |why| Err(Error::SubscribeRulesInvalid { why });
-    if rules.is_empty() {
-        return bad("an empty set of rules is not allowed");
-    }
-    if rules.len() > MAX_RULES {
-        return bad("at most 20 rules are allowed");
-    }
-    for r in rules {
-        if let Some(all) = r.all {
-            if !all {
-                return bad("'all' must be true");
-            }
-            if r.kind.is_some() || r.publisher.is_some() || r.track.is_some() {
-                return bad("a rule with 'all' must not contain other filters");
-            }
-        } else if r.kind.is_none() && r.publisher.is_none() && r.track.is_none() {
-            return bad("a rule needs 'all' or at least one filter");
-        }
-    }
-    Ok(())
+    first_broken(rules, true).map_or(Ok(()), |why| Err(Error::SubscribeRulesInvalid { why }))
 }
 
 /// A track some other participant publishes, as subscribe rules see it.
