@@ -443,3 +443,53 @@ async fn events_pending_at_a_sigkill_are_delivered_after_the_restart() {
     assert_eq!(got[2]["params"]["ParticipantSid"], m["participant"]["sid"]);
     second.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn track_events_follow_what_clients_publish() {
+    let s = TestServer::start().await;
+    let mut rx = Receiver::start(&s.creds.auth_token, None, 0, &[]).await;
+    s.create_room(&[("UniqueName", "tracks"), ("StatusCallback", &rx.url("/cb"))])
+        .await;
+    let mic = vroom_testkit::track("m1", "audio", "mic");
+    let (mut a, _) = SignalClient::join(
+        &s.ws,
+        &s.token("alice", None),
+        Some("tracks"),
+        &[mic.clone()],
+    )
+    .await;
+    let mut muted = mic.clone();
+    muted["enabled"] = serde_json::json!(false);
+    // Muting changes no acknowledgement, so wait for the callback before the next step.
+    let (mut got, _) = rx.delivered(3).await;
+    a.update_tracks(3, &[muted]).await;
+    got.extend(rx.delivered(1).await.0);
+    a.update_tracks(4, &[]).await;
+    got.extend(rx.delivered(1).await.0);
+    assert_eq!(
+        got.iter().map(event).collect::<Vec<_>>(),
+        [
+            "room-created",
+            "participant-connected",
+            "track-added",
+            "track-disabled",
+            "track-removed"
+        ]
+    );
+    for r in &got[2..] {
+        assert!(
+            r["params"]["TrackSid"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("MT"))
+        );
+        assert_eq!(
+            (
+                r["params"]["TrackKind"].as_str(),
+                r["params"]["TrackName"].as_str()
+            ),
+            (Some("audio"), Some("mic"))
+        );
+        assert_eq!(r["params"]["ParticipantIdentity"], "alice");
+        assert_eq!(r["valid"], true);
+    }
+}
