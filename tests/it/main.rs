@@ -3,6 +3,7 @@
 //! twilio-video.js in headless Chromium.
 
 mod browser;
+mod cli;
 mod common;
 mod lifecycle;
 mod quickstart;
