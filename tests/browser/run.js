@@ -829,6 +829,20 @@ const scenarios = {
       return { ok: r.status === 200 && r.sids.join(',') === [mic, cam].sort().join(','), seen: r };
     });
     await b.mediaFlows([localSid(ra, 'audio'), localSid(ra, 'video')], "B received alice's tracks all along");
+
+    // Excluding and at once including video again: whatever A saw in between, it ends up receiving
+    // bob's camera.
+    after = await a.lastSeq();
+    const [off, on] = [
+      await rest('POST', rulesUrl, { Rules: JSON.stringify([{ type: 'include', all: true }, { type: 'exclude', kind: 'video' }]) }),
+      await rest('POST', rulesUrl, { Rules: JSON.stringify([{ type: 'include', all: true }]) }),
+    ];
+    check(off.status === 200 && on.status === 200, 'REST: both rule changes are accepted back to back', [off.status, on.status]);
+    await a.mediaFlows([cam, mic], "receives bob's camera and microphone after the flip");
+    const flips = (await a.events()).filter((e) => e.seq > after && e.trackSid === cam).map((e) => e.type);
+    check(flips.length === 0 || (flips.length === 2 && flips[0] === 'trackUnsubscribed' && flips[1] === 'trackSubscribed'), "A saw nothing, or bob's camera go and come back", flips);
+    const current = (await a.summary()).participants.find((p) => p.identity === 'bob');
+    check(current && current.tracks.length === 2, 'A still has both of bob\'s publications', current);
   },
 
   // A's signaling connection is cut while media flows: A resumes on a new WebSocket, the server keeps

@@ -285,33 +285,38 @@ impl SfuCore {
         }
         for i in mine {
             self.peers[i].set_subscriptions(subs);
-            let listed = self.peers[i].subscribed();
-            self.out
-                .push_back(CoreOutput::Signal(participant, Signal::Subscribed(listed)));
-            self.renegotiate(i);
+            // An offer comes with the list; without one (an offer of ours is still pending) the
+            // client gets the list now and the m-lines with the next offer.
+            if !self.renegotiate(i) {
+                let listed = self.peers[i].subscribed();
+                self.out
+                    .push_back(CoreOutput::Signal(participant, Signal::Subscribed(listed)));
+            }
             self.drain(i, now);
         }
         self.propagate(now);
     }
 
     /// Starts a negotiation if the peer has changes; the client gets the subscription list first and
-    /// then the offer that carries it.
-    fn renegotiate(&mut self, i: usize) {
-        if let Some((revision, sdp)) = self.peers[i].negotiate() {
-            let peer = &self.peers[i];
-            self.out.push_back(CoreOutput::Signal(
-                peer.participant,
-                Signal::Subscribed(peer.subscribed()),
-            ));
-            self.out.push_back(CoreOutput::Signal(
-                peer.participant,
-                Signal::Offer {
-                    pc: peer.pc.clone(),
-                    revision,
-                    sdp,
-                },
-            ));
-        }
+    /// then the offer that carries it. Returns whether it did.
+    fn renegotiate(&mut self, i: usize) -> bool {
+        let Some((revision, sdp)) = self.peers[i].negotiate() else {
+            return false;
+        };
+        let peer = &self.peers[i];
+        self.out.push_back(CoreOutput::Signal(
+            peer.participant,
+            Signal::Subscribed(peer.subscribed()),
+        ));
+        self.out.push_back(CoreOutput::Signal(
+            peer.participant,
+            Signal::Offer {
+                pc: peer.pc.clone(),
+                revision,
+                sdp,
+            },
+        ));
+        true
     }
 
     /// What a resuming session must re-establish: each peer connection and any unanswered offer.

@@ -409,3 +409,113 @@ fn data_track_messages_reach_subscribers_on_a_channel_labelled_with_the_track() 
         vec![(data.track.to_string(), b"hello bob".to_vec())]
     );
 }
+
+#[test]
+fn a_client_offer_crossing_a_server_offer_is_ignored_and_the_next_one_answered() {
+    let mut net = Net::new(2);
+    net.connect(0, &[(MediaKind::Audio, "alice-mic")]);
+    let bob_mids = net.connect(1, &[(MediaKind::Audio, "bob-mic")]);
+    net.run(Duration::from_millis(300));
+    let (alice, pc) = (net.clients[0].sid, net.clients[0].pc.clone());
+
+    // The server offers alice bob's microphone; the offer is still on its way to her.
+    let bob_mic = sub(21, &net.clients[1], "bob-mic", TrackKind::Audio);
+    net.core.set_subscriptions(net.now, alice, &[bob_mic]);
+    net.deliver();
+    let offers: Vec<(u64, String)> = net
+        .signals
+        .iter()
+        .filter_map(|(p, s)| match s {
+            Signal::Offer { revision, sdp, .. } if *p == alice => Some((*revision, sdp.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offers.len(), 1, "one server offer for alice");
+    let (server_revision, server_sdp) = offers[0].clone();
+    net.signals
+        .retain(|(p, s)| !(*p == alice && matches!(s, Signal::Offer { .. })));
+    let crossing = net.clients[0].revision + 1;
+    assert_eq!(server_revision, crossing);
+
+    // Alice publishes a second microphone meanwhile: her offer has the same revision (glare).
+    let mut change = net.clients[0].rtc.sdp_api();
+    change.add_media(
+        MediaKind::Audio,
+        Direction::SendRecv,
+        Some("-".into()),
+        Some("alice-mic2".into()),
+        None,
+    );
+    let (offer, _rolled_back) = change.apply().expect("an offer");
+    let ignored = net
+        .core
+        .offer(
+            net.now,
+            alice,
+            ROOM,
+            &[VideoCodec::Vp8],
+            &pc,
+            crossing,
+            &offer.to_sdp_string(),
+        )
+        .unwrap();
+    assert_eq!(
+        ignored, None,
+        "a client offer crossing ours is left unanswered"
+    );
+
+    // As twilio-video.js does: roll back, answer the server's offer at its revision, offer again at
+    // the next one.
+    let answer = net.clients[0]
+        .rtc
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&server_sdp).unwrap())
+        .unwrap();
+    net.core
+        .answer(net.now, alice, &pc, crossing, &answer.to_sdp_string())
+        .unwrap();
+    let mut change = net.clients[0].rtc.sdp_api();
+    let mic2 = change.add_media(
+        MediaKind::Audio,
+        Direction::SendRecv,
+        Some("-".into()),
+        Some("alice-mic2".into()),
+        None,
+    );
+    let (offer, pending) = change.apply().expect("an offer");
+    let answer = net
+        .core
+        .offer(
+            net.now,
+            alice,
+            ROOM,
+            &[VideoCodec::Vp8],
+            &pc,
+            crossing + 1,
+            &offer.to_sdp_string(),
+        )
+        .unwrap()
+        .expect("the offer after the glare is answered");
+    net.clients[0]
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+        .unwrap();
+    net.clients[0].revision = crossing + 1;
+    net.run(Duration::from_millis(300));
+
+    // Both directions work: bob receives alice's second microphone, alice receives bob's.
+    let bob = net.clients[1].sid;
+    let alice_mic2 = sub(22, &net.clients[0], "alice-mic2", TrackKind::Audio);
+    net.core.set_subscriptions(net.now, bob, &[alice_mic2]);
+    net.run(Duration::from_millis(500));
+    for n in 0..30 {
+        net.send_audio(0, mic2, n);
+        net.send_audio(1, bob_mids[0], n);
+        net.run(Duration::from_millis(20));
+    }
+    for (c, who) in [(0, "alice"), (1, "bob")] {
+        let got: usize = net.clients[c].received.values().sum();
+        assert!(got >= 25, "{who} received {got} of 30 audio frames");
+    }
+}
