@@ -81,7 +81,7 @@ enum Propagate {
     Media {
         publisher: ParticipantSid,
         track: String,
-        data: MediaData,
+        data: Box<MediaData>,
     },
     Keyframe {
         publisher: ParticipantSid,
@@ -434,7 +434,7 @@ impl SfuCore {
                 self.work.push_back(Propagate::Media {
                     publisher: peer.participant,
                     track,
-                    data,
+                    data: Box::new(data),
                 });
             }
             Event::KeyframeRequest(req) => {
@@ -446,10 +446,11 @@ impl SfuCore {
                     });
                 }
             }
-            Event::ChannelOpen(cid, label) => {
-                if !peer.outgoing.iter().any(|t| t.channel == Some(cid)) {
-                    peer.channels_in.insert(cid, label);
-                }
+            // A channel the client opened (ours are those of its subscriptions).
+            Event::ChannelOpen(cid, label)
+                if !peer.outgoing.iter().any(|t| t.channel == Some(cid)) =>
+            {
+                peer.channels_in.insert(cid, label);
             }
             Event::ChannelData(d) => {
                 if let Some(track) = peer.channels_in.get(&d.id).cloned() {
@@ -548,10 +549,10 @@ impl SfuCore {
                             .filter_map(|t| t.channel)
                             .collect();
                         for cid in channels {
-                            if let Some(mut channel) = self.peers[j].rtc.channel(cid) {
-                                if let Err(e) = channel.write(binary, &data) {
-                                    tracing::debug!(error = %e, "data forwarding failed");
-                                }
+                            if let Some(mut channel) = self.peers[j].rtc.channel(cid)
+                                && let Err(e) = channel.write(binary, &data)
+                            {
+                                tracing::debug!(error = %e, "data forwarding failed");
                             }
                             self.drain(j, now);
                         }
@@ -595,9 +596,9 @@ fn request_keyframe(peer: &mut Peer, mid: Mid, kind: KeyframeRequestKind, now: I
     {
         return;
     }
-    if let Some(mut writer) = peer.rtc.writer(mid) {
-        if writer.request_keyframe(None, kind).is_ok() {
-            peer.keyframe_asked.insert(mid, now);
-        }
+    if let Some(mut writer) = peer.rtc.writer(mid)
+        && writer.request_keyframe(None, kind).is_ok()
+    {
+        peer.keyframe_asked.insert(mid, now);
     }
 }

@@ -26,6 +26,9 @@ pub struct MediaConfig {
     pub announce_ip: Option<IpAddr>,
 }
 
+/// A participant's peer connections and subscriptions, for a session that resumes.
+type ResumeState = (Vec<PcState>, Vec<(TrackSid, String)>);
+
 enum Command {
     Attach(ParticipantSid, mpsc::UnboundedSender<Signal>),
     Detach(ParticipantSid, mpsc::UnboundedSender<Signal>),
@@ -60,7 +63,7 @@ enum Command {
     Gone(ParticipantSid),
     State {
         participant: ParticipantSid,
-        reply: oneshot::Sender<(Vec<PcState>, Vec<(TrackSid, String)>)>,
+        reply: oneshot::Sender<ResumeState>,
     },
 }
 

@@ -273,7 +273,7 @@ fn audio_reaches_every_subscriber_on_the_m_line_announced_in_subscribed() {
     for c in [1, 2] {
         let sid = net.clients[c].sid;
         net.core
-            .set_subscriptions(net.now, sid, &[alice_mic.clone()]);
+            .set_subscriptions(net.now, sid, std::slice::from_ref(&alice_mic));
     }
     net.run(Duration::from_millis(500));
     let subscribed: Vec<_> = net
@@ -391,7 +391,8 @@ fn data_track_messages_reach_subscribers_on_a_channel_labelled_with_the_track() 
 
     let bob = net.clients[1].sid;
     let data = sub(11, &net.clients[0], "alice-data", TrackKind::Data);
-    net.core.set_subscriptions(net.now, bob, &[data.clone()]);
+    net.core
+        .set_subscriptions(net.now, bob, std::slice::from_ref(&data));
     net.run(Duration::from_millis(800));
     assert_eq!(
         net.clients[1].labels.values().cloned().collect::<Vec<_>>(),
