@@ -68,6 +68,10 @@ pub(crate) struct Peer {
     pub revision: u64,
     /// Our offer awaiting the client's answer: the pending changes, its revision and its SDP.
     pub pending: Option<(SdpPendingOffer, u64, String)>,
+    /// The client's offer that set `revision`, and our answer to it, while nothing newer was
+    /// negotiated: a client whose signaling connection broke before the answer reached it offers
+    /// the same again when it resumes, and gets the same answer.
+    pub answered: Option<(String, String)>,
     /// Mids of m-lines this server offered (it sends on those).
     pub server_mids: Vec<Mid>,
     /// Client track id (SDP msid track-id) carried by each m-line the client sends on.
@@ -105,6 +109,7 @@ impl Peer {
             rtc,
             revision: 0,
             pending: None,
+            answered: None,
             server_mids: Vec::new(),
             incoming: HashMap::new(),
             channels_in: HashMap::new(),
@@ -116,13 +121,23 @@ impl Peer {
 
     /// Answers the client's offer at `revision`. Returns `None` when the offer is stale (an older
     /// revision) or crosses an offer of ours (glare: twilio-video.js then rolls its own back, answers
-    /// ours and offers again).
+    /// ours and offers again). The offer that set the current revision, repeated word for word, gets
+    /// its answer again.
     pub fn accept_offer(
         &mut self,
         revision: u64,
         offer_sdp: &str,
     ) -> Result<Option<String>, MediaError> {
-        if revision <= self.revision || self.pending.is_some() {
+        if self.pending.is_some() {
+            return Ok(None);
+        }
+        if revision == self.revision
+            && let Some((offer, answer)) = &self.answered
+            && offer == offer_sdp
+        {
+            return Ok(Some(answer.clone()));
+        }
+        if revision <= self.revision {
             return Ok(None);
         }
         let server_mids: Vec<String> = self.server_mids.iter().map(ToString::to_string).collect();
@@ -140,7 +155,9 @@ impl Peer {
             .filter(|s| matches!(s.direction.as_str(), "sendrecv" | "sendonly"))
             .filter_map(|s| Some((s.mid.as_str().into(), s.track_id?)))
             .collect();
-        Ok(Some(sdp::crlf(&answer.to_sdp_string())))
+        let answer = sdp::crlf(&answer.to_sdp_string());
+        self.answered = Some((offer_sdp.to_owned(), answer.clone()));
+        Ok(Some(answer))
     }
 
     /// Applies the client's answer to our pending offer, if the revision matches it.
@@ -159,6 +176,7 @@ impl Peer {
             .accept_answer(pending, answer)
             .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
         self.revision = revision;
+        self.answered = None;
         for t in &mut self.outgoing {
             if t.state == OutState::Negotiating {
                 t.state = OutState::Open;

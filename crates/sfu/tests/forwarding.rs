@@ -520,3 +520,71 @@ fn a_client_offer_crossing_a_server_offer_is_ignored_and_the_next_one_answered()
         assert!(got >= 25, "{who} received {got} of 30 audio frames");
     }
 }
+
+#[test]
+fn an_offer_repeated_after_a_lost_answer_gets_the_same_answer() {
+    let mut net = Net::new(2);
+    net.connect(0, &[(MediaKind::Audio, "alice-mic")]);
+    net.connect(1, &[(MediaKind::Audio, "bob-mic")]);
+    net.run(Duration::from_millis(300));
+    let (alice, pc) = (net.clients[0].sid, net.clients[0].pc.clone());
+
+    // Alice publishes a second microphone; the answer is lost with her signaling connection, and
+    // when she resumes she sends the same offer again.
+    let mut change = net.clients[0].rtc.sdp_api();
+    let mic2 = change.add_media(
+        MediaKind::Audio,
+        Direction::SendRecv,
+        Some("-".into()),
+        Some("alice-mic2".into()),
+        None,
+    );
+    let (offer, pending) = change.apply().expect("an offer");
+    let offer = offer.to_sdp_string();
+    let revision = net.clients[0].revision + 1;
+    let offer_again = |net: &mut Net, sdp: &str, revision: u64| {
+        net.core
+            .offer(net.now, alice, ROOM, &[VideoCodec::Vp8], &pc, revision, sdp)
+            .unwrap()
+    };
+    let lost = offer_again(&mut net, &offer, revision).expect("answered");
+    let again = offer_again(&mut net, &offer, revision).expect("answered again");
+    assert_eq!(again, lost, "the same answer");
+    let other = offer.replace("alice-mic2", "alice-mic3");
+    assert_eq!(
+        offer_again(&mut net, &other, revision),
+        None,
+        "another offer at the same revision is stale"
+    );
+    assert_eq!(offer_again(&mut net, &offer, revision - 1), None);
+    net.clients[0]
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&again).unwrap())
+        .unwrap();
+    net.clients[0].revision = revision;
+    net.run(Duration::from_millis(300));
+
+    // The second microphone reaches bob.
+    let bob = net.clients[1].sid;
+    let alice_mic2 = sub(23, &net.clients[0], "alice-mic2", TrackKind::Audio);
+    net.core.set_subscriptions(net.now, bob, &[alice_mic2]);
+    net.run(Duration::from_millis(500));
+    for n in 0..30 {
+        net.send_audio(0, mic2, n);
+        net.run(Duration::from_millis(20));
+    }
+    let got: usize = net.clients[1].received.values().sum();
+    assert!(got >= 25, "bob received {got} of 30 audio frames");
+
+    // Once a server offer moved the revision on, the old offer is stale.
+    let alice_hears_bob = sub(24, &net.clients[1], "bob-mic", TrackKind::Audio);
+    net.core
+        .set_subscriptions(net.now, alice, &[alice_hears_bob]);
+    net.run(Duration::from_millis(300));
+    assert!(
+        net.clients[0].revision > revision,
+        "a server offer was answered"
+    );
+    assert_eq!(offer_again(&mut net, &offer, revision), None);
+}
