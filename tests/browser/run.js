@@ -209,7 +209,12 @@ function startRelay() {
   let accepted = 0;
   // While holding: [socket, chunk] the server sent, in order.
   let held = null;
+  let refusing = false;
   const server = net.createServer((inbound) => {
+    if (refusing) {
+      inbound.resetAndDestroy();
+      return;
+    }
     accepted += 1;
     const outbound = net.connect(Number(target.port || 80), target.hostname);
     const pair = [inbound, outbound];
@@ -248,6 +253,10 @@ function startRelay() {
           pairs.clear();
           held = null;
           return n;
+        },
+        // While refusing, new connections are closed at once (the client keeps retrying).
+        refuse(on) {
+          refusing = on;
         },
         // Holds back what the server sends from now on.
         hold() {
@@ -455,6 +464,18 @@ class Client {
 
   sendData(text, hex = false) {
     return this.page.evaluate(([t, h]) => window.harness.sendData(t, h), [text, hex]);
+  }
+
+  startPublish(name) {
+    return this.page.evaluate((n) => window.harness.startPublish(n), name);
+  }
+
+  publishDone() {
+    return this.page.evaluate(() => window.harness.publishDone());
+  }
+
+  offersCreated() {
+    return this.page.evaluate(() => window.harness.offersCreated());
   }
 
   peerConnectionStates() {
@@ -907,8 +928,70 @@ const scenarios = {
     await receives(a, cTracks, 'carol');
     await receives(c, [...aTracks, pub.trackSid], 'alice');
     equal((await a.peerConnectionStates()).join(','), pcsBefore.join(','), 'A still has its one connected peer connection');
+
+    // A publishes while it cannot reach the server: its `sync` carries the offer, `synced` the answer.
+    relay.refuse(true);
+    const seq3 = await a.lastSeq();
+    const [sent3, received3] = [a.sent.length, a.received.length];
+    check(relay.cut() >= 1, "A's signaling connection was cut a third time, and A cannot reconnect for now");
+    await a.waitEvent('reconnecting', {}, "room emits 'reconnecting'", seq3);
+    const offers = await a.offersCreated();
+    await a.startPublish('while-away');
+    await a.page.waitForFunction((n) => window.harness.offersCreated() > n, offers, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
+    pass('A created an offer for its new camera while disconnected');
+    relay.refuse(false);
+    await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq3);
+    const sync3 = a.sent.slice(sent3).find((m) => m.type === 'sync');
+    const offered = sync3 && (sync3.peer_connections || []).find((p) => p.id === pcIds[0]);
+    check(offered && offered.description && offered.description.type === 'offer', "A's 'sync' carries its offer", sync3 && sync3.peer_connections);
+    const synced3 = a.received.slice(received3).find((m) => m.type === 'synced');
+    const answered = synced3 && (synced3.peer_connections || []).find((p) => p.id === pcIds[0]);
+    check(answered && answered.description && answered.description.type === 'answer' && answered.description.revision === offered.description.revision, "'synced' answers it with the same revision", synced3 && synced3.peer_connections);
+    const away = await a.publishDone();
+    check(away && !away.error && sidPattern('MT').test(away.trackSid), 'A: publishTrack() resolves with an MT SID', away);
+    for (const other of [b, c]) {
+      await receives(other, [away.trackSid], 'alice');
+    }
+    await a.mediaFlows([...bTracks, ...cTracks], "still receives bob's and carol's audio and video");
     const events = (await a.events()).map((e) => e.type);
     check(!events.includes('disconnected'), 'A never disconnected', events);
+  },
+
+  // The server's answer to A's offer is lost with the connection: A's `sync` repeats the offer the
+  // server already applied, and `synced` must answer it again, or A's new camera never goes out.
+  async reconnect_lost_answer(run) {
+    const name = roomName('lost-answer');
+    const relay = await startRelay();
+    run.cleanups.push(() => relay.close());
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
+    const rb = await b.connect('bob', name, AV);
+    const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
+    await receives(a, bTracks, 'bob');
+    await receives(b, aTracks, 'alice');
+    const pcId = a.sent.find((m) => m.type === 'connect').peer_connections[0].id;
+
+    relay.hold();
+    const [sent, received, seq] = [a.sent.length, a.received.length, await a.lastSeq()];
+    await a.startPublish('lost-answer');
+    const offerOf = (m) => (m.peer_connections || []).find((p) => p.id === pcId && p.description && p.description.type === 'offer');
+    await until('A sends an offer for a new camera', () => a.sent.slice(sent).some(offerOf), EVENT_TIMEOUT_MS);
+    const offered = offerOf(a.sent.slice(sent).find(offerOf)).description.revision;
+    await until("the server's answer is held back", () => relay.heldText().includes('"answer"'), EVENT_TIMEOUT_MS);
+    check(relay.cut() >= 1, "A's signaling connection was cut, the answer with it");
+    await a.waitEvent('reconnected', {}, "room emits 'reconnected'", seq);
+    const sync = a.sent.slice(sent).find((m) => m.type === 'sync');
+    const again = sync && offerOf(sync);
+    check(again && again.description.revision === offered, "A's 'sync' repeats its offer", sync && sync.peer_connections);
+    const synced = a.received.slice(received).find((m) => m.type === 'synced');
+    const entry = synced && (synced.peer_connections || []).find((p) => p.id === pcId);
+    check(entry && entry.description && entry.description.type === 'answer' && entry.description.revision === offered, "'synced' answers it again", synced && synced.peer_connections);
+    const pub = await a.publishDone();
+    check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() resolves with an MT SID', pub);
+    await receives(b, [pub.trackSid], 'alice');
+    await b.mediaFlows(aTracks, "still receives alice's microphone and first camera");
+    await a.mediaFlows(bTracks, "still receives bob's audio and video");
   },
 
   // Glare: the server's offer (carol's tracks for A) crosses A's own offer (a new camera). A rolls

@@ -244,10 +244,18 @@ async fn subscribe_rules_stop_and_restore_video() {
 }
 
 /// A resumed session keeps its peer connection and media both ways; a track published after it
-/// reaches the others; a server offer lost with the connection comes again in `synced`.
+/// reaches the others; a server offer lost with the connection comes again in `synced`; an offer
+/// made while the client cannot reach the server comes in `sync` and is answered in `synced`.
 #[tokio::test(flavor = "multi_thread")]
 async fn resumes_with_media() {
     scenario("reconnect_media").await;
+}
+
+/// The server's answer to a client offer is lost with the signaling connection: the client's `sync`
+/// repeats the offer and `synced` answers it again, so the new track goes out.
+#[tokio::test(flavor = "multi_thread")]
+async fn resumes_after_losing_an_answer() {
+    scenario("reconnect_lost_answer").await;
 }
 
 /// A server offer crossing the client's own: the client rolls back, answers and offers again, and

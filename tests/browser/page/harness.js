@@ -111,6 +111,25 @@
       }
     },
 
+    // Starts publishing a new fake camera without waiting for the publication (`publishDone()` does).
+    async startPublish(name) {
+      const track = await Twilio.Video.createLocalVideoTrack({ name, width: 320, height: 240 });
+      window.publishing = room.localParticipant.publishTrack(track).then(
+        (pub) => ({ trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind }),
+        (e) => ({ error: errorOf(e) }),
+      );
+      return true;
+    },
+
+    publishDone() {
+      return window.publishing;
+    },
+
+    // How many offers the page's peer connections have created.
+    offersCreated() {
+      return window.peerConnections.reduce((n, pc) => n + pc.offersCreated, 0);
+    },
+
     // Unpublishes (and stops) the local track published as `trackSid`; true if there was one.
     unpublish(trackSid) {
       const pub = Array.from(room.localParticipant.tracks.values()).find((p) => p.trackSid === trackSid);
