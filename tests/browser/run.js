@@ -207,8 +207,9 @@ function startRelay() {
   const target = new URL(WS_URL);
   const pairs = new Set();
   let accepted = 0;
-  // While holding: [socket, chunk] the server sent, in order.
+  // While holding: [socket, chunk] the server sent, in order. While holding up: what clients sent.
   let held = null;
+  let heldUp = null;
   let refusing = false;
   const server = net.createServer((inbound) => {
     if (refusing) {
@@ -226,7 +227,13 @@ function startRelay() {
     };
     inbound.on('error', end).on('close', end);
     outbound.on('error', end).on('close', end);
-    inbound.on('data', (chunk) => outbound.write(chunk));
+    inbound.on('data', (chunk) => {
+      if (heldUp) {
+        heldUp.push([outbound, chunk]);
+      } else {
+        outbound.write(chunk);
+      }
+    });
     outbound.on('data', (chunk) => {
       if (held) {
         held.push([inbound, chunk]);
@@ -252,6 +259,7 @@ function startRelay() {
           }
           pairs.clear();
           held = null;
+          heldUp = null;
           return n;
         },
         // While refusing, new connections are closed at once (the client keeps retrying).
@@ -261,6 +269,10 @@ function startRelay() {
         // Holds back what the server sends from now on.
         hold() {
           held = held || [];
+        },
+        // Holds back what clients send from now on (until the next cut).
+        holdUp() {
+          heldUp = heldUp || [];
         },
         // What is held, as text (server frames are unmasked, so their JSON is readable).
         heldText: () => (held ? Buffer.concat(held.map(([, c]) => c)).toString('utf8') : ''),
@@ -992,6 +1004,23 @@ const scenarios = {
     await receives(b, [pub.trackSid], 'alice');
     await b.mediaFlows(aTracks, "still receives alice's microphone and first camera");
     await a.mediaFlows(bTracks, "still receives bob's audio and video");
+
+    // The other way round: A's answer to a server offer (carol's tracks) is lost. A's `sync` carries
+    // it, and the server applies it.
+    relay.holdUp();
+    const [sent2, seq2] = [a.sent.length, await a.lastSeq()];
+    const c = await Client.open(run, 'C');
+    const rc = await c.connect('carol', name, AV);
+    const answerOf = (m) => (m.peer_connections || []).find((p) => p.id === pcId && p.description && p.description.type === 'answer');
+    await until("A answers the server's offer of carol's tracks (held back)", () => a.sent.slice(sent2).some(answerOf), EVENT_TIMEOUT_MS);
+    const answered = answerOf(a.sent.slice(sent2).find(answerOf)).description.revision;
+    check(relay.cut() >= 1, "A's signaling connection was cut, its answer with it");
+    await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq2);
+    const sync2 = a.sent.slice(sent2).find((m) => m.type === 'sync');
+    const carried = sync2 && answerOf(sync2);
+    check(carried && carried.description.revision === answered, "A's 'sync' carries its answer", sync2 && sync2.peer_connections);
+    await receives(a, [localSid(rc, 'audio'), localSid(rc, 'video')], 'carol');
+    await receives(c, [...aTracks, pub.trackSid], 'alice');
   },
 
   // Glare: the server's offer (carol's tracks for A) crosses A's own offer (a new camera). A rolls

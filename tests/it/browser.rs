@@ -252,7 +252,8 @@ async fn resumes_with_media() {
 }
 
 /// The server's answer to a client offer is lost with the signaling connection: the client's `sync`
-/// repeats the offer and `synced` answers it again, so the new track goes out.
+/// repeats the offer and `synced` answers it again, so the new track goes out. Then the client's
+/// answer to a server offer is lost: `sync` carries it and the server applies it.
 #[tokio::test(flavor = "multi_thread")]
 async fn resumes_after_losing_an_answer() {
     scenario("reconnect_lost_answer").await;
