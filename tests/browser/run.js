@@ -813,6 +813,26 @@ const scenarios = {
       const m = await client.waitEvent('trackMessage', { data: 'hello carol' }, "'trackMessage' \"hello carol\"");
       equal(m.trackSid, pub.trackSid, `${client.label}: on alice's data track`);
     }
+
+    // Unpublished, the data track leaves both; a new one (a channel on the existing association,
+    // no renegotiation towards them) reaches both.
+    const seqs = [await b.lastSeq(), await c.lastSeq()];
+    check((await a.unpublish(pub.trackSid)) === true, 'A: unpublishTrack() on the data track');
+    for (const [client, after] of [[b, seqs[0]], [c, seqs[1]]]) {
+      await client.waitEvent('trackUnsubscribed', { trackSid: pub.trackSid, kind: 'data' }, "'trackUnsubscribed' for the data track", after);
+      await client.waitEvent('trackUnpublished', { trackSid: pub.trackSid, kind: 'data' }, "'trackUnpublished' for the data track", after);
+    }
+    const next = await a.publishData('chat-2');
+    check(next && !next.error && sidPattern('MT').test(next.trackSid) && next.trackSid !== pub.trackSid, 'A: a second data track gets a new MT SID', next);
+    for (const [client, after] of [[b, seqs[0]], [c, seqs[1]]]) {
+      await client.waitEvent('trackSubscribed', { trackSid: next.trackSid, kind: 'data' }, "'trackSubscribed' for the second data track", after);
+    }
+    await a.dataOpen("A's second data channel is open");
+    await a.sendData('second track');
+    for (const client of [b, c]) {
+      const m = await client.waitEvent('trackMessage', { data: 'second track' }, "'trackMessage' \"second track\"");
+      equal(m.trackSid, next.trackSid, `${client.label}: on alice's second data track`);
+    }
   },
 
   // REST subscribe rules: excluding video stops bob's camera reaching A (its audio goes on), and

@@ -230,7 +230,8 @@ async fn room_completion_with_media() {
 }
 
 /// A LocalDataTrack: subscribers get it as a data track and receive its text and binary messages
-/// in order, including one that joins later.
+/// in order, including one that joins later; unpublished it leaves them, and a second one reaches
+/// them.
 #[tokio::test(flavor = "multi_thread")]
 async fn data_track_messages_reach_subscribers() {
     scenario("data_track").await;

@@ -137,7 +137,10 @@
         return false;
       }
       pub.unpublish();
-      pub.track.stop();
+      if (pub.track.stop) {
+        // Data tracks have nothing to stop.
+        pub.track.stop();
+      }
       return true;
     },
 
@@ -175,11 +178,12 @@
       }
     },
 
-    // Whether the data channel the page opened for its data track is open: twilio-video.js silently
-    // drops what is sent before. (Its label is the id of the publication's clone of the track's
-    // sender, not the LocalDataTrack's id; the page opens no other channel.)
+    // Whether the data channel the page opened last (for the data track it published last) is open:
+    // twilio-video.js silently drops what is sent before. (Its label is the id of the publication's
+    // clone of the track's sender, not the LocalDataTrack's id; the page opens no other channels.)
     dataOpen() {
-      return window.dataChannels.length > 0 && window.dataChannels.every((c) => c.readyState === 'open');
+      const last = window.dataChannels[window.dataChannels.length - 1];
+      return !!last && last.readyState === 'open';
     },
 
     // Sends `text`, or with `hex` the bytes it spells as an ArrayBuffer.
