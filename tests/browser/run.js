@@ -490,6 +490,17 @@ class Client {
     return this.page.evaluate(() => window.harness.offersCreated());
   }
 
+  // Waits until the page's peer connections have created more than `n` offers.
+  async offersBeyond(n, what) {
+    const label = `${this.label}: ${what}`;
+    try {
+      await this.page.waitForFunction((k) => window.harness.offersCreated() > k, n, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
+    } catch {
+      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${EVENT_TIMEOUT_MS} ms`);
+    }
+    pass(label);
+  }
+
   peerConnectionStates() {
     return this.page.evaluate(() => window.harness.peerConnectionStates());
   }
@@ -946,7 +957,7 @@ const scenarios = {
     const cTracks = [localSid(rc, 'audio'), localSid(rc, 'video')];
     await until("the server's offer of carol's tracks to A is held back", () => relay.heldText().includes('"offer"'), EVENT_TIMEOUT_MS);
     const seq = await a.lastSeq();
-    const received2 = a.received.length;
+    const [sent2, received2] = [a.sent.length, a.received.length];
     check(relay.cut() >= 1, "A's signaling connection was cut again, the offer with it");
     await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq);
     const synced2 = a.received.slice(received2).find((m) => m.type === 'synced');
@@ -954,7 +965,10 @@ const scenarios = {
     check(entry && entry.description && entry.description.type === 'offer', "'synced' carries the server's unanswered offer", synced2 && synced2.peer_connections);
     await until(
       'A answers it with the same revision',
-      () => a.sent.some((m) => (m.peer_connections || []).some((p) => p.id === pcIds[0] && p.description && p.description.type === 'answer' && p.description.revision === entry.description.revision)),
+      () =>
+        a.sent
+          .slice(sent2)
+          .some((m) => (m.peer_connections || []).some((p) => p.id === pcIds[0] && p.description && p.description.type === 'answer' && p.description.revision === entry.description.revision)),
       EVENT_TIMEOUT_MS,
     );
     await receives(a, cTracks, 'carol');
@@ -969,8 +983,7 @@ const scenarios = {
     await a.waitEvent('reconnecting', {}, "room emits 'reconnecting'", seq3);
     const offers = await a.offersCreated();
     await a.startPublish('while-away');
-    await a.page.waitForFunction((n) => window.harness.offersCreated() > n, offers, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
-    pass('A created an offer for its new camera while disconnected');
+    await a.offersBeyond(offers, 'created an offer for its new camera while disconnected');
     relay.refuse(false);
     await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq3);
     const sync3 = a.sent.slice(sent3).find((m) => m.type === 'sync');

@@ -166,7 +166,7 @@
       return out;
     },
 
-    // Publishes a data track; resolves with its publication (and its client id), or `{ error }`.
+    // Publishes a data track; resolves with its publication, or `{ error }`.
     async publishData(name) {
       const track = new Twilio.Video.LocalDataTrack({ name });
       window.dataTrack = track;
