@@ -1056,6 +1056,45 @@ const scenarios = {
     await receives(c, [...aTracks, pub.trackSid], 'alice');
   },
 
+  // Both the server's answer to A's offer (a new camera) and the server's next offer (carol's tracks)
+  // are lost with the connection. A's `sync` repeats its offer, which crosses the server's pending
+  // one: `synced` carries the server's offer, A rolls its own back, answers and offers again.
+  async reconnect_lost_answer_and_offer(run) {
+    const name = roomName('lost-both');
+    const relay = await startRelay();
+    run.cleanups.push(() => relay.close());
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
+    const rb = await b.connect('bob', name, AV);
+    const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
+    await receives(a, bTracks, 'bob');
+    await receives(b, aTracks, 'alice');
+    const pcId = a.sent.find((m) => m.type === 'connect').peer_connections[0].id;
+
+    relay.hold();
+    const [sent, received, seq] = [a.sent.length, a.received.length, await a.lastSeq()];
+    await a.startPublish('lost-both');
+    await until("the server's answer to A's offer is held back", () => relay.heldText().includes('"answer"'), EVENT_TIMEOUT_MS);
+    const c = await Client.open(run, 'C');
+    const rc = await c.connect('carol', name, AV);
+    await until("the server's offer of carol's tracks is held back too", () => relay.heldText().includes('"offer"'), EVENT_TIMEOUT_MS);
+    check(relay.cut() >= 1, "A's signaling connection was cut, both with it");
+    await a.waitEvent('reconnected', {}, "room emits 'reconnected'", seq);
+    const synced = a.received.slice(received).find((m) => m.type === 'synced');
+    const entry = synced && (synced.peer_connections || []).find((p) => p.id === pcId);
+    check(entry && entry.description && entry.description.type === 'offer', "'synced' carries the server's pending offer", synced && synced.peer_connections);
+    const descriptions = (type) =>
+      a.sent.slice(sent).flatMap((m) => (m.peer_connections || []).filter((p) => p.id === pcId && p.description && p.description.type === type).map((p) => p.description.revision));
+    await until('A answers it and offers again one revision later', () => descriptions('answer').includes(entry.description.revision) && descriptions('offer').includes(entry.description.revision + 1), EVENT_TIMEOUT_MS);
+    const pub = await a.publishDone();
+    check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() resolves with an MT SID', pub);
+    await receives(a, [localSid(rc, 'audio'), localSid(rc, 'video')], 'carol');
+    await receives(b, [pub.trackSid], 'alice');
+    await receives(c, [...aTracks, pub.trackSid], 'alice');
+    await b.mediaFlows(aTracks, "still receives alice's microphone and first camera");
+  },
+
   // Glare: the server's offer (carol's tracks for A) crosses A's own offer (a new camera). A rolls
   // back, answers the server's offer and offers again one revision later; everything gets through.
   async glare(run) {

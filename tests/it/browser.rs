@@ -260,6 +260,14 @@ async fn resumes_after_losing_an_answer() {
     scenario("reconnect_lost_answer").await;
 }
 
+/// The server's answer to a client offer and its next offer are both lost with the signaling
+/// connection: the repeated client offer crosses the pending server offer in `synced`, and glare
+/// handling sorts it out.
+#[tokio::test(flavor = "multi_thread")]
+async fn resumes_after_losing_an_answer_and_an_offer() {
+    scenario("reconnect_lost_answer_and_offer").await;
+}
+
 /// A server offer crossing the client's own: the client rolls back, answers and offers again, and
 /// every track gets through.
 #[tokio::test(flavor = "multi_thread")]
