@@ -180,7 +180,8 @@ async fn environment_credentials_are_used_and_stored() {
 async fn bad_configuration_gets_one_line_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/vroom.db", dir.path().display());
-    let cases: Vec<(Vec<&str>, Vec<(&str, String)>, &str)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec!["serve", "--database-url", "mysql://db/x"],
             vec![],

@@ -455,7 +455,7 @@ async fn track_events_follow_what_clients_publish() {
         &s.ws,
         &s.token("alice", None),
         Some("tracks"),
-        &[mic.clone()],
+        std::slice::from_ref(&mic),
     )
     .await;
     let mut muted = mic.clone();
