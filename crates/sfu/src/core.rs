@@ -447,10 +447,25 @@ impl SfuCore {
                 }
             }
             // A channel the client opened (ours are those of its subscriptions).
-            Event::ChannelOpen(cid, label)
-                if !peer.outgoing.iter().any(|t| t.channel == Some(cid)) =>
-            {
-                peer.channels_in.insert(cid, label);
+            Event::ChannelOpen(cid, label) => {
+                match peer.outgoing.iter_mut().find(|t| t.channel == Some(cid)) {
+                    // One of ours opened: send what waited for it.
+                    Some(t) => {
+                        t.channel_open = true;
+                        let held = std::mem::take(&mut t.held);
+                        if let Some(mut channel) = peer.rtc.channel(cid) {
+                            for (binary, data) in held {
+                                if let Err(e) = channel.write(binary, &data) {
+                                    tracing::debug!(error = %e, "data forwarding failed");
+                                }
+                            }
+                        }
+                    }
+                    // The client's: a data track it publishes, labelled with the track's id.
+                    None => {
+                        peer.channels_in.insert(cid, label);
+                    }
+                }
             }
             Event::ChannelData(d) => {
                 if let Some(track) = peer.channels_in.get(&d.id).cloned() {
@@ -538,17 +553,24 @@ impl SfuCore {
                         if self.peers[j].participant == publisher {
                             continue;
                         }
-                        let channels: Vec<ChannelId> = self.peers[j]
-                            .outgoing
-                            .iter()
-                            .filter(|t| {
-                                t.state == OutState::Open
-                                    && t.sub.publisher == publisher
-                                    && t.sub.publisher_track_id == track
-                            })
-                            .filter_map(|t| t.channel)
-                            .collect();
-                        for cid in channels {
+                        let mut ready: Vec<ChannelId> = Vec::new();
+                        for t in &mut self.peers[j].outgoing {
+                            let wanted = matches!(t.state, OutState::Negotiating | OutState::Open)
+                                && t.sub.publisher == publisher
+                                && t.sub.publisher_track_id == track;
+                            match (wanted, t.channel, t.channel_open) {
+                                (true, Some(cid), true) => ready.push(cid),
+                                // Not open yet: keep the message for when it is.
+                                (true, _, false) => {
+                                    if t.held.len() == crate::peer::MAX_HELD_MESSAGES {
+                                        t.held.remove(0);
+                                    }
+                                    t.held.push((binary, data.clone()));
+                                }
+                                _ => {}
+                            }
+                        }
+                        for cid in ready {
                             if let Some(mut channel) = self.peers[j].rtc.channel(cid)
                                 && let Err(e) = channel.write(binary, &data)
                             {

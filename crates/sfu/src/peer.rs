@@ -40,7 +40,14 @@ pub(crate) struct TrackOut {
     pub mid: Option<Mid>,
     /// The data channel carrying it (data tracks).
     pub channel: Option<ChannelId>,
+    /// Whether that channel is open (the client acknowledged it).
+    pub channel_open: bool,
+    /// Messages that arrived before the channel opened, sent when it does.
+    pub held: Vec<(bool, Vec<u8>)>,
 }
+
+/// Messages kept per data track while its channel to a subscriber opens.
+pub(crate) const MAX_HELD_MESSAGES: usize = 256;
 
 impl TrackOut {
     /// The id the client finds the track under: the msid track-id of its m-line, or the label of its
@@ -209,6 +216,8 @@ impl Peer {
                     state: OutState::ToOpen,
                     mid: None,
                     channel: None,
+                    channel_open: false,
+                    held: Vec::new(),
                 }),
             }
         }

@@ -393,6 +393,13 @@ fn data_track_messages_reach_subscribers_on_a_channel_labelled_with_the_track() 
     let data = sub(11, &net.clients[0], "alice-data", TrackKind::Data);
     net.core
         .set_subscriptions(net.now, bob, std::slice::from_ref(&data));
+    // Sent before bob's channel for it is open: the server holds it and sends it on open.
+    net.clients[0]
+        .rtc
+        .channel(cid)
+        .expect("alice's channel is open")
+        .write(false, b"early")
+        .unwrap();
     net.run(Duration::from_millis(800));
     assert_eq!(
         net.clients[1].labels.values().cloned().collect::<Vec<_>>(),
@@ -407,7 +414,10 @@ fn data_track_messages_reach_subscribers_on_a_channel_labelled_with_the_track() 
     net.run(Duration::from_millis(300));
     assert_eq!(
         net.clients[1].messages,
-        vec![(data.track.to_string(), b"hello bob".to_vec())]
+        vec![
+            (data.track.to_string(), b"early".to_vec()),
+            (data.track.to_string(), b"hello bob".to_vec())
+        ]
     );
 }
 
