@@ -1,0 +1,287 @@
+//! Joining: `connect` (a new participant) and `sync` (a participant resuming on a new connection).
+
+use std::sync::Arc;
+
+use vroom_domain::live::TrackOutcome;
+use vroom_domain::participant::ParticipantStatus;
+use vroom_rooms::{JoinRequest, Joined, SessionLink, SessionMemory};
+
+use super::{Conn, Counters, Flow, Live, Phase, hub_error};
+use crate::pcs;
+use crate::rsp::{
+    self, Connected, LocalParticipant, LocalParticipantAck, Published, PublishedEntry, Recording,
+    RemoteParticipant, ServerUpdate, SessionOptions, Subscribed, TrackError,
+};
+use crate::token::{self, VideoGrant};
+
+fn announced_in(
+    roster: &[vroom_domain::live::ParticipantView],
+) -> std::collections::HashSet<String> {
+    roster
+        .iter()
+        .flat_map(|v| v.tracks.iter().map(|t| t.sid.to_string()))
+        .collect()
+}
+
+impl Conn {
+    pub(super) fn verify(&self, token: &str) -> Result<VideoGrant, token::TokenError> {
+        token::verify(token, &self.sig.keys, self.now())
+    }
+
+    /// The client's tracks as domain values, plus refusals for the ones that are not valid.
+    pub(super) fn tracks_of(
+        participant: Option<&LocalParticipant>,
+    ) -> (Vec<vroom_domain::track::TrackInfo>, Vec<PublishedEntry>) {
+        let mut infos = Vec::new();
+        let mut refused = Vec::new();
+        for t in participant.map(|p| p.tracks.as_slice()).unwrap_or_default() {
+            match t.to_info() {
+                Some(info) => infos.push(info),
+                None => refused.push(PublishedEntry {
+                    id: t.id.clone(),
+                    sid: None,
+                    state: "failed",
+                    error: Some(TrackError {
+                        code: 53300,
+                        message: "Track is invalid".into(),
+                    }),
+                }),
+            }
+        }
+        (infos, refused)
+    }
+
+    pub(super) fn published_entries(
+        outcomes: &[(String, TrackOutcome)],
+        refused: Vec<PublishedEntry>,
+    ) -> Vec<PublishedEntry> {
+        let mut entries: Vec<PublishedEntry> = outcomes
+            .iter()
+            .map(|(id, outcome)| match outcome {
+                TrackOutcome::Published(sid) => PublishedEntry {
+                    id: id.clone(),
+                    sid: Some(sid.to_string()),
+                    state: "ready",
+                    error: None,
+                },
+                TrackOutcome::Failed(e) => PublishedEntry {
+                    id: id.clone(),
+                    sid: None,
+                    state: "failed",
+                    error: Some(TrackError {
+                        code: e.code(),
+                        message: e.to_string(),
+                    }),
+                },
+            })
+            .collect();
+        entries.extend(refused);
+        entries
+    }
+
+    pub(super) fn link(&self, memory: SessionMemory) -> SessionLink {
+        SessionLink {
+            id: self.session,
+            tx: self.notices_tx.clone(),
+            memory,
+        }
+    }
+
+    pub(super) async fn on_connect(&mut self, c: rsp::Connect) -> Flow {
+        let grant = match self.verify(&c.token) {
+            Ok(g) => g,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let name = match (
+            c.name.as_deref().filter(|n| !n.is_empty()),
+            grant.room.as_deref(),
+        ) {
+            (Some(asked), Some(granted)) if asked != granted => {
+                let e = token::TokenError::Grants("the token's video grant is for another room");
+                return self.end_with_error(e.code(), e.to_string()).await;
+            }
+            (asked, granted) => asked.or(granted).map(str::to_owned),
+        };
+        let (infos, refused) = Self::tracks_of(c.participant.as_ref());
+        let counters = Arc::new(Counters::new());
+        let memory: SessionMemory = counters.clone();
+        let link = self.link(memory);
+        let request = JoinRequest {
+            identity: grant.identity.clone(),
+            tracks: infos,
+            rules: c.subscribe.as_ref().and_then(rsp::subscribe_rules),
+            session: link,
+        };
+        let joined = match self
+            .sig
+            .hub
+            .join(grant.account_sid, name.as_deref(), request)
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                let (code, message) = hub_error(&e);
+                return self.end_with_error(code, message).await;
+            }
+        };
+        let Joined {
+            room,
+            participant,
+            roster,
+            published,
+            ..
+        } = joined;
+        let key = self.sig.resume.key_for(participant.sid);
+        let entries = Self::published_entries(&published, refused);
+        self.participant = Some(participant.sid);
+        let answers = match self
+            .media_answers(participant.sid, &room, &c.peer_connections)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let connected = Connected {
+            kind: "connected",
+            version: rsp::RSP_VERSION,
+            session: key,
+            sid: room.sid.to_string(),
+            name: room.unique_name.clone(),
+            participant: LocalParticipantAck {
+                sid: participant.sid.to_string(),
+                identity: participant.identity.clone(),
+            },
+            participants: roster.iter().map(RemoteParticipant::from).collect(),
+            peer_connections: answers,
+            published: Published {
+                revision: counters.next_published(),
+                tracks: entries.clone(),
+            },
+            subscribed: Subscribed {
+                revision: counters.next_subscribed(),
+                tracks: Vec::new(),
+            },
+            recording: Recording {
+                revision: 1,
+                is_recording: false,
+            },
+            media_signaling: serde_json::json!({}),
+            options: SessionOptions {
+                session_timeout: u64::try_from(
+                    self.sig.hub.config().reconnect_window.millis() / 1000,
+                )
+                .unwrap_or(30),
+                signaling_region: "vroom",
+                media_region: room.settings.media_region.clone(),
+            },
+        };
+        tracing::info!(room = %room.sid, participant = %participant.sid, "participant connected");
+        self.phase = Phase::Live(Box::new(Live {
+            room,
+            participant,
+            counters,
+            client_tracks: c.participant.map(|p| p.tracks).unwrap_or_default(),
+            published: entries,
+            announced: announced_in(&roster),
+            pending_subscribed: None,
+        }));
+        self.send_msg(&connected).await;
+        Flow::Continue
+    }
+
+    pub(super) async fn on_sync(&mut self, s: rsp::Sync) -> Flow {
+        let grant = match self.verify(&s.token) {
+            Ok(g) => g,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let not_found = vroom_domain::Error::ParticipantNotFound;
+        let Some(sid) = self.sig.resume.check(&s.session) else {
+            return self
+                .end_with_error(not_found.code(), not_found.to_string())
+                .await;
+        };
+        let record = match self.sig.hub.store().participant(sid).await {
+            Ok(Some(p))
+                if p.status == ParticipantStatus::Connected
+                    && p.identity == grant.identity
+                    && p.account_sid == grant.account_sid =>
+            {
+                p
+            }
+            _ => {
+                return self
+                    .end_with_error(not_found.code(), not_found.to_string())
+                    .await;
+            }
+        };
+        let fresh: SessionMemory = Arc::new(Counters::new());
+        let joined = match self
+            .sig
+            .hub
+            .resume(record.room_sid, sid, self.link(fresh))
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                let (code, message) = hub_error(&e);
+                return self.end_with_error(code, message).await;
+            }
+        };
+        let counters = joined
+            .memory
+            .clone()
+            .and_then(|m| m.downcast::<Counters>().ok())
+            .unwrap_or_else(|| Arc::new(Counters::new()));
+        self.participant = Some(sid);
+        let answers = match self
+            .media_answers(sid, &joined.room, &s.peer_connections)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+        };
+        let (pc_states, subscribed) = match &self.sig.media {
+            Some(media) => media.state(sid).await,
+            None => (Vec::new(), Vec::new()),
+        };
+        let (infos, refused) = Self::tracks_of(s.participant.as_ref());
+        let outcomes = self
+            .sig
+            .hub
+            .set_tracks(record.room_sid, sid, self.session, infos)
+            .await
+            .unwrap_or_default();
+        let entries = Self::published_entries(&outcomes, refused);
+        let synced = ServerUpdate {
+            kind: "synced",
+            session: Some(s.session),
+            participants: Some(joined.roster.iter().map(RemoteParticipant::from).collect()),
+            peer_connections: Some(pcs::synced_states(&pc_states, &answers)),
+            published: Some(Published {
+                revision: counters.next_published(),
+                tracks: entries.clone(),
+            }),
+            subscribed: Some(Subscribed {
+                revision: counters.next_subscribed(),
+                tracks: pcs::subscribed(&subscribed),
+            }),
+            recording: Some(Recording {
+                revision: 1,
+                is_recording: false,
+            }),
+            ..ServerUpdate::update()
+        };
+        tracing::info!(room = %joined.room.sid, participant = %sid, "participant resumed");
+        self.phase = Phase::Live(Box::new(Live {
+            room: joined.room,
+            participant: joined.participant,
+            counters,
+            client_tracks: s.participant.map(|p| p.tracks).unwrap_or_default(),
+            published: entries,
+            announced: announced_in(&joined.roster),
+            pending_subscribed: None,
+        }));
+        self.send_msg(&synced).await;
+        Flow::Continue
+    }
+}
