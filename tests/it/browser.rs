@@ -1,6 +1,6 @@
 //! twilio-video.js 2.36.0 in headless Chromium against the real server: each test starts a vroom and
 //! runs one scenario of `tests/browser/run.js` (Node, Playwright, Debian's Chromium) against it. The
-//! checks themselves are in run.js; this side provides the server and the credentials, and reports
+//! checks themselves are in scenarios-*.js (harness in lib.js); this side provides the server and the credentials, and reports
 //! what run.js printed when it fails.
 //!
 //! Needs `scripts/setup-test-deps` (Chromium and `npm ci` in tests/browser); fails, never skips,

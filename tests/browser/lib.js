@@ -1,0 +1,645 @@
+// The harness of the browser tests: configuration, checks, access tokens, REST, the page server, the
+// signaling relay, and `Client` (one browser context and page running twilio-video.js). Scenarios are
+// in scenarios-*.js; run.js runs them.
+
+'use strict';
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const path = require('node:path');
+
+const jwt = require('jsonwebtoken');
+const { chromium } = require('playwright-core');
+
+const EVENT_TIMEOUT_MS = 20000;
+const REST_TIMEOUT_MS = 10000;
+const WATCHDOG_MS = Number(process.env.VROOM_BROWSER_WATCHDOG_MS || 150000);
+const FRAME_CHARS = process.env.VROOM_BROWSER_TRACE ? 100000 : 400;
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+
+function requireEnv(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`run.js: the environment variable ${name} is required (see the comment at the top of run.js)`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const BASE_URL = requireEnv('VROOM_BASE_URL').replace(/\/$/, '');
+const WS_URL = requireEnv('VROOM_WS_URL');
+const ACCOUNT_SID = requireEnv('VROOM_ACCOUNT_SID');
+const API_KEY_SID = requireEnv('VROOM_API_KEY_SID');
+const API_KEY_SECRET = requireEnv('VROOM_API_KEY_SECRET');
+const CHROMIUM = process.env.VROOM_CHROMIUM || '/usr/bin/chromium';
+
+// ---------------------------------------------------------------------------------------------------
+// Checks
+
+class CheckFailed extends Error {}
+
+let currentScenario = '-';
+
+function pass(label) {
+  console.log(`ok   [${currentScenario}] ${label}`);
+}
+
+function check(condition, label, detail) {
+  if (!condition) {
+    const shown = typeof detail === 'string' ? detail : JSON.stringify(detail);
+    throw new CheckFailed(`[${currentScenario}] ${label}${detail === undefined ? '' : `: got ${shown}`}`);
+  }
+  pass(label);
+}
+
+function equal(actual, expected, label) {
+  check(actual === expected, label, `${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+
+const sidPattern = (prefix) => new RegExp(`^${prefix}[0-9a-f]{32}$`);
+
+// ---------------------------------------------------------------------------------------------------
+// Access tokens, minted like Twilio's helper libraries do.
+
+function token(identity, room, { secret = API_KEY_SECRET, ttl = 3600 } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    jti: `${API_KEY_SID}-${now}-${crypto.randomBytes(4).toString('hex')}`,
+    iss: API_KEY_SID,
+    sub: ACCOUNT_SID,
+    nbf: now,
+    exp: now + ttl,
+    grants: { identity, video: room ? { room } : {} },
+  };
+  return jwt.sign(claims, secret, {
+    algorithm: 'HS256',
+    header: { alg: 'HS256', typ: 'JWT', cty: 'twilio-fpa;v=1' },
+    noTimestamp: true,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// REST
+
+async function rest(method, urlPath, form) {
+  const headers = { authorization: `Basic ${Buffer.from(`${API_KEY_SID}:${API_KEY_SECRET}`).toString('base64')}` };
+  let body;
+  if (form) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    body = new URLSearchParams(form).toString();
+  }
+  const res = await fetch(`${BASE_URL}${urlPath}`, { method, headers, body });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = { unparsed: text };
+  }
+  return { status: res.status, body: json };
+}
+
+// Waits (polling Node-side state) until `condition()` is true.
+async function until(label, condition, timeoutMs, describe) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${timeoutMs} ms${describe ? `; ${describe()}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  pass(label);
+}
+
+// Polls `probe` until it returns a truthy value; fails with the last value after REST_TIMEOUT_MS.
+async function eventually(label, probe) {
+  const until = Date.now() + REST_TIMEOUT_MS;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last && last.ok) {
+      pass(label);
+      return last;
+    }
+    if (Date.now() > until) {
+      throw new CheckFailed(`[${currentScenario}] ${label}: still ${JSON.stringify(last && last.seen)} after ${REST_TIMEOUT_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function participantStatus(roomSid, participantSid) {
+  return async () => {
+    const r = await rest('GET', `/v1/Rooms/${roomSid}/Participants/${participantSid}`);
+    return { ok: false, seen: r.body && r.body.status, status: r.status, body: r.body };
+  };
+}
+
+async function expectParticipantStatus(roomSid, participantSid, status, who) {
+  const probe = participantStatus(roomSid, participantSid);
+  return eventually(`REST shows ${who} (${participantSid}) ${status}`, async () => {
+    const r = await probe();
+    return Object.assign(r, { ok: r.status === 200 && r.seen === status });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The static page
+
+function startPageServer() {
+  const files = {
+    '/': ['page/index.html', 'text/html; charset=utf-8'],
+    '/index.html': ['page/index.html', 'text/html; charset=utf-8'],
+    '/harness.js': ['page/harness.js', 'text/javascript; charset=utf-8'],
+    '/twilio-video.min.js': ['node_modules/twilio-video/dist/twilio-video.min.js', 'text/javascript; charset=utf-8'],
+  };
+  const server = http.createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://127.0.0.1').pathname];
+    if (!file) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    fs.readFile(path.join(__dirname, file[0]), (err, data) => {
+      if (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+      } else {
+        res.writeHead(200, { 'content-type': file[1], 'cache-control': 'no-store' }).end(data);
+      }
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// A TCP relay in front of vroom's signaling whose connections can be cut on demand, so a page loses
+// its WebSocket without a close handshake, as on a network failure. It can also hold back what the
+// server sends (the client's frames still go through) and release it later, so a server message can
+// be made to cross one from the client.
+function startRelay() {
+  const target = new URL(WS_URL);
+  const pairs = new Set();
+  let accepted = 0;
+  // While holding: [socket, chunk] the server sent, in order. While holding up: what clients sent.
+  let held = null;
+  let heldUp = null;
+  let refusing = false;
+  const server = net.createServer((inbound) => {
+    if (refusing) {
+      inbound.resetAndDestroy();
+      return;
+    }
+    accepted += 1;
+    const outbound = net.connect(Number(target.port || 80), target.hostname);
+    const pair = [inbound, outbound];
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', end).on('close', end);
+    outbound.on('error', end).on('close', end);
+    inbound.on('data', (chunk) => {
+      if (heldUp) {
+        heldUp.push([outbound, chunk]);
+      } else {
+        outbound.write(chunk);
+      }
+    });
+    outbound.on('data', (chunk) => {
+      if (held) {
+        held.push([inbound, chunk]);
+      } else {
+        inbound.write(chunk);
+      }
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `ws://127.0.0.1:${server.address().port}${target.pathname}`,
+        accepted: () => accepted,
+        open: () => pairs.size,
+        // Cuts every relayed connection: both sockets are reset, no WebSocket close frame is sent.
+        // Whatever was held is dropped, and holding stops.
+        cut() {
+          const n = pairs.size;
+          for (const [a, b] of pairs) {
+            a.resetAndDestroy();
+            b.resetAndDestroy();
+          }
+          pairs.clear();
+          held = null;
+          heldUp = null;
+          return n;
+        },
+        // While refusing, new connections are closed at once (the client keeps retrying).
+        refuse(on) {
+          refusing = on;
+        },
+        // Holds back what the server sends from now on.
+        hold() {
+          held = held || [];
+        },
+        // Holds back what clients send from now on (until the next cut).
+        holdUp() {
+          heldUp = heldUp || [];
+        },
+        // What is held, as text (server frames are unmasked, so their JSON is readable).
+        heldText: () => (held ? Buffer.concat(held.map(([, c]) => c)).toString('utf8') : ''),
+        // Sends on what was held and stops holding.
+        release() {
+          const chunks = held || [];
+          held = null;
+          for (const [socket, chunk] of chunks) {
+            if (!socket.destroyed) {
+              socket.write(chunk);
+            }
+          }
+          return chunks.length;
+        },
+        close: () => server.close(),
+      }),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Browser clients: one browser context and page each.
+
+function isLocal(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') {
+    return true;
+  }
+  return LOCAL_HOSTS.has(u.hostname);
+}
+
+function isHeartbeat(payload) {
+  try {
+    return JSON.parse(String(payload)).type === 'heartbeat';
+  } catch {
+    return false;
+  }
+}
+
+// Appends the RSP body of a TCMP frame (hello or msg) to `into`; other frames are skipped.
+function rspBody(payload, into) {
+  try {
+    const frame = JSON.parse(String(payload));
+    if (frame && frame.body && typeof frame.body === 'object') {
+      into.push(frame.body);
+    }
+  } catch {
+    // Not JSON: not ours to check.
+  }
+}
+
+class Client {
+  constructor(run, label, context, page) {
+    this.run = run;
+    this.label = label;
+    this.context = context;
+    this.page = page;
+    this.console = [];
+    this.pageErrors = [];
+    this.requests = [];
+    this.websockets = [];
+    this.frames = [];
+    // RSP bodies (the `body` of TCMP hello/msg frames) in each direction, parsed.
+    this.sent = [];
+    this.received = [];
+    this.heartbeatsSent = 0;
+    this.heartbeatsReceived = 0;
+  }
+
+  static async open(run, label) {
+    const context = await run.browser.newContext();
+    const page = await context.newPage();
+    const client = new Client(run, label, context, page);
+    // Anything not addressed to this machine is recorded and refused before it leaves.
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (isLocal(url)) {
+        return route.continue();
+      }
+      run.offHost.push(`${label}: ${route.request().method()} ${url}`);
+      return route.abort('blockedbyclient');
+    });
+    context.on('request', (req) => {
+      client.requests.push(req.url());
+      if (!isLocal(req.url())) {
+        run.offHost.push(`${label}: request ${req.url()}`);
+      }
+    });
+    page.on('websocket', (ws) => {
+      client.websockets.push(ws.url());
+      if (!isLocal(ws.url())) {
+        run.offHost.push(`${label}: websocket ${ws.url()}`);
+      }
+      ws.on('framesent', (f) => {
+        client.frames.push(`-> ${String(f.payload).slice(0, FRAME_CHARS)}`);
+        rspBody(f.payload, client.sent);
+        client.heartbeatsSent += isHeartbeat(f.payload) ? 1 : 0;
+      });
+      ws.on('framereceived', (f) => {
+        client.frames.push(`<- ${String(f.payload).slice(0, FRAME_CHARS)}`);
+        rspBody(f.payload, client.received);
+        client.heartbeatsReceived += isHeartbeat(f.payload) ? 1 : 0;
+      });
+      ws.on('close', () => client.frames.push('-- closed'));
+    });
+    page.on('console', (m) => client.console.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => client.pageErrors.push(String(e && e.stack ? e.stack : e)));
+    await page.goto(`${run.pageUrl}/index.html`);
+    const ready = await page.evaluate(() => window.harnessReady === true);
+    check(ready, `${label}: page loaded twilio-video.js ${await page.evaluate(() => (window.Twilio && Twilio.Video && Twilio.Video.version) || '?')}`);
+    run.clients.push(client);
+    return client;
+  }
+
+  // Connects to `room` as `identity`; returns the room summary. Fails the check if connect() rejects.
+  async connect(identity, room, options) {
+    const opts = Object.assign({ wsServer: WS_URL, name: room }, options || {});
+    const summary = await this.page.evaluate(([t, o]) => window.harness.connect(t, o), [token(identity, room), opts]);
+    check(summary && !summary.error, `${this.label}: connect() as '${identity}' resolved`, summary);
+    return summary;
+  }
+
+  // connect() with a ready-made token; resolves with the summary or `{ error }`, checking nothing.
+  connectWith(accessToken, room) {
+    const opts = { wsServer: WS_URL, name: room };
+    return this.page.evaluate(([t, o]) => window.harness.connect(t, o), [accessToken, opts]);
+  }
+
+  summary() {
+    return this.page.evaluate(() => window.harness.summary());
+  }
+
+  disconnect() {
+    return this.page.evaluate(() => window.harness.disconnect());
+  }
+
+  publish(kind, name) {
+    return this.page.evaluate(([k, n]) => window.harness.publish(k, n), [kind, name]);
+  }
+
+  unpublish(trackSid) {
+    return this.page.evaluate((sid) => window.harness.unpublish(sid), trackSid);
+  }
+
+  events() {
+    return this.page.evaluate(() => window.harness.events.slice());
+  }
+
+  inbound() {
+    return this.page.evaluate(() => window.harness.inbound());
+  }
+
+  // Waits until every track SID in `sids` shows packets and decoded frames (audio: samples) rising.
+  async mediaFlows(sids, what) {
+    const label = `${this.label}: ${what}`;
+    const first = await this.inbound();
+    const deadline = Date.now() + EVENT_TIMEOUT_MS;
+    let last = first;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      last = await this.inbound();
+      const rising = sids.every((sid) => {
+        const a = first[sid] || { packets: 0, frames: 0 };
+        const b = last[sid];
+        return b && b.packets > a.packets && b.frames > a.frames && b.frames > 0;
+      });
+      if (rising) {
+        pass(`${label} (${sids.map((s) => `${s.slice(0, 8)}…: ${last[s].packets} packets, ${last[s].frames} ${last[s].kind === 'video' ? 'frames' : 'samples'}`).join('; ')})`);
+        return last;
+      }
+      if (Date.now() > deadline) {
+        throw new CheckFailed(`[${currentScenario}] ${label}: not rising within ${EVENT_TIMEOUT_MS} ms; first ${JSON.stringify(first)}, last ${JSON.stringify(last)}`);
+      }
+    }
+  }
+
+  // The `seq` of the last room event so far (-1 when none), to wait for events after it.
+  async lastSeq() {
+    return this.page.evaluate(() => window.harness.events.length - 1);
+  }
+
+  publishData(name) {
+    return this.page.evaluate((n) => window.harness.publishData(n), name);
+  }
+
+  // Waits until the page's own data channel for its data track is open.
+  async dataOpen(what) {
+    const label = `${this.label}: ${what}`;
+    try {
+      await this.page.waitForFunction(() => window.harness.dataOpen(), null, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
+    } catch {
+      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${EVENT_TIMEOUT_MS} ms`);
+    }
+    pass(label);
+  }
+
+  sendData(text, hex = false) {
+    return this.page.evaluate(([t, h]) => window.harness.sendData(t, h), [text, hex]);
+  }
+
+  startPublish(name) {
+    return this.page.evaluate((n) => window.harness.startPublish(n), name);
+  }
+
+  publishDone() {
+    return this.page.evaluate(() => window.harness.publishDone());
+  }
+
+  offersCreated() {
+    return this.page.evaluate(() => window.harness.offersCreated());
+  }
+
+  // Waits until the page's peer connections have created more than `n` offers.
+  async offersBeyond(n, what) {
+    const label = `${this.label}: ${what}`;
+    try {
+      await this.page.waitForFunction((k) => window.harness.offersCreated() > k, n, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
+    } catch {
+      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${EVENT_TIMEOUT_MS} ms`);
+    }
+    pass(label);
+  }
+
+  peerConnectionStates() {
+    return this.page.evaluate(() => window.harness.peerConnectionStates());
+  }
+
+  // Waits until `sid` is no longer received: gone from the statistics, or its packet count unchanged
+  // over a second. Returns the last statistics.
+  async mediaStops(sid, what) {
+    const label = `${this.label}: ${what}`;
+    const deadline = Date.now() + EVENT_TIMEOUT_MS;
+    let before = (await this.inbound())[sid];
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const stats = await this.inbound();
+      const now = stats[sid];
+      if (!now || (before && now.packets === before.packets)) {
+        pass(`${label} (${now ? `stuck at ${now.packets} packets` : 'gone from the statistics'})`);
+        return stats;
+      }
+      if (Date.now() > deadline) {
+        throw new CheckFailed(`[${currentScenario}] ${label}: still rising after ${EVENT_TIMEOUT_MS} ms: ${JSON.stringify(now)}`);
+      }
+      before = now;
+    }
+  }
+
+  // The first room event of `type` whose top-level fields equal those of `match`, waiting for it;
+  // with `after` (an event's `seq`), only events recorded after that one count.
+  async waitEvent(type, match, what, after = -1) {
+    const label = `${this.label}: ${what || type}`;
+    try {
+      const handle = await this.page.waitForFunction(
+        ([t, m, a]) =>
+          window.harness.events.find(
+            (e) => e.seq > a && e.type === t && Object.keys(m).every((k) => e[k] === m[k]),
+          ) || false,
+        [type, match || {}, after],
+        { timeout: EVENT_TIMEOUT_MS, polling: 50 },
+      );
+      const event = await handle.jsonValue();
+      pass(label);
+      return event;
+    } catch (e) {
+      if (e instanceof CheckFailed) {
+        throw e;
+      }
+      const seen = await this.events().catch(() => []);
+      throw new CheckFailed(
+        `[${currentScenario}] ${label}: no '${type}' event ${JSON.stringify(match || {})} within ${EVENT_TIMEOUT_MS} ms; events so far: ${JSON.stringify(seen)}`,
+      );
+    }
+  }
+
+  async dump() {
+    const lines = [`--- ${this.label}`];
+    lines.push(`events: ${JSON.stringify(await this.events().catch(() => 'unavailable'))}`);
+    for (const e of this.pageErrors) lines.push(`page error: ${e}`);
+    for (const c of this.console) lines.push(`console ${c}`);
+    for (const f of this.frames) lines.push(`ws ${f}`);
+    return lines.join('\n');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scenarios
+
+function roomName(scenario) {
+  return `${scenario}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+function subscribedSids(events) {
+  return events.filter((e) => e.type === 'trackSubscribed').map((e) => e.trackSid);
+}
+
+// Fake camera and microphone.
+const AV = { audio: true, video: { width: 320, height: 240 } };
+
+// The SID of the local track of `kind` in a room summary.
+function localSid(summary, kind) {
+  const t = summary.localParticipant.tracks.find((x) => x.kind === kind);
+  check(t && sidPattern('MT').test(t.trackSid), `${summary.localParticipant.identity}'s ${kind} has an MT SID`, summary.localParticipant.tracks);
+  return t.trackSid;
+}
+
+// Waits until `client` is subscribed to each of `sids` (published by `who`) and receives media on them.
+async function receives(client, sids, who, after = -1) {
+  for (const sid of sids) {
+    await client.waitEvent('trackSubscribed', { trackSid: sid }, `subscribed to ${who}'s ${sid}`, after);
+  }
+  return client.mediaFlows(sids, `receives ${who}'s ${sids.length === 1 ? 'track' : 'tracks'}`);
+}
+
+// REST: the SIDs of the tracks `participant` is subscribed to, sorted.
+async function restSubscribed(roomSid, participantSid) {
+  const r = await rest('GET', `/v1/Rooms/${roomSid}/Participants/${participantSid}/SubscribedTracks`);
+  return { status: r.status, sids: (r.body.subscribed_tracks || []).map((t) => t.sid).sort() };
+}
+
+function setScenario(name) {
+  currentScenario = name;
+}
+
+function scenarioName() {
+  return currentScenario;
+}
+
+module.exports = {
+  ACCOUNT_SID,
+  API_KEY_SECRET,
+  API_KEY_SID,
+  AV,
+  BASE_URL,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  CheckFailed,
+  Client,
+  EVENT_TIMEOUT_MS,
+  FRAME_CHARS,
+  LOCAL_HOSTS,
+  REST_TIMEOUT_MS,
+  WATCHDOG_MS,
+  WS_URL,
+  check,
+  crypto,
+  equal,
+  eventually,
+  expectParticipantStatus,
+  fs,
+  http,
+  isHeartbeat,
+  isLocal,
+  jwt,
+  localSid,
+  net,
+  participantStatus,
+  pass,
+  path,
+  receives,
+  requireEnv,
+  rest,
+  restSubscribed,
+  roomName,
+  rspBody,
+  sidPattern,
+  startPageServer,
+  startRelay,
+  subscribedSids,
+  token,
+  until,
+  setScenario,
+  scenarioName,
+};
