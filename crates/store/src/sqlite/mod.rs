@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
 use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
@@ -75,6 +75,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // Switch to WAL and migrate on one connection before the pool opens others: changing the
+        // journal mode needs the database to itself, and SQLite refuses it at once (no busy wait)
+        // while another connection holds a lock. An in-memory database exists only within its one
+        // connection, so it is set up through the pool itself.
+        if max_connections > 1 {
+            let mut first = options.clone().connect().await.map_err(db_err)?;
+            MIGRATIONS
+                .run(&mut first)
+                .await
+                .map_err(|e| StoreError::Database(Box::new(e)))?;
+            first.close().await.map_err(db_err)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
