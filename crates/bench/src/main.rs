@@ -59,6 +59,8 @@ const SECRET: &str = "bench-secret-0123456789abcdef0123";
 struct Received {
     frames: AtomicU64,
     bytes: AtomicU64,
+    /// Frames publishers handed to their WebRTC stack, so delivery can be checked against them.
+    sent: AtomicU64,
 }
 
 fn token(identity: &str) -> anyhow::Result<String> {
@@ -228,6 +230,8 @@ impl Client {
         let mut next_video = start;
         let (mut n_audio, mut n_video) = (0u64, 0u64);
         let mut counted = false;
+        // vroom closes a signaling connection silent for three heartbeat periods, as Twilio does.
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
         let payload_video = vec![0x10u8; args.video_bytes];
         let payload_audio = vec![0xfcu8; args.audio_bytes];
         loop {
@@ -248,6 +252,9 @@ impl Client {
                         self.rtc.handle_input(input)?;
                     }
                 }
+                _ = heartbeat.tick() => {
+                    self.signal.send(&json!({"type": "heartbeat"})).await;
+                }
                 frame = self.signal.next_raw(Duration::from_secs(3600)) => {
                     match frame {
                         Some(f) => self.on_signal(&f).await?,
@@ -260,11 +267,11 @@ impl Client {
                         if now >= next_audio {
                             n_audio += 1;
                             next_audio += Duration::from_millis(20);
-                            write(&mut self.rtc, audio, now, MediaTime::new(n_audio * 960, Frequency::FORTY_EIGHT_KHZ), &payload_audio)?;
+                            write(&mut self.rtc, audio, now, MediaTime::new(n_audio * 960, Frequency::FORTY_EIGHT_KHZ), &payload_audio, &self.received.sent)?;
                         } else if now >= next_video {
                             n_video += 1;
                             next_video += Duration::from_millis(33);
-                            write(&mut self.rtc, video, now, MediaTime::from_90khz(n_video * 3000), &payload_video)?;
+                            write(&mut self.rtc, video, now, MediaTime::from_90khz(n_video * 3000), &payload_video, &self.received.sent)?;
                         }
                     }
                     self.rtc.handle_input(Input::Timeout(Instant::now()))?;
@@ -281,6 +288,7 @@ fn write(
     now: Instant,
     time: MediaTime,
     data: &[u8],
+    sent: &AtomicU64,
 ) -> anyhow::Result<()> {
     let Some(writer) = rtc.writer(mid) else {
         return Ok(());
@@ -293,6 +301,7 @@ fn write(
         return Ok(());
     };
     writer.write(pt, now, time, data.to_vec())?;
+    sent.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -374,20 +383,33 @@ async fn main() -> anyhow::Result<()> {
     }
     // Let bandwidth estimation and jitter settle, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu0, frames0, bytes0) = (
+    let me = std::process::id();
+    let (cpu0, clients0, sent0, frames0, bytes0) = (
         cpu_time(pid)?,
+        cpu_time(me)?,
+        received.sent.load(Ordering::Relaxed),
         received.frames.load(Ordering::Relaxed),
         received.bytes.load(Ordering::Relaxed),
     );
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let wall = t0.elapsed().as_secs_f64();
-    let (cpu1, frames1, bytes1) = (
+    let (cpu1, clients1, sent1, frames1, bytes1) = (
         cpu_time(pid)?,
+        cpu_time(me)?,
+        received.sent.load(Ordering::Relaxed),
         received.frames.load(Ordering::Relaxed),
         received.bytes.load(Ordering::Relaxed),
     );
-    for t in &tasks {
+    // A client that stopped (its connection closed, its WebRTC stack failed) would make the figures
+    // describe a smaller room than the one asked for.
+    for t in tasks {
+        if t.is_finished() {
+            match t.await {
+                Ok(Err(e)) => bail!("a client stopped during the measurement: {e:#}"),
+                _ => bail!("a client stopped during the measurement"),
+            }
+        }
         t.abort();
     }
     server.kill().await.ok();
@@ -396,19 +418,32 @@ async fn main() -> anyhow::Result<()> {
     let streams = 2 * n * (n - 1 + m);
     let cpu = (cpu1 - cpu0).as_secs_f64() / wall;
     let per_stream_ms = cpu * 1000.0 / streams as f64;
+    // The clients (str0m endpoints in this process) encrypt and decrypt the same traffic; vroom's CPU
+    // relative to theirs is a figure that survives a noisy or differently sized machine.
+    let clients = (clients1 - clients0).as_secs_f64() / wall;
+    let per_frame_us = cpu * 1e6 / ((frames1 - frames0) as f64 / wall).max(1.0);
     let fps = (frames1 - frames0) as f64 / wall;
     let kbps = (bytes1 - bytes0) as f64 * 8.0 / 1000.0 / wall;
+    // Each frame a publisher sends should reach every other participant.
+    let expected = (sent1 - sent0) as f64 * (n - 1 + m) as f64;
+    let delivered = if expected > 0.0 {
+        (frames1 - frames0) as f64 / expected
+    } else {
+        0.0
+    };
     println!(
-        "| publishers | subscribers | forwarded streams | vroom CPU (% of a core) | CPU ms per second per stream | frames received /s | payload received kbit/s |"
+        "| publishers | subscribers | forwarded streams | vroom CPU (% of a core) | CPU ms per second per stream | CPU µs per forwarded frame | vroom / clients CPU | frames received /s | delivered | payload received kbit/s |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {n} | {m} | {streams} | {:.1} | {per_stream_ms:.2} | {fps:.0} | {kbps:.0} |",
-        cpu * 100.0
+        "| {n} | {m} | {streams} | {:.1} | {per_stream_ms:.2} | {per_frame_us:.1} | {:.2} | {fps:.0} | {:.1}% | {kbps:.0} |",
+        cpu * 100.0,
+        cpu / clients.max(f64::EPSILON),
+        delivered * 100.0
     );
     println!(
         "{}",
-        json!({"publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "frames_per_second": fps, "kbps": kbps})
+        json!({"publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps})
     );
     Ok(())
 }
