@@ -37,14 +37,15 @@ const CHROMIUM_ARGS = [
 function requireEnv(name) {
   const value = process.env[name];
   if (!value) {
-    console.error(`run.js: the environment variable ${name} is required (see the comment at the top of run.js)`);
+    console.error(`the environment variable ${name} is required (see the comment at the top of tests/browser/run.js)`);
     process.exit(2);
   }
   return value;
 }
 
 const BASE_URL = requireEnv('VROOM_BASE_URL').replace(/\/$/, '');
-const WS_URL = requireEnv('VROOM_WS_URL');
+// The signaling URL of the server at BASE_URL unless told otherwise.
+const WS_URL = process.env.VROOM_WS_URL || `${BASE_URL.replace(/^http/, 'ws')}/signaling`;
 const ACCOUNT_SID = requireEnv('VROOM_ACCOUNT_SID');
 const API_KEY_SID = requireEnv('VROOM_API_KEY_SID');
 const API_KEY_SECRET = requireEnv('VROOM_API_KEY_SECRET');
@@ -598,9 +599,6 @@ function scenarioName() {
 }
 
 module.exports = {
-  ACCOUNT_SID,
-  API_KEY_SECRET,
-  API_KEY_SID,
   AV,
   BASE_URL,
   CHROMIUM,
@@ -608,36 +606,21 @@ module.exports = {
   CheckFailed,
   Client,
   EVENT_TIMEOUT_MS,
-  FRAME_CHARS,
-  LOCAL_HOSTS,
-  REST_TIMEOUT_MS,
   WATCHDOG_MS,
-  WS_URL,
   check,
-  crypto,
   equal,
   eventually,
   expectParticipantStatus,
-  fs,
-  http,
-  isHeartbeat,
   isLocal,
-  jwt,
   localSid,
-  net,
-  participantStatus,
   pass,
-  path,
   receives,
-  requireEnv,
   rest,
   restSubscribed,
   roomName,
-  rspBody,
   sidPattern,
   startPageServer,
   startRelay,
-  subscribedSids,
   token,
   until,
   setScenario,

@@ -2,8 +2,9 @@
 // twilio-video.js 2.36.0 in headless Chromium against a running vroom.
 //
 // Started by tests/it/browser.rs, or by hand against any vroom:
-//   VROOM_BASE_URL=http://127.0.0.1:8080 VROOM_WS_URL=ws://127.0.0.1:8080/signaling \
+//   VROOM_BASE_URL=http://127.0.0.1:8080 \
 //   VROOM_ACCOUNT_SID=AC… VROOM_API_KEY_SID=SK… VROOM_API_KEY_SECRET=… node tests/browser/run.js [scenario…]
+// (VROOM_WS_URL overrides the signaling URL, ws://…/signaling of the same server by default.)
 // Scenarios come from the arguments or VROOM_SCENARIOS (comma-separated); all of them when neither is
 // given. Prints one line per check and exits 1 at the first failed check, after printing what each
 // page logged. Each page is its own browser context (no shared storage), loads the SDK from a local

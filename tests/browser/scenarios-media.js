@@ -1,53 +1,46 @@
 // Browser scenarios with media: audio, video and data flowing through vroom's SFU, subscriptions,
 // renegotiations and resuming after a lost signaling connection.
-/* eslint-disable no-unused-vars */
 
 'use strict';
 
 const {
-  ACCOUNT_SID,
-  API_KEY_SECRET,
-  API_KEY_SID,
   AV,
-  BASE_URL,
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  CheckFailed,
   Client,
   EVENT_TIMEOUT_MS,
-  FRAME_CHARS,
-  LOCAL_HOSTS,
-  REST_TIMEOUT_MS,
-  WATCHDOG_MS,
-  WS_URL,
   check,
-  crypto,
   equal,
   eventually,
   expectParticipantStatus,
-  fs,
-  http,
-  isHeartbeat,
-  isLocal,
-  jwt,
   localSid,
-  net,
-  participantStatus,
-  pass,
-  path,
   receives,
-  requireEnv,
   rest,
   restSubscribed,
   roomName,
-  rspBody,
   sidPattern,
-  startPageServer,
   startRelay,
-  subscribedSids,
-  token,
   until,
 } = require('./lib');
+
+// The description of peer connection `pcId` of `type` ('offer' or 'answer') an RSP message carries.
+function described(message, pcId, type) {
+  const entry = message && (message.peer_connections || []).find((p) => p.id === pcId && p.description && p.description.type === type);
+  return entry && entry.description;
+}
+
+// Alice, whose signaling goes through a relay that can hold back or cut it, and bob: both publish
+// audio and video and receive each other's.
+async function aliceThroughRelayAndBob(run, name) {
+  const relay = await startRelay();
+  run.cleanups.push(() => relay.close());
+  const a = await Client.open(run, 'A');
+  const b = await Client.open(run, 'B');
+  const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
+  const rb = await b.connect('bob', name, AV);
+  const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
+  await receives(a, bTracks, 'bob');
+  await receives(b, aTracks, 'alice');
+  return { relay, a, b, aTracks, bTracks };
+}
 
 module.exports = {
   // Two pages publish camera and microphone; each receives the other's and media flows.
@@ -365,15 +358,7 @@ module.exports = {
   // resuming reaches B.
   async reconnect_media(run) {
     const name = roomName('reconnect-media');
-    const relay = await startRelay();
-    run.cleanups.push(() => relay.close());
-    const a = await Client.open(run, 'A');
-    const b = await Client.open(run, 'B');
-    const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
-    const rb = await b.connect('bob', name, AV);
-    const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
-    await receives(a, bTracks, 'bob');
-    await receives(b, aTracks, 'alice');
+    const { relay, a, b, aTracks, bTracks } = await aliceThroughRelayAndBob(run, name);
     const connect = a.sent.find((m) => m.type === 'connect');
     const pcIds = ((connect && connect.peer_connections) || []).map((p) => p.id).filter(Boolean);
     check(pcIds.length === 1, "A's connect offered one peer connection", connect && connect.peer_connections);
@@ -412,16 +397,13 @@ module.exports = {
     check(relay.cut() >= 1, "A's signaling connection was cut again, the offer with it");
     await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq);
     const synced2 = a.received.slice(received2).find((m) => m.type === 'synced');
-    const entry = synced2 && (synced2.peer_connections || []).find((p) => p.id === pcIds[0]);
-    check(entry && entry.description && entry.description.type === 'offer', "'synced' carries the server's unanswered offer", synced2 && synced2.peer_connections);
-    await until(
-      'A answers it with the same revision',
-      () =>
-        a.sent
-          .slice(sent2)
-          .some((m) => (m.peer_connections || []).some((p) => p.id === pcIds[0] && p.description && p.description.type === 'answer' && p.description.revision === entry.description.revision)),
-      EVENT_TIMEOUT_MS,
-    );
+    const unanswered = described(synced2, pcIds[0], 'offer');
+    check(!!unanswered, "'synced' carries the server's unanswered offer", synced2 && synced2.peer_connections);
+    const answersIt = (m) => {
+      const answer = described(m, pcIds[0], 'answer');
+      return !!answer && answer.revision === unanswered.revision;
+    };
+    await until('A answers it with the same revision', () => a.sent.slice(sent2).some(answersIt), EVENT_TIMEOUT_MS);
     await receives(a, cTracks, 'carol');
     await receives(c, [...aTracks, pub.trackSid], 'alice');
     equal((await a.peerConnectionStates()).join(','), pcsBefore.join(','), 'A still has its one connected peer connection');
@@ -438,11 +420,11 @@ module.exports = {
     relay.refuse(false);
     await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq3);
     const sync3 = a.sent.slice(sent3).find((m) => m.type === 'sync');
-    const offered = sync3 && (sync3.peer_connections || []).find((p) => p.id === pcIds[0]);
-    check(offered && offered.description && offered.description.type === 'offer', "A's 'sync' carries its offer", sync3 && sync3.peer_connections);
+    const offered = described(sync3, pcIds[0], 'offer');
+    check(!!offered, "A's 'sync' carries its offer", sync3 && sync3.peer_connections);
     const synced3 = a.received.slice(received3).find((m) => m.type === 'synced');
-    const answered = synced3 && (synced3.peer_connections || []).find((p) => p.id === pcIds[0]);
-    check(answered && answered.description && answered.description.type === 'answer' && answered.description.revision === offered.description.revision, "'synced' answers it with the same revision", synced3 && synced3.peer_connections);
+    const answered = described(synced3, pcIds[0], 'answer');
+    check(!!answered && answered.revision === offered.revision, "'synced' answers it with the same revision", synced3 && synced3.peer_connections);
     const away = await a.publishDone();
     check(away && !away.error && sidPattern('MT').test(away.trackSid), 'A: publishTrack() resolves with an MT SID', away);
     for (const other of [b, c]) {
@@ -457,32 +439,24 @@ module.exports = {
   // server already applied, and `synced` must answer it again, or A's new camera never goes out.
   async reconnect_lost_answer(run) {
     const name = roomName('lost-answer');
-    const relay = await startRelay();
-    run.cleanups.push(() => relay.close());
-    const a = await Client.open(run, 'A');
-    const b = await Client.open(run, 'B');
-    const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
-    const rb = await b.connect('bob', name, AV);
-    const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
-    await receives(a, bTracks, 'bob');
-    await receives(b, aTracks, 'alice');
+    const { relay, a, b, aTracks, bTracks } = await aliceThroughRelayAndBob(run, name);
     const pcId = a.sent.find((m) => m.type === 'connect').peer_connections[0].id;
 
     relay.hold();
     const [sent, received, seq] = [a.sent.length, a.received.length, await a.lastSeq()];
     await a.startPublish('lost-answer');
-    const offerOf = (m) => (m.peer_connections || []).find((p) => p.id === pcId && p.description && p.description.type === 'offer');
+    const offerOf = (m) => described(m, pcId, 'offer');
     await until('A sends an offer for a new camera', () => a.sent.slice(sent).some(offerOf), EVENT_TIMEOUT_MS);
-    const offered = offerOf(a.sent.slice(sent).find(offerOf)).description.revision;
+    const offered = offerOf(a.sent.slice(sent).find(offerOf)).revision;
     await until("the server's answer is held back", () => relay.heldText().includes('"answer"'), EVENT_TIMEOUT_MS);
     check(relay.cut() >= 1, "A's signaling connection was cut, the answer with it");
     await a.waitEvent('reconnected', {}, "room emits 'reconnected'", seq);
     const sync = a.sent.slice(sent).find((m) => m.type === 'sync');
-    const again = sync && offerOf(sync);
-    check(again && again.description.revision === offered, "A's 'sync' repeats its offer", sync && sync.peer_connections);
+    const again = offerOf(sync);
+    check(!!again && again.revision === offered, "A's 'sync' repeats its offer", sync && sync.peer_connections);
     const synced = a.received.slice(received).find((m) => m.type === 'synced');
-    const entry = synced && (synced.peer_connections || []).find((p) => p.id === pcId);
-    check(entry && entry.description && entry.description.type === 'answer' && entry.description.revision === offered, "'synced' answers it again", synced && synced.peer_connections);
+    const answer = described(synced, pcId, 'answer');
+    check(!!answer && answer.revision === offered, "'synced' answers it again", synced && synced.peer_connections);
     const pub = await a.publishDone();
     check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() resolves with an MT SID', pub);
     await receives(b, [pub.trackSid], 'alice');
@@ -495,14 +469,14 @@ module.exports = {
     const [sent2, seq2] = [a.sent.length, await a.lastSeq()];
     const c = await Client.open(run, 'C');
     const rc = await c.connect('carol', name, AV);
-    const answerOf = (m) => (m.peer_connections || []).find((p) => p.id === pcId && p.description && p.description.type === 'answer');
+    const answerOf = (m) => described(m, pcId, 'answer');
     await until("A answers the server's offer of carol's tracks (held back)", () => a.sent.slice(sent2).some(answerOf), EVENT_TIMEOUT_MS);
-    const answered = answerOf(a.sent.slice(sent2).find(answerOf)).description.revision;
+    const answered = answerOf(a.sent.slice(sent2).find(answerOf)).revision;
     check(relay.cut() >= 1, "A's signaling connection was cut, its answer with it");
     await a.waitEvent('reconnected', {}, "room emits 'reconnected' again", seq2);
     const sync2 = a.sent.slice(sent2).find((m) => m.type === 'sync');
-    const carried = sync2 && answerOf(sync2);
-    check(carried && carried.description.revision === answered, "A's 'sync' carries its answer", sync2 && sync2.peer_connections);
+    const carried = answerOf(sync2);
+    check(!!carried && carried.revision === answered, "A's 'sync' carries its answer", sync2 && sync2.peer_connections);
     await receives(a, [localSid(rc, 'audio'), localSid(rc, 'video')], 'carol');
     await receives(c, [...aTracks, pub.trackSid], 'alice');
   },
@@ -512,15 +486,7 @@ module.exports = {
   // one: `synced` carries the server's offer, A rolls its own back, answers and offers again.
   async reconnect_lost_answer_and_offer(run) {
     const name = roomName('lost-both');
-    const relay = await startRelay();
-    run.cleanups.push(() => relay.close());
-    const a = await Client.open(run, 'A');
-    const b = await Client.open(run, 'B');
-    const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
-    const rb = await b.connect('bob', name, AV);
-    const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
-    await receives(a, bTracks, 'bob');
-    await receives(b, aTracks, 'alice');
+    const { relay, a, b, aTracks } = await aliceThroughRelayAndBob(run, name);
     const pcId = a.sent.find((m) => m.type === 'connect').peer_connections[0].id;
 
     relay.hold();
@@ -533,11 +499,10 @@ module.exports = {
     check(relay.cut() >= 1, "A's signaling connection was cut, both with it");
     await a.waitEvent('reconnected', {}, "room emits 'reconnected'", seq);
     const synced = a.received.slice(received).find((m) => m.type === 'synced');
-    const entry = synced && (synced.peer_connections || []).find((p) => p.id === pcId);
-    check(entry && entry.description && entry.description.type === 'offer', "'synced' carries the server's pending offer", synced && synced.peer_connections);
-    const descriptions = (type) =>
-      a.sent.slice(sent).flatMap((m) => (m.peer_connections || []).filter((p) => p.id === pcId && p.description && p.description.type === type).map((p) => p.description.revision));
-    await until('A answers it and offers again one revision later', () => descriptions('answer').includes(entry.description.revision) && descriptions('offer').includes(entry.description.revision + 1), EVENT_TIMEOUT_MS);
+    const pending = described(synced, pcId, 'offer');
+    check(!!pending, "'synced' carries the server's pending offer", synced && synced.peer_connections);
+    const revisions = (type) => a.sent.slice(sent).map((m) => described(m, pcId, type)).filter(Boolean).map((d) => d.revision);
+    await until('A answers it and offers again one revision later', () => revisions('answer').includes(pending.revision) && revisions('offer').includes(pending.revision + 1), EVENT_TIMEOUT_MS);
     const pub = await a.publishDone();
     check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() resolves with an MT SID', pub);
     await receives(a, [localSid(rc, 'audio'), localSid(rc, 'video')], 'carol');
@@ -550,15 +515,7 @@ module.exports = {
   // back, answers the server's offer and offers again one revision later; everything gets through.
   async glare(run) {
     const name = roomName('glare');
-    const relay = await startRelay();
-    run.cleanups.push(() => relay.close());
-    const a = await Client.open(run, 'A');
-    const b = await Client.open(run, 'B');
-    const ra = await a.connect('alice', name, Object.assign({ wsServer: relay.url }, AV));
-    const rb = await b.connect('bob', name, AV);
-    const [aTracks, bTracks] = [ra, rb].map((r) => [localSid(r, 'audio'), localSid(r, 'video')]);
-    await receives(a, bTracks, 'bob');
-    await receives(b, aTracks, 'alice');
+    const { relay, a, b, aTracks } = await aliceThroughRelayAndBob(run, name);
 
     relay.hold();
     const c = await Client.open(run, 'C');

@@ -1,19 +1,18 @@
 //! twilio-video.js 2.36.0 in headless Chromium against the real server: each test starts a vroom and
 //! runs one scenario of `tests/browser/run.js` (Node, Playwright, Debian's Chromium) against it. The
-//! checks themselves are in scenarios-*.js (harness in lib.js); this side provides the server and the credentials, and reports
-//! what run.js printed when it fails.
+//! checks themselves are in scenarios-*.js (the harness in lib.js); this side provides the server and
+//! the credentials, and reports what run.js printed when it fails.
 //!
 //! Needs `scripts/setup-test-deps` (Chromium and `npm ci` in tests/browser); fails, never skips,
 //! when that was not run.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::common::{Options, TestServer};
+use crate::external::{require_installed, run_to_end};
 
 /// How long one scenario may take, Chromium start included (they take a few seconds each).
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
@@ -31,22 +30,14 @@ fn browser_dir() -> PathBuf {
 /// Fails with what is missing and how to install it.
 fn require_setup() {
     let dir = browser_dir();
-    let needed = [
-        PathBuf::from(CHROMIUM),
-        dir.join("node_modules/twilio-video/dist/twilio-video.min.js"),
-        dir.join("node_modules/playwright-core/package.json"),
-        dir.join("node_modules/jsonwebtoken/package.json"),
-    ];
-    let missing: Vec<String> = needed
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the browser tests need Chromium and tests/browser's npm packages, and these are missing: {}. \
-         Run scripts/setup-test-deps (it installs Debian's chromium and runs npm ci in tests/browser).",
-        missing.join(", ")
+    require_installed(
+        "the browser tests need Chromium and tests/browser's npm packages",
+        &[
+            PathBuf::from(CHROMIUM),
+            dir.join("node_modules/twilio-video/dist/twilio-video.min.js"),
+            dir.join("node_modules/playwright-core/package.json"),
+            dir.join("node_modules/jsonwebtoken/package.json"),
+        ],
     );
 }
 
@@ -55,61 +46,22 @@ fn require_setup() {
 async fn run_scenario(server: &TestServer, scenario: &str) {
     require_setup();
     let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
-    let mut child = Command::new("node")
-        .arg("run.js")
-        .arg(scenario)
-        .current_dir(browser_dir())
-        .env("VROOM_BASE_URL", &server.base)
-        .env("VROOM_WS_URL", &server.ws)
-        .env("VROOM_ACCOUNT_SID", server.creds.account_sid.to_string())
-        .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
-        .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret)
-        .env("VROOM_CHROMIUM", CHROMIUM)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start `node` (Node.js is needed for the browser tests): {e}")
-        });
-    let stdout = collect(child.stdout.take());
-    let stderr = collect(child.stderr.take());
-    let status: Option<ExitStatus> =
-        match tokio::time::timeout(SCENARIO_TIMEOUT, child.wait()).await {
-            Ok(status) => Some(status.expect("waiting for node")),
-            Err(_) => {
-                let _ = child.kill().await;
-                None
-            }
-        };
-    let (stdout, stderr) = (
-        stdout.await.unwrap_or_default(),
-        stderr.await.unwrap_or_default(),
-    );
-    match status {
-        Some(s) if s.success() => println!("{stdout}"),
-        Some(s) => panic!(
-            "browser scenario '{scenario}' failed ({s})\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        ),
-        None => panic!(
-            "browser scenario '{scenario}' did not finish within {} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-            SCENARIO_TIMEOUT.as_secs()
-        ),
-    }
-}
-
-/// Reads a child's pipe to the end in the background.
-fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    pipe: Option<R>,
-) -> tokio::task::JoinHandle<String> {
-    tokio::spawn(async move {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes).await;
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
+    let stdout = run_to_end(
+        Command::new("node")
+            .arg("run.js")
+            .arg(scenario)
+            .current_dir(browser_dir())
+            .env("VROOM_BASE_URL", &server.base)
+            .env("VROOM_WS_URL", &server.ws)
+            .env("VROOM_ACCOUNT_SID", server.creds.account_sid.to_string())
+            .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
+            .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret)
+            .env("VROOM_CHROMIUM", CHROMIUM),
+        &format!("browser scenario '{scenario}' (node run.js; Node.js is needed)"),
+        SCENARIO_TIMEOUT,
+    )
+    .await;
+    println!("{stdout}");
 }
 
 async fn scenario(name: &str) {

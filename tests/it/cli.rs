@@ -7,7 +7,7 @@ use tokio::io::AsyncBufReadExt;
 use vroom_domain::time::Timestamp;
 use vroom_signaling::token::{self, TokenKey};
 
-use crate::common::{free_port, test_credentials};
+use crate::common::{free_port, serve_command, test_credentials};
 
 async fn vroom(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"));
@@ -28,19 +28,11 @@ async fn vroom(args: &[&str], env: &[(&str, String)]) -> Output {
 /// Starts `vroom serve`, collects what it prints until it says it listens, then stops it.
 async fn first_lines(db: &str) -> String {
     let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            db,
-        ])
+    let mut child = serve_command(port, db)
         .env_remove("VROOM_ACCOUNT_SID")
         .env_remove("VROOM_AUTH_TOKEN")
         .env_remove("VROOM_API_KEY_SID")
         .env_remove("VROOM_API_KEY_SECRET")
-        .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -301,10 +301,10 @@ impl Drop for TestServer {
     }
 }
 
-/// The vroom binary itself, serving on `127.0.0.1:port` with `db` and `creds` (for tests that kill
-/// it with SIGKILL). Waits until it listens.
-pub async fn spawn_vroom(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
+/// `vroom serve` on `127.0.0.1:port` with database `db`, logging warnings only.
+pub fn serve_command(port: u16, db: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"));
+    command
         .args([
             "serve",
             "--listen",
@@ -312,11 +312,18 @@ pub async fn spawn_vroom(port: u16, db: &str, creds: &StoredCredentials) -> toki
             "--database-url",
             db,
         ])
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// The vroom binary itself, serving on `127.0.0.1:port` with `db` and `creds` (for tests that kill
+/// it with SIGKILL). Waits until it listens.
+pub async fn spawn_vroom(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
+    let child = serve_command(port, db)
         .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
         .env("VROOM_AUTH_TOKEN", &creds.auth_token)
         .env("VROOM_API_KEY_SID", creds.api_key_sid.to_string())
         .env("VROOM_API_KEY_SECRET", &creds.api_key_secret)
-        .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()

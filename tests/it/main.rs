@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod common;
+mod external;
 mod lifecycle;
 mod quickstart;
 mod rest;

@@ -8,13 +8,12 @@
 //! never skips, when that was not run.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::common::TestServer;
+use crate::external::{require_installed, run_to_end};
 
 /// How long one suite may take (each takes a few seconds; the margin is for a loaded machine).
 const SUITE_TIMEOUT: Duration = Duration::from_secs(180);
@@ -39,16 +38,9 @@ fn repo() -> &'static Path {
 
 /// Fails with what is missing and how to install it.
 fn require(what: &str, paths: &[PathBuf]) {
-    let missing: Vec<String> = paths
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the {what} conformance suite needs its packages, and these are missing: {}. \
-         Run scripts/setup-test-deps (it creates .venv-sdk and runs npm ci in tests/sdk/node).",
-        missing.join(", ")
+    require_installed(
+        &format!("the {what} conformance suite needs its packages (.venv-sdk, tests/sdk/node)"),
+        paths,
     );
 }
 
@@ -66,57 +58,13 @@ async fn run_suite(what: &str, program: &Path, args: &[PathBuf], dir: &Path) {
         .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
         .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret)
         .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("PYTHONDONTWRITEBYTECODE", "1");
     for name in SCRUBBED_ENV {
         command.env_remove(name);
     }
-    let mut child = command.spawn().unwrap_or_else(|e| {
-        panic!(
-            "cannot start {} for the {what} suite: {e}",
-            program.display()
-        )
-    });
-    let stdout = collect(child.stdout.take());
-    let stderr = collect(child.stderr.take());
-    let status: Option<ExitStatus> = match tokio::time::timeout(SUITE_TIMEOUT, child.wait()).await {
-        Ok(status) => Some(status.expect("waiting for the suite")),
-        Err(_) => {
-            let _ = child.kill().await;
-            None
-        }
-    };
-    let (stdout, stderr) = (
-        stdout.await.unwrap_or_default(),
-        stderr.await.unwrap_or_default(),
-    );
-    match status {
-        Some(s) if s.success() => println!("{stdout}"),
-        Some(s) => panic!(
-            "the {what} conformance suite failed ({s})\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        ),
-        None => panic!(
-            "the {what} conformance suite did not finish within {} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-            SUITE_TIMEOUT.as_secs()
-        ),
-    }
+    let what = format!("the {what} conformance suite ({})", program.display());
+    println!("{}", run_to_end(&mut command, &what, SUITE_TIMEOUT).await);
     server.stop().await;
-}
-
-/// Reads a child's pipe to the end in the background.
-fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    pipe: Option<R>,
-) -> tokio::task::JoinHandle<String> {
-    tokio::spawn(async move {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes).await;
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
 }
 
 /// twilio-python: every Rooms and Participants operation, paging through `list`/`stream`/`page`,

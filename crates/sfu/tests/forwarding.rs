@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
@@ -63,6 +63,27 @@ impl Client {
             timeout: now,
         }
     }
+
+    /// An offer adding one sending m-line for track `id`, as publishing a track does.
+    fn offer_track(&mut self, kind: MediaKind, id: &str) -> (Mid, SdpOffer, SdpPendingOffer) {
+        let mut change = self.rtc.sdp_api();
+        let mid = change.add_media(
+            kind,
+            Direction::SendRecv,
+            Some("-".into()),
+            Some(id.to_owned()),
+            None,
+        );
+        let (offer, pending) = change.apply().expect("an offer");
+        (mid, offer, pending)
+    }
+
+    fn accept_answer(&mut self, pending: SdpPendingOffer, answer: &str) {
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(answer).unwrap())
+            .unwrap();
+    }
 }
 
 struct Net {
@@ -90,6 +111,22 @@ impl Net {
         }
     }
 
+    /// Client `c`'s offer at `revision`, as the server takes it from signaling: its answer, if any.
+    fn client_offer(&mut self, c: usize, revision: u64, sdp: &str) -> Option<String> {
+        let client = &self.clients[c];
+        self.core
+            .offer(
+                self.now,
+                client.sid,
+                ROOM,
+                &[VideoCodec::Vp8],
+                &client.pc,
+                revision,
+                sdp,
+            )
+            .expect("the server takes the offer")
+    }
+
     /// The client's first offer with one sending m-line per track, plus receive-only audio and video
     /// (as twilio-video.js's offerToReceiveAudio/Video), answered by the server.
     fn connect(&mut self, c: usize, tracks: &[(MediaKind, &str)]) -> Vec<Mid> {
@@ -111,19 +148,10 @@ impl Net {
         change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
         let (offer, pending) = change.apply().expect("an offer");
         client.revision += 1;
+        let revision = client.revision;
         let answer = self
-            .core
-            .offer(
-                self.now,
-                client.sid,
-                ROOM,
-                &[VideoCodec::Vp8],
-                &client.pc,
-                client.revision,
-                &offer.to_sdp_string(),
-            )
-            .expect("the server accepts the offer")
-            .expect("and answers it");
+            .client_offer(c, revision, &offer.to_sdp_string())
+            .expect("the server answers the offer");
         assert!(answer.contains("a=ice-lite"), "the server is ICE-lite");
         assert!(
             !answer.contains("\n")
@@ -132,11 +160,7 @@ impl Net {
                     .all(|l| l.is_empty() || l.ends_with('\r')),
             "CRLF"
         );
-        self.clients[c]
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-            .unwrap();
+        self.clients[c].accept_answer(pending, &answer);
         mids
     }
 
@@ -368,25 +392,10 @@ fn data_track_messages_reach_subscribers_on_a_channel_labelled_with_the_track() 
     let (offer, pending) = change.apply().expect("the first channel needs an offer");
     net.clients[0].revision += 1;
     let rev = net.clients[0].revision;
-    let (alice, pc) = (net.clients[0].sid, net.clients[0].pc.clone());
     let answer = net
-        .core
-        .offer(
-            net.now,
-            alice,
-            ROOM,
-            &[VideoCodec::Vp8],
-            &pc,
-            rev,
-            &offer.to_sdp_string(),
-        )
-        .unwrap()
-        .unwrap();
-    net.clients[0]
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-        .unwrap();
+        .client_offer(0, rev, &offer.to_sdp_string())
+        .expect("answered");
+    net.clients[0].accept_answer(pending, &answer);
     net.run(Duration::from_millis(500));
 
     let bob = net.clients[1].sid;
@@ -449,27 +458,8 @@ fn a_client_offer_crossing_a_server_offer_is_ignored_and_the_next_one_answered()
     assert_eq!(server_revision, crossing);
 
     // Alice publishes a second microphone meanwhile: her offer has the same revision (glare).
-    let mut change = net.clients[0].rtc.sdp_api();
-    change.add_media(
-        MediaKind::Audio,
-        Direction::SendRecv,
-        Some("-".into()),
-        Some("alice-mic2".into()),
-        None,
-    );
-    let (offer, _rolled_back) = change.apply().expect("an offer");
-    let ignored = net
-        .core
-        .offer(
-            net.now,
-            alice,
-            ROOM,
-            &[VideoCodec::Vp8],
-            &pc,
-            crossing,
-            &offer.to_sdp_string(),
-        )
-        .unwrap();
+    let (_, offer, _rolled_back) = net.clients[0].offer_track(MediaKind::Audio, "alice-mic2");
+    let ignored = net.client_offer(0, crossing, &offer.to_sdp_string());
     assert_eq!(
         ignored, None,
         "a client offer crossing ours is left unanswered"
@@ -485,33 +475,11 @@ fn a_client_offer_crossing_a_server_offer_is_ignored_and_the_next_one_answered()
     net.core
         .answer(net.now, alice, &pc, crossing, &answer.to_sdp_string())
         .unwrap();
-    let mut change = net.clients[0].rtc.sdp_api();
-    let mic2 = change.add_media(
-        MediaKind::Audio,
-        Direction::SendRecv,
-        Some("-".into()),
-        Some("alice-mic2".into()),
-        None,
-    );
-    let (offer, pending) = change.apply().expect("an offer");
+    let (mic2, offer, pending) = net.clients[0].offer_track(MediaKind::Audio, "alice-mic2");
     let answer = net
-        .core
-        .offer(
-            net.now,
-            alice,
-            ROOM,
-            &[VideoCodec::Vp8],
-            &pc,
-            crossing + 1,
-            &offer.to_sdp_string(),
-        )
-        .unwrap()
+        .client_offer(0, crossing + 1, &offer.to_sdp_string())
         .expect("the offer after the glare is answered");
-    net.clients[0]
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-        .unwrap();
+    net.clients[0].accept_answer(pending, &answer);
     net.clients[0].revision = crossing + 1;
     net.run(Duration::from_millis(300));
 
@@ -537,26 +505,14 @@ fn an_offer_repeated_after_a_lost_answer_gets_the_same_answer() {
     net.connect(0, &[(MediaKind::Audio, "alice-mic")]);
     net.connect(1, &[(MediaKind::Audio, "bob-mic")]);
     net.run(Duration::from_millis(300));
-    let (alice, pc) = (net.clients[0].sid, net.clients[0].pc.clone());
+    let alice = net.clients[0].sid;
 
     // Alice publishes a second microphone; the answer is lost with her signaling connection, and
     // when she resumes she sends the same offer again.
-    let mut change = net.clients[0].rtc.sdp_api();
-    let mic2 = change.add_media(
-        MediaKind::Audio,
-        Direction::SendRecv,
-        Some("-".into()),
-        Some("alice-mic2".into()),
-        None,
-    );
-    let (offer, pending) = change.apply().expect("an offer");
+    let (mic2, offer, pending) = net.clients[0].offer_track(MediaKind::Audio, "alice-mic2");
     let offer = offer.to_sdp_string();
     let revision = net.clients[0].revision + 1;
-    let offer_again = |net: &mut Net, sdp: &str, revision: u64| {
-        net.core
-            .offer(net.now, alice, ROOM, &[VideoCodec::Vp8], &pc, revision, sdp)
-            .unwrap()
-    };
+    let offer_again = |net: &mut Net, sdp: &str, revision: u64| net.client_offer(0, revision, sdp);
     let lost = offer_again(&mut net, &offer, revision).expect("answered");
     let again = offer_again(&mut net, &offer, revision).expect("answered again");
     assert_eq!(again, lost, "the same answer");
@@ -567,11 +523,7 @@ fn an_offer_repeated_after_a_lost_answer_gets_the_same_answer() {
         "another offer at the same revision is stale"
     );
     assert_eq!(offer_again(&mut net, &offer, revision - 1), None);
-    net.clients[0]
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&again).unwrap())
-        .unwrap();
+    net.clients[0].accept_answer(pending, &again);
     net.clients[0].revision = revision;
     net.run(Duration::from_millis(300));
 
