@@ -46,8 +46,8 @@ pub struct Config {
     pub ad_hoc_status_callback: Option<(String, CallbackMethod)>,
     /// The media server (None: no media; clients connect but their offers stay unanswered).
     pub media: Option<vroom_sfu::MediaConfig>,
-    /// A local copy of `twilio-video.min.js` for the `/quickstart` page (else it loads from a CDN).
-    pub quickstart_sdk: Option<std::path::PathBuf>,
+    /// Where the `/quickstart` page gets twilio-video.js (the pinned release from a CDN by default).
+    pub quickstart: crate::quickstart::SdkSource,
 }
 
 impl Default for Config {
@@ -60,7 +60,9 @@ impl Default for Config {
             heartbeat_ms: 5000,
             webhooks: WebhookConfig::default(),
             ad_hoc_status_callback: None,
-            quickstart_sdk: None,
+            quickstart: crate::quickstart::SdkSource::Cdn(
+                crate::quickstart::DEFAULT_CDN.to_owned(),
+            ),
             media: Some(vroom_sfu::MediaConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 announce_ip: None,
@@ -118,6 +120,17 @@ pub fn public_url(url: &str) -> Result<String, ConfigError> {
         _ => Err(ConfigError(format!(
             "--public-url '{url}' must be an absolute http:// or https:// URL"
         ))),
+    }
+}
+
+/// The folder of an `sqlite://` database file (vroom's data folder), `None` for other URLs.
+#[must_use]
+pub fn sqlite_folder(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url.strip_prefix("sqlite://")?;
+    let file = std::path::Path::new(rest.split('?').next().unwrap_or(""));
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
+        _ => Some(std::path::PathBuf::from(".")),
     }
 }
 

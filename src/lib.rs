@@ -184,7 +184,7 @@ impl App {
         let dispatching = tokio::spawn(dispatcher.run(stop_dispatcher.clone()));
         let app = vroom_api::router(api)
             .merge(signaling.router())
-            .merge(quickstart::router(self.config.quickstart_sdk.clone()))
+            .merge(quickstart::router(&self.config.quickstart))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         tracing::info!(%local, %public_url, "vroom is serving");
         axum::serve(listener, app)

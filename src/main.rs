@@ -63,9 +63,13 @@ struct ServeArgs {
     /// Run without the media server: clients connect and signal, but no audio or video flows.
     #[arg(long, env = "VROOM_NO_MEDIA")]
     no_media: bool,
-    /// A local twilio-video.min.js for the /quickstart page (default: the page loads it from npm's CDN).
+    /// A local twilio-video.min.js for the /quickstart page (default: twilio-video.min.js in the
+    /// data folder if there is one, else the page loads the pinned release from --quickstart-cdn).
     #[arg(long, env = "VROOM_QUICKSTART_SDK")]
     quickstart_sdk: Option<std::path::PathBuf>,
+    /// The CDN the /quickstart page loads twilio-video.js from when vroom has no local copy.
+    #[arg(long, env = "VROOM_QUICKSTART_CDN", default_value = vroom::quickstart::DEFAULT_CDN)]
+    quickstart_cdn: String,
 }
 
 #[derive(Subcommand)]
@@ -146,7 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let config = Config {
-        database_url: args.database.database_url,
+        database_url: args.database.database_url.clone(),
         public_url: args
             .public_url
             .as_deref()
@@ -168,11 +172,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 announce_ip,
             }
         }),
-        quickstart_sdk: match args.quickstart_sdk {
-            Some(p) if !p.is_file() => {
+        quickstart: {
+            if let Some(p) = args.quickstart_sdk.as_ref().filter(|p| !p.is_file()) {
                 anyhow::bail!("--quickstart-sdk {} is not a file", p.display())
             }
-            other => other,
+            config::public_url(&args.quickstart_cdn).map_err(|_| {
+                anyhow::anyhow!(
+                    "--quickstart-cdn '{}' must be an absolute http:// or https:// URL",
+                    args.quickstart_cdn
+                )
+            })?;
+            let data_dir = config::sqlite_folder(&args.database.database_url);
+            vroom::quickstart::SdkSource::choose(
+                args.quickstart_sdk,
+                data_dir.as_deref(),
+                &args.quickstart_cdn,
+            )
         },
         ..Config::default()
     };

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The /quickstart page vroom serves, used as a person would: two browser pages open it, paste a token,
 // press Join, see each other's video and hear each other's audio, and press Leave.
-// Run by tests/it/quickstart.rs with VROOM_BASE_URL and the API key credentials (see run.js).
+// Run by tests/it/quickstart.rs with VROOM_BASE_URL and the API key credentials (see run.js), and
+// VROOM_EXPECT_SDK_URL: where each page must load twilio-video.js from.
 
 'use strict';
 
@@ -11,6 +12,7 @@ const { chromium } = require('playwright-core');
 const { BASE_URL, CHROMIUM, CHROMIUM_ARGS, isLocal, pass, setScenario, token } = require('./lib');
 
 const TIMEOUT = 20000;
+const EXPECT_SDK_URL = process.env.VROOM_EXPECT_SDK_URL;
 
 async function main() {
   setScenario('quickstart');
@@ -28,8 +30,18 @@ async function main() {
         return route.abort('blockedbyclient');
       });
       const page = await context.newPage();
+      const sdkLoads = [];
+      page.on('response', (r) => {
+        if (r.url().endsWith('/twilio-video.min.js')) sdkLoads.push(`${r.status()} ${r.url()}`);
+      });
       await page.goto(`${BASE_URL}/quickstart`);
       pass(`${identity}: the page loads`);
+      const loaded = await page.evaluate(() => typeof Twilio === 'object' && typeof Twilio.Video.connect === 'function');
+      if (!loaded) throw new Error(`twilio-video.js did not load (${sdkLoads.join(', ') || 'never requested'}); the page says: ${await page.textContent('#status')}`);
+      if (EXPECT_SDK_URL && !(sdkLoads.length === 1 && sdkLoads[0] === `200 ${EXPECT_SDK_URL}`)) {
+        throw new Error(`twilio-video.js came from ${sdkLoads.join(', ')}, expected ${EXPECT_SDK_URL}`);
+      }
+      pass(`${identity}: twilio-video.js loaded (${sdkLoads.join(', ')})`);
       await page.fill('#token', token(identity, room));
       await page.click('#join-button');
       await page.waitForFunction(() => /^Connected to /.test(document.getElementById('status').textContent), null, { timeout: TIMEOUT });

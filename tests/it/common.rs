@@ -31,8 +31,8 @@ pub struct Options {
     pub webhooks: vroom::config::WebhookConfig,
     /// Status callback of ad-hoc rooms.
     pub ad_hoc_status_callback: Option<String>,
-    /// A local twilio-video.js for `/quickstart`.
-    pub quickstart_sdk: Option<std::path::PathBuf>,
+    /// Where `/quickstart` gets twilio-video.js.
+    pub quickstart: vroom::quickstart::SdkSource,
 }
 
 impl Default for Options {
@@ -43,7 +43,7 @@ impl Default for Options {
             heartbeat_ms: 5000,
             webhooks: vroom::config::WebhookConfig::default(),
             ad_hoc_status_callback: None,
-            quickstart_sdk: None,
+            quickstart: Config::default().quickstart,
         }
     }
 }
@@ -120,7 +120,7 @@ impl TestServer {
                 .clone()
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
             media: Config::default().media,
-            quickstart_sdk: options.quickstart_sdk.clone(),
+            quickstart: options.quickstart.clone(),
         };
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(c) => Arc::new(c.clone()),
@@ -319,7 +319,18 @@ pub fn serve_command(port: u16, db: &str) -> tokio::process::Command {
 /// The vroom binary itself, serving on `127.0.0.1:port` with `db` and `creds` (for tests that kill
 /// it with SIGKILL). Waits until it listens.
 pub async fn spawn_vroom(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
+    spawn_vroom_with(port, db, creds, &[]).await
+}
+
+/// [`spawn_vroom`] with more `serve` arguments.
+pub async fn spawn_vroom_with(
+    port: u16,
+    db: &str,
+    creds: &StoredCredentials,
+    args: &[&str],
+) -> tokio::process::Child {
     let child = serve_command(port, db)
+        .args(args)
         .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
         .env("VROOM_AUTH_TOKEN", &creds.auth_token)
         .env("VROOM_API_KEY_SID", creds.api_key_sid.to_string())
