@@ -10,6 +10,7 @@
 pub mod config;
 pub mod credentials;
 pub mod quickstart;
+pub mod settings;
 
 use std::future::Future;
 use std::sync::Arc;
