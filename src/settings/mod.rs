@@ -6,8 +6,11 @@
 //! [`Settings`] is the shape of the file. Flags and environment variables (main.rs) fill a
 //! `Settings` too, so layering is one [`Settings::over`] per layer.
 
+mod resolve;
+
 use std::path::{Path, PathBuf};
 
+pub use resolve::Resolved;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
@@ -257,14 +260,22 @@ impl Settings {
         };
         let one_line = |m: &str| m.trim().replace('\n', " ");
         let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
-            let at = line_of(e.span()).map(|l| format!("line {l}: ")).unwrap_or_default();
+            let at = line_of(e.span())
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
             ConfigError(format!("{at}not valid TOML: {}", one_line(e.message())))
         })?;
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.inner();
-            let at = line_of(inner.span()).map(|l| format!("line {l}: ")).unwrap_or_default();
-            let key = if key == "." { String::new() } else { format!("{key}: ") };
+            let at = line_of(inner.span())
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            let key = if key == "." {
+                String::new()
+            } else {
+                format!("{key}: ")
+            };
             ConfigError(format!("{at}{key}{}", one_line(inner.message())))
         })
     }
