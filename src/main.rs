@@ -1,12 +1,21 @@
-//! The `vroom` command: `serve`, `token`, `credentials`.
+//! The `vroom` command: `serve`, `token`, `credentials`, `config`.
+//!
+//! Every command reads the same settings: the TOML file given with `--config`, then the
+//! environment, then flags (see `vroom::settings`).
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vroom::config::{self, Config, CredentialSeed};
+use vroom::config::ConfigError;
+use vroom::settings::{
+    CredentialSettings, LogFormat, MediaSettings, MetricsSettings, QuickstartSettings,
+    RoomSettings, Settings, WebhookSettings,
+};
 use vroom_domain::time::Timestamp;
 use vroom_signaling::token::{self, TokenKey};
+
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -15,67 +24,84 @@ use vroom_signaling::token::{self, TokenKey};
     about = "A self-hosted video rooms server that speaks Twilio Programmable Video's API"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Settings every command reads.
 #[derive(clap::Args)]
-struct DatabaseArg {
-    /// Database URL: sqlite://path/to/file.db (the default keeps it in ./vroom-data/).
-    #[arg(long, env = "VROOM_DATABASE_URL", default_value = vroom_store::open::DEFAULT_DATABASE_URL)]
-    database_url: String,
+struct GlobalArgs {
+    /// A TOML settings file (every key: vroom.example.toml); environment and flags override it.
+    #[arg(long, env = "VROOM_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// The data folder: the default database and a local quickstart SDK [default: vroom-data].
+    #[arg(long, env = "VROOM_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data folder>/vroom.db].
+    #[arg(long, env = "VROOM_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Log lines as text or JSON (to stderr) [default: text].
+    #[arg(long, env = "VROOM_LOG_FORMAT", global = true)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or info,vroom_sfu=debug (RUST_LOG wins) [default: info].
+    #[arg(long, env = "VROOM_LOG_LEVEL", global = true)]
+    log_level: Option<String>,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "VROOM_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    #[command(flatten)]
-    database: DatabaseArg,
-    /// Base of every absolute URL in responses (default: http://<listen address>).
+    /// Address to listen on (host:port; names such as localhost:8080 resolve) [default: 127.0.0.1:8080].
+    #[arg(long, env = "VROOM_LISTEN")]
+    listen: Option<String>,
+    /// Base of every absolute URL in responses [default: http://<listen address>].
     #[arg(long, env = "VROOM_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Seconds a stop (SIGTERM, SIGINT) may take before vroom exits anyway [default: 8].
+    #[arg(long, env = "VROOM_SHUTDOWN_TIMEOUT")]
+    shutdown_timeout: Option<u64>,
     /// Refuse status callbacks to private, loopback and link-local addresses (recommended in
     /// production; off by default so callbacks to local development servers work).
-    #[arg(long, env = "VROOM_WEBHOOK_BLOCK_PRIVATE")]
-    webhook_block_private: bool,
+    #[arg(long, env = "VROOM_WEBHOOK_BLOCK_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
+    webhook_block_private: Option<bool>,
     /// Status callback URL for ad-hoc rooms (rooms created by a client connecting to an unknown name).
     #[arg(long, env = "VROOM_AD_HOC_STATUS_CALLBACK")]
     ad_hoc_status_callback: Option<String>,
-    /// HTTP method of the ad-hoc rooms' status callback: POST or GET.
-    #[arg(
-        long,
-        env = "VROOM_AD_HOC_STATUS_CALLBACK_METHOD",
-        default_value = "POST"
-    )]
-    ad_hoc_status_callback_method: String,
-    /// UDP port of the media server (one port carries every peer connection; 0: any free port).
-    #[arg(long, env = "VROOM_RTC_UDP_PORT", default_value_t = 0)]
-    rtc_udp_port: u16,
-    /// IP address the media server binds (default: the --listen address).
+    /// HTTP method of the ad-hoc rooms' status callback: POST or GET [default: POST].
+    #[arg(long, env = "VROOM_AD_HOC_STATUS_CALLBACK_METHOD")]
+    ad_hoc_status_callback_method: Option<String>,
+    /// UDP port of the media server (one port carries every peer connection) [default: 0, any free port].
+    #[arg(long, env = "VROOM_RTC_UDP_PORT")]
+    rtc_udp_port: Option<u16>,
+    /// IP address the media server binds [default: the --listen address].
     #[arg(long, env = "VROOM_RTC_BIND_IP")]
     rtc_bind_ip: Option<std::net::IpAddr>,
     /// IP address announced to clients in ICE candidates: set it to the public address when vroom
-    /// is behind NAT (default: the bound address; for an unspecified one, this host's outward address).
+    /// is behind NAT [default: the bound address; for an unspecified one, this host's outward address].
     #[arg(long, env = "VROOM_RTC_ANNOUNCE_IP")]
     rtc_announce_ip: Option<std::net::IpAddr>,
     /// Run without the media server: clients connect and signal, but no audio or video flows.
-    #[arg(long, env = "VROOM_NO_MEDIA")]
-    no_media: bool,
-    /// A local twilio-video.min.js for the /quickstart page (default: twilio-video.min.js in the
-    /// data folder if there is one, else the page loads the pinned release from --quickstart-cdn).
+    #[arg(long, env = "VROOM_NO_MEDIA", num_args = 0..=1, default_missing_value = "true")]
+    no_media: Option<bool>,
+    /// A local twilio-video.min.js for the /quickstart page [default: twilio-video.min.js in the
+    /// data folder if there is one, else the page loads the pinned release from --quickstart-cdn].
     #[arg(long, env = "VROOM_QUICKSTART_SDK")]
-    quickstart_sdk: Option<std::path::PathBuf>,
-    /// The CDN the /quickstart page loads twilio-video.js from when vroom has no local copy.
-    #[arg(long, env = "VROOM_QUICKSTART_CDN", default_value = vroom::quickstart::DEFAULT_CDN)]
-    quickstart_cdn: String,
+    quickstart_sdk: Option<PathBuf>,
+    /// The npm CDN the /quickstart page loads twilio-video.js from without a local copy
+    /// [default: https://unpkg.com].
+    #[arg(long, env = "VROOM_QUICKSTART_CDN")]
+    quickstart_cdn: Option<String>,
+    /// A separate address serving /metrics without authentication [default: none; /metrics is
+    /// served on --listen behind the account's credentials].
+    #[arg(long, env = "VROOM_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (REST API at /v1, signaling at /signaling).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print an access token for a participant, like Twilio's AccessToken with a VideoGrant.
     Token {
         /// The participant's identity.
@@ -87,35 +113,69 @@ enum Command {
         /// Lifetime in seconds (at most 86400).
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
-        #[command(flatten)]
-        database: DatabaseArg,
     },
-    /// Show the account and API key this server accepts.
-    Credentials {
-        #[command(flatten)]
-        database: DatabaseArg,
-    },
+    /// Show the account and API key this server accepts, and its URL.
+    Credentials,
+    /// Print the settings in force (file, environment and flags combined), secrets hidden.
+    Config,
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn seed_from_env() -> Result<CredentialSeed, config::ConfigError> {
-    Ok(CredentialSeed {
-        account: config::pair(
-            "VROOM_ACCOUNT_SID",
-            env("VROOM_ACCOUNT_SID"),
-            "VROOM_AUTH_TOKEN",
-            env("VROOM_AUTH_TOKEN"),
-        )?,
-        api_key: config::pair(
-            "VROOM_API_KEY_SID",
-            env("VROOM_API_KEY_SID"),
-            "VROOM_API_KEY_SECRET",
-            env("VROOM_API_KEY_SECRET"),
-        )?,
-    })
+/// The credentials given in the environment (values or `*_FILE` paths).
+fn credentials_from_env() -> CredentialSettings {
+    CredentialSettings {
+        account_sid: env("VROOM_ACCOUNT_SID"),
+        auth_token: env("VROOM_AUTH_TOKEN"),
+        auth_token_file: env("VROOM_AUTH_TOKEN_FILE").map(PathBuf::from),
+        api_key_sid: env("VROOM_API_KEY_SID"),
+        api_key_secret: env("VROOM_API_KEY_SECRET"),
+        api_key_secret_file: env("VROOM_API_KEY_SECRET_FILE").map(PathBuf::from),
+    }
+}
+
+/// The settings in force: file, then environment and flags (clap reads both).
+fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigError> {
+    let file = match &global.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    let top = Settings {
+        listen: serve.listen.clone(),
+        data_dir: global.data_dir.clone(),
+        database_url: global.database_url.clone(),
+        public_url: serve.public_url.clone(),
+        shutdown_timeout: serve.shutdown_timeout,
+        log_format: global.log_format,
+        log_level: global.log_level.clone(),
+        credentials: credentials_from_env(),
+        rooms: RoomSettings {
+            reconnect_window: None,
+            ad_hoc_status_callback: serve.ad_hoc_status_callback.clone(),
+            ad_hoc_status_callback_method: serve.ad_hoc_status_callback_method.clone(),
+        },
+        signaling: vroom::settings::SignalingSettings::default(),
+        webhooks: WebhookSettings {
+            block_private: serve.webhook_block_private,
+            ..WebhookSettings::default()
+        },
+        media: MediaSettings {
+            enabled: serve.no_media.map(|off| !off),
+            udp_port: serve.rtc_udp_port,
+            bind_ip: serve.rtc_bind_ip,
+            announce_ip: serve.rtc_announce_ip,
+        },
+        quickstart: QuickstartSettings {
+            sdk: serve.quickstart_sdk.clone(),
+            cdn: serve.quickstart_cdn.clone(),
+        },
+        metrics: MetricsSettings {
+            listen: serve.metrics_listen.clone(),
+        },
+    };
+    Ok(file.over(top))
 }
 
 fn print_credentials(c: &vroom_store::StoredCredentials, base: &str) {
@@ -137,93 +197,25 @@ fn print_credentials(c: &vroom_store::StoredCredentials, base: &str) {
     println!("Mint a token with: vroom token --identity alice --room my-room");
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let ad_hoc_status_callback = match args.ad_hoc_status_callback {
-        None => None,
-        Some(url) => {
-            vroom_domain::room::validate_callback_url(&url)
-                .map_err(|e| anyhow::anyhow!("--ad-hoc-status-callback: {e}"))?;
-            let method =
-                vroom_domain::room::CallbackMethod::parse(&args.ad_hoc_status_callback_method)
-                    .map_err(|e| anyhow::anyhow!("--ad-hoc-status-callback-method: {e}"))?;
-            Some((url, method))
+/// The credentials a server with these settings accepts: the environment's, else the stored ones.
+/// Says on stderr where they were read from.
+async fn stored_credentials(settings: &Settings) -> anyhow::Result<vroom_store::StoredCredentials> {
+    let seed = settings.credential_seed()?;
+    let url = settings.database_url_or_default();
+    let stored = match existing_database(&url) {
+        Some(Err(missing)) if seed.account.is_none() || seed.api_key.is_none() => {
+            anyhow::bail!(
+                "no vroom database at {}: start `vroom serve` there once, or pass --data-dir (or --config) of the server, or set VROOM_ACCOUNT_SID, VROOM_AUTH_TOKEN, VROOM_API_KEY_SID and VROOM_API_KEY_SECRET",
+                missing.display()
+            )
+        }
+        Some(Err(_)) => None,
+        _ => {
+            let store = vroom_store::open(&url).await?;
+            store.credentials().await?
         }
     };
-    let config = Config {
-        database_url: args.database.database_url.clone(),
-        public_url: args
-            .public_url
-            .as_deref()
-            .map(config::public_url)
-            .transpose()?,
-        credentials: seed_from_env()?,
-        webhooks: config::WebhookConfig {
-            block_private: args.webhook_block_private,
-            ..config::WebhookConfig::default()
-        },
-        ad_hoc_status_callback,
-        media: (!args.no_media).then(|| {
-            let bind_ip = args.rtc_bind_ip.unwrap_or_else(|| args.listen.ip());
-            let announce_ip = args
-                .rtc_announce_ip
-                .or_else(|| bind_ip.is_unspecified().then(config::outward_ip).flatten());
-            vroom_sfu::MediaConfig {
-                bind: SocketAddr::new(bind_ip, args.rtc_udp_port),
-                announce_ip,
-            }
-        }),
-        quickstart: {
-            if let Some(p) = args.quickstart_sdk.as_ref().filter(|p| !p.is_file()) {
-                anyhow::bail!("--quickstart-sdk {} is not a file", p.display())
-            }
-            config::public_url(&args.quickstart_cdn).map_err(|_| {
-                anyhow::anyhow!(
-                    "--quickstart-cdn '{}' must be an absolute http:// or https:// URL",
-                    args.quickstart_cdn
-                )
-            })?;
-            let data_dir = config::sqlite_folder(&args.database.database_url);
-            vroom::quickstart::SdkSource::choose(
-                args.quickstart_sdk,
-                data_dir.as_deref(),
-                &args.quickstart_cdn,
-            )
-        },
-        ..Config::default()
-    };
-    let listen = args.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    let local = listener.local_addr()?;
-    let base = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| config::derived_public_url(local));
-    let app = vroom::App::start(config, vroom::Deps::default()).await?;
-    if app.generated_credentials() {
-        println!(
-            "vroom generated credentials for this server (stored in its database; `vroom credentials` shows them again):"
-        );
-        print_credentials(app.credentials(), &base);
-    } else {
-        println!(
-            "vroom: account {} / API key {} (`vroom credentials` shows the secrets)",
-            app.credentials().account_sid,
-            app.credentials().api_key_sid
-        );
-    }
-    println!("vroom is listening on {base} (join a room from a browser at {base}/quickstart)");
-    app.serve(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-}
-
-async fn stored_credentials(database_url: &str) -> anyhow::Result<vroom_store::StoredCredentials> {
-    let store = vroom_store::open(database_url).await?;
-    let seed = seed_from_env()?;
-    let stored = store.credentials().await?;
+    let from_env = seed.account.is_some() && seed.api_key.is_some();
     let account = seed.account.or_else(|| {
         stored
             .as_ref()
@@ -236,6 +228,11 @@ async fn stored_credentials(database_url: &str) -> anyhow::Result<vroom_store::S
     });
     match (account, key) {
         (Some((account_sid, auth_token)), Some((api_key_sid, api_key_secret))) => {
+            if from_env {
+                eprintln!("vroom: credentials from the environment");
+            } else {
+                eprintln!("vroom: credentials from {}", shown_url(&url));
+            }
             Ok(vroom_store::StoredCredentials {
                 account_sid,
                 auth_token,
@@ -244,16 +241,45 @@ async fn stored_credentials(database_url: &str) -> anyhow::Result<vroom_store::S
             })
         }
         _ => anyhow::bail!(
-            "no credentials yet: start the server once (`vroom serve`) or set VROOM_ACCOUNT_SID, VROOM_AUTH_TOKEN, VROOM_API_KEY_SID and VROOM_API_KEY_SECRET"
+            "no credentials yet in {}: start the server once (`vroom serve`) or set VROOM_ACCOUNT_SID, VROOM_AUTH_TOKEN, VROOM_API_KEY_SID and VROOM_API_KEY_SECRET",
+            shown_url(&url)
         ),
     }
 }
 
+/// For an SQLite URL: `Ok` when its file exists, else `Err(absolute path)`; `None` for other URLs.
+fn existing_database(url: &str) -> Option<Result<(), PathBuf>> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = PathBuf::from(rest.split('?').next().unwrap_or(""));
+    let absolute = std::path::absolute(&path).unwrap_or(path);
+    Some(if absolute.is_file() {
+        Ok(())
+    } else {
+        Err(absolute)
+    })
+}
+
+/// A database URL as shown to the operator: SQLite files as absolute paths.
+fn shown_url(url: &str) -> String {
+    match existing_database(url) {
+        Some(Ok(())) => {
+            let rest = url.trim_start_matches("sqlite://");
+            let path = PathBuf::from(rest.split('?').next().unwrap_or(""));
+            std::path::absolute(&path)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        }
+        Some(Err(path)) => path.display().to_string(),
+        None => url.to_owned(),
+    }
+}
+
 async fn mint(
+    settings: &Settings,
     identity: &str,
     room: Option<&str>,
     ttl: i64,
-    database_url: &str,
 ) -> anyhow::Result<()> {
     if !(1..=token::MAX_TTL_SECS).contains(&ttl) {
         anyhow::bail!(
@@ -267,7 +293,7 @@ async fn mint(
         vroom_domain::names::validate_room_name(room)
             .map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     }
-    let c = stored_credentials(database_url).await?;
+    let c = stored_credentials(settings).await?;
     let key = TokenKey {
         account_sid: c.account_sid,
         api_key_sid: c.api_key_sid,
@@ -278,33 +304,79 @@ async fn mint(
     Ok(())
 }
 
-async fn main_async(cli: Cli) -> anyhow::Result<()> {
+/// The settings in force as TOML, with secrets replaced.
+fn show_settings(settings: &Settings) -> anyhow::Result<String> {
+    let mut shown = settings.clone();
+    let hide = |v: &mut Option<String>| {
+        if v.is_some() {
+            *v = Some("<hidden>".to_owned());
+        }
+    };
+    hide(&mut shown.credentials.auth_token);
+    hide(&mut shown.credentials.api_key_secret);
+    shown.data_dir = Some(settings.data_dir_or_default());
+    shown.database_url = Some(settings.database_url_or_default());
+    shown.listen = Some(settings.listen_or_default());
+    shown.public_url = settings.public_url_or_derived()?;
+    Ok(toml::to_string(&shown)?)
+}
+
+async fn main_async(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(_) => serve::run(settings).await,
         Command::Token {
             identity,
             room,
             ttl,
-            database,
-        } => mint(&identity, room.as_deref(), ttl, &database.database_url).await,
-        Command::Credentials { database } => {
-            let c = stored_credentials(&database.database_url).await?;
-            print_credentials(&c, "http://127.0.0.1:8080");
+        } => mint(&settings, &identity, room.as_deref(), ttl).await,
+        Command::Credentials => {
+            let c = stored_credentials(&settings).await?;
+            let url = settings
+                .public_url_or_derived()?
+                .unwrap_or_else(|| format!("http://{}", settings.listen_or_default()));
+            println!("vroom at {url}:");
+            print_credentials(&c, &url);
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", show_settings(&settings)?);
             Ok(())
         }
     }
 }
 
+fn init_logs(settings: &Settings) {
+    let level = settings
+        .log_level
+        .clone()
+        .unwrap_or_else(|| vroom::settings::DEFAULT_LOG_LEVEL.to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format.unwrap_or(LogFormat::Text) {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let no_serve = ServeArgs::default();
+    let serve_args = match &cli.command {
+        Command::Serve(args) => args.as_ref(),
+        _ => &no_serve,
+    };
+    let settings = match settings(&cli.global, serve_args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vroom: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logs(&settings);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -312,7 +384,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(main_async(cli)) {
+    match runtime.block_on(main_async(cli, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vroom: error: {e:#}");

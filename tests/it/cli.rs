@@ -248,7 +248,7 @@ async fn bad_configuration_gets_one_line_and_a_non_zero_exit() {
         (
             vec!["token", "--identity", "a", "--database-url", &db],
             vec![],
-            "no credentials yet",
+            "no vroom database at",
         ),
     ];
     for (args, env, want) in cases {

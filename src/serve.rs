@@ -1,0 +1,110 @@
+//! `vroom serve`: resolve the settings, prepare the data folder, bind, start, and serve until
+//! SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use vroom::settings::Settings;
+
+/// Resolves `host:port` (a name such as `localhost:8080` included) to the addresses to try.
+async fn resolve_listen(listen: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    if let Ok(addr) = listen.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let found: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("listen (--listen, VROOM_LISTEN) '{listen}': not an address: {e}")
+        })?
+        .collect();
+    if found.is_empty() {
+        anyhow::bail!("listen (--listen, VROOM_LISTEN) '{listen}' resolves to no address");
+    }
+    Ok(found)
+}
+
+/// Binds the first address of `listen` that can be bound (IPv4 first, as browsers try
+/// `localhost` both ways).
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let mut addrs = resolve_listen(listen).await?;
+    addrs.sort_by_key(SocketAddr::is_ipv6);
+    let mut last = None;
+    for addr in addrs {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let (addr, e) = last.expect("at least one address was tried");
+    anyhow::bail!("cannot listen on {listen} ({addr}): {e}")
+}
+
+/// Makes sure the data folder exists and can be written, naming it once when not.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!("the data folder {} cannot be created: {e}", shown.display())
+    })?;
+    tempfile::tempfile_in(dir)
+        .map_err(|e| anyhow::anyhow!("the data folder {} is not writable: {e}", shown.display()))?;
+    Ok(())
+}
+
+/// Waits for SIGTERM (systemd, Docker, Kubernetes) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                let which = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                tracing::info!(signal = which, "stopping");
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let listen = settings.listen_or_default();
+    let listener = bind(&listen).await?;
+    let local = listener.local_addr()?;
+    let resolved = settings.resolve(local.ip())?;
+    if resolved.config.database_url.starts_with("sqlite://") && settings.database_url.is_none() {
+        prepare_data_dir(&resolved.data_dir)?;
+    }
+    let base = resolved
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| vroom::config::derived_public_url(local));
+    let shutdown_timeout = resolved.shutdown_timeout;
+    let app = vroom::App::start(resolved.config, vroom::Deps::default()).await?;
+    if app.generated_credentials() {
+        println!(
+            "vroom generated credentials for this server (stored in its database; `vroom credentials` shows them again):"
+        );
+        crate::print_credentials(app.credentials(), &base);
+    } else {
+        println!(
+            "vroom: account {} / API key {} (`vroom credentials` shows the secrets)",
+            app.credentials().account_sid,
+            app.credentials().api_key_sid
+        );
+    }
+    println!("vroom is listening on {base} (join a room from a browser at {base}/quickstart)");
+    let _ = shutdown_timeout;
+    app.serve(listener, stop_signal()).await
+}
