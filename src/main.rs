@@ -98,6 +98,13 @@ struct ServeArgs {
     metrics_listen: Option<String>,
 }
 
+/// The server settings the environment gives (no flags).
+#[derive(Parser)]
+struct EnvOnly {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (REST API at /v1, signaling at /signaling).
@@ -116,8 +123,9 @@ enum Command {
     },
     /// Show the account and API key this server accepts, and its URL.
     Credentials,
-    /// Print the settings in force (file, environment and flags combined), secrets hidden.
-    Config,
+    /// Print the settings in force (file, environment and flags combined), secrets hidden; takes
+    /// the same flags as `serve`.
+    Config(Box<ServeArgs>),
 }
 
 fn env(name: &str) -> Option<String> {
@@ -338,7 +346,7 @@ async fn main_async(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             print_credentials(&c, &url);
             Ok(())
         }
-        Command::Config => {
+        Command::Config(_) => {
             print!("{}", show_settings(&settings)?);
             Ok(())
         }
@@ -364,10 +372,17 @@ fn init_logs(settings: &Settings) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let no_serve = ServeArgs::default();
+    let from_env;
     let serve_args = match &cli.command {
-        Command::Serve(args) => args.as_ref(),
-        _ => &no_serve,
+        Command::Serve(args) | Command::Config(args) => args.as_ref(),
+        _ => {
+            // The other commands take no server flags, but read the server's environment (its
+            // public URL, its data folder) like `serve` would.
+            from_env = EnvOnly::try_parse_from(["vroom"])
+                .map(|e| e.serve)
+                .unwrap_or_default();
+            &from_env
+        }
     };
     let settings = match settings(&cli.global, serve_args) {
         Ok(s) => s,

@@ -269,3 +269,176 @@ async fn bad_configuration_gets_one_line_and_a_non_zero_exit() {
     let out = vroom(&["serve", "--listen", "not-an-address"], &[]).await;
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--listen"));
 }
+
+/// Runs `vroom config` in `dir` with `args` and `env`, and returns what it printed as TOML.
+async fn effective(args: &[&str], env: &[(&str, String)]) -> toml::Table {
+    let mut all = vec!["config"];
+    all.extend_from_slice(args);
+    let out = vroom(&all, env).await;
+    assert!(out.status.success(), "{out:?}");
+    toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("vroom config prints TOML")
+}
+
+#[tokio::test]
+async fn the_settings_file_is_overridden_by_the_environment_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("key-secret");
+    std::fs::write(&secret, "from-a-file\n").unwrap();
+    let file = dir.path().join("vroom.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"0.0.0.0:9001\"\npublic_url = \"https://video.example.com\"\nshutdown_timeout = 3\n\
+             [media]\nudp_port = 4000\n[credentials]\napi_key_secret_file = \"{}\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let t = effective(&["--config", path], &[]).await;
+    assert_eq!(t["listen"].as_str(), Some("0.0.0.0:9001"));
+    assert_eq!(t["media"]["udp_port"].as_integer(), Some(4000));
+    assert_eq!(t["shutdown_timeout"].as_integer(), Some(3));
+    assert_eq!(
+        t["database_url"].as_str(),
+        Some("sqlite://vroom-data/vroom.db"),
+        "the default database lives in the default data folder"
+    );
+    let t = effective(
+        &["--config", path, "--rtc-udp-port", "5000"],
+        &[
+            ("VROOM_LISTEN", "127.0.0.1:9002".into()),
+            ("VROOM_RTC_UDP_PORT", "4500".into()),
+            ("VROOM_DATA_DIR", "/srv/vroom".into()),
+        ],
+    )
+    .await;
+    assert_eq!(t["listen"].as_str(), Some("127.0.0.1:9002"), "env over file");
+    assert_eq!(t["media"]["udp_port"].as_integer(), Some(5000), "flag over env");
+    assert_eq!(t["database_url"].as_str(), Some("sqlite:///srv/vroom/vroom.db"));
+    assert_eq!(t["public_url"].as_str(), Some("https://video.example.com"));
+}
+
+#[tokio::test]
+async fn a_bad_settings_file_gets_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[media]\nudp_port = \"high\"\n", "line 2: media.udp_port: invalid type"),
+        ("[webhooks]\nblock_privat = true\n", "webhooks.block_privat: unknown field"),
+        ("listen = \n", "line 1: not valid TOML"),
+        (
+            "[credentials]\nauth_token_file = \"/no/such/secret\"\n",
+            "credentials.auth_token_file (VROOM_AUTH_TOKEN_FILE): cannot read /no/such/secret",
+        ),
+    ];
+    for (i, (text, want)) in cases.into_iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = vroom(&["--config", file.to_str().unwrap(), "serve"], &[]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text} should fail");
+        assert!(err.contains(want), "{text}: expected '{want}' in: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{text}: one line: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_data_folder_that_cannot_be_written_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder under a plain file cannot be created, whoever runs the test (root included).
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let data = blocker.join("data");
+    let out = vroom(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches(data.to_str().unwrap()).count(), 1, "{err}");
+    assert!(err.contains("the data folder") && err.trim().lines().count() == 1, "{err}");
+}
+
+#[tokio::test]
+async fn token_and_credentials_work_from_any_folder_and_say_where_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    // `vroom serve --listen localhost:PORT`: the name resolves.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
+        .args(["serve", "--listen", &format!("localhost:{port}"), "--data-dir"])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .env_remove("VROOM_ACCOUNT_SID")
+        .env_remove("VROOM_AUTH_TOKEN")
+        .env_remove("VROOM_API_KEY_SID")
+        .env_remove("VROOM_API_KEY_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut first = String::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await
+    {
+        first.push_str(&line);
+        first.push('\n');
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    assert!(
+        first.contains(&format!("listening on http://localhost:{port}")),
+        "{first}"
+    );
+    let secret = value_after(&first, "API key secret:").to_owned();
+    child.kill().await.ok();
+
+    // From another folder, with only --data-dir and the listen address of the server.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: Vec<String>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"));
+        cmd.args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("VROOM_ACCOUNT_SID")
+            .env_remove("VROOM_AUTH_TOKEN")
+            .env_remove("VROOM_API_KEY_SID")
+            .env_remove("VROOM_API_KEY_SECRET")
+            .env("VROOM_PUBLIC_URL", "https://video.example.com");
+        async move { cmd.output().await.unwrap() }
+    };
+    let data_arg = data.display().to_string();
+    let out = run(vec!["credentials".into(), "--data-dir".into(), data_arg.clone()]).await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&secret), "{stdout}");
+    assert!(
+        stdout.contains("https://video.example.com"),
+        "the configured URL: {stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("credentials from {}", data.join("vroom.db").display())),
+        "{stderr}"
+    );
+    let out = run(vec![
+        "token".into(),
+        "--identity".into(),
+        "alice".into(),
+        "--data-dir".into(),
+        data_arg,
+    ])
+    .await;
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).trim().starts_with("eyJ"));
+    let out = run(vec!["token".into(), "--identity".into(), "alice".into()]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no vroom database at") && err.contains("--data-dir"),
+        "{err}"
+    );
+}
