@@ -356,3 +356,59 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../vroom.example.toml");
+
+    /// Every setting's key, as `section.key` (or `key` at the top).
+    fn keys() -> Vec<String> {
+        let all = serde_json::to_value(Settings::default()).expect("settings serialize");
+        let mut keys = Vec::new();
+        for (k, v) in all.as_object().expect("an object") {
+            match v.as_object() {
+                Some(section) => keys.extend(section.keys().map(|s| format!("{k}.{s}"))),
+                None => keys.push(k.clone()),
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn the_example_file_lists_every_setting_with_its_default() {
+        let parsed = Settings::from_toml(EXAMPLE).expect("the example parses");
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        let (example, default) = (
+            parsed.resolve(ip).unwrap(),
+            Settings::default().resolve(ip).unwrap(),
+        );
+        assert_eq!(
+            format!("{example:?}"),
+            format!("{default:?}"),
+            "the defaults it shows are the defaults"
+        );
+        for key in keys() {
+            let (section, name) = key.rsplit_once('.').unwrap_or(("", &key));
+            let body = if section.is_empty() {
+                EXAMPLE.split("\n[").next().unwrap_or("")
+            } else {
+                let header = format!("\n[{section}]\n");
+                let start = EXAMPLE
+                    .find(&header)
+                    .unwrap_or_else(|| panic!("no [{section}]"));
+                EXAMPLE[start + header.len()..]
+                    .split("\n[")
+                    .next()
+                    .unwrap_or("")
+            };
+            let listed = body.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+            });
+            assert!(listed, "vroom.example.toml does not list {key}");
+        }
+    }
+}

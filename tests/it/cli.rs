@@ -313,9 +313,20 @@ async fn the_settings_file_is_overridden_by_the_environment_and_flags() {
         ],
     )
     .await;
-    assert_eq!(t["listen"].as_str(), Some("127.0.0.1:9002"), "env over file");
-    assert_eq!(t["media"]["udp_port"].as_integer(), Some(5000), "flag over env");
-    assert_eq!(t["database_url"].as_str(), Some("sqlite:///srv/vroom/vroom.db"));
+    assert_eq!(
+        t["listen"].as_str(),
+        Some("127.0.0.1:9002"),
+        "env over file"
+    );
+    assert_eq!(
+        t["media"]["udp_port"].as_integer(),
+        Some(5000),
+        "flag over env"
+    );
+    assert_eq!(
+        t["database_url"].as_str(),
+        Some("sqlite:///srv/vroom/vroom.db")
+    );
     assert_eq!(t["public_url"].as_str(), Some("https://video.example.com"));
 }
 
@@ -323,8 +334,14 @@ async fn the_settings_file_is_overridden_by_the_environment_and_flags() {
 async fn a_bad_settings_file_gets_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("[media]\nudp_port = \"high\"\n", "line 2: media.udp_port: invalid type"),
-        ("[webhooks]\nblock_privat = true\n", "webhooks.block_privat: unknown field"),
+        (
+            "[media]\nudp_port = \"high\"\n",
+            "line 2: media.udp_port: invalid type",
+        ),
+        (
+            "[webhooks]\nblock_privat = true\n",
+            "webhooks.block_privat: unknown field",
+        ),
         ("listen = \n", "line 1: not valid TOML"),
         (
             "[credentials]\nauth_token_file = \"/no/such/secret\"\n",
@@ -350,14 +367,23 @@ async fn a_data_folder_that_cannot_be_written_is_named_once() {
     std::fs::write(&blocker, "").unwrap();
     let data = blocker.join("data");
     let out = vroom(
-        &["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
         &[],
     )
     .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert_eq!(err.matches(data.to_str().unwrap()).count(), 1, "{err}");
-    assert!(err.contains("the data folder") && err.trim().lines().count() == 1, "{err}");
+    assert!(
+        err.contains("the data folder") && err.trim().lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -367,7 +393,12 @@ async fn token_and_credentials_work_from_any_folder_and_say_where_they_read() {
     let port = free_port();
     // `vroom serve --listen localhost:PORT`: the name resolves.
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
-        .args(["serve", "--listen", &format!("localhost:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("localhost:{port}"),
+            "--data-dir",
+        ])
         .arg(&data)
         .env("RUST_LOG", "warn")
         .env_remove("VROOM_ACCOUNT_SID")
@@ -410,7 +441,12 @@ async fn token_and_credentials_work_from_any_folder_and_say_where_they_read() {
         async move { cmd.output().await.unwrap() }
     };
     let data_arg = data.display().to_string();
-    let out = run(vec!["credentials".into(), "--data-dir".into(), data_arg.clone()]).await;
+    let out = run(vec![
+        "credentials".into(),
+        "--data-dir".into(),
+        data_arg.clone(),
+    ])
+    .await;
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -422,7 +458,10 @@ async fn token_and_credentials_work_from_any_folder_and_say_where_they_read() {
         "the configured URL: {stdout}"
     );
     assert!(
-        stderr.contains(&format!("credentials from {}", data.join("vroom.db").display())),
+        stderr.contains(&format!(
+            "credentials from {}",
+            data.join("vroom.db").display()
+        )),
         "{stderr}"
     );
     let out = run(vec![
@@ -434,7 +473,11 @@ async fn token_and_credentials_work_from_any_folder_and_say_where_they_read() {
     ])
     .await;
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).trim().starts_with("eyJ"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .starts_with("eyJ")
+    );
     let out = run(vec!["token".into(), "--identity".into(), "alice".into()]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
