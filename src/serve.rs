@@ -23,11 +23,8 @@ async fn resolve_listen(listen: &str) -> anyhow::Result<Vec<SocketAddr>> {
     Ok(found)
 }
 
-/// Binds the first address of `listen` that can be bound (IPv4 first, as browsers try
-/// `localhost` both ways).
-async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
-    let mut addrs = resolve_listen(listen).await?;
-    addrs.sort_by_key(SocketAddr::is_ipv6);
+/// Binds the first of `addrs` that can be bound.
+async fn bind(listen: &str, addrs: Vec<SocketAddr>) -> anyhow::Result<tokio::net::TcpListener> {
     let mut last = None;
     for addr in addrs {
         match tokio::net::TcpListener::bind(addr).await {
@@ -79,19 +76,21 @@ async fn stop_signal() {
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen_or_default();
-    let listener = bind(&listen).await?;
-    let local = listener.local_addr()?;
-    let resolved = settings.resolve(local.ip())?;
+    // IPv4 first: browsers try `localhost` both ways, other clients often only the first.
+    let mut addrs = resolve_listen(&listen).await?;
+    addrs.sort_by_key(SocketAddr::is_ipv6);
+    // Everything is checked and opened before binding, so a wrong setting is reported as such
+    // rather than as a busy port.
+    let resolved = settings.resolve(addrs[0].ip())?;
     if resolved.config.database_url.starts_with("sqlite://") && settings.database_url.is_none() {
         prepare_data_dir(&resolved.data_dir)?;
     }
-    let base = resolved
-        .config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| vroom::config::derived_public_url(local));
     let shutdown_timeout = resolved.shutdown_timeout;
+    let public_url = resolved.config.public_url.clone();
     let app = vroom::App::start(resolved.config, vroom::Deps::default()).await?;
+    let listener = bind(&listen, addrs).await?;
+    let local = listener.local_addr()?;
+    let base = public_url.unwrap_or_else(|| vroom::config::derived_public_url(local));
     if app.generated_credentials() {
         println!(
             "vroom generated credentials for this server (stored in its database; `vroom credentials` shows them again):"
