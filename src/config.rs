@@ -123,17 +123,6 @@ pub fn public_url(url: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// The folder of an `sqlite://` database file (vroom's data folder), `None` for other URLs.
-#[must_use]
-pub fn sqlite_folder(database_url: &str) -> Option<std::path::PathBuf> {
-    let rest = database_url.strip_prefix("sqlite://")?;
-    let file = std::path::Path::new(rest.split('?').next().unwrap_or(""));
-    match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
-        _ => Some(std::path::PathBuf::from(".")),
-    }
-}
-
 /// An address of this host other clients on the network can probably reach: the source address the
 /// system would use towards a public address (no packet is sent). `None` if there is no route.
 #[must_use]

@@ -97,7 +97,14 @@ async fn the_quickstart_page_works_offline_with_the_sdk_in_the_data_folder() {
     let port = free_port();
     // The CDN is a closed port: the page works only if it does not need it.
     let unreachable = format!("http://127.0.0.1:{}", free_port());
-    let _vroom = spawn_vroom_with(port, &db, &creds, &["--quickstart-cdn", &unreachable]).await;
+    let data_dir = dir.path().to_str().unwrap();
+    let _vroom = spawn_vroom_with(
+        port,
+        &db,
+        &creds,
+        &["--data-dir", data_dir, "--quickstart-cdn", &unreachable],
+    )
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     run_quickstart(&base, &creds, &format!("{base}/quickstart/{SDK_FILE_NAME}")).await;
 }
