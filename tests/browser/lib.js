@@ -410,6 +410,10 @@ class Client {
     return this.page.evaluate(([k, n]) => window.harness.publish(k, n), [kind, name]);
   }
 
+  restart(trackSid) {
+    return this.page.evaluate((sid) => window.harness.restart(sid), trackSid);
+  }
+
   unpublish(trackSid) {
     return this.page.evaluate((sid) => window.harness.unpublish(sid), trackSid);
   }
@@ -444,6 +448,57 @@ class Client {
         throw new CheckFailed(`[${currentScenario}] ${label}: not rising within ${EVENT_TIMEOUT_MS} ms; first ${JSON.stringify(first)}, last ${JSON.stringify(last)}`);
       }
     }
+  }
+
+  // Waits until the <video> element of every video track SID in `sids` presents frames, and checks
+  // that the first came within `withinMs` of the track's subscription. Returns the render records.
+  async renders(sids, withinMs, what) {
+    const label = `${this.label}: ${what}`;
+    const deadline = Date.now() + EVENT_TIMEOUT_MS;
+    let first = null;
+    let last = {};
+    for (;;) {
+      last = await this.page.evaluate(() => window.harness.rendered());
+      const shown = sids.every((sid) => last[sid] && last[sid].firstFrameAt !== null);
+      if (shown && first === null) {
+        first = last;
+      } else if (shown && sids.every((sid) => last[sid].frames > first[sid].frames)) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new CheckFailed(`[${currentScenario}] ${label}: no frames shown within ${EVENT_TIMEOUT_MS} ms: ${JSON.stringify(last)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const delays = sids.map((sid) => last[sid].firstFrameAt - last[sid].subscribedAt);
+    const detail = sids.map((sid, i) => `${sid.slice(0, 8)}…: first frame ${delays[i]} ms after subscription, ${last[sid].width}x${last[sid].height}`).join('; ');
+    check(delays.every((d) => d <= withinMs), `${label} within ${withinMs} ms (${detail})`, last);
+    return last;
+  }
+
+  // Waits until the <video> element of `sid` presents at least `more` frames beyond what it had
+  // presented when called, and checks that the first came within `withinMs`.
+  async rendersAgain(sid, more, withinMs, what) {
+    const label = `${this.label}: ${what}`;
+    const start = Date.now();
+    const base = (await this.page.evaluate(() => window.harness.rendered()))[sid];
+    const from = base ? base.frames : 0;
+    let firstAt = null;
+    for (;;) {
+      const now = (await this.page.evaluate(() => window.harness.rendered()))[sid];
+      const frames = now ? now.frames : 0;
+      if (frames > from && firstAt === null) {
+        firstAt = Date.now();
+      }
+      if (frames >= from + more) {
+        break;
+      }
+      if (Date.now() - start > EVENT_TIMEOUT_MS) {
+        throw new CheckFailed(`[${currentScenario}] ${label}: ${frames - from} new frames within ${EVENT_TIMEOUT_MS} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    check(firstAt - start <= withinMs, `${label} within ${withinMs} ms (first new frame after ${firstAt - start} ms)`);
   }
 
   // The `seq` of the last room event so far (-1 when none), to wait for events after it.

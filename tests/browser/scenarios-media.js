@@ -42,7 +42,59 @@ async function aliceThroughRelayAndBob(run, name) {
   return { relay, a, b, aTracks, bTracks };
 }
 
+// Pages join `name` one after another with `options`; after each join every page shows every other
+// page's camera within 2 s of subscribing to it. Returns the pages.
+async function joinOneByOne(run, name, options, people) {
+  const pages = [];
+  for (const [label, identity] of people) {
+    const client = await Client.open(run, label);
+    const summary = await client.connect(identity, name, Object.assign({}, AV, options));
+    const me = { client, identity, cam: localSid(summary, 'video') };
+    pages.push(me);
+    for (const page of pages) {
+      const others = pages.filter((o) => o !== page);
+      for (const o of others) {
+        await page.client.waitEvent('trackSubscribed', { trackSid: o.cam }, `subscribed to ${o.identity}'s camera`);
+      }
+      if (others.length) {
+        await page.client.renders(others.map((o) => o.cam), 2000, `shows ${others.map((o) => o.identity).join(', ')}'s cameras`);
+      }
+    }
+  }
+  return pages;
+}
+
 module.exports = {
+  // Four pages with twilio-video.js's adaptive simulcast setting (`preferredVideoCodecs: 'auto'`, the
+  // reference app's default: the first offer carries three simulcast SSRCs, and with no publisher
+  // hints the client falls back to one), each joining after the others publish: every page shows
+  // every other page's camera within 2 s of subscribing. Then a camera is unpublished and a new one
+  // published: it shows everywhere within 2 s, and so does a camera restarted in place.
+  async late_joiners_auto(run) {
+    const name = roomName('late-auto');
+    const pages = await joinOneByOne(run, name, { preferredVideoCodecs: 'auto' }, [['A', 'alice'], ['B', 'bob'], ['C', 'carol'], ['D', 'dave']]);
+    const [a, ...rest] = pages;
+    const seqs = await Promise.all(rest.map((p) => p.client.lastSeq()));
+    check((await a.client.unpublish(a.cam)) === true, 'A: unpublishTrack() on its camera');
+    const pub = await a.client.publish('video', 'camera-again');
+    check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() of a new camera resolves with an MT SID', pub);
+    for (const [i, p] of rest.entries()) {
+      await p.client.waitEvent('trackSubscribed', { trackSid: pub.trackSid }, "subscribed to alice's new camera", seqs[i]);
+      await p.client.renders([pub.trackSid], 2000, "shows alice's new camera");
+    }
+    // Frames stop while the capture restarts: every page sees new frames within 2 s of the restart.
+    check((await a.client.restart(pub.trackSid)) === true, 'A: stop() and restart() of the new camera');
+    for (const p of rest) {
+      await p.client.rendersAgain(pub.trackSid, 10, 2000, "shows alice's restarted camera");
+    }
+  },
+
+  // Three pages with simulcast asked for explicitly (`[{ codec: 'VP8', simulcast: true }]`: three
+  // layers really sent): each shows the others' cameras within 2 s of subscribing.
+  async simulcast_vp8(run) {
+    await joinOneByOne(run, roomName('simulcast'), { preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }] }, [['A', 'alice'], ['B', 'bob'], ['C', 'carol']]);
+  },
+
   // Two pages publish camera and microphone; each receives the other's and media flows.
   async media_two(run) {
     const name = roomName('media-two');
@@ -223,6 +275,30 @@ module.exports = {
     for (const c of [a, b]) {
       const d = await c.waitEvent('disconnected', {}, "room emits 'disconnected'");
       equal(d.error && d.error.code, 53118, `${c.label}: with error 53118 (room completed)`);
+    }
+  },
+
+  // A data track published in `connect`: as soon as the others are subscribed to it, a message sent
+  // on it reaches them (twilio-video.js's own test sends at that moment; the publisher's channel must
+  // be open by then, or the browser drops the message). Both ways: the data track's publisher joins
+  // first, then last.
+  async data_track_in_connect(run) {
+    for (const publisherFirst of [true, false]) {
+      const name = roomName('data-connect');
+      const p = await Client.open(run, publisherFirst ? 'P1' : 'P2');
+      const s = await Client.open(run, publisherFirst ? 'S1' : 'S2');
+      const join = async (client) => (client === p ? p.connect('pub', name, { dataTrack: 'chat' }) : s.connect('sub', name));
+      const [first, second] = publisherFirst ? [p, s] : [s, p];
+      const joined = new Map([[first, await join(first)]]);
+      joined.set(second, await join(second));
+      const track = joined.get(p).localParticipant.tracks.find((t) => t.kind === 'data');
+      check(track && sidPattern('MT').test(track.trackSid), `${p.label}: its data track has an MT SID`, joined.get(p));
+      await s.waitEvent('trackSubscribed', { trackSid: track.trackSid, kind: 'data' }, "'trackSubscribed' for the data track");
+      await p.sendData('right away');
+      await s.waitEvent('trackMessage', { data: 'right away' }, "the message sent at once arrives");
+      for (const c of [p, s]) {
+        await c.disconnect();
+      }
     }
   },
 

@@ -226,3 +226,24 @@ async fn resumes_after_losing_an_answer_and_an_offer() {
 async fn glare_between_server_and_client_offers() {
     scenario("glare").await;
 }
+
+/// Four pages with `preferredVideoCodecs: 'auto'` (three simulcast SSRCs offered, one sent), each
+/// joining after the others publish: every page shows every other camera within 2 s of subscribing;
+/// a republished and a restarted camera show within 2 s too.
+#[tokio::test(flavor = "multi_thread")]
+async fn late_joiners_see_video_with_adaptive_simulcast() {
+    scenario("late_joiners_auto").await;
+}
+
+/// Three pages sending three VP8 simulcast layers each: every page shows the others' cameras.
+#[tokio::test(flavor = "multi_thread")]
+async fn simulcast_publishers_are_shown() {
+    scenario("simulcast_vp8").await;
+}
+
+/// A data track published in `connect`: a message sent the moment the others are subscribed to it
+/// reaches them, whoever joined first.
+#[tokio::test(flavor = "multi_thread")]
+async fn data_track_published_in_connect_delivers_at_once() {
+    scenario("data_track_in_connect").await;
+}

@@ -4,19 +4,21 @@
 //! the current time; outputs are polled with `poll_output`: datagrams to send, signals for a
 //! participant's signaling session, and when the next timeout is due. No socket, no clock, no task.
 //!
-//! Forwarding is at the frame level: str0m depacketizes what a publisher sends and packetizes it
-//! again for each subscriber, so every leg has its own sequence numbers, NACK/RTX buffer and RTCP.
-//! Keyframe requests (PLI/FIR) from subscribers go to the publisher of the track, as do requests
-//! made when a new subscriber starts or a publisher's stream has a gap.
+//! Forwarding is at the RTP level (`rtp.rs`): str0m runs in RTP mode, each publisher packet is
+//! handed, payload shared, to the forwarder of every subscriber of its track, which picks the layer
+//! (simulcast stream) the subscriber gets and rewrites sequence numbers, timestamps and VP8 picture
+//! ids so the subscriber sees one continuous stream on its own SSRC. str0m keeps each leg's NACK/RTX
+//! and RTCP. Keyframe requests (PLI/FIR) from subscribers go to the stream of the publisher they
+//! receive, as do requests made when a subscriber starts or switches layer.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::channel::ChannelId;
 use str0m::crypto::CryptoProvider;
-use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use vroom_domain::live::Subscription;
@@ -25,9 +27,7 @@ use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
 
 use crate::MediaError;
 use crate::peer::{OutState, Peer};
-
-/// Keyframe requests for one incoming track at most this often.
-const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+use crate::rtp::Forwarded;
 
 /// Something for a participant's signaling session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,15 +77,14 @@ pub struct CoreConfig {
     pub crypto: Arc<CryptoProvider>,
 }
 
-enum Propagate {
-    Media {
-        publisher: ParticipantSid,
-        track: String,
-        data: Box<MediaData>,
-    },
+pub(crate) enum Propagate {
+    /// A publisher's RTP packet, for the subscribers of its track.
+    Rtp(Box<Forwarded>),
+    /// A subscriber asked for a keyframe of the layer it receives.
     Keyframe {
         publisher: ParticipantSid,
         track: String,
+        layer: Option<usize>,
         kind: KeyframeRequestKind,
     },
     Data {
@@ -94,8 +93,8 @@ enum Propagate {
         binary: bool,
         data: Vec<u8>,
     },
-    /// A subscriber's m-line opened: ask the publisher for a keyframe so video starts at once.
-    Opened {
+    /// A publisher's data channel opened at the server: its subscribers can be offered it.
+    DataReady {
         publisher: ParticipantSid,
         track: String,
     },
@@ -104,11 +103,18 @@ enum Propagate {
 /// The media server core.
 pub struct SfuCore {
     config: CoreConfig,
-    peers: Vec<Peer>,
+    pub(crate) peers: Vec<Peer>,
     /// Subscriptions of participants that have no peer connection yet.
     waiting: Vec<(ParticipantSid, Vec<Subscription>)>,
-    out: VecDeque<CoreOutput>,
-    work: VecDeque<Propagate>,
+    pub(crate) out: VecDeque<CoreOutput>,
+    pub(crate) work: VecDeque<Propagate>,
+    /// Who receives each published track: (publisher, client track id) → (peer, outgoing track)
+    /// indices. Rebuilt when `routes_stale` (peers or subscriptions changed).
+    pub(crate) routes: HashMap<ParticipantSid, HashMap<String, Vec<(usize, usize)>>>,
+    pub(crate) routes_stale: bool,
+    /// The peer connection each remote address was last seen on (indices, cleared when peers are
+    /// removed), so a datagram does not have to be offered to every connection.
+    by_source: HashMap<SocketAddr, usize>,
 }
 
 impl SfuCore {
@@ -121,7 +127,16 @@ impl SfuCore {
             waiting: Vec::new(),
             out: VecDeque::new(),
             work: VecDeque::new(),
+            routes: HashMap::new(),
+            routes_stale: false,
+            by_source: HashMap::new(),
         }
+    }
+
+    /// Peers were added or removed, or what they send changed.
+    fn peers_changed(&mut self) {
+        self.routes_stale = true;
+        self.by_source.clear();
     }
 
     fn find(&self, participant: ParticipantSid, pc: &str) -> Option<usize> {
@@ -133,6 +148,7 @@ impl SfuCore {
     fn new_rtc(&self, codecs: &[VideoCodec], now: Instant) -> Result<Rtc, MediaError> {
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
+            .set_rtp_mode(true)
             .set_crypto_provider(Arc::clone(&self.config.crypto))
             .clear_codecs()
             .enable_opus(true, false)
@@ -190,10 +206,13 @@ impl SfuCore {
                 peer.set_subscriptions(&subs);
                 self.waiting.retain(|(p, _)| *p != participant);
                 self.peers.push(peer);
-                self.peers.len() - 1
+                let i = self.peers.len() - 1;
+                self.mark_data_ready(i);
+                i
             }
         };
         let answer = self.peers[i].accept_offer(revision, sdp)?;
+        self.peers_changed();
         self.drain(i, now);
         if answer.is_some() {
             self.renegotiate(i);
@@ -216,20 +235,10 @@ impl SfuCore {
         let Some(i) = self.find(participant, pc) else {
             return Ok(());
         };
-        let applied = self.peers[i].accept_answer(revision, sdp)?;
-        if applied {
-            let opened: Vec<(ParticipantSid, String)> = self.peers[i]
-                .outgoing
-                .iter()
-                .filter(|t| {
-                    t.state == OutState::Open && t.sub.kind == vroom_domain::track::TrackKind::Video
-                })
-                .map(|t| (t.sub.publisher, t.sub.publisher_track_id.clone()))
-                .collect();
-            for (publisher, track) in opened {
-                self.work.push_back(Propagate::Opened { publisher, track });
-            }
-        }
+        // Newly opened m-lines start on the next keyframe of what they carry (their forwarders ask
+        // for it with the first packet).
+        self.peers[i].accept_answer(revision, sdp)?;
+        self.peers_changed();
         self.drain(i, now);
         self.renegotiate(i);
         self.propagate(now);
@@ -252,6 +261,7 @@ impl SfuCore {
         if let Some(i) = self.find(participant, pc) {
             let mut peer = self.peers.remove(i);
             peer.rtc.disconnect();
+            self.peers_changed();
         }
     }
 
@@ -266,6 +276,7 @@ impl SfuCore {
         }
         self.peers.retain(|p| p.participant != participant);
         self.waiting.retain(|(p, _)| *p != participant);
+        self.peers_changed();
     }
 
     /// The full list of tracks `participant` should receive.
@@ -283,18 +294,45 @@ impl SfuCore {
             self.waiting.push((participant, subs.to_vec()));
             return;
         }
+        self.routes_stale = true;
         for i in mine {
             self.peers[i].set_subscriptions(subs);
-            // An offer comes with the list; without one (an offer of ours is still pending) the
-            // client gets the list now and the m-lines with the next offer.
-            if !self.renegotiate(i) {
-                let listed = self.peers[i].subscribed();
-                self.out
-                    .push_back(CoreOutput::Signal(participant, Signal::Subscribed(listed)));
-            }
+            self.mark_data_ready(i);
+            self.announce(i);
             self.drain(i, now);
         }
         self.propagate(now);
+    }
+
+    /// Data tracks of peer `i` whose publisher's channel is already open become ready to offer.
+    fn mark_data_ready(&mut self, i: usize) {
+        let open: Vec<(ParticipantSid, String)> = self
+            .peers
+            .iter()
+            .flat_map(|p| p.channels_in.values().map(|l| (p.participant, l.clone())))
+            .collect();
+        for t in &mut self.peers[i].outgoing {
+            if !t.ready
+                && open
+                    .iter()
+                    .any(|(p, l)| *p == t.sub.publisher && *l == t.sub.publisher_track_id)
+            {
+                t.ready = true;
+            }
+        }
+    }
+
+    /// Tells peer `i`'s client what it now receives: an offer comes with the list; without one (an
+    /// offer of ours is still pending, or a data channel needed none) the client gets the list now
+    /// and any m-lines with the next offer.
+    fn announce(&mut self, i: usize) {
+        if !self.renegotiate(i) {
+            let peer = &self.peers[i];
+            self.out.push_back(CoreOutput::Signal(
+                peer.participant,
+                Signal::Subscribed(peer.subscribed()),
+            ));
+        }
     }
 
     /// Starts a negotiation if the peer has changes; the client gets the subscription list first and
@@ -352,10 +390,17 @@ impl SfuCore {
                 contents,
             },
         );
-        let Some(i) = self.peers.iter().position(|p| p.rtc.accepts(&input)) else {
+        let cached = self
+            .by_source
+            .get(&source)
+            .copied()
+            .filter(|i| self.peers.get(*i).is_some_and(|p| p.rtc.accepts(&input)));
+        let Some(i) = cached.or_else(|| self.peers.iter().position(|p| p.rtc.accepts(&input)))
+        else {
             tracing::trace!(%source, "a datagram no peer connection accepts");
             return;
         };
+        self.by_source.insert(source, i);
         if let Err(e) = self.peers[i].rtc.handle_input(input) {
             tracing::debug!(error = %e, "peer connection failed on input");
             self.peers[i].rtc.disconnect();
@@ -394,7 +439,7 @@ impl SfuCore {
     }
 
     /// Drains peer `i` until it wants a timeout; events become propagation work.
-    fn drain(&mut self, i: usize, now: Instant) {
+    pub(crate) fn drain(&mut self, i: usize, now: Instant) {
         loop {
             let output = match self.peers[i].rtc.poll_output() {
                 Ok(o) => o,
@@ -424,24 +469,18 @@ impl SfuCore {
     fn on_event(&mut self, i: usize, event: Event, now: Instant) {
         let peer = &mut self.peers[i];
         match event {
-            Event::MediaData(data) => {
-                let Some(track) = peer.incoming.get(&data.mid).cloned() else {
-                    return;
-                };
-                if !data.contiguous {
-                    request_keyframe(peer, data.mid, KeyframeRequestKind::Pli, now);
+            Event::RtpPacket(packet) => {
+                if let Some(forwarded) = crate::rtp::ingress(peer, i, packet, now) {
+                    self.work.push_back(Propagate::Rtp(Box::new(forwarded)));
                 }
-                self.work.push_back(Propagate::Media {
-                    publisher: peer.participant,
-                    track,
-                    data: Box::new(data),
-                });
             }
+            Event::StreamPaused(paused) => crate::rtp::paused(peer, &paused),
             Event::KeyframeRequest(req) => {
                 if let Some(t) = peer.outgoing.iter().find(|t| t.mid == Some(req.mid)) {
                     self.work.push_back(Propagate::Keyframe {
                         publisher: t.sub.publisher,
                         track: t.sub.publisher_track_id.clone(),
+                        layer: t.fwd.current_layer(),
                         kind: req.kind,
                     });
                 }
@@ -463,6 +502,10 @@ impl SfuCore {
                     }
                     // The client's: a data track it publishes, labelled with the track's id.
                     None => {
+                        self.work.push_back(Propagate::DataReady {
+                            publisher: peer.participant,
+                            track: label.clone(),
+                        });
                         peer.channels_in.insert(cid, label);
                     }
                 }
@@ -482,14 +525,9 @@ impl SfuCore {
             }
             Event::Connected => {
                 tracing::debug!(room = %peer.room, participant = %peer.participant, pc = %peer.pc, "media connected");
-                let opened: Vec<(ParticipantSid, String)> = peer
-                    .outgoing
-                    .iter()
-                    .filter(|t| t.state == OutState::Open)
-                    .map(|t| (t.sub.publisher, t.sub.publisher_track_id.clone()))
-                    .collect();
-                for (publisher, track) in opened {
-                    self.work.push_back(Propagate::Opened { publisher, track });
+                // Nothing sent before reached the client: every track starts on a keyframe again.
+                for t in &mut peer.outgoing {
+                    t.fwd.restart();
                 }
             }
             _ => {}
@@ -500,37 +538,21 @@ impl SfuCore {
     fn propagate(&mut self, now: Instant) {
         while let Some(work) = self.work.pop_front() {
             match work {
-                Propagate::Media {
-                    publisher,
-                    track,
-                    data,
-                } => {
+                Propagate::Rtp(forwarded) => self.forward_rtp(&forwarded, now),
+                Propagate::DataReady { publisher, track } => {
                     for j in 0..self.peers.len() {
-                        if self.peers[j].participant == publisher {
-                            continue;
-                        }
-                        let mids: Vec<Mid> = self.peers[j]
-                            .outgoing
-                            .iter()
-                            .filter(|t| {
-                                t.state == OutState::Open
-                                    && t.sub.publisher == publisher
-                                    && t.sub.publisher_track_id == track
-                            })
-                            .filter_map(|t| t.mid)
-                            .collect();
-                        for mid in mids {
-                            let Some(writer) = self.peers[j].rtc.writer(mid) else {
-                                continue;
-                            };
-                            let Some(pt) = writer.match_params(data.params) else {
-                                continue;
-                            };
-                            if let Err(e) =
-                                writer.write(pt, data.network_time, data.time, data.data.clone())
+                        let mut changed = false;
+                        for t in &mut self.peers[j].outgoing {
+                            if !t.ready
+                                && t.sub.publisher == publisher
+                                && t.sub.publisher_track_id == track
                             {
-                                tracing::debug!(error = %e, "forwarding failed");
+                                t.ready = true;
+                                changed = true;
                             }
+                        }
+                        if changed {
+                            self.announce(j);
                             self.drain(j, now);
                         }
                     }
@@ -538,11 +560,9 @@ impl SfuCore {
                 Propagate::Keyframe {
                     publisher,
                     track,
+                    layer,
                     kind,
-                } => self.ask_keyframe(publisher, &track, kind, now),
-                Propagate::Opened { publisher, track } => {
-                    self.ask_keyframe(publisher, &track, KeyframeRequestKind::Pli, now);
-                }
+                } => self.ask_keyframe(publisher, &track, layer, kind, now),
                 Propagate::Data {
                     publisher,
                     track,
@@ -582,45 +602,5 @@ impl SfuCore {
                 }
             }
         }
-    }
-
-    /// Asks the publisher of `track` for a keyframe (throttled per track).
-    fn ask_keyframe(
-        &mut self,
-        publisher: ParticipantSid,
-        track: &str,
-        kind: KeyframeRequestKind,
-        now: Instant,
-    ) {
-        for i in 0..self.peers.len() {
-            if self.peers[i].participant != publisher {
-                continue;
-            }
-            let mids: Vec<Mid> = self.peers[i]
-                .incoming
-                .iter()
-                .filter(|(_, t)| *t == track)
-                .map(|(m, _)| *m)
-                .collect();
-            for mid in mids {
-                request_keyframe(&mut self.peers[i], mid, kind, now);
-            }
-            self.drain(i, now);
-        }
-    }
-}
-
-fn request_keyframe(peer: &mut Peer, mid: Mid, kind: KeyframeRequestKind, now: Instant) {
-    if peer
-        .keyframe_asked
-        .get(&mid)
-        .is_some_and(|t| now.saturating_duration_since(*t) < KEYFRAME_INTERVAL)
-    {
-        return;
-    }
-    if let Some(mut writer) = peer.rtc.writer(mid)
-        && writer.request_keyframe(None, kind).is_ok()
-    {
-        peer.keyframe_asked.insert(mid, now);
     }
 }

@@ -3,7 +3,10 @@
 //! # Layout
 //! - `core`: [`SfuCore`], the sans-IO server: peer connections, negotiation with twilio-video.js
 //!   (one description revision per connection, server offers for subscriptions), and forwarding;
-//! - `peer`: one peer connection and the tracks it sends;
+//! - `rtp`: forwarding at the RTP level (which track and layer a packet is, keyframe requests);
+//! - `forward`: [`forward::Forwarder`], one track towards one subscriber: layer choice, switches on
+//!   keyframes, continuous sequence numbers, timestamps and VP8 picture ids;
+//! - `peer`: one peer connection, the tracks (and simulcast layers) it receives and those it sends;
 //! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
 //! - `driver`: [`Media`], the Tokio task that owns the UDP socket and feeds the core.
 //!
@@ -16,7 +19,9 @@
 
 mod core;
 mod driver;
+mod forward;
 mod peer;
+mod rtp;
 pub mod sdp;
 
 pub use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};

@@ -3,18 +3,131 @@
 //! the tracks of others it sends (its subscriptions).
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::rtp::Ssrc;
 use vroom_domain::live::Subscription;
 use vroom_domain::sid::{ParticipantSid, RoomSid};
 use vroom_domain::track::TrackKind;
 
 use crate::MediaError;
+use crate::forward::Forwarder;
 use crate::sdp;
+
+/// A layer counts as sent while its last packet is at most this old.
+const ACTIVE_WINDOW: Duration = Duration::from_secs(1);
+
+/// One stream of a track the client sends: its only stream, or one simulcast layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Layer {
+    /// Its SSRC, when the SDP announced it or a packet showed it.
+    pub ssrc: Option<Ssrc>,
+    /// Its rid (RID-based simulcast).
+    pub rid: Option<String>,
+    /// When its last packet arrived.
+    pub last_packet: Option<Instant>,
+    /// When a keyframe was last asked of it.
+    pub keyframe_asked: Option<Instant>,
+}
+
+impl Layer {
+    fn new(ssrc: Option<Ssrc>, rid: Option<String>) -> Self {
+        Self {
+            ssrc,
+            rid,
+            last_packet: None,
+            keyframe_asked: None,
+        }
+    }
+}
+
+/// A track the client sends on one of its m-lines.
+#[derive(Debug, Clone)]
+pub(crate) struct Incoming {
+    /// The client's id for it (the msid track-id).
+    pub track_id: String,
+    /// Whether it is video.
+    pub video: bool,
+    /// Its streams, lowest layer first.
+    pub layers: Vec<Layer>,
+}
+
+impl Incoming {
+    /// The layer a packet of `ssrc` (with `rid`) belongs to; a stream the SDP did not announce
+    /// becomes a layer of its own (or, for a track of one stream, replaces it).
+    pub fn layer_of(&mut self, ssrc: Ssrc, rid: Option<&str>) -> usize {
+        if let Some(i) = self.layers.iter().position(|l| l.ssrc == Some(ssrc)) {
+            return i;
+        }
+        if let Some(rid) = rid
+            && let Some(i) = self
+                .layers
+                .iter()
+                .position(|l| l.rid.as_deref() == Some(rid))
+        {
+            self.layers[i].ssrc = Some(ssrc);
+            return i;
+        }
+        if self.layers.len() <= 1 && rid.is_none() {
+            self.layers = vec![Layer::new(Some(ssrc), None)];
+            return 0;
+        }
+        self.layers
+            .push(Layer::new(Some(ssrc), rid.map(str::to_owned)));
+        self.layers.len() - 1
+    }
+
+    /// The layer subscribers get by default: the highest one being sent, else the lowest.
+    pub fn best_layer(&self, now: Instant) -> usize {
+        self.layers
+            .iter()
+            .rposition(|l| {
+                l.last_packet
+                    .is_some_and(|t| now.saturating_duration_since(t) <= ACTIVE_WINDOW)
+            })
+            .unwrap_or(0)
+    }
+
+    /// The streams an m-section announces, keeping what was learnt of the ones it still has.
+    fn from_section(section: &sdp::Section, track_id: String, old: Option<&Incoming>) -> Self {
+        let known = |ssrc: Option<Ssrc>, rid: Option<&str>| {
+            old.and_then(|o| {
+                o.layers
+                    .iter()
+                    .find(|l| {
+                        (ssrc.is_some() && l.ssrc == ssrc)
+                            || (rid.is_some() && l.rid.as_deref() == rid)
+                    })
+                    .cloned()
+            })
+        };
+        let ssrcs = section.layer_ssrcs();
+        let layers: Vec<Layer> = if !section.simulcast_rids.is_empty() {
+            section
+                .simulcast_rids
+                .iter()
+                .map(|r| known(None, Some(r)).unwrap_or_else(|| Layer::new(None, Some(r.clone()))))
+                .collect()
+        } else {
+            ssrcs
+                .iter()
+                .map(|s| {
+                    let ssrc = Some(Ssrc::from(*s));
+                    known(ssrc, None).unwrap_or_else(|| Layer::new(ssrc, None))
+                })
+                .collect()
+        };
+        Self {
+            track_id,
+            video: section.media == "video",
+            layers,
+        }
+    }
+}
 
 /// Where an outgoing track is in its negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +157,14 @@ pub(crate) struct TrackOut {
     pub channel_open: bool,
     /// Messages that arrived before the channel opened, sent when it does.
     pub held: Vec<(bool, Vec<u8>)>,
+    /// Layer choice and rewriting towards the subscriber (audio/video).
+    pub fwd: Forwarder,
+    /// Publisher payload type → ours, as learnt.
+    pub pts: Vec<(Pt, Option<Pt>)>,
+    /// Whether the track can be offered: a data track only once its publisher's own channel is
+    /// open at the server, so a message the publisher sends the moment a subscriber sees the track
+    /// cannot meet a channel the browser has not opened yet (it would drop it).
+    pub ready: bool,
 }
 
 /// Messages kept per data track while its channel to a subscriber opens.
@@ -81,14 +202,12 @@ pub(crate) struct Peer {
     pub answered: Option<(String, String)>,
     /// Mids of m-lines this server offered (it sends on those).
     pub server_mids: Vec<Mid>,
-    /// Client track id (SDP msid track-id) carried by each m-line the client sends on.
-    pub incoming: HashMap<Mid, String>,
+    /// The track (SDP msid track-id) and streams carried by each m-line the client sends on.
+    pub incoming: HashMap<Mid, Incoming>,
     /// Data channels the client opened: their label is the client's data track id.
     pub channels_in: HashMap<ChannelId, String>,
     /// Tracks sent to this client.
     pub outgoing: Vec<TrackOut>,
-    /// When a keyframe was last asked for, per incoming m-line (at most one a second).
-    pub keyframe_asked: HashMap<Mid, Instant>,
     /// When `rtc` next needs a timeout input.
     pub timeout: Instant,
 }
@@ -121,7 +240,6 @@ impl Peer {
             incoming: HashMap::new(),
             channels_in: HashMap::new(),
             outgoing: Vec::new(),
-            keyframe_asked: HashMap::new(),
             timeout: now,
         }
     }
@@ -157,10 +275,17 @@ impl Peer {
             .accept_offer(offer)
             .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
         self.revision = revision;
+        let old = std::mem::take(&mut self.incoming);
         self.incoming = sdp::sections(offer_sdp)
             .into_iter()
             .filter(|s| matches!(s.direction.as_str(), "sendrecv" | "sendonly"))
-            .filter_map(|s| Some((s.mid.as_str().into(), s.track_id?)))
+            .filter_map(|s| {
+                let mid: Mid = s.mid.as_str().into();
+                let track = s.track_id.clone()?;
+                // The same track on the same m-line keeps what was learnt of its streams.
+                let before = old.get(&mid).filter(|o| o.track_id == track);
+                Some((mid, Incoming::from_section(&s, track, before)))
+            })
             .collect();
         let answer = sdp::crlf(&answer.to_sdp_string());
         self.answered = Some((offer_sdp.to_owned(), answer.clone()));
@@ -212,6 +337,9 @@ impl Peer {
             {
                 Some(t) => t.sub = s.clone(),
                 None => self.outgoing.push(TrackOut {
+                    fwd: Forwarder::new(s.kind == TrackKind::Video),
+                    pts: Vec::new(),
+                    ready: s.kind != TrackKind::Data,
                     sub: s.clone(),
                     state: OutState::ToOpen,
                     mid: None,
@@ -227,7 +355,7 @@ impl Peer {
     pub fn subscribed(&self) -> Vec<(vroom_domain::sid::TrackSid, String)> {
         self.outgoing
             .iter()
-            .filter(|t| t.listed())
+            .filter(|t| t.listed() && t.ready)
             .map(|t| (t.sub.track, t.client_id()))
             .collect()
     }
@@ -254,6 +382,7 @@ impl Peer {
         let mut change = self.rtc.sdp_api();
         for t in &mut self.outgoing {
             match t.state {
+                OutState::ToOpen if !t.ready => {}
                 OutState::ToOpen if t.sub.kind == TrackKind::Data => {
                     t.channel = Some(change.add_channel(t.sub.track.to_string()));
                     t.state = OutState::Negotiating;

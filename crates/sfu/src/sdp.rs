@@ -13,6 +13,36 @@ pub struct Section {
     pub direction: String,
     /// The track id of `a=msid:<stream> <track>`, if any.
     pub track_id: Option<String>,
+    /// SSRCs of `a=ssrc:` lines, in order of first appearance.
+    pub ssrcs: Vec<u32>,
+    /// `a=ssrc-group:FID <primary> <repair>` pairs.
+    pub repairs: Vec<(u32, u32)>,
+    /// `a=ssrc-group:SIM` SSRCs: simulcast layers, lowest first (twilio-video.js's SSRC munging).
+    pub simulcast_ssrcs: Vec<u32>,
+    /// The rids of `a=simulcast:send`, in the order given (RID-based simulcast).
+    pub simulcast_rids: Vec<String>,
+}
+
+impl Section {
+    /// The stream layers this m-section announces, lowest first: the SIM group's SSRCs, else its
+    /// primary (non-repair) SSRCs. Empty when it announces none (RID-based or undeclared streams).
+    #[must_use]
+    pub fn layer_ssrcs(&self) -> Vec<u32> {
+        if !self.simulcast_ssrcs.is_empty() {
+            return self.simulcast_ssrcs.clone();
+        }
+        self.ssrcs
+            .iter()
+            .copied()
+            .filter(|s| !self.repairs.iter().any(|(_, repair)| repair == s))
+            .collect()
+    }
+}
+
+fn ssrc_list(text: &str) -> Vec<u32> {
+    text.split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect()
 }
 
 /// Splits an SDP into its m-sections (any line ending).
@@ -26,6 +56,10 @@ pub fn sections(sdp: &str) -> Vec<Section> {
                 media: rest.split(' ').next().unwrap_or_default().to_owned(),
                 direction: "sendrecv".to_owned(),
                 track_id: None,
+                ssrcs: Vec::new(),
+                repairs: Vec::new(),
+                simulcast_ssrcs: Vec::new(),
+                simulcast_rids: Vec::new(),
             });
             continue;
         }
@@ -36,6 +70,26 @@ pub fn sections(sdp: &str) -> Vec<Section> {
             mid.trim().clone_into(&mut section.mid);
         } else if let Some(msid) = line.strip_prefix("a=msid:") {
             section.track_id = msid.split_whitespace().nth(1).map(str::to_owned);
+        } else if let Some(group) = line.strip_prefix("a=ssrc-group:FID ") {
+            if let [primary, repair] = ssrc_list(group)[..] {
+                section.repairs.push((primary, repair));
+            }
+        } else if let Some(group) = line.strip_prefix("a=ssrc-group:SIM ") {
+            section.simulcast_ssrcs = ssrc_list(group);
+        } else if let Some(ssrc) = line.strip_prefix("a=ssrc:") {
+            if let Some(n) = ssrc.split([' ', ':']).next().and_then(|n| n.parse().ok())
+                && !section.ssrcs.contains(&n)
+            {
+                section.ssrcs.push(n);
+            }
+        } else if let Some(rest) = line.strip_prefix("a=simulcast:send ") {
+            // `a=simulcast:send q;h;f [recv …]`: alternatives (`,`) are not used by browsers.
+            let send = rest.split_whitespace().next().unwrap_or_default();
+            section.simulcast_rids = send
+                .split(';')
+                .map(|r| r.trim_start_matches('~').to_owned())
+                .filter(|r| !r.is_empty())
+                .collect();
         } else if matches!(
             line,
             "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
@@ -130,6 +184,28 @@ mod tests {
             ),
             ("video", "recvonly", None)
         );
+    }
+
+    #[test]
+    fn reads_simulcast_layers() {
+        let sdp = "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:1\r\na=sendrecv\r\n\
+            a=msid:- cam\r\na=ssrc-group:FID 11 12\r\na=ssrc-group:FID 21 22\r\n\
+            a=ssrc-group:FID 31 32\r\na=ssrc:11 cname:x\r\na=ssrc:11 msid:- cam\r\n\
+            a=ssrc:12 cname:x\r\na=ssrc:21 cname:x\r\na=ssrc:22 cname:x\r\n\
+            a=ssrc:31 cname:x\r\na=ssrc:32 cname:x\r\na=ssrc-group:SIM 11 21 31\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:2\r\na=ssrc-group:FID 41 42\r\n\
+            a=ssrc:41 cname:y\r\na=ssrc:42 cname:y\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:3\r\na=simulcast:send q;h;~f\r\n";
+        let s = sections(sdp);
+        assert_eq!(
+            s[0].layer_ssrcs(),
+            [11, 21, 31],
+            "the SIM group, lowest first"
+        );
+        assert_eq!(s[0].repairs.len(), 3);
+        assert_eq!(s[1].layer_ssrcs(), [41], "one primary, its repair left out");
+        assert_eq!(s[2].simulcast_rids, ["q", "h", "f"]);
+        assert!(s[2].layer_ssrcs().is_empty());
     }
 
     #[test]

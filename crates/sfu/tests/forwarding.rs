@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use vroom_domain::live::Subscription;
@@ -35,6 +35,8 @@ struct Client {
     revision: u64,
     /// Media received: mid → frames.
     received: HashMap<Mid, usize>,
+    /// Video frames received as (mid, media time in 90 kHz ticks, contiguous).
+    frames: Vec<(Mid, u64, bool)>,
     /// Channel messages received, by channel label.
     messages: Vec<(String, Vec<u8>)>,
     labels: HashMap<ChannelId, String>,
@@ -56,6 +58,7 @@ impl Client {
             pc: format!("pc-{n}"),
             revision: 0,
             received: HashMap::new(),
+            frames: Vec::new(),
             messages: Vec::new(),
             labels: HashMap::new(),
             keyframe_requests: 0,
@@ -91,6 +94,16 @@ struct Net {
     core: SfuCore,
     clients: Vec<Client>,
     signals: Vec<(ParticipantSid, Signal)>,
+    /// Drop this many of the next large RTP datagrams the server sends to this address (a lost
+    /// video packet on the way to a subscriber).
+    drop_to: Option<(SocketAddr, usize)>,
+    /// Rewrites a client's offer before the server sees it (the SDP munging twilio-video.js does).
+    munge: Option<fn(&str) -> String>,
+}
+
+/// Whether a datagram is RTP (not RTCP, DTLS or STUN) and bigger than `min` bytes.
+fn is_rtp(data: &[u8], min: usize) -> bool {
+    data.len() > min && data[0] >> 6 == 2 && !(192..=223).contains(&data[1])
 }
 
 impl Net {
@@ -108,12 +121,15 @@ impl Net {
             core,
             clients,
             signals: Vec::new(),
+            drop_to: None,
+            munge: None,
         }
     }
 
     /// Client `c`'s offer at `revision`, as the server takes it from signaling: its answer, if any.
     fn client_offer(&mut self, c: usize, revision: u64, sdp: &str) -> Option<String> {
         let client = &self.clients[c];
+        let sdp = self.munge.map_or_else(|| sdp.to_owned(), |m| m(sdp));
         self.core
             .offer(
                 self.now,
@@ -122,7 +138,7 @@ impl Net {
                 &[VideoCodec::Vp8],
                 &client.pc,
                 revision,
-                sdp,
+                &sdp,
             )
             .expect("the server takes the offer")
     }
@@ -197,6 +213,14 @@ impl Net {
                 moved = true;
                 match out {
                     CoreOutput::Transmit { destination, data } => {
+                        if let Some((to, n)) = &mut self.drop_to
+                            && *to == destination
+                            && *n > 0
+                            && is_rtp(&data, 300)
+                        {
+                            *n -= 1;
+                            continue;
+                        }
                         let Some(c) = self.clients.iter_mut().find(|c| c.addr == destination)
                         else {
                             continue;
@@ -227,7 +251,16 @@ impl Net {
                             self.core.receive(self.now, t.source, &t.contents);
                         }
                         Output::Event(e) => match e {
-                            Event::MediaData(d) => *c.received.entry(d.mid).or_default() += 1,
+                            Event::MediaData(d) => {
+                                *c.received.entry(d.mid).or_default() += 1;
+                                if d.params.spec().codec == str0m::format::Codec::Vp8 {
+                                    c.frames.push((
+                                        d.mid,
+                                        d.time.rebase(Frequency::NINETY_KHZ).numer(),
+                                        d.contiguous,
+                                    ));
+                                }
+                            }
                             Event::ChannelOpen(id, label) => {
                                 c.labels.insert(id, label);
                             }
@@ -260,6 +293,30 @@ impl Net {
             self.deliver();
             self.answer_offers();
             self.deliver();
+        }
+    }
+
+    /// Video frame `n` (30 per second) of about 2.4 kB, three packets: a keyframe when `key` (a VP8
+    /// frame header's P bit is 0 for keyframes).
+    fn send_video(&mut self, c: usize, mid: Mid, n: u64, key: bool) {
+        let client = &mut self.clients[c];
+        let writer = client.rtc.writer(mid).expect("a writer");
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+            .unwrap()
+            .pt();
+        let mut frame = vec![0x5a_u8; 2400];
+        frame[0] = if key { 0x10 } else { 0x11 };
+        let time = MediaTime::from_90khz(n * 3000);
+        writer.write(pt, self.now, time, frame).unwrap();
+    }
+
+    /// Sends video frames `from..to` every 33 ms, a keyframe at `from` when `key_first`.
+    fn stream_video(&mut self, c: usize, mid: Mid, from: u64, to: u64, key_first: bool) {
+        for n in from..to {
+            self.send_video(c, mid, n, key_first && n == from);
+            self.run(Duration::from_millis(33));
         }
     }
 
@@ -347,22 +404,37 @@ fn audio_reaches_every_subscriber_on_the_m_line_announced_in_subscribed() {
 }
 
 #[test]
-fn a_subscriber_keyframe_request_reaches_the_publisher() {
+fn video_starts_on_a_keyframe_and_subscriber_requests_reach_the_publisher() {
     let mut net = Net::new(2);
-    net.connect(0, &[(MediaKind::Video, "alice-cam")]);
+    let cam = net.connect(0, &[(MediaKind::Video, "alice-cam")])[0];
     net.connect(1, &[]);
     net.run(Duration::from_millis(300));
+    net.stream_video(0, cam, 0, 5, true);
     let bob = net.clients[1].sid;
-    let cam = sub(9, &net.clients[0], "alice-cam", TrackKind::Video);
-    net.core.set_subscriptions(net.now, bob, &[cam]);
-    net.run(Duration::from_millis(500));
-    let opened = net.clients[0].keyframe_requests;
+    let sub_cam = sub(9, &net.clients[0], "alice-cam", TrackKind::Video);
+    net.core.set_subscriptions(net.now, bob, &[sub_cam]);
+    net.run(Duration::from_millis(300));
+    let before = net.clients[0].keyframe_requests;
+    // Delta frames only: the new subscriber gets nothing yet, and the publisher is asked for a
+    // keyframe.
+    net.stream_video(0, cam, 5, 15, false);
     assert!(
-        opened >= 1,
+        net.clients[0].keyframe_requests > before,
         "a new subscriber triggers a keyframe request to the publisher"
     );
+    assert!(
+        net.clients[1].frames.is_empty(),
+        "no frame before a keyframe"
+    );
+    net.stream_video(0, cam, 15, 30, true);
+    let got = net.clients[1].frames.len();
+    assert!(
+        got >= 14,
+        "bob shows alice's camera from the keyframe on: {got} frames"
+    );
     // Bob asks explicitly (PLI) on the m-line the server added for Alice's camera.
-    net.run(Duration::from_millis(1100));
+    net.run(Duration::from_millis(600));
+    let asked = net.clients[0].keyframe_requests;
     let bob_mid = *net.clients[1]
         .added
         .last()
@@ -373,10 +445,111 @@ fn a_subscriber_keyframe_request_reaches_the_publisher() {
         .unwrap()
         .request_keyframe(None, str0m::media::KeyframeRequestKind::Pli)
         .unwrap();
-    net.run(Duration::from_millis(200));
+    net.stream_video(0, cam, 30, 36, false);
     assert!(
-        net.clients[0].keyframe_requests > opened,
+        net.clients[0].keyframe_requests > asked,
         "bob's request reached alice"
+    );
+}
+
+/// The publisher's offer as twilio-video.js sends it with `preferredVideoCodecs: 'auto'`: three
+/// simulcast SSRCs in an `a=ssrc-group:SIM` (the first being the one str0m's client really sends),
+/// which the client then quietly falls back from.
+fn munge_simulcast(sdp: &str) -> String {
+    let mut out = String::new();
+    let mut first = None;
+    for line in sdp.split("\r\n") {
+        out.push_str(line);
+        out.push_str("\r\n");
+        if let Some(rest) = line.strip_prefix("a=ssrc:")
+            && first.is_none()
+            && line.contains(" cname:")
+        {
+            let ssrc = rest.split(' ').next().unwrap().to_owned();
+            let cname = rest.split("cname:").nth(1).unwrap().to_owned();
+            first = Some(ssrc.clone());
+            for extra in ["3000000001", "3000000002"] {
+                out.push_str(&format!("a=ssrc:{extra} cname:{cname}\r\n"));
+            }
+            out.push_str(&format!(
+                "a=ssrc-group:SIM {ssrc} 3000000001 3000000002\r\n"
+            ));
+        }
+    }
+    out.trim_end_matches("\r\n").to_owned() + "\r\n"
+}
+
+#[test]
+fn a_simulcast_offer_with_one_stream_sent_reaches_late_subscribers_and_their_requests() {
+    let mut net = Net::new(3);
+    net.munge = Some(munge_simulcast);
+    let cam = net.connect(0, &[(MediaKind::Video, "alice-cam")])[0];
+    net.munge = None;
+    net.connect(1, &[]);
+    net.connect(2, &[]);
+    net.run(Duration::from_millis(300));
+    net.stream_video(0, cam, 0, 30, true);
+    // Bob and then carol join after alice's camera has been running for a second.
+    let alice_cam = sub(9, &net.clients[0], "alice-cam", TrackKind::Video);
+    for c in [1, 2] {
+        let sid = net.clients[c].sid;
+        net.core
+            .set_subscriptions(net.now, sid, std::slice::from_ref(&alice_cam));
+        net.run(Duration::from_millis(200));
+        let asked = net.clients[0].keyframe_requests;
+        net.stream_video(0, cam, 30 + 10 * c as u64, 35 + 10 * c as u64, false);
+        assert!(
+            net.clients[0].keyframe_requests > asked,
+            "the request for subscriber {c} went to the stream alice sends"
+        );
+        net.stream_video(0, cam, 35 + 10 * c as u64, 40 + 10 * c as u64, true);
+        assert!(
+            net.clients[c].frames.len() >= 4,
+            "subscriber {c} shows alice's camera: {:?}",
+            net.clients[c].frames
+        );
+    }
+}
+
+#[test]
+fn a_video_packet_lost_on_the_way_to_a_subscriber_is_recovered_within_a_second() {
+    let mut net = Net::new(2);
+    let cam = net.connect(0, &[(MediaKind::Video, "alice-cam")])[0];
+    net.connect(1, &[]);
+    net.run(Duration::from_millis(300));
+    let bob = net.clients[1].sid;
+    let alice_cam = sub(9, &net.clients[0], "alice-cam", TrackKind::Video);
+    net.core.set_subscriptions(net.now, bob, &[alice_cam]);
+    net.run(Duration::from_millis(300));
+    net.stream_video(0, cam, 0, 20, true);
+    let shown = net.clients[1].frames.len();
+    assert!(shown >= 19, "bob shows alice's camera: {shown} frames");
+
+    // One packet of frame 20 is lost between the server and bob.
+    net.drop_to = Some((net.clients[1].addr, 1));
+    let lost_at = net.now;
+    net.stream_video(0, cam, 20, 50, false);
+    assert_eq!(net.drop_to.map(|d| d.1), Some(0), "a packet was dropped");
+    let frame_20 = 20 * 3000;
+    let after: Vec<&(Mid, u64, bool)> = net.clients[1]
+        .frames
+        .iter()
+        .filter(|(_, t, _)| *t >= frame_20)
+        .collect();
+    // Frames after the loss keep coming (repaired by retransmission or restarted by a keyframe),
+    // so bob's video recovers: every frame from one second after the loss on arrives.
+    let recovered_from = frame_20 + 30 * 3000;
+    let missing: Vec<u64> = (recovered_from / 3000..50)
+        .filter(|n| !after.iter().any(|(_, t, _)| *t == n * 3000))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "frames missing a second after the loss at {lost_at:?}: {missing:?}; got {after:?}"
+    );
+    assert!(
+        after.len() >= 28,
+        "almost every frame after the loss arrives: {} of 30",
+        after.len()
     );
 }
 

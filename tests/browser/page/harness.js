@@ -44,6 +44,26 @@
     };
   }
 
+  // Per subscribed video track: when it was subscribed, when its <video> element presented its first
+  // frame, how many frames it presented and their size (requestVideoFrameCallback: frames the page
+  // really shows, not only packets received).
+  const rendered = {};
+
+  function watchFrames(trackSid, element) {
+    const entry = { subscribedAt: Date.now(), firstFrameAt: null, frames: 0, width: 0, height: 0 };
+    rendered[trackSid] = entry;
+    const onFrame = (_now, meta) => {
+      if (entry.firstFrameAt === null) {
+        entry.firstFrameAt = Date.now();
+      }
+      entry.frames += 1;
+      entry.width = meta.width;
+      entry.height = meta.height;
+      element.requestVideoFrameCallback(onFrame);
+    };
+    element.requestVideoFrameCallback(onFrame);
+  }
+
   function watch(r) {
     r.on('participantConnected', (p) => log('participantConnected', remote(p)));
     r.on('participantDisconnected', (p) => log('participantDisconnected', remote(p)));
@@ -53,7 +73,11 @@
       log('trackSubscribed', { trackSid: pub.trackSid, kind: track.kind, participant: p.identity });
       // Play what arrives, as an app would: audio is only decoded when it is played out.
       if (track.kind !== 'data') {
-        document.body.appendChild(track.attach());
+        const element = track.attach();
+        document.body.appendChild(element);
+        if (track.kind === 'video') {
+          watchFrames(pub.trackSid, element);
+        }
       }
     });
     r.on('trackUnsubscribed', (track, pub, p) =>
@@ -86,6 +110,12 @@
         { iceServers: [], insights: false, audio: false, video: false },
         options,
       );
+      // `dataTrack: name` publishes a LocalDataTrack of that name from the start (in `connect`).
+      if (opts.dataTrack) {
+        window.dataTrack = new Twilio.Video.LocalDataTrack({ name: opts.dataTrack });
+        opts.tracks = (opts.tracks || []).concat([window.dataTrack]);
+        delete opts.dataTrack;
+      }
       try {
         room = await Twilio.Video.connect(token, opts);
       } catch (e) {
@@ -98,6 +128,11 @@
     },
 
     summary,
+
+    // What each subscribed video track's <video> element presented (see watchFrames).
+    rendered() {
+      return JSON.parse(JSON.stringify(rendered));
+    },
 
     // Publishes a new fake-camera (or microphone) track; resolves with its publication.
     async publish(kind, name) {
@@ -141,6 +176,18 @@
         // Data tracks have nothing to stop.
         pub.track.stop();
       }
+      return true;
+    },
+
+    // Stops the local track published as `trackSid` and starts it again in place (a new camera
+    // capture behind the same publication, as after a device change); resolves when it runs again.
+    async restart(trackSid) {
+      const pub = Array.from(room.localParticipant.tracks.values()).find((p) => p.trackSid === trackSid);
+      if (!pub) {
+        return false;
+      }
+      pub.track.stop();
+      await pub.track.restart();
       return true;
     },
 
