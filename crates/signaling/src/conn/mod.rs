@@ -34,8 +34,12 @@ const HELLO_TIMEOUT: Span = Span::from_secs(15);
 /// Close code for a connection given up after missed heartbeats (any code but 1000 makes the client
 /// try to resume).
 const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
-/// Close code when the server stops (the client will try to resume).
+/// Close code when the server stops while a connection is in no room yet (a connecting
+/// twilio-video.js then fails with 53000, like a live one told so by `CODE_SERVER_STOPPING`).
 const CLOSE_SERVER_STOPPING: u16 = 1012;
+/// The Twilio error a live session ends with when the server stops: 53000, SignalingConnectionError,
+/// the one twilio-video.js itself reports when it cannot reach the server while connecting.
+const CODE_SERVER_STOPPING: u32 = 53000;
 /// Close code for protocol violations before the handshake.
 const CLOSE_PROTOCOL: u16 = 1002;
 
@@ -183,7 +187,9 @@ impl Conn {
                 Some(notice) = self.notices_rx.recv() => self.on_notice(notice).await,
                 Some(signal) = self.media_rx.recv() => self.on_media(signal).await,
                 () = clock.sleep_until(deadline) => self.on_deadline().await,
-                () = self.sig.shutdown.cancelled(), if !matches!(self.phase, Phase::Live(_)) => {
+                // Live sessions end through the hub (their participant leaves first); ending ones
+                // get their moment to say goodbye.
+                () = self.sig.shutdown.cancelled(), if matches!(self.phase, Phase::AwaitHello | Phase::AwaitConnect) => {
                     Flow::Close(CLOSE_SERVER_STOPPING, "server stopping")
                 }
             };
@@ -455,7 +461,15 @@ impl Conn {
                         .await;
                     }
                     EndReason::ServerStopped => {
-                        return Flow::Close(CLOSE_SERVER_STOPPING, "server stopping");
+                        // An RSP error ends the client's session at once: twilio-video.js
+                        // disconnects the room with it, says goodbye and closes with 1000. A close
+                        // code alone would make it try to resume for the whole reconnect window,
+                        // against a server that has already recorded its end.
+                        self.send_msg(&ErrorMessage::new(
+                            CODE_SERVER_STOPPING,
+                            "Signaling connection error: the server is stopping",
+                        ))
+                        .await;
                     }
                     EndReason::Left | EndReason::ConnectionLost => {}
                 }
