@@ -46,6 +46,8 @@ pub struct Config {
     pub ad_hoc_status_callback: Option<(String, CallbackMethod)>,
     /// The media server (None: no media; clients connect but their offers stay unanswered).
     pub media: Option<vroom_sfu::MediaConfig>,
+    /// How long a stop may take, from the stop signal to the exit (8 s: under Docker's 10 s).
+    pub shutdown_timeout: std::time::Duration,
     /// Where the `/quickstart` page gets twilio-video.js (the pinned release from a CDN by default).
     pub quickstart: crate::quickstart::SdkSource,
 }
@@ -60,6 +62,9 @@ impl Default for Config {
             heartbeat_ms: 5000,
             webhooks: WebhookConfig::default(),
             ad_hoc_status_callback: None,
+            shutdown_timeout: std::time::Duration::from_secs(
+                crate::settings::DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            ),
             quickstart: crate::quickstart::SdkSource::Cdn(
                 crate::quickstart::DEFAULT_CDN.to_owned(),
             ),

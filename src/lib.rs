@@ -12,13 +12,13 @@ pub mod credentials;
 pub mod quickstart;
 pub mod settings;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use vroom_api::{ApiCredentials, ApiState};
 use vroom_domain::live::LiveConfig;
 use vroom_domain::sid::{IdSource, RandomIds};
@@ -56,7 +56,7 @@ pub struct App {
     outbox: Arc<Notify>,
     hub: Hub,
     media: Option<vroom_sfu::Media>,
-    media_stop: tokio_util::sync::CancellationToken,
+    media_stop: CancellationToken,
     credentials: StoredCredentials,
     generated_credentials: bool,
 }
@@ -75,7 +75,7 @@ impl App {
             .await
             .context("cannot read or store the credentials")?;
         let outbox = Arc::new(Notify::new());
-        let media_stop = tokio_util::sync::CancellationToken::new();
+        let media_stop = CancellationToken::new();
         let media = match &config.media {
             Some(m) => Some(
                 vroom_sfu::Media::start(m.clone(), media_stop.clone())
@@ -181,26 +181,70 @@ impl App {
             Arc::clone(&self.outbox),
         )
         .context("cannot build the status-callback HTTP client")?;
-        let stop_dispatcher = tokio_util::sync::CancellationToken::new();
-        let dispatching = tokio::spawn(dispatcher.run(stop_dispatcher.clone()));
+        let stop_dispatcher = CancellationToken::new();
+        let drain_dispatcher = CancellationToken::new();
+        let dispatching =
+            tokio::spawn(dispatcher.run(stop_dispatcher.clone(), drain_dispatcher.clone()));
         let app = vroom_api::router(api)
             .merge(signaling.router())
             .merge(quickstart::router(&self.config.quickstart))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         tracing::info!(%local, %public_url, "vroom is serving");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        let stopping = CancellationToken::new();
+        tokio::spawn({
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            }
+        });
+        let server = axum::serve(listener, app)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(server);
+        // Until the stop: serve. After it: no new connections, and the requests in flight get until
+        // the deadline to finish.
+        let served = tokio::select! {
+            served = &mut server => Some(served),
+            () = stopping.cancelled() => None,
+        };
+        let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
+        let served = match served {
+            Some(served) => served,
+            None => tokio::time::timeout_at(deadline, server)
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::warn!("stopping: REST requests still in flight at the deadline");
+                    Ok(())
+                }),
+        };
+        served.context("the server failed")?;
+        tracing::info!("stopping: ending every session");
+        // Participants leave now (their records end at the stop, with their callback events) and
+        // each client is told its session is over.
+        if tokio::time::timeout_at(deadline, self.hub.shutdown())
             .await
-            .context("the server failed")?;
-        tracing::info!("stopping: closing rooms' live sessions");
-        self.hub.shutdown().await;
-        signaling.shutdown(Duration::from_secs(5)).await;
+            .is_err()
+        {
+            tracing::warn!("stopping: some rooms did not record their participants' end in time");
+        }
+        signaling
+            .shutdown(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await;
         self.media_stop.cancel();
-        // Give the last callbacks (participants disconnected by the stop) a moment; whatever is not
-        // delivered stays in the outbox for the next start.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        stop_dispatcher.cancel();
-        let _ = dispatching.await;
+        // The callbacks of those departures go out now; whatever is not delivered by the deadline
+        // stays in the outbox for the next start.
+        drain_dispatcher.cancel();
+        let mut dispatching = dispatching;
+        if tokio::time::timeout_at(deadline, &mut dispatching)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping: status callbacks left for the next start");
+            stop_dispatcher.cancel();
+            let _ = dispatching.await;
+        }
+        tracing::info!("stopped");
         Ok(())
     }
 }

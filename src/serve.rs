@@ -85,7 +85,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if resolved.config.database_url.starts_with("sqlite://") && settings.database_url.is_none() {
         prepare_data_dir(&resolved.data_dir)?;
     }
-    let shutdown_timeout = resolved.shutdown_timeout;
     let public_url = resolved.config.public_url.clone();
     let app = vroom::App::start(resolved.config, vroom::Deps::default()).await?;
     let listener = bind(&listen, addrs).await?;
@@ -104,6 +103,5 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     println!("vroom is listening on {base} (join a room from a browser at {base}/quickstart)");
-    let _ = shutdown_timeout;
     app.serve(listener, stop_signal()).await
 }

@@ -25,8 +25,6 @@ pub struct Resolved {
     pub listen: String,
     /// The data folder.
     pub data_dir: PathBuf,
-    /// How long a stop may take.
-    pub shutdown_timeout: Duration,
     /// Log line format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -264,16 +262,16 @@ impl Settings {
             webhooks,
             ad_hoc_status_callback,
             media,
+            shutdown_timeout: Duration::from_secs(
+                self.shutdown_timeout
+                    .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            ),
             quickstart: SdkSource::choose(q.sdk.clone(), Some(&data_dir), &cdn),
         };
         Ok(Resolved {
             config,
             listen: self.listen_or_default(),
             data_dir,
-            shutdown_timeout: Duration::from_secs(
-                self.shutdown_timeout
-                    .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
-            ),
             log_format: self.log_format.unwrap_or(LogFormat::Text),
             log_level,
             metrics_listen: self.metrics.listen.clone().filter(|l| !l.is_empty()),
@@ -300,7 +298,7 @@ mod tests {
             r.config.public_url.as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert_eq!(r.shutdown_timeout, Duration::from_secs(8));
+        assert_eq!(r.config.shutdown_timeout, Duration::from_secs(8));
         let r = resolve("listen = \"localhost:9090\"\ndata_dir = \"/srv/v\"").unwrap();
         assert_eq!(
             r.config.public_url.as_deref(),

@@ -121,6 +121,7 @@ impl TestServer {
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
             media: Config::default().media,
             quickstart: options.quickstart.clone(),
+            ..Config::default()
         };
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(c) => Arc::new(c.clone()),

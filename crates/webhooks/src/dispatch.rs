@@ -124,17 +124,20 @@ impl Dispatcher {
         })
     }
 
-    /// Delivers until `stop` is cancelled. Deliveries still in flight then are abandoned; their
-    /// events stay pending and go out after the next start.
-    pub async fn run(self, stop: CancellationToken) {
+    /// Delivers until `stop` is cancelled, or, once `drain` is cancelled, until nothing is due and
+    /// nothing is in flight (events waiting for a later retry are left). Deliveries still in flight
+    /// at `stop` are abandoned; their events stay pending and go out after the next start.
+    pub async fn run(self, stop: CancellationToken, drain: CancellationToken) {
         let this = Arc::new(self);
         let mut tasks: JoinSet<(RoomSid, String)> = JoinSet::new();
         let mut busy_rooms: HashSet<RoomSid> = HashSet::new();
         let mut per_host: HashMap<String, usize> = HashMap::new();
         loop {
             let now = this.clock.now();
+            let mut due_now = false;
             match this.store.due_webhooks(now, 500).await {
                 Ok(due) => {
+                    due_now = !due.is_empty();
                     for item in due {
                         if tasks.len() >= this.config.max_in_flight {
                             break;
@@ -157,6 +160,9 @@ impl Dispatcher {
                 }
                 Err(e) => tracing::error!(error = %e, "cannot read the webhook outbox"),
             }
+            if drain.is_cancelled() && !due_now && tasks.is_empty() {
+                break;
+            }
             let next = this.store.next_webhook_due().await.ok().flatten();
             let deadline = match next {
                 Some(t) if t > now => t,
@@ -166,6 +172,7 @@ impl Dispatcher {
             };
             tokio::select! {
                 () = stop.cancelled() => break,
+                () = drain.cancelled(), if !drain.is_cancelled() => {}
                 () = this.wake.notified() => {}
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok((room, host)) = done {
