@@ -163,6 +163,13 @@ impl TestServer {
         self.stop_in_place().await;
     }
 
+    /// Stops gracefully and hands back the temporary folder holding the database, so the test can
+    /// read what the stop left.
+    pub async fn stop_keeping_data(mut self) -> Arc<TempDir> {
+        self.stop_in_place().await;
+        Arc::clone(&self.dir)
+    }
+
     async fn stop_in_place(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -10,5 +10,6 @@ mod lifecycle;
 mod quickstart;
 mod rest;
 mod sdk;
+mod shutdown;
 mod signaling;
 mod webhooks;
