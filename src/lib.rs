@@ -9,6 +9,8 @@
 
 pub mod config;
 pub mod credentials;
+mod metered_store;
+pub mod observe;
 pub mod quickstart;
 pub mod settings;
 
@@ -37,6 +39,8 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// SIDs.
     pub ids: Arc<dyn IdSource>,
+    /// The process's Prometheus recorder, if `main` installed one (tests run without).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Default for Deps {
@@ -44,6 +48,7 @@ impl Default for Deps {
         Self {
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
+            metrics: None,
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct App {
     media_stop: CancellationToken,
     credentials: StoredCredentials,
     generated_credentials: bool,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl App {
@@ -68,9 +75,11 @@ impl App {
     /// # Errors
     /// When the database cannot be opened or read.
     pub async fn start(config: Config, deps: Deps) -> anyhow::Result<Self> {
-        let store = vroom_store::open(&config.database_url)
-            .await
-            .context("cannot open the database")?;
+        let store: Arc<dyn Store> = Arc::new(metered_store::MeteredStore(
+            vroom_store::open(&config.database_url)
+                .await
+                .context("cannot open the database")?,
+        ));
         let resolved = credentials::resolve(store.as_ref(), &config.credentials)
             .await
             .context("cannot read or store the credentials")?;
@@ -114,6 +123,8 @@ impl App {
             media_stop,
             credentials: resolved.credentials,
             generated_credentials: resolved.generated,
+            metrics: deps.metrics,
+            metrics_listener: None,
         })
     }
 
@@ -121,6 +132,14 @@ impl App {
     #[must_use]
     pub fn credentials(&self) -> &StoredCredentials {
         &self.credentials
+    }
+
+    /// Serves `/metrics` on `listener`, without authentication, instead of on the main listener
+    /// behind the account's credentials.
+    #[must_use]
+    pub fn with_metrics_listener(mut self, listener: TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
     }
 
     /// Whether this start generated (some of) the credentials.
@@ -135,7 +154,7 @@ impl App {
     /// # Errors
     /// When the listener fails.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
@@ -185,12 +204,39 @@ impl App {
         let drain_dispatcher = CancellationToken::new();
         let dispatching =
             tokio::spawn(dispatcher.run(stop_dispatcher.clone(), drain_dispatcher.clone()));
-        let app = vroom_api::router(api)
+        let stopping = CancellationToken::new();
+        let observe = observe::Observe {
+            store: Arc::clone(&self.store),
+            media: self.media.clone(),
+            hub: self.hub.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let api_credentials = api.credentials.clone();
+        let mut app = vroom_api::router(api)
             .merge(signaling.router())
             .merge(quickstart::router(&self.config.quickstart))
+            .merge(observe::health_router(observe.clone()));
+        match self.metrics_listener.take() {
+            None => app = app.merge(observe::metrics_router(observe, Some(api_credentials))),
+            Some(listener) => {
+                let metrics_app = observe::metrics_router(observe, None);
+                let addr = listener.local_addr().ok();
+                tracing::info!(?addr, "serving /metrics");
+                let stopped = stopping.clone().cancelled_owned();
+                tokio::spawn(async move {
+                    let served = axum::serve(listener, metrics_app)
+                        .with_graceful_shutdown(stopped)
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "the metrics listener failed");
+                    }
+                });
+            }
+        }
+        let app = app
+            .route_layer(axum::middleware::from_fn(observe::track_http))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         tracing::info!(%local, %public_url, "vroom is serving");
-        let stopping = CancellationToken::new();
         tokio::spawn({
             let stopping = stopping.clone();
             async move {

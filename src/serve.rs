@@ -7,18 +7,17 @@ use std::path::Path;
 use vroom::settings::Settings;
 
 /// Resolves `host:port` (a name such as `localhost:8080` included) to the addresses to try.
-async fn resolve_listen(listen: &str) -> anyhow::Result<Vec<SocketAddr>> {
+/// `setting` names it in errors.
+async fn resolve_listen(listen: &str, setting: &str) -> anyhow::Result<Vec<SocketAddr>> {
     if let Ok(addr) = listen.parse::<SocketAddr>() {
         return Ok(vec![addr]);
     }
     let found: Vec<SocketAddr> = tokio::net::lookup_host(listen)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!("listen (--listen, VROOM_LISTEN) '{listen}': not an address: {e}")
-        })?
+        .map_err(|e| anyhow::anyhow!("{setting} '{listen}': not an address: {e}"))?
         .collect();
     if found.is_empty() {
-        anyhow::bail!("listen (--listen, VROOM_LISTEN) '{listen}' resolves to no address");
+        anyhow::bail!("{setting} '{listen}' resolves to no address");
     }
     Ok(found)
 }
@@ -77,7 +76,7 @@ async fn stop_signal() {
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen_or_default();
     // IPv4 first: browsers try `localhost` both ways, other clients often only the first.
-    let mut addrs = resolve_listen(&listen).await?;
+    let mut addrs = resolve_listen(&listen, "listen (--listen, VROOM_LISTEN)").await?;
     addrs.sort_by_key(SocketAddr::is_ipv6);
     // Everything is checked and opened before binding, so a wrong setting is reported as such
     // rather than as a busy port.
@@ -86,8 +85,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         prepare_data_dir(&resolved.data_dir)?;
     }
     let public_url = resolved.config.public_url.clone();
-    let app = vroom::App::start(resolved.config, vroom::Deps::default()).await?;
+    let metrics_listen = resolved.metrics_listen.clone();
+    let deps = vroom::Deps {
+        metrics: Some(vroom::observe::install_recorder()?),
+        ..vroom::Deps::default()
+    };
+    let mut app = vroom::App::start(resolved.config, deps).await?;
     let listener = bind(&listen, addrs).await?;
+    if let Some(metrics_listen) = metrics_listen {
+        let addrs = resolve_listen(
+            &metrics_listen,
+            "metrics.listen (--metrics-listen, VROOM_METRICS_LISTEN)",
+        )
+        .await?;
+        app = app.with_metrics_listener(bind(&metrics_listen, addrs).await?);
+    }
     let local = listener.local_addr()?;
     let base = public_url.unwrap_or_else(|| vroom::config::derived_public_url(local));
     if app.generated_credentials() {

@@ -132,6 +132,7 @@ impl TestServer {
             Deps {
                 clock,
                 ids: Arc::new(RandomIds),
+                metrics: None,
             },
         )
         .await

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod external;
 mod lifecycle;
+mod observe;
 mod quickstart;
 mod rest;
 mod sdk;

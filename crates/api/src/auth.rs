@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -53,6 +54,23 @@ impl ApiCredentials {
         let key = same(user, &self.api_key_sid.to_string()) && same(password, &self.api_key_secret);
         (account || key).then_some(self.account_sid)
     }
+
+    /// The account an `Authorization: Basic …` header authenticates, if any (for the other
+    /// endpoints behind the account's credentials: metrics, the console).
+    #[must_use]
+    pub fn check_basic(&self, headers: &HeaderMap) -> Option<AccountSid> {
+        let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, encoded) = header.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (user, password) = text.split_once(':')?;
+        self.check(user, password)
+    }
 }
 
 impl FromRequestParts<Arc<ApiState>> for Caller {
@@ -62,23 +80,9 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         parts: &mut Parts,
         state: &Arc<ApiState>,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let (scheme, encoded) = header.split_once(' ').ok_or(ApiError::Unauthorized)?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(ApiError::Unauthorized);
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| ApiError::Unauthorized)?;
-        let text = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
-        let (user, password) = text.split_once(':').ok_or(ApiError::Unauthorized)?;
         let account_sid = state
             .credentials
-            .check(user, password)
+            .check_basic(&parts.headers)
             .ok_or(ApiError::Unauthorized)?;
         Ok(Caller { account_sid })
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use vroom_domain::live::{Effects, LiveRoom, Notice, TrackOutcome};
-use vroom_domain::participant::{EndReason, Participant};
+use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{IdSource, ParticipantSid, RoomSid};
@@ -139,6 +139,41 @@ pub(crate) fn spawn(
     handle
 }
 
+/// Logs and counts a stored change: joins, departures (with their reason) and room ends.
+pub(crate) fn record(change: &Change) {
+    match change {
+        Change::InsertParticipant(p) => {
+            tracing::info!(room = %p.room_sid, participant = %p.sid, "participant connected");
+            metrics::counter!("vroom_participant_joins_total").increment(1);
+        }
+        Change::UpdateParticipant(p) if p.status == ParticipantStatus::Disconnected => {
+            let reason = p.end_reason.map_or("unknown", EndReason::as_str);
+            tracing::info!(room = %p.room_sid, participant = %p.sid, reason, duration_s = p.duration, "participant disconnected");
+            metrics::counter!("vroom_participant_leaves_total", "reason" => reason).increment(1);
+        }
+        Change::UpdateRoom(r) if !r.is_in_progress() => {
+            tracing::info!(room = %r.sid, status = r.status.as_str(), duration_s = r.duration, "room ended");
+            metrics::counter!("vroom_rooms_ended_total", "status" => r.status.as_str())
+                .increment(1);
+        }
+        _ => {}
+    }
+}
+
+/// Keeps `vroom_participants_connected` in step with the participants this process connected (those
+/// a previous run left connected are closed at the start without having been counted).
+fn count_connected(change: &Change) {
+    match change {
+        Change::InsertParticipant(_) => {
+            metrics::gauge!("vroom_participants_connected").increment(1.0);
+        }
+        Change::UpdateParticipant(p) if p.status == ParticipantStatus::Disconnected => {
+            metrics::gauge!("vroom_participants_connected").decrement(1.0);
+        }
+        _ => {}
+    }
+}
+
 impl RoomActor {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, me: RoomHandle) {
         let sid = self.live.room().sid;
@@ -194,6 +229,8 @@ impl RoomActor {
                 if let Change::UpdateParticipant(p) = change {
                     self.memories.remove(&p.sid);
                 }
+                record(change);
+                count_connected(change);
             }
             if !effects.events.is_empty() {
                 self.deps.outbox.notify_one();

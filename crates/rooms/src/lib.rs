@@ -239,6 +239,7 @@ impl Hub {
         if !effects.is_empty() {
             let changes: Vec<Change> = effects.writes.into_iter().map(Change::from).collect();
             store.apply(&changes, &effects.events).await?;
+            changes.iter().for_each(actor::record);
             self.deps.outbox.notify_one();
         }
         Ok(self.register(live))
@@ -276,6 +277,16 @@ impl Hub {
             Some(h) => Ok(Some(h)),
             None => Ok(Some(self.revive(room.clone(), Vec::new()).await?)),
         }
+    }
+
+    /// How many rooms in progress have a task in this process.
+    #[must_use]
+    pub fn live_rooms(&self) -> usize {
+        self.deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     /// The clock the hub runs on.
@@ -353,6 +364,9 @@ impl Hub {
         if !events.is_empty() {
             self.deps.outbox.notify_one();
         }
+        tracing::info!(room = %room.sid, ad_hoc, "room created");
+        metrics::counter!("vroom_rooms_created_total", "ad_hoc" => if ad_hoc { "true" } else { "false" })
+            .increment(1);
         self.register(LiveRoom::new(room.clone(), self.config));
         Ok(room)
     }

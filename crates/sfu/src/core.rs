@@ -28,6 +28,7 @@ use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
 use crate::MediaError;
 use crate::peer::{OutState, Peer};
 use crate::rtp::Forwarded;
+use crate::stats::MediaStats;
 
 /// Something for a participant's signaling session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,8 @@ pub struct SfuCore {
     /// The peer connection each remote address was last seen on (indices, cleared when peers are
     /// removed), so a datagram does not have to be offered to every connection.
     by_source: HashMap<SocketAddr, usize>,
+    /// What the peer connections carried, from their stats reports.
+    stats: crate::stats::StatsBook,
 }
 
 impl SfuCore {
@@ -130,6 +133,7 @@ impl SfuCore {
             routes: HashMap::new(),
             routes_stale: false,
             by_source: HashMap::new(),
+            stats: crate::stats::StatsBook::default(),
         }
     }
 
@@ -149,6 +153,7 @@ impl SfuCore {
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
             .set_rtp_mode(true)
+            .set_stats_interval(Some(crate::stats::STATS_INTERVAL))
             .set_crypto_provider(Arc::clone(&self.config.crypto))
             .clear_codecs()
             .enable_opus(true, false)
@@ -433,6 +438,22 @@ impl SfuCore {
             .min()
     }
 
+    /// What the media server carries now and carried since it started.
+    pub fn stats(&mut self, now: Instant) -> MediaStats {
+        let (streams_in, streams_out, received, sent) = self.stats.snapshot(now);
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        MediaStats {
+            peer_connections: count(self.peers.len()),
+            connected_peer_connections: count(
+                self.peers.iter().filter(|p| p.rtc.is_connected()).count(),
+            ),
+            streams_in,
+            streams_out,
+            received,
+            sent,
+        }
+    }
+
     /// The next thing for the driver to do.
     pub fn poll_output(&mut self) -> Option<CoreOutput> {
         self.out.pop_front()
@@ -522,6 +543,12 @@ impl SfuCore {
             }
             Event::ChannelClose(cid) => {
                 peer.channels_in.remove(&cid);
+            }
+            Event::MediaIngressStats(s) => {
+                self.stats.ingress(peer.participant, &peer.pc, &s, now);
+            }
+            Event::MediaEgressStats(s) => {
+                self.stats.egress(peer.participant, &peer.pc, &s, now);
             }
             Event::Connected => {
                 tracing::debug!(room = %peer.room, participant = %peer.participant, pc = %peer.pc, "media connected");

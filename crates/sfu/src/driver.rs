@@ -65,6 +65,7 @@ enum Command {
         participant: ParticipantSid,
         reply: oneshot::Sender<ResumeState>,
     },
+    Stats(oneshot::Sender<crate::MediaStats>),
 }
 
 /// A handle on the running media server. Cheap to clone.
@@ -108,6 +109,19 @@ impl Media {
     #[must_use]
     pub fn public_addr(&self) -> SocketAddr {
         self.public_addr
+    }
+
+    /// Whether the media task still runs (it ends when stopped, or if it failed).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
+    /// What the media server carries now and carried since it started; `None` once it stopped.
+    pub async fn stats(&self) -> Option<crate::MediaStats> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Stats(reply));
+        rx.await.ok()
     }
 
     fn send(&self, c: Command) {
@@ -270,6 +284,9 @@ async fn run(
                     }
                     Command::State { participant, reply } => {
                         let _ = reply.send(core.state(participant));
+                    }
+                    Command::Stats(reply) => {
+                        let _ = reply.send(core.stats(now));
                     }
                 }
             }

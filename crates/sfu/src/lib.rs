@@ -8,6 +8,7 @@
 //!   keyframes, continuous sequence numbers, timestamps and VP8 picture ids;
 //! - `peer`: one peer connection, the tracks (and simulcast layers) it receives and those it sends;
 //! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
+//! - `stats`: [`MediaStats`], totals of what the peer connections carried, from str0m's reports;
 //! - `driver`: [`Media`], the Tokio task that owns the UDP socket and feeds the core.
 //!
 //! # Contracts
@@ -23,9 +24,11 @@ mod forward;
 mod peer;
 mod rtp;
 pub mod sdp;
+mod stats;
 
 pub use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
 pub use crate::driver::{Media, MediaConfig};
+pub use crate::stats::{MediaStats, Totals};
 
 /// Why a media operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

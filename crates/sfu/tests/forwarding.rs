@@ -723,3 +723,51 @@ fn an_offer_repeated_after_a_lost_answer_gets_the_same_answer() {
     );
     assert_eq!(offer_again(&mut net, &offer, revision), None);
 }
+
+#[test]
+fn the_media_server_counts_what_it_carried_and_the_subscribers_nacks() {
+    let mut net = Net::new(2);
+    let cam = net.connect(0, &[(MediaKind::Video, "alice-cam")])[0];
+    net.connect(1, &[]);
+    net.run(Duration::from_millis(300));
+    let bob = net.clients[1].sid;
+    let alice_cam = sub(9, &net.clients[0], "alice-cam", TrackKind::Video);
+    net.core.set_subscriptions(net.now, bob, &[alice_cam]);
+    net.run(Duration::from_millis(300));
+    net.stream_video(0, cam, 0, 20, true);
+    net.drop_to = Some((net.clients[1].addr, 1));
+    net.stream_video(0, cam, 20, 50, false);
+    // Reports come once a second.
+    net.run(Duration::from_millis(1500));
+
+    let s = net.core.stats(net.now);
+    assert_eq!(
+        (s.peer_connections, s.connected_peer_connections),
+        (2, 2),
+        "{s:?}"
+    );
+    assert_eq!((s.streams_in, s.streams_out), (1, 1), "{s:?}");
+    // 50 frames of three packets each way (the sent side may add retransmissions).
+    assert!(
+        s.received.packets >= 150 && s.received.bytes > 100_000,
+        "{s:?}"
+    );
+    assert!(s.sent.packets >= 149 && s.sent.bytes > 100_000, "{s:?}");
+    assert!(
+        s.sent.nacks >= 1,
+        "bob asked again for the packet he lost: {s:?}"
+    );
+
+    // Totals stay when the connections go; the streams do not.
+    let alice = net.clients[0].sid;
+    net.core.remove_participant(alice);
+    net.core.remove_participant(bob);
+    net.now += Duration::from_secs(6);
+    let after = net.core.stats(net.now);
+    assert_eq!(
+        (after.peer_connections, after.streams_in, after.streams_out),
+        (0, 0, 0),
+        "{after:?}"
+    );
+    assert_eq!((after.received, after.sent), (s.received, s.sent));
+}

@@ -115,6 +115,15 @@ pub struct PendingWebhook {
     pub attempts: u32,
 }
 
+/// The pending part of the outbox, at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookBacklog {
+    /// Events not yet delivered nor given up.
+    pub pending: u64,
+    /// When the oldest of them happened (its `Timestamp` in the event), if any is pending.
+    pub oldest: Option<Timestamp>,
+}
+
 /// The server's own account and API key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredCredentials {
@@ -203,6 +212,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// When the next pending event becomes due, if any is pending.
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// How many events are pending and when the oldest of them happened (for metrics).
+    async fn webhook_backlog(&self) -> StoreResult<WebhookBacklog>;
 
     /// Marks an event delivered.
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()>;

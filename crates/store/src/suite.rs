@@ -446,6 +446,7 @@ async fn outbox_order_and_retries(store: &dyn Store) {
         at + Span::from_secs(1),
     );
     let b0 = event(&b, EventKind::RoomCreated, 0, at);
+    let before = store.webhook_backlog().await.unwrap();
     store
         .apply(&[Change::InsertRoom(a.clone())], std::slice::from_ref(&a0))
         .await
@@ -457,6 +458,9 @@ async fn outbox_order_and_retries(store: &dyn Store) {
     store.apply(&[], std::slice::from_ref(&a1)).await.unwrap();
     assert_eq!(store.next_event_sequence(a.sid).await.unwrap(), 2);
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(at));
+    let backlog = store.webhook_backlog().await.unwrap();
+    assert_eq!(backlog.pending, before.pending + 3);
+    assert!(backlog.oldest.is_some_and(|t| t <= at), "{backlog:?}");
 
     let later = at + Span::from_secs(60);
     let due = store.due_webhooks(later, 100).await.unwrap();
@@ -502,8 +506,14 @@ async fn outbox_order_and_retries(store: &dyn Store) {
         next.iter().map(|d| d.event.clone()).collect::<Vec<_>>(),
         vec![a1]
     );
+    assert_eq!(
+        store.webhook_backlog().await.unwrap().pending,
+        before.pending + 1,
+        "delivered and given-up events are no longer pending"
+    );
     store.webhook_delivered(next[0].id, later).await.unwrap();
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
+    assert_eq!(store.webhook_backlog().await.unwrap(), before);
 }
 
 async fn credentials(store: &dyn Store) {

@@ -193,13 +193,22 @@ impl Dispatcher {
         let now = self.clock.now();
         let attempts = item.attempts + 1;
         let recorded = match &outcome {
-            Outcome::Delivered => self.store.webhook_delivered(item.id, now).await,
+            Outcome::Delivered => {
+                metrics::counter!("vroom_webhook_attempts_total", "outcome" => "delivered")
+                    .increment(1);
+                self.store.webhook_delivered(item.id, now).await
+            }
             Outcome::Retry(why) if attempts < self.config.max_attempts => {
+                metrics::counter!("vroom_webhook_attempts_total", "outcome" => "failed")
+                    .increment(1);
                 let at = now + self.config.backoff(attempts);
                 tracing::info!(room = %item.event.room_sid, event = item.event.kind.as_str(), attempts, why, "status callback failed; will retry");
                 self.store.webhook_failed(item.id, why, Some(at), now).await
             }
             Outcome::Retry(why) | Outcome::GiveUp(why) => {
+                metrics::counter!("vroom_webhook_attempts_total", "outcome" => "failed")
+                    .increment(1);
+                metrics::counter!("vroom_webhook_given_up_total").increment(1);
                 tracing::warn!(room = %item.event.room_sid, event = item.event.kind.as_str(), attempts, why, "status callback given up");
                 self.store.webhook_failed(item.id, why, None, now).await
             }

@@ -175,7 +175,7 @@ impl Conn {
                 media_region: room.settings.media_region.clone(),
             },
         };
-        tracing::info!(room = %room.sid, participant = %participant.sid, "participant connected");
+        tracing::debug!(room = %room.sid, participant = %participant.sid, session = self.session, "signaling session joined");
         self.phase = Phase::Live(Box::new(Live {
             room,
             participant,

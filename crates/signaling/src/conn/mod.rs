@@ -114,7 +114,40 @@ struct Conn {
     participant: Option<vroom_domain::sid::ParticipantSid>,
 }
 
+/// Counts an open connection in `vroom_signaling_connections` for as long as it lives.
+struct Open;
+
+impl Open {
+    fn new() -> Self {
+        metrics::gauge!("vroom_signaling_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        metrics::gauge!("vroom_signaling_connections").decrement(1.0);
+    }
+}
+
+/// Counts a frame or message received, by its type.
+fn received(kind: &'static str) {
+    metrics::counter!("vroom_signaling_messages_received_total", "type" => kind).increment(1);
+}
+
+fn message_kind(m: &ClientMessage) -> &'static str {
+    match m {
+        ClientMessage::Connect(_) => "connect",
+        ClientMessage::Sync(_) => "sync",
+        ClientMessage::Update(_) => "update",
+        ClientMessage::Disconnect => "disconnect",
+        ClientMessage::Ice(_) => "ice",
+        ClientMessage::Unknown(_) => "unknown",
+    }
+}
+
 pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>) {
+    let _open = Open::new();
     let now = sig.hub.clock().now();
     let (notices_tx, notices_rx) = mpsc::unbounded_channel();
     let (media_tx, media_rx) = mpsc::unbounded_channel();
@@ -219,6 +252,7 @@ impl Conn {
     }
 
     async fn send(&mut self, text: String) -> bool {
+        metrics::counter!("vroom_signaling_messages_sent_total").increment(1);
         self.last_out = self.now();
         self.socket.send(Message::Text(text.into())).await.is_ok()
     }
@@ -259,8 +293,18 @@ impl Conn {
     async fn on_text(&mut self, text: &str) -> Flow {
         let frame = match tcmp::parse(text) {
             Ok(f) => f,
-            Err(e) => return self.protocol_error(&e.to_string()).await,
+            Err(e) => {
+                received("invalid");
+                return self.protocol_error(&e.to_string()).await;
+            }
         };
+        match &frame {
+            Inbound::Heartbeat => received("heartbeat"),
+            Inbound::Bye => received("bye"),
+            Inbound::Hello { .. } => received("hello"),
+            // Counted by their message type.
+            Inbound::Msg(_) => {}
+        }
         match frame {
             Inbound::Heartbeat => Flow::Continue,
             Inbound::Bye => {
@@ -293,8 +337,12 @@ impl Conn {
     async fn on_message(&mut self, body: serde_json::Value) -> Flow {
         let message = match rsp::parse(body) {
             Ok(m) => m,
-            Err(e) => return self.protocol_error(&e.to_string()).await,
+            Err(e) => {
+                received("invalid");
+                return self.protocol_error(&e.to_string()).await;
+            }
         };
+        received(message_kind(&message));
         match (&self.phase, message) {
             (Phase::Ending { .. }, _) => Flow::Continue,
             (_, ClientMessage::Unknown(kind)) => {

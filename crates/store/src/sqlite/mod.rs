@@ -25,7 +25,7 @@ use vroom_domain::time::Timestamp;
 
 use crate::{
     Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError, StoreResult,
-    StoredCredentials,
+    StoredCredentials, WebhookBacklog,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -269,6 +269,21 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
         let t: Option<i64> = row.try_get(0).map_err(db_err)?;
         Ok(t.map(Timestamp::from_millis))
+    }
+
+    async fn webhook_backlog(&self) -> StoreResult<WebhookBacklog> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(event_time) FROM webhook_outbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let pending: i64 = row.try_get(0).map_err(db_err)?;
+        let oldest: Option<i64> = row.try_get(1).map_err(db_err)?;
+        Ok(WebhookBacklog {
+            pending: u64::try_from(pending).unwrap_or_default(),
+            oldest: oldest.map(Timestamp::from_millis),
+        })
     }
 
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {

@@ -1,0 +1,123 @@
+//! The store with a latency histogram around every call (`vroom_store_seconds{op,outcome}`), so
+//! the store crate needs no metrics of its own.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use vroom_domain::event::StatusEvent;
+use vroom_domain::page::{Page, PageRequest};
+use vroom_domain::participant::Participant;
+use vroom_domain::room::Room;
+use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+use vroom_domain::time::Timestamp;
+use vroom_store::{
+    Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreResult, StoredCredentials,
+    WebhookBacklog,
+};
+
+/// Times every call of the store it wraps.
+pub struct MeteredStore(pub Arc<dyn Store>);
+
+async fn timed<T>(op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    let started = Instant::now();
+    let result = call.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
+        timed("apply", self.0.apply(changes, events)).await
+    }
+    async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
+        timed("room", self.0.room(sid)).await
+    }
+    async fn live_room_by_name(
+        &self,
+        account: AccountSid,
+        name: &str,
+    ) -> StoreResult<Option<Room>> {
+        timed("live_room_by_name", self.0.live_room_by_name(account, name)).await
+    }
+    async fn list_rooms(
+        &self,
+        account: AccountSid,
+        filter: &RoomFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Room>> {
+        timed("list_rooms", self.0.list_rooms(account, filter, page)).await
+    }
+    async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
+        timed("in_progress_rooms", self.0.in_progress_rooms()).await
+    }
+    async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
+        timed("room_ever_joined", self.0.room_ever_joined(room)).await
+    }
+    async fn next_event_sequence(&self, room: RoomSid) -> StoreResult<u64> {
+        timed("next_event_sequence", self.0.next_event_sequence(room)).await
+    }
+    async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>> {
+        timed("participant", self.0.participant(sid)).await
+    }
+    async fn connected_participant(
+        &self,
+        room: RoomSid,
+        identity: &str,
+    ) -> StoreResult<Option<Participant>> {
+        timed(
+            "connected_participant",
+            self.0.connected_participant(room, identity),
+        )
+        .await
+    }
+    async fn list_participants(
+        &self,
+        room: RoomSid,
+        filter: &ParticipantFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Participant>> {
+        timed(
+            "list_participants",
+            self.0.list_participants(room, filter, page),
+        )
+        .await
+    }
+    async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
+        timed("connected_participants", self.0.connected_participants()).await
+    }
+    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
+        timed("due_webhooks", self.0.due_webhooks(now, limit)).await
+    }
+    async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
+        timed("next_webhook_due", self.0.next_webhook_due()).await
+    }
+    async fn webhook_backlog(&self) -> StoreResult<WebhookBacklog> {
+        timed("webhook_backlog", self.0.webhook_backlog()).await
+    }
+    async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        timed("webhook_delivered", self.0.webhook_delivered(id, now)).await
+    }
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        timed(
+            "webhook_failed",
+            self.0.webhook_failed(id, error, retry_at, now),
+        )
+        .await
+    }
+    async fn credentials(&self) -> StoreResult<Option<StoredCredentials>> {
+        timed("credentials", self.0.credentials()).await
+    }
+    async fn save_credentials(&self, credentials: &StoredCredentials) -> StoreResult<()> {
+        timed("save_credentials", self.0.save_credentials(credentials)).await
+    }
+}
