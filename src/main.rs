@@ -1,4 +1,5 @@
-//! The `vroom` command: `serve`, `token`, `credentials`, `config`.
+//! The `vroom` command: `serve`, `token`, `credentials`, `config`, and the operator commands
+//! `rooms` and `participants` (against a running server's REST API, `remote/`).
 //!
 //! Every command reads the same settings: the TOML file given with `--config`, then the
 //! environment, then flags (see `vroom::settings`).
@@ -15,6 +16,7 @@ use vroom::settings::{
 use vroom_domain::time::Timestamp;
 use vroom_signaling::token::{self, TokenKey};
 
+mod remote;
 mod serve;
 
 #[derive(Parser)]
@@ -126,6 +128,21 @@ enum Command {
     /// Print the settings in force (file, environment and flags combined), secrets hidden; takes
     /// the same flags as `serve`.
     Config(Box<ServeArgs>),
+    /// List, create, show and end rooms of a running server (its REST API, with the API key from
+    /// the environment or the data folder).
+    Rooms {
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+        #[command(subcommand)]
+        command: remote::RoomsCommand,
+    },
+    /// List, show and kick a room's participants, and see their tracks, on a running server.
+    Participants {
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+        #[command(subcommand)]
+        command: remote::ParticipantsCommand,
+    },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -205,9 +222,11 @@ fn print_credentials(c: &vroom_store::StoredCredentials, base: &str) {
     println!("Mint a token with: vroom token --identity alice --room my-room");
 }
 
-/// The credentials a server with these settings accepts: the environment's, else the stored ones.
-/// Says on stderr where they were read from.
-async fn stored_credentials(settings: &Settings) -> anyhow::Result<vroom_store::StoredCredentials> {
+/// The credentials a server with these settings accepts: the environment's, else the stored ones;
+/// and where they were read from.
+async fn stored_credentials(
+    settings: &Settings,
+) -> anyhow::Result<(vroom_store::StoredCredentials, String)> {
     let seed = settings.credential_seed()?;
     let url = settings.database_url_or_default();
     let stored = match existing_database(&url) {
@@ -236,17 +255,18 @@ async fn stored_credentials(settings: &Settings) -> anyhow::Result<vroom_store::
     });
     match (account, key) {
         (Some((account_sid, auth_token)), Some((api_key_sid, api_key_secret))) => {
-            if from_env {
-                eprintln!("vroom: credentials from the environment");
+            let source = if from_env {
+                "the environment".to_owned()
             } else {
-                eprintln!("vroom: credentials from {}", shown_url(&url));
-            }
-            Ok(vroom_store::StoredCredentials {
+                shown_url(&url)
+            };
+            let credentials = vroom_store::StoredCredentials {
                 account_sid,
                 auth_token,
                 api_key_sid,
                 api_key_secret,
-            })
+            };
+            Ok((credentials, source))
         }
         _ => anyhow::bail!(
             "no credentials yet in {}: start the server once (`vroom serve`) or set VROOM_ACCOUNT_SID, VROOM_AUTH_TOKEN, VROOM_API_KEY_SID and VROOM_API_KEY_SECRET",
@@ -301,7 +321,8 @@ async fn mint(
         vroom_domain::names::validate_room_name(room)
             .map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     }
-    let c = stored_credentials(settings).await?;
+    let (c, source) = stored_credentials(settings).await?;
+    eprintln!("vroom: credentials from {source}");
     let key = TokenKey {
         account_sid: c.account_sid,
         api_key_sid: c.api_key_sid,
@@ -338,10 +359,9 @@ async fn main_async(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             ttl,
         } => mint(&settings, &identity, room.as_deref(), ttl).await,
         Command::Credentials => {
-            let c = stored_credentials(&settings).await?;
-            let url = settings
-                .public_url_or_derived()?
-                .unwrap_or_else(|| format!("http://{}", settings.listen_or_default()));
+            let (c, source) = stored_credentials(&settings).await?;
+            eprintln!("vroom: credentials from {source}");
+            let url = server_url(&settings)?;
             println!("vroom at {url}:");
             print_credentials(&c, &url);
             Ok(())
@@ -350,7 +370,39 @@ async fn main_async(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             print!("{}", show_settings(&settings)?);
             Ok(())
         }
+        Command::Rooms { remote, command } => {
+            remote::rooms::run(&connect(&settings, &remote).await?, command).await
+        }
+        Command::Participants { remote, command } => {
+            remote::participants::run(&connect(&settings, &remote).await?, command).await
+        }
     }
+}
+
+/// The URL a server with these settings is reached at.
+fn server_url(settings: &Settings) -> anyhow::Result<String> {
+    Ok(settings
+        .public_url_or_derived()?
+        .unwrap_or_else(|| format!("http://{}", settings.listen_or_default())))
+}
+
+/// A client of the server the operator commands act on: `--url` (else the configured URL), with
+/// the API key given in the environment, else the credentials in the data folder.
+async fn connect(settings: &Settings, args: &remote::RemoteArgs) -> anyhow::Result<remote::Remote> {
+    let url = match &args.url {
+        Some(url) => url.clone(),
+        None => server_url(settings)?,
+    };
+    let seed = settings.credential_seed()?;
+    let (user, password) = match seed.api_key {
+        // A key alone is enough for REST: no database needed, so this works from any machine.
+        Some((sid, secret)) => (sid.to_string(), secret),
+        None => {
+            let (c, _) = stored_credentials(settings).await?;
+            (c.api_key_sid.to_string(), c.api_key_secret)
+        }
+    };
+    remote::Remote::new(&url, user, password, args.json)
 }
 
 fn init_logs(settings: &Settings) {

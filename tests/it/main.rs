@@ -8,6 +8,7 @@ mod common;
 mod external;
 mod lifecycle;
 mod observe;
+mod operator;
 mod quickstart;
 mod rest;
 mod sdk;
