@@ -1,9 +1,16 @@
-// The harness of the browser tests: configuration, checks, access tokens, REST, the page server, the
-// signaling relay, and `Client` (one browser context and page running twilio-video.js). Scenarios are
-// in scenarios-*.js; run.js runs them.
+// The harness of the browser tests: the servers to test, the scenario context, checks, access
+// tokens, REST, the page server, the signaling relay, and `Client` (one browser context and page
+// running twilio-video.js). Scenarios are in scenarios-*.js; run.js runs them (its header says how to
+// add one).
+//
+// Several scenarios run at once in one Node process, so nothing here may keep "the current scenario"
+// in a module variable: each scenario runs inside an AsyncLocalStorage context holding its `run`
+// (name, server, log, pages), and the free functions below (`check`, `rest`, `token`, …) find it
+// there. That keeps scenarios reading as plain sequential scripts.
 
 'use strict';
 
+const { AsyncLocalStorage } = require('node:async_hooks');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -11,11 +18,9 @@ const net = require('node:net');
 const path = require('node:path');
 
 const jwt = require('jsonwebtoken');
-const { chromium } = require('playwright-core');
 
 const EVENT_TIMEOUT_MS = 20000;
 const REST_TIMEOUT_MS = 10000;
-const WATCHDOG_MS = Number(process.env.VROOM_BROWSER_WATCHDOG_MS || 150000);
 const FRAME_CHARS = process.env.VROOM_BROWSER_TRACE ? 100000 : 400;
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const CHROMIUM_ARGS = [
@@ -26,46 +31,104 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--use-fake-device-for-media-stream',
+  '--use-fake-device-for-media-stream=fps=10',
   '--use-fake-ui-for-media-stream',
   '--autoplay-policy=no-user-gesture-required',
 ];
 
 // ---------------------------------------------------------------------------------------------------
-// Configuration
+// Configuration: the vroom servers scenarios run against, by profile name.
 
-function requireEnv(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`the environment variable ${name} is required (see the comment at the top of tests/browser/run.js)`);
-    process.exit(2);
-  }
-  return value;
+function fail(message) {
+  console.error(`run.js: ${message} (see the comment at the top of tests/browser/run.js)`);
+  process.exit(2);
 }
 
-const BASE_URL = requireEnv('VROOM_BASE_URL').replace(/\/$/, '');
-// The signaling URL of the server at BASE_URL unless told otherwise.
-const WS_URL = process.env.VROOM_WS_URL || `${BASE_URL.replace(/^http/, 'ws')}/signaling`;
-const ACCOUNT_SID = requireEnv('VROOM_ACCOUNT_SID');
-const API_KEY_SID = requireEnv('VROOM_API_KEY_SID');
-const API_KEY_SECRET = requireEnv('VROOM_API_KEY_SECRET');
+// `{ profile: { baseUrl, wsUrl, accountSid, apiKeySid, apiKeySecret } }`: from VROOM_SERVERS (JSON,
+// as tests/it/browser.rs passes it), else one `default` server from VROOM_BASE_URL and friends.
+function loadServers() {
+  let servers;
+  if (process.env.VROOM_SERVERS) {
+    try {
+      servers = JSON.parse(process.env.VROOM_SERVERS);
+    } catch (e) {
+      fail(`VROOM_SERVERS is not JSON: ${e.message}`);
+    }
+  } else {
+    const env = (name) => process.env[name] || fail(`the environment variable ${name} is required`);
+    servers = {
+      default: {
+        baseUrl: env('VROOM_BASE_URL'),
+        wsUrl: process.env.VROOM_WS_URL,
+        accountSid: env('VROOM_ACCOUNT_SID'),
+        apiKeySid: env('VROOM_API_KEY_SID'),
+        apiKeySecret: env('VROOM_API_KEY_SECRET'),
+      },
+    };
+  }
+  for (const [name, s] of Object.entries(servers)) {
+    for (const field of ['baseUrl', 'accountSid', 'apiKeySid', 'apiKeySecret']) {
+      if (!s[field]) fail(`server profile '${name}' has no ${field}`);
+    }
+    s.baseUrl = s.baseUrl.replace(/\/$/, '');
+    // The signaling URL of the server at baseUrl unless told otherwise.
+    s.wsUrl = s.wsUrl || `${s.baseUrl.replace(/^http/, 'ws')}/signaling`;
+  }
+  return servers;
+}
+
 const CHROMIUM = process.env.VROOM_CHROMIUM || '/usr/bin/chromium';
+
+// ---------------------------------------------------------------------------------------------------
+// The scenario context
+
+const scenarioContext = new AsyncLocalStorage();
+
+// The `run` of the scenario the caller belongs to.
+function current() {
+  const run = scenarioContext.getStore();
+  if (!run) {
+    throw new Error('a harness function was called outside a scenario');
+  }
+  return run;
+}
+
+// A new scenario context: the scenario's name, its server (one profile of `loadServers()`), the pool
+// its pages come from and the harness page's origin; `clients`, `log` and the rest fill up as it
+// runs. run.js makes one per scenario; a script running one scenario of its own (shutdown.js) too.
+function newRun(name, server, pages, pageUrl) {
+  return { name, server, browser: pages.browser, pages, pageUrl, clients: [], offHost: [], cleanups: [], log: [], ended: false };
+}
+
+// Runs `body(run)` with `run` as the scenario context of everything it awaits.
+function inScenario(run, body) {
+  return scenarioContext.run(run, () => body(run));
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Checks
 
 class CheckFailed extends Error {}
 
-let currentScenario = '-';
+// A failure of the current scenario, named after it.
+function failure(message) {
+  return new CheckFailed(`[${current().name}] ${message}`);
+}
 
+// Records a passed check in the scenario's log. A scenario that already ended (it ran out of time
+// and is being torn down) is stopped here rather than logging into a report already printed.
 function pass(label) {
-  console.log(`ok   [${currentScenario}] ${label}`);
+  const run = current();
+  if (run.ended) {
+    throw new CheckFailed(`[${run.name}] still running after it ended: ${label}`);
+  }
+  run.log.push(`ok   [${run.name}] ${label}`);
 }
 
 function check(condition, label, detail) {
   if (!condition) {
     const shown = typeof detail === 'string' ? detail : JSON.stringify(detail);
-    throw new CheckFailed(`[${currentScenario}] ${label}${detail === undefined ? '' : `: got ${shown}`}`);
+    throw failure(`${label}${detail === undefined ? '' : `: got ${shown}`}`);
   }
   pass(label);
 }
@@ -77,19 +140,20 @@ function equal(actual, expected, label) {
 const sidPattern = (prefix) => new RegExp(`^${prefix}[0-9a-f]{32}$`);
 
 // ---------------------------------------------------------------------------------------------------
-// Access tokens, minted like Twilio's helper libraries do.
+// Access tokens, minted like Twilio's helper libraries do, for the current scenario's server.
 
-function token(identity, room, { secret = API_KEY_SECRET, ttl = 3600 } = {}) {
+function token(identity, room, { secret, ttl = 3600 } = {}) {
+  const server = current().server;
   const now = Math.floor(Date.now() / 1000);
   const claims = {
-    jti: `${API_KEY_SID}-${now}-${crypto.randomBytes(4).toString('hex')}`,
-    iss: API_KEY_SID,
-    sub: ACCOUNT_SID,
+    jti: `${server.apiKeySid}-${now}-${crypto.randomBytes(4).toString('hex')}`,
+    iss: server.apiKeySid,
+    sub: server.accountSid,
     nbf: now,
     exp: now + ttl,
     grants: { identity, video: room ? { room } : {} },
   };
-  return jwt.sign(claims, secret, {
+  return jwt.sign(claims, secret || server.apiKeySecret, {
     algorithm: 'HS256',
     header: { alg: 'HS256', typ: 'JWT', cty: 'twilio-fpa;v=1' },
     noTimestamp: true,
@@ -99,14 +163,17 @@ function token(identity, room, { secret = API_KEY_SECRET, ttl = 3600 } = {}) {
 // ---------------------------------------------------------------------------------------------------
 // REST
 
-async function rest(method, urlPath, form) {
-  const headers = { authorization: `Basic ${Buffer.from(`${API_KEY_SID}:${API_KEY_SECRET}`).toString('base64')}` };
+// A REST call to the current scenario's server with its API key; `headers` adds or replaces headers.
+async function rest(method, urlPath, form, headers = {}) {
+  const server = current().server;
+  const all = { authorization: `Basic ${Buffer.from(`${server.apiKeySid}:${server.apiKeySecret}`).toString('base64')}` };
   let body;
   if (form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
+    all['content-type'] = 'application/x-www-form-urlencoded';
     body = new URLSearchParams(form).toString();
   }
-  const res = await fetch(`${BASE_URL}${urlPath}`, { method, headers, body });
+  Object.assign(all, headers);
+  const res = await fetch(`${server.baseUrl}${urlPath}`, { method, headers: all, body });
   const text = await res.text();
   let json;
   try {
@@ -114,7 +181,7 @@ async function rest(method, urlPath, form) {
   } catch {
     json = { unparsed: text };
   }
-  return { status: res.status, body: json };
+  return { status: res.status, body: json, headers: res.headers };
 }
 
 // Waits (polling Node-side state) until `condition()` is true.
@@ -122,7 +189,7 @@ async function until(label, condition, timeoutMs, describe) {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) {
-      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${timeoutMs} ms${describe ? `; ${describe()}` : ''}`);
+      throw failure(`${label}: not within ${timeoutMs} ms${describe ? `; ${describe()}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -140,7 +207,7 @@ async function eventually(label, probe) {
       return last;
     }
     if (Date.now() > until) {
-      throw new CheckFailed(`[${currentScenario}] ${label}: still ${JSON.stringify(last && last.seen)} after ${REST_TIMEOUT_MS} ms`);
+      throw failure(`${label}: still ${JSON.stringify(last && last.seen)} after ${REST_TIMEOUT_MS} ms`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -196,7 +263,7 @@ function startPageServer() {
 // server sends (the client's frames still go through) and release it later, so a server message can
 // be made to cross one from the client.
 function startRelay() {
-  const target = new URL(WS_URL);
+  const target = new URL(current().server.wsUrl);
   const pairs = new Set();
   let accepted = 0;
   // While holding: [socket, chunk] the server sent, in order. While holding up: what clients sent.
@@ -321,15 +388,76 @@ function rspBody(payload, into) {
   }
 }
 
+// Pages, each in a browser context of its own, reused from one scenario to the next: a new context
+// and page cost Chromium about 1 s of CPU (a new renderer process), more than most of what a short
+// scenario does; navigating a kept page again costs a tenth of that. Within a scenario every client
+// still has its own context (no shared storage); between scenarios the page goes to about:blank
+// (which closes its peer connections and WebSockets) and the context's cookies are cleared.
+// twilio-video.js keeps nothing else: only its logger reads localStorage, for a level the harness
+// never sets. The listeners are installed once per page and report to the client holding it
+// (`owner`).
+class PagePool {
+  constructor(browser) {
+    this.browser = browser;
+    this.idle = [];
+  }
+
+  async take() {
+    return this.idle.pop() || this.create();
+  }
+
+  async create() {
+    const context = await this.browser.newContext();
+    const page = await context.newPage();
+    const slot = { context, page, owner: null };
+    // Anything not addressed to this machine is recorded and refused before it leaves.
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (isLocal(url)) {
+        return route.continue();
+      }
+      if (slot.owner) {
+        slot.owner.run.offHost.push(`${slot.owner.label}: ${route.request().method()} ${url}`);
+      }
+      return route.abort('blockedbyclient');
+    });
+    context.on('request', (req) => slot.owner && slot.owner.onRequest(req.url()));
+    page.on('websocket', (ws) => slot.owner && slot.owner.onWebSocket(ws));
+    page.on('console', (m) => slot.owner && slot.owner.console.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => slot.owner && slot.owner.pageErrors.push(String(e && e.stack ? e.stack : e)));
+    page.on('response', (r) => slot.owner && slot.owner.responses.push(`${r.status()} ${r.url()}`));
+    return slot;
+  }
+
+  // Takes `slot` back, emptied; one that fails to clean up is closed instead.
+  async release(slot) {
+    slot.owner = null;
+    try {
+      await slot.page.goto('about:blank');
+      await slot.context.clearCookies();
+      this.idle.push(slot);
+    } catch {
+      await slot.context.close().catch(() => {});
+    }
+  }
+
+  async close() {
+    await Promise.all(this.idle.splice(0).map((s) => s.context.close().catch(() => {})));
+  }
+}
+
 class Client {
-  constructor(run, label, context, page) {
+  constructor(run, label, slot) {
     this.run = run;
     this.label = label;
-    this.context = context;
-    this.page = page;
+    this.slot = slot;
+    this.context = slot.context;
+    this.page = slot.page;
     this.console = [];
     this.pageErrors = [];
     this.requests = [];
+    // `status url` of every response the page got.
+    this.responses = [];
     this.websockets = [];
     this.frames = [];
     // RSP bodies (the `body` of TCMP hello/msg frames) in each direction, parsed.
@@ -339,54 +467,56 @@ class Client {
     this.heartbeatsReceived = 0;
   }
 
-  static async open(run, label) {
-    const context = await run.browser.newContext();
-    const page = await context.newPage();
-    const client = new Client(run, label, context, page);
-    // Anything not addressed to this machine is recorded and refused before it leaves.
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (isLocal(url)) {
-        return route.continue();
-      }
-      run.offHost.push(`${label}: ${route.request().method()} ${url}`);
-      return route.abort('blockedbyclient');
+  onRequest(url) {
+    this.requests.push(url);
+    if (!isLocal(url)) {
+      this.run.offHost.push(`${this.label}: request ${url}`);
+    }
+  }
+
+  onWebSocket(ws) {
+    this.websockets.push(ws.url());
+    if (!isLocal(ws.url())) {
+      this.run.offHost.push(`${this.label}: websocket ${ws.url()}`);
+    }
+    ws.on('framesent', (f) => {
+      this.frames.push(`-> ${String(f.payload).slice(0, FRAME_CHARS)}`);
+      rspBody(f.payload, this.sent);
+      this.heartbeatsSent += isHeartbeat(f.payload) ? 1 : 0;
     });
-    context.on('request', (req) => {
-      client.requests.push(req.url());
-      if (!isLocal(req.url())) {
-        run.offHost.push(`${label}: request ${req.url()}`);
-      }
+    ws.on('framereceived', (f) => {
+      this.frames.push(`<- ${String(f.payload).slice(0, FRAME_CHARS)}`);
+      rspBody(f.payload, this.received);
+      this.heartbeatsReceived += isHeartbeat(f.payload) ? 1 : 0;
     });
-    page.on('websocket', (ws) => {
-      client.websockets.push(ws.url());
-      if (!isLocal(ws.url())) {
-        run.offHost.push(`${label}: websocket ${ws.url()}`);
-      }
-      ws.on('framesent', (f) => {
-        client.frames.push(`-> ${String(f.payload).slice(0, FRAME_CHARS)}`);
-        rspBody(f.payload, client.sent);
-        client.heartbeatsSent += isHeartbeat(f.payload) ? 1 : 0;
-      });
-      ws.on('framereceived', (f) => {
-        client.frames.push(`<- ${String(f.payload).slice(0, FRAME_CHARS)}`);
-        rspBody(f.payload, client.received);
-        client.heartbeatsReceived += isHeartbeat(f.payload) ? 1 : 0;
-      });
-      ws.on('close', () => client.frames.push('-- closed'));
-    });
-    page.on('console', (m) => client.console.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', (e) => client.pageErrors.push(String(e && e.stack ? e.stack : e)));
+    ws.on('close', () => this.frames.push('-- closed'));
+  }
+
+  // Opens a page of the harness (or, with `url`, any other page: then there is no `window.harness`)
+  // in a new browser context that belongs to `run`, so its events, console and frames are reported.
+  static async open(run, label, { url } = {}) {
+    if (run.ended) {
+      throw new CheckFailed(`[${run.name}] still running after it ended: opening ${label}`);
+    }
+    const slot = await run.pages.take();
+    const client = new Client(run, label, slot);
+    slot.owner = client;
+    run.clients.push(client);
+    const page = slot.page;
+    if (url) {
+      await page.goto(url);
+      pass(`${label}: ${url} loads`);
+      return client;
+    }
     await page.goto(`${run.pageUrl}/index.html`);
     const ready = await page.evaluate(() => window.harnessReady === true);
     check(ready, `${label}: page loaded twilio-video.js ${await page.evaluate(() => (window.Twilio && Twilio.Video && Twilio.Video.version) || '?')}`);
-    run.clients.push(client);
     return client;
   }
 
   // Connects to `room` as `identity`; returns the room summary. Fails the check if connect() rejects.
   async connect(identity, room, options) {
-    const opts = Object.assign({ wsServer: WS_URL, name: room }, options || {});
+    const opts = Object.assign({ wsServer: this.run.server.wsUrl, name: room }, options || {});
     const summary = await this.page.evaluate(([t, o]) => window.harness.connect(t, o), [token(identity, room), opts]);
     check(summary && !summary.error, `${this.label}: connect() as '${identity}' resolved`, summary);
     return summary;
@@ -394,7 +524,7 @@ class Client {
 
   // connect() with a ready-made token; resolves with the summary or `{ error }`, checking nothing.
   connectWith(accessToken, room) {
-    const opts = { wsServer: WS_URL, name: room };
+    const opts = { wsServer: this.run.server.wsUrl, name: room };
     return this.page.evaluate(([t, o]) => window.harness.connect(t, o), [accessToken, opts]);
   }
 
@@ -445,7 +575,7 @@ class Client {
         return last;
       }
       if (Date.now() > deadline) {
-        throw new CheckFailed(`[${currentScenario}] ${label}: not rising within ${EVENT_TIMEOUT_MS} ms; first ${JSON.stringify(first)}, last ${JSON.stringify(last)}`);
+        throw failure(`${label}: not rising within ${EVENT_TIMEOUT_MS} ms; first ${JSON.stringify(first)}, last ${JSON.stringify(last)}`);
       }
     }
   }
@@ -466,7 +596,7 @@ class Client {
         break;
       }
       if (Date.now() > deadline) {
-        throw new CheckFailed(`[${currentScenario}] ${label}: no frames shown within ${EVENT_TIMEOUT_MS} ms: ${JSON.stringify(last)}`);
+        throw failure(`${label}: no frames shown within ${EVENT_TIMEOUT_MS} ms: ${JSON.stringify(last)}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -494,7 +624,7 @@ class Client {
         break;
       }
       if (Date.now() - start > EVENT_TIMEOUT_MS) {
-        throw new CheckFailed(`[${currentScenario}] ${label}: ${frames - from} new frames within ${EVENT_TIMEOUT_MS} ms`);
+        throw failure(`${label}: ${frames - from} new frames within ${EVENT_TIMEOUT_MS} ms`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -516,7 +646,7 @@ class Client {
     try {
       await this.page.waitForFunction(() => window.harness.dataOpen(), null, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
     } catch {
-      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${EVENT_TIMEOUT_MS} ms`);
+      throw failure(`${label}: not within ${EVENT_TIMEOUT_MS} ms`);
     }
     pass(label);
   }
@@ -543,7 +673,7 @@ class Client {
     try {
       await this.page.waitForFunction((k) => window.harness.offersCreated() > k, n, { timeout: EVENT_TIMEOUT_MS, polling: 50 });
     } catch {
-      throw new CheckFailed(`[${currentScenario}] ${label}: not within ${EVENT_TIMEOUT_MS} ms`);
+      throw failure(`${label}: not within ${EVENT_TIMEOUT_MS} ms`);
     }
     pass(label);
   }
@@ -567,7 +697,7 @@ class Client {
         return stats;
       }
       if (Date.now() > deadline) {
-        throw new CheckFailed(`[${currentScenario}] ${label}: still rising after ${EVENT_TIMEOUT_MS} ms: ${JSON.stringify(now)}`);
+        throw failure(`${label}: still rising after ${EVENT_TIMEOUT_MS} ms: ${JSON.stringify(now)}`);
       }
       before = now;
     }
@@ -577,28 +707,20 @@ class Client {
   // with `after` (an event's `seq`), only events recorded after that one count.
   async waitEvent(type, match, what, after = -1) {
     const label = `${this.label}: ${what || type}`;
-    try {
-      const handle = await this.page.waitForFunction(
-        ([t, m, a]) =>
-          window.harness.events.find(
-            (e) => e.seq > a && e.type === t && Object.keys(m).every((k) => e[k] === m[k]),
-          ) || false,
-        [type, match || {}, after],
-        { timeout: EVENT_TIMEOUT_MS, polling: 50 },
-      );
-      const event = await handle.jsonValue();
+    // The page resolves when the event is logged (no polling); null after the timeout.
+    const event = await this.page
+      .evaluate(([t, m, a, ms]) => window.harness.waitFor(t, m, a, ms), [type, match || {}, after, EVENT_TIMEOUT_MS])
+      .catch((e) => ({ pageGone: String(e) }));
+    if (event && !event.pageGone) {
       pass(label);
       return event;
-    } catch (e) {
-      if (e instanceof CheckFailed) {
-        throw e;
-      }
-      const seen = await this.events().catch(() => []);
-      throw new CheckFailed(
-        `[${currentScenario}] ${label}: no '${type}' event ${JSON.stringify(match || {})} within ${EVENT_TIMEOUT_MS} ms; events so far: ${JSON.stringify(seen)}`,
-      );
     }
+    const seen = await this.events().catch(() => []);
+    throw failure(
+      `${label}: no '${type}' event ${JSON.stringify(match || {})} within ${EVENT_TIMEOUT_MS} ms${event ? ` (${event.pageGone})` : ''}; events so far: ${JSON.stringify(seen)}`,
+    );
   }
+
 
   async dump() {
     const lines = [`--- ${this.label}`];
@@ -645,29 +767,24 @@ async function restSubscribed(roomSid, participantSid) {
   return { status: r.status, sids: (r.body.subscribed_tracks || []).map((t) => t.sid).sort() };
 }
 
-function setScenario(name) {
-  currentScenario = name;
-}
-
-function scenarioName() {
-  return currentScenario;
-}
-
 module.exports = {
   AV,
-  BASE_URL,
   CHROMIUM,
   CHROMIUM_ARGS,
   CheckFailed,
   Client,
+  PagePool,
   EVENT_TIMEOUT_MS,
-  WATCHDOG_MS,
   check,
+  current,
   equal,
   eventually,
   expectParticipantStatus,
+  inScenario,
   isLocal,
+  loadServers,
   localSid,
+  newRun,
   pass,
   receives,
   rest,
@@ -678,6 +795,4 @@ module.exports = {
   startRelay,
   token,
   until,
-  setScenario,
-  scenarioName,
 };

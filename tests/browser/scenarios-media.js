@@ -70,29 +70,35 @@ module.exports = {
   // hints the client falls back to one), each joining after the others publish: every page shows
   // every other page's camera within 2 s of subscribing. Then a camera is unpublished and a new one
   // published: it shows everywhere within 2 s, and so does a camera restarted in place.
-  async late_joiners_auto(run) {
-    const name = roomName('late-auto');
-    const pages = await joinOneByOne(run, name, { preferredVideoCodecs: 'auto' }, [['A', 'alice'], ['B', 'bob'], ['C', 'carol'], ['D', 'dave']]);
-    const [a, ...rest] = pages;
-    const seqs = await Promise.all(rest.map((p) => p.client.lastSeq()));
-    check((await a.client.unpublish(a.cam)) === true, 'A: unpublishTrack() on its camera');
-    const pub = await a.client.publish('video', 'camera-again');
-    check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() of a new camera resolves with an MT SID', pub);
-    for (const [i, p] of rest.entries()) {
-      await p.client.waitEvent('trackSubscribed', { trackSid: pub.trackSid }, "subscribed to alice's new camera", seqs[i]);
-      await p.client.renders([pub.trackSid], 2000, "shows alice's new camera");
-    }
-    // Frames stop while the capture restarts: every page sees new frames within 2 s of the restart.
-    check((await a.client.restart(pub.trackSid)) === true, 'A: stop() and restart() of the new camera');
-    for (const p of rest) {
-      await p.client.rendersAgain(pub.trackSid, 10, 2000, "shows alice's restarted camera");
-    }
+  late_joiners_auto: {
+    solo: true,
+    async run(run) {
+      const name = roomName('late-auto');
+      const pages = await joinOneByOne(run, name, { preferredVideoCodecs: 'auto' }, [['A', 'alice'], ['B', 'bob'], ['C', 'carol'], ['D', 'dave']]);
+      const [a, ...rest] = pages;
+      const seqs = await Promise.all(rest.map((p) => p.client.lastSeq()));
+      check((await a.client.unpublish(a.cam)) === true, 'A: unpublishTrack() on its camera');
+      const pub = await a.client.publish('video', 'camera-again');
+      check(pub && !pub.error && sidPattern('MT').test(pub.trackSid), 'A: publishTrack() of a new camera resolves with an MT SID', pub);
+      for (const [i, p] of rest.entries()) {
+        await p.client.waitEvent('trackSubscribed', { trackSid: pub.trackSid }, "subscribed to alice's new camera", seqs[i]);
+        await p.client.renders([pub.trackSid], 2000, "shows alice's new camera");
+      }
+      // Frames stop while the capture restarts: every page sees new frames within 2 s of the restart.
+      check((await a.client.restart(pub.trackSid)) === true, 'A: stop() and restart() of the new camera');
+      for (const p of rest) {
+        await p.client.rendersAgain(pub.trackSid, 10, 2000, "shows alice's restarted camera");
+      }
+    },
   },
 
   // Three pages with simulcast asked for explicitly (`[{ codec: 'VP8', simulcast: true }]`: three
   // layers really sent): each shows the others' cameras within 2 s of subscribing.
-  async simulcast_vp8(run) {
-    await joinOneByOne(run, roomName('simulcast'), { preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }] }, [['A', 'alice'], ['B', 'bob'], ['C', 'carol']]);
+  simulcast_vp8: {
+    solo: true,
+    async run(run) {
+      await joinOneByOne(run, roomName('simulcast'), { preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }] }, [['A', 'alice'], ['B', 'bob'], ['C', 'carol']]);
+    },
   },
 
   // Two pages publish camera and microphone; each receives the other's and media flows.

@@ -210,22 +210,25 @@ module.exports = {
     }
   },
 
-  // A page stays connected across several heartbeat periods, heartbeats flowing both ways. The Rust
-  // test runs this one against a server offering a short heartbeat timeout.
-  async heartbeats(run) {
-    const name = roomName('heartbeats');
-    const a = await Client.open(run, 'A');
-    const ra = await a.connect('alice', name);
-    await until(
-      'A sent and received at least 4 heartbeats each',
-      () => a.heartbeatsSent >= 4 && a.heartbeatsReceived >= 4,
-      60000,
-      () => `sent ${a.heartbeatsSent}, received ${a.heartbeatsReceived}`,
-    );
-    const events = (await a.events()).map((e) => e.type);
-    check(!events.includes('reconnecting') && !events.includes('disconnected'), 'the room never reconnected nor disconnected', events);
-    equal((await a.summary()).state, 'connected', "A's room is still connected");
-    await expectParticipantStatus(ra.sid, ra.localParticipant.sid, 'connected', 'alice');
+  // A page stays connected across several heartbeat periods, heartbeats flowing both ways, on a
+  // server offering a short heartbeat timeout (1 s), so several periods pass quickly.
+  heartbeats: {
+    server: 'heartbeat_1s',
+    async run(run) {
+      const name = roomName('heartbeats');
+      const a = await Client.open(run, 'A');
+      const ra = await a.connect('alice', name);
+      await until(
+        'A sent and received at least 4 heartbeats each',
+        () => a.heartbeatsSent >= 4 && a.heartbeatsReceived >= 4,
+        60000,
+        () => `sent ${a.heartbeatsSent}, received ${a.heartbeatsReceived}`,
+      );
+      const events = (await a.events()).map((e) => e.type);
+      check(!events.includes('reconnecting') && !events.includes('disconnected'), 'the room never reconnected nor disconnected', events);
+      equal((await a.summary()).state, 'connected', "A's room is still connected");
+      await expectParticipantStatus(ra.sid, ra.localParticipant.sid, 'connected', 'alice');
+    },
   },
 
   // The signaling connection breaks without a close handshake: the SDK resumes the session on a new

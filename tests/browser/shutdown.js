@@ -8,35 +8,41 @@
 
 const { chromium } = require('playwright-core');
 
-const { AV, CHROMIUM, CHROMIUM_ARGS, Client, check, equal, localSid, pass, receives, roomName, setScenario, startPageServer } = require('./lib');
+const { AV, CHROMIUM, CHROMIUM_ARGS, Client, PagePool, check, equal, inScenario, loadServers, localSid, newRun, receives, roomName, startPageServer } = require('./lib');
+
+async function scenario(run) {
+  const name = roomName('shutdown');
+  const a = await Client.open(run, 'A');
+  const b = await Client.open(run, 'B');
+  const ra = await a.connect('alice', name, AV);
+  const rb = await b.connect('bob', name, AV);
+  await receives(a, [localSid(rb, 'audio'), localSid(rb, 'video')], 'bob');
+  await receives(b, [localSid(ra, 'audio'), localSid(ra, 'video')], 'alice');
+  console.log(run.log.splice(0).join('\n'));
+  console.log(`READY ${ra.sid} ${ra.localParticipant.sid} ${rb.localParticipant.sid}`);
+  for (const c of [a, b]) {
+    const d = await c.waitEvent('disconnected', {}, `${c.label}: the room emits 'disconnected' when vroom stops`);
+    equal(d.error && d.error.code, 53000, `${c.label}: with 53000 (SignalingConnectionError)`);
+    const events = await c.events();
+    check(!events.some((e) => e.type === 'reconnecting'), `${c.label}: without trying to reconnect first`, events.map((e) => e.type));
+  }
+  check(run.offHost.length === 0, 'every request stayed on 127.0.0.1', run.offHost);
+}
 
 async function main() {
-  setScenario('shutdown');
-  const server = await startPageServer();
+  const pageServer = await startPageServer();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  const run = { browser, pageUrl: `http://127.0.0.1:${server.address().port}`, clients: [], offHost: [], cleanups: [] };
+  const run = newRun('shutdown', loadServers().default, new PagePool(browser), `http://127.0.0.1:${pageServer.address().port}`);
   try {
-    const name = roomName('shutdown');
-    const a = await Client.open(run, 'A');
-    const b = await Client.open(run, 'B');
-    const ra = await a.connect('alice', name, AV);
-    const rb = await b.connect('bob', name, AV);
-    await receives(a, [localSid(rb, 'audio'), localSid(rb, 'video')], 'bob');
-    await receives(b, [localSid(ra, 'audio'), localSid(ra, 'video')], 'alice');
-    console.log(`READY ${ra.sid} ${ra.localParticipant.sid} ${rb.localParticipant.sid}`);
-    for (const c of [a, b]) {
-      const d = await c.waitEvent('disconnected', {}, `${c.label}: the room emits 'disconnected' when vroom stops`);
-      equal(d.error && d.error.code, 53000, `${c.label}: with 53000 (SignalingConnectionError)`);
-      const events = await c.events();
-      check(!events.some((e) => e.type === 'reconnecting'), `${c.label}: without trying to reconnect first`, events.map((e) => e.type));
-    }
-    check(run.offHost.length === 0, 'every request stayed on 127.0.0.1', run.offHost);
+    await inScenario(run, scenario);
+    console.log(run.log.join('\n'));
   } catch (e) {
+    console.log(run.log.join('\n'));
     if (run.clients.length) console.error((await Promise.all(run.clients.map((c) => c.dump()))).join('\n'));
     throw e;
   } finally {
     await browser.close();
-    server.close();
+    pageServer.close();
   }
 }
 

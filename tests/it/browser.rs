@@ -1,7 +1,12 @@
-//! twilio-video.js 2.36.0 in headless Chromium against the real server: each test starts a vroom and
-//! runs one scenario of `tests/browser/run.js` (Node, Playwright, Debian's Chromium) against it. The
-//! checks themselves are in scenarios-*.js (the harness in lib.js); this side provides the server and
-//! the credentials, and reports what run.js printed when it fails.
+//! twilio-video.js 2.36.0 in headless Chromium against the real server. One test runs every scenario
+//! of `tests/browser/` in one `node run.js`: one Chromium, two scenarios at a time, each in its own
+//! rooms, all against the servers this side starts, one per server profile the scenarios ask for
+//! (`profile`). The checks are in scenarios-*.js (the harness in lib.js; run.js's header says how to
+//! add a scenario). On failure the test fails with run.js's report, which names every failed scenario
+//! and shows what each of its pages logged.
+//!
+//! `VROOM_SCENARIOS=glare,connect cargo test --test it browser` runs only those scenarios;
+//! `VROOM_BROWSER_PARALLEL=1` runs them one at a time.
 //!
 //! Needs `scripts/setup-test-deps` (Chromium and `npm ci` in tests/browser); fails, never skips,
 //! when that was not run.
@@ -9,22 +14,115 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::{Map, Value, json};
 use tokio::process::Command;
+use vroom_store::StoredCredentials;
 
 use crate::common::{Options, TestServer};
 use crate::external::{require_installed, run_to_end};
 
-/// How long one scenario may take, Chromium start included (they take a few seconds each).
-const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long the whole run may take, Chromium start included. run.js gives each scenario 120 s and
+/// reports one that runs out; this limit only catches run.js itself hanging.
+const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 /// The browser Playwright drives (Debian's package `chromium`).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// One browser at a time: each scenario runs Chromium with several pages, and two at once on a small
-/// machine only make both slower.
+/// One Chromium at a time in this test binary: the scenarios' run here and shutdown.rs's own page
+/// pair. A second Chromium beside the scenarios only slows both on a small machine, and the solo
+/// scenarios' time bounds assume nothing else in the browser is busy.
 pub(crate) static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// The npm package's twilio-video.js.
+pub(crate) fn sdk_file() -> PathBuf {
+    browser_dir().join("node_modules/twilio-video/dist/twilio-video.min.js")
+}
+
+/// A server the scenarios run against, kept running until the run ends.
+pub(crate) struct Served {
+    /// Its entry in run.js's VROOM_SERVERS: where it is, its credentials, and anything else the
+    /// profile's scenarios read from `run.server`.
+    description: Value,
+    running: Running,
+}
+
+enum Running {
+    /// Boxed: a `TestServer` is large, and a few of these live for the whole run.
+    InProcess(Box<TestServer>),
+    /// The vroom binary (stopped when dropped) and whatever else must live as long as it.
+    Binary(
+        #[expect(dead_code, reason = "held only to be dropped when the run ends")] Box<dyn Send>,
+    ),
+}
+
+impl Served {
+    pub(crate) fn in_process(server: TestServer, extra: Value) -> Self {
+        let description = describe(&server.base, &server.creds, extra);
+        Self {
+            description,
+            running: Running::InProcess(Box::new(server)),
+        }
+    }
+
+    /// A vroom process at `base` accepting `creds`; `keep` is dropped (stopping it) after the run.
+    pub(crate) fn binary(
+        base: &str,
+        creds: &StoredCredentials,
+        extra: Value,
+        keep: Box<dyn Send>,
+    ) -> Self {
+        Self {
+            description: describe(base, creds, extra),
+            running: Running::Binary(keep),
+        }
+    }
+
+    async fn stop(self) {
+        if let Running::InProcess(server) = self.running {
+            server.stop().await;
+        }
+    }
+}
+
+fn describe(base: &str, creds: &StoredCredentials, extra: Value) -> Value {
+    let mut d = json!({
+        "baseUrl": base,
+        "accountSid": creds.account_sid.to_string(),
+        "apiKeySid": creds.api_key_sid.to_string(),
+        "apiKeySecret": creds.api_key_secret,
+    });
+    if let (Some(d), Value::Object(extra)) = (d.as_object_mut(), extra) {
+        d.extend(extra);
+    }
+    d
+}
+
+/// Starts the server of the profile a scenario names as `server:` in scenarios-*.js (`default` when
+/// it names none). Scenarios with the same needs share one server: add a profile only for a server
+/// setting a scenario must have and the others must not.
+async fn profile(name: &str) -> Served {
+    let options = |options: Options| async move {
+        Served::in_process(TestServer::with(options).await, json!({}))
+    };
+    match name {
+        "default" => options(Options::default()).await,
+        // Heartbeats every second, so a scenario sees several periods pass quickly.
+        "heartbeat_1s" => {
+            options(Options {
+                heartbeat_ms: 1000,
+                ..Options::default()
+            })
+            .await
+        }
+        "quickstart_cdn" => crate::quickstart::sdk_from_a_cdn().await,
+        "quickstart_offline" => crate::quickstart::sdk_in_the_data_folder().await,
+        other => panic!(
+            "a browser scenario asks for server profile '{other}', which browser.rs does not define"
+        ),
+    }
 }
 
 /// Fails with what is missing and how to install it.
@@ -34,216 +132,50 @@ fn require_setup() {
         "the browser tests need Chromium and tests/browser's npm packages",
         &[
             PathBuf::from(CHROMIUM),
-            dir.join("node_modules/twilio-video/dist/twilio-video.min.js"),
+            sdk_file(),
             dir.join("node_modules/playwright-core/package.json"),
             dir.join("node_modules/jsonwebtoken/package.json"),
         ],
     );
 }
 
-/// Runs `node run.js <scenario>` against `server` and fails the test with its output unless it
-/// passes.
-async fn run_scenario(server: &TestServer, scenario: &str) {
+fn run_js() -> Command {
+    let mut command = Command::new("node");
+    command
+        .arg("run.js")
+        .current_dir(browser_dir())
+        .env("VROOM_CHROMIUM", CHROMIUM);
+    command
+}
+
+/// Every browser scenario (or those named in VROOM_SCENARIOS), each against its profile's server.
+#[tokio::test(flavor = "multi_thread")]
+async fn twilio_video_js_scenarios_in_chromium() {
     require_setup();
-    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let needed = run_to_end(
+        run_js().arg("--servers"),
+        "node run.js --servers (Node.js is needed)",
+        Duration::from_secs(30),
+    )
+    .await;
+    let needed: Vec<String> = serde_json::from_str(needed.trim())
+        .unwrap_or_else(|e| panic!("run.js --servers printed {needed:?}: {e}"));
+    let mut servers = Vec::new();
+    let mut described = Map::new();
+    for name in needed {
+        let served = profile(&name).await;
+        described.insert(name, served.description.clone());
+        servers.push(served);
+    }
+    let _one_browser = ONE_BROWSER_AT_A_TIME.lock().await;
     let stdout = run_to_end(
-        Command::new("node")
-            .arg("run.js")
-            .arg(scenario)
-            .current_dir(browser_dir())
-            .env("VROOM_BASE_URL", &server.base)
-            .env("VROOM_WS_URL", &server.ws)
-            .env("VROOM_ACCOUNT_SID", server.creds.account_sid.to_string())
-            .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
-            .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret)
-            .env("VROOM_CHROMIUM", CHROMIUM),
-        &format!("browser scenario '{scenario}' (node run.js; Node.js is needed)"),
-        SCENARIO_TIMEOUT,
+        run_js().env("VROOM_SERVERS", Value::Object(described).to_string()),
+        "the browser scenarios (node run.js)",
+        RUN_TIMEOUT,
     )
     .await;
     println!("{stdout}");
-}
-
-async fn scenario(name: &str) {
-    let server = TestServer::start().await;
-    run_scenario(&server, name).await;
-    server.stop().await;
-}
-
-/// connect() through `wsServer`: room and participant SIDs, names and identity match REST; leaving
-/// shows in REST.
-#[tokio::test(flavor = "multi_thread")]
-async fn connects_through_ws_server() {
-    scenario("connect").await;
-}
-
-/// Two pages: B's join and leave reach A as participantConnected / participantDisconnected.
-#[tokio::test(flavor = "multi_thread")]
-async fn sees_others_join_and_leave() {
-    scenario("join_leave").await;
-}
-
-/// A second page with the same identity disconnects the first with 53205.
-#[tokio::test(flavor = "multi_thread")]
-async fn identity_takeover_disconnects_with_53205() {
-    scenario("duplicate_identity").await;
-}
-
-/// REST Status=completed disconnects every page with 53118.
-#[tokio::test(flavor = "multi_thread")]
-async fn room_completion_disconnects_with_53118() {
-    scenario("room_completed").await;
-}
-
-/// REST Status=disconnected on a participant disconnects its page with 53204.
-#[tokio::test(flavor = "multi_thread")]
-async fn rest_kick_disconnects_with_53204() {
-    scenario("kick").await;
-}
-
-/// Fake camera and microphone get MT SIDs; the other pages see them, and later publications and
-/// unpublications as trackPublished / trackUnpublished.
-#[tokio::test(flavor = "multi_thread")]
-async fn published_tracks_get_sids_and_are_announced() {
-    scenario("tracks").await;
-}
-
-/// Refused tokens reject connect() with the token error's code.
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_tokens_reject_connect() {
-    scenario("bad_tokens").await;
-}
-
-/// A signaling connection cut without a close handshake is resumed with `sync`.
-#[tokio::test(flavor = "multi_thread")]
-async fn resumes_after_a_cut_connection() {
-    scenario("reconnect").await;
-}
-
-/// Heartbeats both ways keep a page connected over several heartbeat periods (a 1 s heartbeat, so
-/// several periods pass quickly).
-#[tokio::test(flavor = "multi_thread")]
-async fn heartbeats_keep_a_page_connected() {
-    let server = TestServer::with(Options {
-        heartbeat_ms: 1000,
-        ..Options::default()
-    })
-    .await;
-    run_scenario(&server, "heartbeats").await;
-    server.stop().await;
-}
-
-/// Two pages publish camera and microphone: each is subscribed to the other's tracks, and packets
-/// and decoded frames (audio: samples) rise on every one.
-#[tokio::test(flavor = "multi_thread")]
-async fn two_pages_receive_each_others_media() {
-    scenario("media_two").await;
-}
-
-/// Three pages publish camera and microphone: each receives the other two's four tracks.
-#[tokio::test(flavor = "multi_thread")]
-async fn three_pages_receive_each_others_media() {
-    scenario("media_three").await;
-}
-
-/// An unpublished camera is unsubscribed and unpublished at the other page while the microphone
-/// keeps flowing; a new camera published mid-call, and a second one on a recycled server m-line,
-/// reach it.
-#[tokio::test(flavor = "multi_thread")]
-async fn unpublish_and_publish_again_mid_call() {
-    scenario("unpublish").await;
-}
-
-/// A page that leaves is seen to go (participantDisconnected, trackUnsubscribed); media between
-/// the others goes on.
-#[tokio::test(flavor = "multi_thread")]
-async fn leaving_keeps_media_between_the_others() {
-    scenario("leave").await;
-}
-
-/// REST Status=disconnected while media flows: 53204 for the kicked page, its tracks leave the
-/// other.
-#[tokio::test(flavor = "multi_thread")]
-async fn rest_kick_with_media() {
-    scenario("kick_media").await;
-}
-
-/// A second page with the same identity while media flows: 53205 for the first; the other page
-/// sees the swap and receives the newcomer's media.
-#[tokio::test(flavor = "multi_thread")]
-async fn identity_takeover_with_media() {
-    scenario("duplicate_identity_media").await;
-}
-
-/// REST Status=completed while media flows disconnects every page with 53118.
-#[tokio::test(flavor = "multi_thread")]
-async fn room_completion_with_media() {
-    scenario("room_completed_media").await;
-}
-
-/// A LocalDataTrack: subscribers get it as a data track and receive its text and binary messages
-/// in order, including one that joins later; unpublished it leaves them, and a second one reaches
-/// them.
-#[tokio::test(flavor = "multi_thread")]
-async fn data_track_messages_reach_subscribers() {
-    scenario("data_track").await;
-}
-
-/// REST SubscribeRules excluding video stop a camera reaching a page while its audio flows;
-/// including everything again brings it back; SubscribedTracks follows.
-#[tokio::test(flavor = "multi_thread")]
-async fn subscribe_rules_stop_and_restore_video() {
-    scenario("subscribe_rules").await;
-}
-
-/// A resumed session keeps its peer connection and media both ways; a track published after it
-/// reaches the others; a server offer lost with the connection comes again in `synced`; an offer
-/// made while the client cannot reach the server comes in `sync` and is answered in `synced`.
-#[tokio::test(flavor = "multi_thread")]
-async fn resumes_with_media() {
-    scenario("reconnect_media").await;
-}
-
-/// The server's answer to a client offer is lost with the signaling connection: the client's `sync`
-/// repeats the offer and `synced` answers it again, so the new track goes out. Then the client's
-/// answer to a server offer is lost: `sync` carries it and the server applies it.
-#[tokio::test(flavor = "multi_thread")]
-async fn resumes_after_losing_an_answer() {
-    scenario("reconnect_lost_answer").await;
-}
-
-/// The server's answer to a client offer and its next offer are both lost with the signaling
-/// connection: the repeated client offer crosses the pending server offer in `synced`, and glare
-/// handling sorts it out.
-#[tokio::test(flavor = "multi_thread")]
-async fn resumes_after_losing_an_answer_and_an_offer() {
-    scenario("reconnect_lost_answer_and_offer").await;
-}
-
-/// A server offer crossing the client's own: the client rolls back, answers and offers again, and
-/// every track gets through.
-#[tokio::test(flavor = "multi_thread")]
-async fn glare_between_server_and_client_offers() {
-    scenario("glare").await;
-}
-
-/// Four pages with `preferredVideoCodecs: 'auto'` (three simulcast SSRCs offered, one sent), each
-/// joining after the others publish: every page shows every other camera within 2 s of subscribing;
-/// a republished and a restarted camera show within 2 s too.
-#[tokio::test(flavor = "multi_thread")]
-async fn late_joiners_see_video_with_adaptive_simulcast() {
-    scenario("late_joiners_auto").await;
-}
-
-/// Three pages sending three VP8 simulcast layers each: every page shows the others' cameras.
-#[tokio::test(flavor = "multi_thread")]
-async fn simulcast_publishers_are_shown() {
-    scenario("simulcast_vp8").await;
-}
-
-/// A data track published in `connect`: a message sent the moment the others are subscribed to it
-/// reaches them, whoever joined first.
-#[tokio::test(flavor = "multi_thread")]
-async fn data_track_published_in_connect_delivers_at_once() {
-    scenario("data_track_in_connect").await;
+    for served in servers {
+        served.stop().await;
+    }
 }

@@ -4,10 +4,16 @@
   'use strict';
 
   const events = [];
+  // Callbacks waiting for an event (`waitFor`), each called with every event logged.
+  const waiters = new Set();
   let room = null;
 
   function log(type, data) {
-    events.push(Object.assign({ type, seq: events.length }, data || {}));
+    const event = Object.assign({ type, seq: events.length }, data || {});
+    events.push(event);
+    for (const waiter of Array.from(waiters)) {
+      waiter(event);
+    }
   }
 
   function errorOf(e) {
@@ -103,6 +109,30 @@
 
   window.harness = {
     events,
+
+    // Resolves with the first event of `type` after `after` (a `seq`) whose fields equal those of
+    // `match`, as soon as it is logged; with null after `timeoutMs`.
+    waitFor(type, match, after, timeoutMs) {
+      const fits = (e) => e.seq > after && e.type === type && Object.keys(match).every((k) => e[k] === match[k]);
+      const found = events.find(fits);
+      if (found) {
+        return Promise.resolve(found);
+      }
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          resolve(null);
+        }, timeoutMs);
+        function waiter(e) {
+          if (fits(e)) {
+            clearTimeout(timer);
+            waiters.delete(waiter);
+            resolve(e);
+          }
+        }
+        waiters.add(waiter);
+      });
+    },
 
     // Connects and resolves with the room's summary, or with `{ error }` when connect() rejects.
     async connect(token, options) {
