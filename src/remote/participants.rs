@@ -156,6 +156,12 @@ pub async fn run(remote: &Remote, command: ParticipantsCommand) -> anyhow::Resul
                     text(&t["date_created"]),
                 ]
             };
+            // The API lists tracks in no particular order; a table reads better sorted.
+            let sorted = |mut tracks: Vec<Value>| {
+                tracks.sort_by_key(|t| (text(&t["kind"]), text(&t["name"]), text(&t["sid"])));
+                tracks
+            };
+            let (published, subscribed) = (sorted(published), sorted(subscribed));
             let rows: Vec<Vec<String>> = published
                 .iter()
                 .map(|t| row("published", t))
