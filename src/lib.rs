@@ -8,6 +8,7 @@
 //! database, a manual clock if they need one, and a shutdown future they control.
 
 pub mod config;
+pub mod console;
 pub mod credentials;
 mod metered_store;
 pub mod observe;
@@ -215,6 +216,10 @@ impl App {
         let mut app = vroom_api::router(api)
             .merge(signaling.router())
             .merge(quickstart::router(&self.config.quickstart))
+            .merge(console::router(
+                api_credentials.clone(),
+                Arc::clone(&self.clock),
+            ))
             .merge(observe::health_router(observe.clone()));
         match self.metrics_listener.take() {
             None => app = app.merge(observe::metrics_router(observe, Some(api_credentials))),

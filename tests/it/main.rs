@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod common;
+mod console;
 mod external;
 mod lifecycle;
 mod observe;
