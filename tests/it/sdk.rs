@@ -100,3 +100,73 @@ async fn twilio_node_conformance() {
     )
     .await;
 }
+
+/// The README's Node example (examples/node/first-call.js), with twilio-node, taken to a first call:
+/// it creates the room (and finds it when run again), and each token it prints joins that room.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_node_example_reaches_a_first_call() {
+    let modules = repo().join("tests/sdk/node/node_modules");
+    require("Node", &[modules.join("twilio/package.json")]);
+    let server = TestServer::start().await;
+    let example = repo().join("examples/node/first-call.js");
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        let mut command = Command::new("node");
+        command
+            .arg(&example)
+            .env("NODE_PATH", &modules)
+            .env("VROOM_URL", &server.base)
+            .env("VROOM_ACCOUNT_SID", server.creds.account_sid.to_string())
+            .env("VROOM_API_KEY_SID", server.creds.api_key_sid.to_string())
+            .env("VROOM_API_KEY_SECRET", &server.creds.api_key_secret);
+        for name in SCRUBBED_ENV {
+            command.env_remove(name);
+        }
+        printed.push(run_to_end(&mut command, "examples/node/first-call.js", SUITE_TIMEOUT).await);
+    }
+    assert!(
+        printed[0].starts_with("Created room DailyStandup (RM"),
+        "{}",
+        printed[0]
+    );
+    assert!(
+        printed[1].contains("Room DailyStandup (RM")
+            && printed[1].contains("is already in progress"),
+        "{}",
+        printed[1]
+    );
+    assert!(
+        printed[1].contains("Rooms in progress: DailyStandup"),
+        "{}",
+        printed[1]
+    );
+    let token = |identity: &str| {
+        printed[1]
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("Token for {identity}: ")))
+            .unwrap_or_else(|| panic!("no token for {identity}: {}", printed[1]))
+            .to_owned()
+    };
+    let (alice, a) =
+        vroom_testkit::SignalClient::join(&server.ws, &token("alice"), Some("DailyStandup"), &[])
+            .await;
+    let (mut bob, b) =
+        vroom_testkit::SignalClient::join(&server.ws, &token("bob"), Some("DailyStandup"), &[])
+            .await;
+    assert_eq!(
+        (&a["type"], &b["type"]),
+        (&"connected".into(), &"connected".into()),
+        "{a} {b}"
+    );
+    assert_eq!(
+        b["participants"][0]["identity"], "alice",
+        "bob finds alice in the call: {b}"
+    );
+    alice.leave().await;
+    assert!(
+        bob.next_of("update").await.is_some(),
+        "bob hears that alice left"
+    );
+    bob.leave().await;
+    server.stop().await;
+}
