@@ -19,6 +19,7 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -247,6 +248,14 @@ impl App {
             async move {
                 shutdown.await;
                 stopping.cancel();
+            }
+        });
+        // Signaling answers in several small frames (`welcome`, then `connected`): with Nagle's
+        // algorithm the second waits for the client's delayed ACK (≈ 40 ms per join), and REST
+        // responses written in two parts pay the same. Every accepted socket sends at once.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
             }
         });
         let server = axum::serve(listener, app)

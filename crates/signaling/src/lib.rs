@@ -109,12 +109,21 @@ impl Signaling {
     }
 }
 
+/// The WebSocket read buffer of one signaling connection.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 async fn upgrade(State(signaling): State<Arc<Signaling>>, ws: WebSocketUpgrade) -> Response {
     let max = signaling.config.max_frame_bytes;
     // No subprotocol is selected: twilio-video.js offers none, and a browser fails the handshake if
     // the server picks one.
     ws.max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's default read buffer is 128 KiB, zero-filled when first read into, and it
+        // stays resident for the life of the connection: most of an idle participant's memory.
+        // Signaling frames are small (an offer is a few KiB); a larger frame grows the buffer for
+        // as long as it is read. Writes go out as soon as a frame is written (no 128 KiB target).
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let tracker = signaling.tracker.clone();
             tracker.track_future(conn::run(socket, signaling))
