@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod common;
 mod console;
+mod cors;
 mod docs;
 mod external;
 mod lifecycle;

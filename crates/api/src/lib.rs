@@ -4,7 +4,7 @@
 //! - this file: `ApiState`, the router (every path of the spec, built or deliberately not), and
 //!   helpers shared by handlers (path segments, room lookup, 404s);
 //! - `error`: `ApiError` and Twilio's error body;
-//! - `auth`: HTTP Basic with the account or API key credentials;
+//! - `auth`: HTTP Basic with the account or API key credentials; `cors`: preflights and CORS headers;
 //! - `form`: form bodies and typed parameters; `paging`: PageSize/Page/PageToken and `meta`;
 //! - `wire`: the JSON resources; `rooms`, `participants`: handlers.
 //!
@@ -14,6 +14,7 @@
 //! - Every absolute URL starts with the configured public URL.
 
 mod auth;
+mod cors;
 mod error;
 mod form;
 mod paging;
@@ -226,5 +227,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .fallback(unknown_path)
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(cors::layer))
         .with_state(state)
 }
