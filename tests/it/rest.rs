@@ -47,6 +47,12 @@ async fn create_applies_defaults_and_every_parameter() {
         room["unique_name"], room["sid"],
         "without a UniqueName the name is the SID"
     );
+    for _ in 0..2 {
+        // `UniqueName=` (a field left blank) is as if absent, as Twilio treats it: each such room
+        // is named by its own SID, so two of them never collide.
+        let blank = s.create_room(&[("UniqueName", "")]).await;
+        assert_eq!(blank["unique_name"], blank["sid"], "{blank}");
+    }
     assert_eq!(
         (room["status"].as_str(), room["type"].as_str()),
         (Some("in-progress"), Some("group"))

@@ -53,7 +53,8 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
     };
     Ok(CreateRoom {
         room_type: p.get("Type").map(RoomType::parse).transpose()?,
-        unique_name: p.string("UniqueName"),
+        // Sent empty, it is as if absent (the room is named by its SID), as Twilio does.
+        unique_name: p.string("UniqueName").filter(|n| !n.is_empty()),
         status_callback: p.string("StatusCallback"),
         status_callback_method: p
             .get("StatusCallbackMethod")
