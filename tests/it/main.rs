@@ -9,6 +9,7 @@ mod console;
 mod cors;
 mod docs;
 mod external;
+mod fidelity;
 mod lifecycle;
 mod observe;
 mod operator;

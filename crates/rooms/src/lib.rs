@@ -412,10 +412,13 @@ impl Hub {
     }
 
     /// Connects `identity` to the in-progress room named `room_name` of `account`, creating the room
-    /// (type group, defaults) if there is none. With no name, a new room named by its SID is made.
+    /// (type group, defaults) if there is none. With no name, a new room named by its SID is made. A
+    /// name that is a room SID (`RM` + 32 hex digits) names that very room, as in Twilio: it is
+    /// joined if in progress, never created.
     ///
     /// # Errors
-    /// Domain errors: invalid name, `RoomFull`, …
+    /// Domain errors: invalid name, `RoomFull`, `RoomNotFound` (an unknown SID, or another
+    /// account's), `RoomCompleted` (the SID of a room that has ended), …
     pub async fn join(
         &self,
         account: AccountSid,
@@ -427,6 +430,9 @@ impl Hub {
             vroom_domain::names::validate_room_name(name)?;
         }
         vroom_domain::names::validate_identity(identity)?;
+        if let Some(sid) = room_name.and_then(|n| n.parse::<RoomSid>().ok()) {
+            return self.join_by_sid(account, sid, request).await;
+        }
         // A room can end between finding it and joining it; then look again (a new one is created).
         for _ in 0..4 {
             let room = match room_name {
@@ -467,6 +473,27 @@ impl Hub {
             }
         }
         Err(vroom_domain::Error::RoomCreateFailed.into())
+    }
+
+    /// Joins the room with SID `sid`. Unlike a name, a SID never creates a room, and a room that
+    /// ends meanwhile is reported completed rather than replaced.
+    async fn join_by_sid(
+        &self,
+        account: AccountSid,
+        sid: RoomSid,
+        request: JoinRequest,
+    ) -> Result<Joined, HubError> {
+        let room = match self.deps.store.room(sid).await? {
+            Some(room) if room.account_sid == account => room,
+            _ => return Err(vroom_domain::Error::RoomNotFound.into()),
+        };
+        let Some(task) = self.task(&room).await? else {
+            return Err(vroom_domain::Error::RoomCompleted.into());
+        };
+        match task.ask(|reply| Command::Join { request, reply }).await {
+            Err(HubError::RoomGone) => Err(vroom_domain::Error::RoomCompleted.into()),
+            other => other,
+        }
     }
 
     async fn task_of(&self, room: RoomSid) -> Result<RoomHandle, HubError> {

@@ -243,6 +243,55 @@
       return out;
     },
 
+    // The video streams of every open peer connection, from getStats(): what the page sends
+    // (`outbound`: one entry per encoded stream, a simulcast layer each) and receives (`inbound`),
+    // each with its codec's MIME type and frame count.
+    async videoStreams() {
+      const out = { outbound: [], inbound: [] };
+      for (const pc of window.peerConnections) {
+        if (pc.connectionState === 'closed') {
+          continue;
+        }
+        const report = await pc.getStats();
+        const codecs = {};
+        report.forEach((s) => {
+          if (s.type === 'codec') {
+            codecs[s.id] = s.mimeType;
+          }
+        });
+        report.forEach((s) => {
+          if (s.kind !== 'video' || (s.type !== 'outbound-rtp' && s.type !== 'inbound-rtp')) {
+            return;
+          }
+          const entry = {
+            ssrc: s.ssrc,
+            rid: s.rid || null,
+            codec: codecs[s.codecId] || null,
+            frames: (s.type === 'outbound-rtp' ? s.framesEncoded : s.framesDecoded) || 0,
+          };
+          (s.type === 'outbound-rtp' ? out.outbound : out.inbound).push(entry);
+        });
+      }
+      return out;
+    },
+
+    // A REST call made by the page itself, to another origin (vroom's): the browser preflights it
+    // and checks the CORS headers, as for any browser-side tool calling Twilio's API.
+    async rest(baseUrl, method, path, form, basic) {
+      const headers = { authorization: `Basic ${btoa(basic)}` };
+      let body;
+      if (form) {
+        headers['content-type'] = 'application/x-www-form-urlencoded';
+        body = new URLSearchParams(form).toString();
+      }
+      try {
+        const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
+        return { status: res.status, body: await res.json() };
+      } catch (e) {
+        return { status: 0, error: String(e) };
+      }
+    },
+
     // Publishes a data track; resolves with its publication, or `{ error }`.
     async publishData(name) {
       const track = new Twilio.Video.LocalDataTrack({ name });

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use vroom_domain::live::TrackOutcome;
 use vroom_domain::participant::ParticipantStatus;
+use vroom_domain::sid::RoomSid;
 use vroom_rooms::{JoinRequest, Joined, SessionLink, SessionMemory};
 
 use super::{Conn, Counters, Flow, Live, Phase, hub_error};
@@ -21,6 +22,17 @@ fn announced_in(
         .iter()
         .flat_map(|v| v.tracks.iter().map(|t| t.sid.to_string()))
         .collect()
+}
+
+/// Whether two room names, one of them a room SID, name the same room (a token granted `standup`
+/// lets its holder join by that room's SID, and the other way round).
+async fn same_room(sig: &crate::Signaling, a: &str, b: &str) -> bool {
+    let (sid, name) = match (a.parse::<RoomSid>(), b.parse::<RoomSid>()) {
+        (Ok(sid), Err(_)) => (sid, b),
+        (Err(_), Ok(sid)) => (sid, a),
+        _ => return false,
+    };
+    matches!(sig.hub.store().room(sid).await, Ok(Some(room)) if room.unique_name == name)
 }
 
 impl Conn {
@@ -96,7 +108,9 @@ impl Conn {
             c.name.as_deref().filter(|n| !n.is_empty()),
             grant.room.as_deref(),
         ) {
-            (Some(asked), Some(granted)) if asked != granted => {
+            (Some(asked), Some(granted))
+                if asked != granted && !same_room(&self.sig, asked, granted).await =>
+            {
                 let e = token::TokenError::Grants("the token's video grant is for another room");
                 return self.end_with_error(e.code(), e.to_string()).await;
             }

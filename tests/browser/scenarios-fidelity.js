@@ -1,0 +1,101 @@
+// Browser scenarios taken from what twilio-video.js's own integration suite expects of Twilio: a page
+// makes a room over REST itself (across origins, so CORS must hold) and joins it by its SID, and the
+// room's options hold for those who joined that way.
+
+'use strict';
+
+const { AV, Client, check, equal, localSid, roomName, token } = require('./lib');
+
+// A REST call made by `client`'s page itself: the page's origin is not vroom's, so the browser
+// preflights it and checks the CORS answers, as for twilio-video.js's suite or any browser tool.
+function pageRest(client, method, urlPath, form) {
+  const s = client.run.server;
+  return client.page.evaluate(
+    ([b, m, p, f, k]) => window.harness.rest(b, m, p, f, k),
+    [s.baseUrl, method, urlPath, form || null, `${s.apiKeySid}:${s.apiKeySecret}`],
+  );
+}
+
+// connect() with only a token and a name (no other option), resolving with the summary or `{ error }`.
+function connectTo(client, identity, name) {
+  return client.page.evaluate(
+    ([t, o]) => window.harness.connect(t, o),
+    [token(identity, null), { wsServer: client.run.server.wsUrl, name }],
+  );
+}
+
+// The page's video streams in `direction` ('outbound' or 'inbound') whose frame count rises over a
+// second: the ones in use now, not those a renegotiation left behind.
+async function rising(client, direction) {
+  const snapshot = async () => (await client.page.evaluate(() => window.harness.videoStreams()))[direction];
+  const before = await snapshot();
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = await snapshot();
+  return after.filter((s) => {
+    const was = before.find((x) => x.ssrc === s.ssrc);
+    return s.frames > (was ? was.frames : 0);
+  });
+}
+
+module.exports = {
+  // An audio-only room made over REST from the page, joined by SID: the SDK shows the room's unique
+  // name, the video track is refused with 53125 while audio and data publish, REST completion reaches
+  // everyone, and the ended room's SID (or an unknown one) is refused.
+  async join_by_sid(run) {
+    const name = roomName('by-sid');
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    const made = await pageRest(a, 'POST', '/v1/Rooms', { UniqueName: name, AudioOnly: 'true' });
+    equal(made.status, 201, 'the page creates the room over REST (cross-origin, Basic auth)');
+    const sid = made.body.sid;
+    const fetched = await pageRest(a, 'GET', `/v1/Rooms/${sid}`);
+    equal(fetched.body.audio_only, true, 'the page reads it back: an audio-only room');
+
+    const ra = await a.connect('alice', sid, { audio: true });
+    equal(ra.sid, sid, 'connect({ name: <RoomSid> }) joins that room');
+    equal(ra.name, name, "room.name is the room's unique name");
+    equal(ra.localParticipant.tracks.map((t) => t.kind).join(','), 'audio', 'the microphone publishes');
+    const data = await a.page.evaluate(() => window.harness.publishData('chat'));
+    check(data.trackSid && data.kind === 'data', 'a data track publishes', data);
+    const video = await a.page.evaluate(() => window.harness.publish('video', 'cam'));
+    equal(video.error && video.error.code, 53125, 'publishing a video track fails with 53125');
+    await a.waitEvent('localTrackPublicationFailed', { kind: 'video' }, "'trackPublicationFailed' for the video track");
+
+    const rb = await b.connect('bob', name);
+    equal(rb.sid, sid, 'joining by unique name lands in the same room');
+    const alice = rb.participants.find((p) => p.identity === 'alice');
+    check(alice && alice.tracks.map((t) => t.kind).sort().join(',') === 'audio,data', "bob sees alice's audio and data, no video", rb.participants);
+    await b.waitEvent('trackSubscribed', { kind: 'audio', participant: 'alice' }, "bob subscribes to alice's audio");
+
+    const done = await pageRest(b, 'POST', `/v1/Rooms/${sid}`, { Status: 'completed' });
+    equal(done.body.status, 'completed', 'the page completes the room over REST');
+    for (const c of [a, b]) {
+      const d = await c.waitEvent('disconnected', {}, "room emits 'disconnected'");
+      equal(d.error && d.error.code, 53118, `${c.label}: with error 53118 (room completed)`);
+    }
+    const late = await Client.open(run, 'C');
+    const again = await connectTo(late, 'carol', sid);
+    equal(again.error && again.error.code, 53118, "connecting to the completed room's SID fails with 53118");
+    const unknown = await connectTo(late, 'carol', 'RM0123456789abcdef0123456789abcdef');
+    equal(unknown.error && unknown.error.code, 53106, 'connecting to an unknown room SID fails with 53106');
+  },
+
+  // A `VideoCodecs=H264` room joined by SID with the adaptive-simulcast setting: the camera goes out
+  // as one H264 stream (no VP8, no simulcast layers) and the other page decodes H264.
+  async h264_room(run) {
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    const made = await pageRest(a, 'POST', '/v1/Rooms', { UniqueName: roomName('h264'), VideoCodecs: 'H264' });
+    equal(made.status, 201, 'the page creates an H264 room over REST');
+    const sid = made.body.sid;
+    const ra = await a.connect('alice', sid, Object.assign({ preferredVideoCodecs: 'auto' }, AV));
+    const cam = localSid(ra, 'video');
+    await b.connect('bob', sid);
+    await b.waitEvent('trackSubscribed', { trackSid: cam }, "bob subscribes to alice's camera");
+    await b.mediaFlows([cam], "bob decodes alice's camera");
+    const sent = await rising(a, 'outbound');
+    check(sent.length === 1 && sent[0].codec === 'video/H264', 'alice encodes one H264 stream (no VP8, no simulcast)', sent);
+    const got = await rising(b, 'inbound');
+    check(got.length === 1 && got[0].codec === 'video/H264', 'bob decodes H264', got);
+  },
+};

@@ -1,0 +1,116 @@
+//! What twilio-video.js's own integration tests expect of a Twilio server, checked over real
+//! WebSockets with our signaling client: joining a REST-made room by its SID (and that room's options
+//! holding for those who did).
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use vroom_testkit::{SignalClient, track};
+
+use crate::common::TestServer;
+
+fn published_of<'a>(connected: &'a Value, id: &str) -> &'a Value {
+    connected["published"]["tracks"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["id"] == id))
+        .unwrap_or_else(|| panic!("no published entry for {id}: {connected}"))
+}
+
+#[tokio::test]
+async fn connecting_with_a_room_sid_joins_that_room_with_its_options() {
+    let s = TestServer::start().await;
+    let room = s
+        .create_room(&[("UniqueName", "standup"), ("AudioOnly", "true")])
+        .await;
+    let room_sid = room["sid"].as_str().unwrap().to_owned();
+
+    // By SID: the REST-made room itself, reported under its unique name, with its options in force
+    // (an audio-only room refuses the video track with 53125, audio and data publish).
+    let (alice, a) = SignalClient::join(
+        &s.ws,
+        &s.token("alice", None),
+        Some(&room_sid),
+        &[
+            track("a-mic", "audio", "mic"),
+            track("a-cam", "video", "cam"),
+            track("a-data", "data", "chat"),
+        ],
+    )
+    .await;
+    assert_eq!(a["type"], "connected", "{a}");
+    assert_eq!(
+        (a["sid"].as_str(), a["name"].as_str()),
+        (Some(room_sid.as_str()), Some("standup"))
+    );
+    for id in ["a-mic", "a-data"] {
+        assert_eq!(published_of(&a, id)["state"], "ready", "{id}: {a}");
+    }
+    let cam = published_of(&a, "a-cam");
+    assert_eq!(
+        (cam["state"].as_str(), cam["error"]["code"].as_i64()),
+        (Some("failed"), Some(53125)),
+        "{a}"
+    );
+
+    // By name, someone else lands in the same room and sees alice.
+    let (bob, b) = SignalClient::join(&s.ws, &s.token("bob", None), Some("standup"), &[]).await;
+    assert_eq!(b["sid"], room_sid.as_str(), "{b}");
+    assert_eq!(b["participants"][0]["identity"], "alice", "{b}");
+
+    // A token granted the room by name lets its holder join by SID, and the other way round.
+    let (carol, c) = SignalClient::join(
+        &s.ws,
+        &s.token("carol", Some("standup")),
+        Some(&room_sid),
+        &[],
+    )
+    .await;
+    assert_eq!(c["sid"], room_sid.as_str(), "{c}");
+    let (dave, d) = SignalClient::join(
+        &s.ws,
+        &s.token("dave", Some(&room_sid)),
+        Some("standup"),
+        &[],
+    )
+    .await;
+    assert_eq!(d["sid"], room_sid.as_str(), "{d}");
+
+    // REST by SID finds them all; no other room was made.
+    let (_, list) = s.get(&format!("/v1/Rooms/{room_sid}/Participants")).await;
+    assert_eq!(
+        list["participants"].as_array().map(Vec::len),
+        Some(4),
+        "{list}"
+    );
+    let (_, rooms) = s.get("/v1/Rooms").await;
+    assert_eq!(rooms["rooms"].as_array().map(Vec::len), Some(1), "{rooms}");
+
+    // REST ends the room: those who joined by SID are told it completed (twilio-video.js: 53118).
+    let (status, _) = s
+        .post(&format!("/v1/Rooms/{room_sid}"), &[("Status", "completed")])
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    for mut client in [alice, bob, carol, dave] {
+        let m = client
+            .next_of("disconnected")
+            .await
+            .expect("a disconnected");
+        assert_eq!(m["status"], "completed", "{m}");
+    }
+
+    // A completed room's SID is refused with 53118 (never a new room); an unknown SID with 53106.
+    let (_, late) = SignalClient::join(&s.ws, &s.token("erin", None), Some(&room_sid), &[]).await;
+    assert_eq!(
+        (late["type"].as_str(), late["code"].as_i64()),
+        (Some("error"), Some(53118)),
+        "{late}"
+    );
+    let unknown = "RM0123456789abcdef0123456789abcdef";
+    let (_, none) = SignalClient::join(&s.ws, &s.token("erin", None), Some(unknown), &[]).await;
+    assert_eq!(
+        (none["type"].as_str(), none["code"].as_i64()),
+        (Some("error"), Some(53106)),
+        "{none}"
+    );
+    let (_, rooms) = s.get("/v1/Rooms?Status=in-progress").await;
+    assert_eq!(rooms["rooms"].as_array().map(Vec::len), Some(0), "{rooms}");
+}
