@@ -80,6 +80,24 @@ module.exports = {
     equal(unknown.error && unknown.error.code, 53106, 'connecting to an unknown room SID fails with 53106');
   },
 
+  // A participant's track names are unique across kinds: publishing a second 'foo' fails with
+  // 53304 (trackPublicationFailed), another name publishes, and the other page sees one 'foo'.
+  async duplicate_track_names(run) {
+    const name = roomName('track-names');
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    await a.connect('alice', name, { audio: { name: 'foo' } });
+    const dup = await a.publish('video', 'foo');
+    equal(dup.error && dup.error.code, 53304, "publishing a video track named 'foo' next to the audio 'foo' fails with 53304");
+    const failed = await a.waitEvent('localTrackPublicationFailed', { kind: 'video' }, "'trackPublicationFailed' for it");
+    equal(failed.error.code, 53304, 'the event carries 53304');
+    const cam = await a.publish('video', 'cam');
+    check(cam.trackSid && cam.trackName === 'cam', "a video track named 'cam' publishes", cam);
+    const rb = await b.connect('bob', name);
+    const names = rb.participants[0].tracks.map((t) => t.trackName).sort().join(',');
+    equal(names, 'cam,foo', "bob sees alice's 'cam' and one 'foo'");
+  },
+
   // A `VideoCodecs=H264` room joined by SID with the adaptive-simulcast setting: the camera goes out
   // as one H264 stream (no VP8, no simulcast layers) and the other page decodes H264.
   async h264_room(run) {

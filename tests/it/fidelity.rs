@@ -114,3 +114,77 @@ async fn connecting_with_a_room_sid_joins_that_room_with_its_options() {
     let (_, rooms) = s.get("/v1/Rooms?Status=in-progress").await;
     assert_eq!(rooms["rooms"].as_array().map(Vec::len), Some(0), "{rooms}");
 }
+
+#[tokio::test]
+async fn a_second_track_with_a_taken_name_is_refused_with_53304() {
+    let s = TestServer::start().await;
+    let (mut alice, a) = SignalClient::join(
+        &s.ws,
+        &s.token("alice", None),
+        Some("names"),
+        &[
+            track("a1", "audio", "foo"),
+            track("v1", "video", "foo"),
+            track("d1", "data", "bar"),
+        ],
+    )
+    .await;
+    assert_eq!(a["type"], "connected", "{a}");
+    for id in ["a1", "d1"] {
+        assert_eq!(published_of(&a, id)["state"], "ready", "{id}: {a}");
+    }
+    let dup = published_of(&a, "v1");
+    assert_eq!(
+        (
+            dup["state"].as_str(),
+            dup["error"]["code"].as_i64(),
+            dup["error"]["message"].as_str()
+        ),
+        (
+            Some("failed"),
+            Some(53304),
+            Some("Track name is duplicated")
+        ),
+        "names are unique across kinds: {a}"
+    );
+
+    // Later publications: a taken name is refused, a freed one can be used again.
+    alice
+        .update_tracks(
+            5,
+            &[
+                track("a1", "audio", "foo"),
+                track("d1", "data", "bar"),
+                track("v2", "video", "bar"),
+            ],
+        )
+        .await;
+    let m = alice.next_of("update").await.expect("an update");
+    assert_eq!(published_of(&m, "v2")["error"]["code"], 53304, "{m}");
+    assert_eq!(published_of(&m, "a1")["state"], "ready", "{m}");
+    alice
+        .update_tracks(
+            6,
+            &[track("d1", "data", "bar"), track("v3", "video", "foo")],
+        )
+        .await;
+    let m = alice.next_of("update").await.expect("an update");
+    assert_eq!(
+        published_of(&m, "v3")["state"],
+        "ready",
+        "the name was freed: {m}"
+    );
+
+    // Others only ever see one track per name.
+    let (bob, b) = SignalClient::join(&s.ws, &s.token("bob", None), Some("names"), &[]).await;
+    let mut names: Vec<&str> = b["participants"][0]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["bar", "foo"], "{b}");
+    bob.leave().await;
+    alice.leave().await;
+}

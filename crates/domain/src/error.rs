@@ -116,6 +116,9 @@ pub enum Error {
     /// A track name is too long.
     #[error("Track name is too long")]
     TrackNameTooLong,
+    /// Another track of the same participant already has this name (any kind).
+    #[error("Track name is duplicated")]
+    TrackNameDuplicated,
 }
 
 impl Error {
@@ -151,6 +154,7 @@ impl Error {
             Self::ParticipantStatusInvalid { .. } => 53209,
             Self::SubscribeRulesInvalid { .. } => 53215,
             Self::TrackNameTooLong => 53302,
+            Self::TrackNameDuplicated => 53304,
         }
     }
 }

@@ -418,6 +418,14 @@ impl LiveRoom {
             .map(|m| m.tracks.len())
             .sum();
         let old = std::mem::take(&mut self.members[index].tracks);
+        // Names stay unique among a participant's tracks, whatever their kind (Twilio refuses the
+        // newcomer with 53304): the names of the published tracks the client still lists count
+        // wherever they stand in its list.
+        let staying: Vec<String> = old
+            .iter()
+            .filter(|t| tracks.iter().any(|i| i.client_id == t.info.client_id))
+            .map(|t| t.info.name.clone())
+            .collect();
         let mut kept = Vec::new();
         let mut outcomes = Vec::new();
         let mut added = Vec::new();
@@ -442,6 +450,9 @@ impl LiveRoom {
                 Some(Error::TrackKindNotSupported)
             } else if info.name.chars().count() > 128 {
                 Some(Error::TrackNameTooLong)
+            } else if staying.contains(&info.name) || kept.iter().any(|k| k.info.name == info.name)
+            {
+                Some(Error::TrackNameDuplicated)
             } else if cap > 0 && others_tracks + kept.len() >= cap {
                 Some(Error::TooManyTracks)
             } else {
