@@ -98,6 +98,25 @@ module.exports = {
     equal(names, 'cam,foo', "bob sees alice's 'cam' and one 'foo'");
   },
 
+  // When bob leaves, alice's RemoteParticipant for him keeps its tracks (twilio-video.js's own test:
+  // participantDisconnected leaves RemoteParticipant.tracks unchanged) and nothing is unpublished.
+  async departed_keeps_tracks(run) {
+    const name = roomName('departed');
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    await a.connect('alice', name);
+    const rb = await b.connect('bob', name, AV);
+    const mine = [localSid(rb, 'audio'), localSid(rb, 'video')].sort();
+    for (const sid of mine) {
+      await a.waitEvent('trackSubscribed', { trackSid: sid }, `alice subscribes to bob's ${sid}`);
+    }
+    await b.disconnect();
+    const left = await a.waitEvent('participantDisconnected', { identity: 'bob' }, "'participantDisconnected' for bob");
+    equal(left.tracks.map((t) => t.trackSid).sort().join(','), mine.join(','), "bob's RemoteParticipant still lists his tracks");
+    const unpublished = (await a.events()).filter((e) => e.type === 'trackUnpublished');
+    equal(unpublished.length, 0, "no 'trackUnpublished' on the way out");
+  },
+
   // A `VideoCodecs=H264` room joined by SID with the adaptive-simulcast setting: the camera goes out
   // as one H264 stream (no VP8, no simulcast layers) and the other page decodes H264.
   async h264_room(run) {

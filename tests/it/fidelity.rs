@@ -188,3 +188,40 @@ async fn a_second_track_with_a_taken_name_is_refused_with_53304() {
     bob.leave().await;
     alice.leave().await;
 }
+
+#[tokio::test]
+async fn the_last_state_of_a_departed_participant_keeps_its_tracks() {
+    let s = TestServer::start().await;
+    let (mut alice, _) =
+        SignalClient::join(&s.ws, &s.token("alice", None), Some("last"), &[]).await;
+    let (bob, b) = SignalClient::join(
+        &s.ws,
+        &s.token("bob", None),
+        Some("last"),
+        &[track("b1", "audio", "mic"), track("b2", "video", "cam")],
+    )
+    .await;
+    let sids = |tracks: &Value| -> Vec<String> {
+        let mut v: Vec<String> = tracks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["sid"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let published = sids(&b["published"]["tracks"]);
+    assert_eq!(published.len(), 2, "{b}");
+    bob.leave().await;
+    let last = loop {
+        let m = alice.next_of("update").await.expect("an update");
+        if let Some(p) = m["participants"].as_array().and_then(|ps| ps.first())
+            && p["state"] == "disconnected"
+        {
+            break p.clone();
+        }
+    };
+    assert_eq!(sids(&last["tracks"]), published, "{last}");
+    alice.leave().await;
+}

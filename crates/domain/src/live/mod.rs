@@ -169,13 +169,14 @@ impl Member {
         }
     }
 
+    /// The last state the others receive: disconnected, with the tracks it published then, as
+    /// Twilio sends it (twilio-video.js leaves a departed `RemoteParticipant.tracks` as they were
+    /// and raises no `trackUnpublished`; an empty list would unpublish them all first).
     fn departure_view(&self) -> ParticipantView {
         ParticipantView {
-            sid: self.record.sid,
-            identity: self.record.identity.clone(),
-            revision: self.revision + 1,
             presence: Presence::Disconnected,
-            tracks: Vec::new(),
+            revision: self.revision + 1,
+            ..self.view()
         }
     }
 }
