@@ -117,6 +117,19 @@ module.exports = {
     equal(unpublished.length, 0, "no 'trackUnpublished' on the way out");
   },
 
+  // twilio-video.js sends its `region` option nowhere when `wsServer` is set, so the region travels
+  // in the URL: `localParticipant.signalingRegion` is the one asked for there (its own suite
+  // expects 'us1' for region 'us1'), vroom's own name otherwise.
+  async signaling_region(run) {
+    const name = roomName('region');
+    const a = await Client.open(run, 'A');
+    const b = await Client.open(run, 'B');
+    const ra = await a.connect('alice', name, { region: 'us1', wsServer: `${run.server.wsUrl}?region=us1` });
+    equal(ra.localParticipant.signalingRegion, 'us1', "signalingRegion is 'us1' when the URL asks for it");
+    const rb = await b.connect('bob', name);
+    equal(rb.localParticipant.signalingRegion, 'vroom', "signalingRegion is 'vroom' when nothing is asked");
+  },
+
   // A `VideoCodecs=H264` room joined by SID with the adaptive-simulcast setting: the camera goes out
   // as one H264 stream (no VP8, no simulcast layers) and the other page decodes H264.
   async h264_room(run) {

@@ -225,3 +225,23 @@ async fn the_last_state_of_a_departed_participant_keeps_its_tracks() {
     assert_eq!(sids(&last["tracks"]), published, "{last}");
     alice.leave().await;
 }
+
+#[tokio::test]
+async fn connected_reports_the_signaling_region_the_url_asked_for() {
+    let s = TestServer::start().await;
+    let cases = [
+        ("?region=us1", "us1"),
+        ("?region=de1", "de1"),
+        ("?region=gll", "gll"),
+        // Not a Twilio region, or none asked: vroom's own name.
+        ("?region=foo", "vroom"),
+        ("", "vroom"),
+    ];
+    for (i, (query, want)) in cases.into_iter().enumerate() {
+        let url = format!("{}{query}", s.ws);
+        let (c, m) =
+            SignalClient::join(&url, &s.token(&format!("p{i}"), None), Some("regions"), &[]).await;
+        assert_eq!(m["options"]["signaling_region"], want, "{query}: {m}");
+        c.leave().await;
+    }
+}

@@ -24,7 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::Value;
@@ -112,7 +113,53 @@ impl Signaling {
 /// The WebSocket read buffer of one signaling connection.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
-async fn upgrade(State(signaling): State<Arc<Signaling>>, ws: WebSocketUpgrade) -> Response {
+/// Twilio's signaling region names, as twilio-video.js's `region` option takes them.
+const REGIONS: [&str; 10] = [
+    "gll", "au1", "br1", "de1", "ie1", "in1", "jp1", "sg1", "us1", "us2",
+];
+/// What `connected` reports as the signaling region when the client asked for none vroom knows.
+const OWN_REGION: &str = "vroom";
+
+/// The signaling region a client asked for, from the URL it connected to: twilio-video.js puts its
+/// `region` option only into the URL it builds itself (`wss://<region>.vss.twilio.com/signaling`,
+/// `gll` as `global`), never into a message, so with `wsServer` pointed at vroom the region is
+/// read from a `region` query parameter (`ws://host/signaling?region=de1`) or, failing that, from
+/// a host name laid out like Twilio's (`de1.vss.example.com`). Anything else: vroom's own name.
+fn asked_region(query: Option<&str>, host: Option<&str>) -> &'static str {
+    let known = |name: &str| {
+        let name = if name.eq_ignore_ascii_case("global") {
+            "gll"
+        } else {
+            name
+        };
+        REGIONS.into_iter().find(|r| r.eq_ignore_ascii_case(name))
+    };
+    // Region names need no percent-decoding: an encoded one is no region name.
+    let from_query = query.and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "region")
+            .and_then(|(_, v)| known(v))
+    });
+    let from_host = || {
+        let host = host?;
+        let mut labels = host.split('.');
+        let first = labels.next()?;
+        (labels.next() == Some("vss"))
+            .then(|| known(first))
+            .flatten()
+    };
+    from_query.or_else(from_host).unwrap_or(OWN_REGION)
+}
+
+async fn upgrade(
+    State(signaling): State<Arc<Signaling>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let region = asked_region(query.as_deref(), host);
     let max = signaling.config.max_frame_bytes;
     // No subprotocol is selected: twilio-video.js offers none, and a browser fails the handshake if
     // the server picks one.
@@ -126,6 +173,29 @@ async fn upgrade(State(signaling): State<Arc<Signaling>>, ws: WebSocketUpgrade) 
         .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let tracker = signaling.tracker.clone();
-            tracker.track_future(conn::run(socket, signaling))
+            tracker.track_future(conn::run(socket, signaling, region))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asked_region;
+
+    #[test]
+    fn the_region_comes_from_the_query_or_a_twilio_like_host() {
+        let cases = [
+            (Some("region=de1"), Some("127.0.0.1:8080"), "de1"),
+            (Some("a=b&region=US1"), None, "us1"),
+            (Some("region=gll"), None, "gll"),
+            (Some("region=mars1"), Some("au1.vss.example.com"), "au1"),
+            (None, Some("sg1.vss.example.com"), "sg1"),
+            (None, Some("global.vss.example.com"), "gll"),
+            (None, Some("us1.example.com"), "vroom"),
+            (Some("region="), None, "vroom"),
+            (None, None, "vroom"),
+        ];
+        for (query, host, want) in cases {
+            assert_eq!(asked_region(query, host), want, "{query:?} {host:?}");
+        }
+    }
 }

@@ -44,6 +44,7 @@
       localParticipant: {
         sid: room.localParticipant.sid,
         identity: room.localParticipant.identity,
+        signalingRegion: room.localParticipant.signalingRegion,
         tracks: publications(room.localParticipant),
       },
       participants: Array.from(room.participants.values()).map(remote),

@@ -185,7 +185,7 @@ impl Conn {
                     self.sig.hub.config().reconnect_window.millis() / 1000,
                 )
                 .unwrap_or(30),
-                signaling_region: "vroom",
+                signaling_region: self.region,
                 media_region: room.settings.media_region.clone(),
             },
         };

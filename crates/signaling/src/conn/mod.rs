@@ -112,6 +112,8 @@ struct Conn {
     said_goodbye: bool,
     /// The participant this connection acts for, once it joined or resumed.
     participant: Option<vroom_domain::sid::ParticipantSid>,
+    /// What `connected` reports as `signaling_region` (the region the client's URL asked for).
+    region: &'static str,
 }
 
 /// Counts an open connection in `vroom_signaling_connections` for as long as it lives.
@@ -146,7 +148,7 @@ fn message_kind(m: &ClientMessage) -> &'static str {
     }
 }
 
-pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>) {
+pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>, region: &'static str) {
     let _open = Open::new();
     let now = sig.hub.clock().now();
     let (notices_tx, notices_rx) = mpsc::unbounded_channel();
@@ -165,6 +167,7 @@ pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>) {
         phase: Phase::AwaitHello,
         said_goodbye: false,
         participant: None,
+        region,
     };
     conn.serve().await;
 }
