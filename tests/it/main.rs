@@ -11,6 +11,7 @@ mod docs;
 mod external;
 mod fidelity;
 mod lifecycle;
+mod load;
 mod observe;
 mod operator;
 mod quickstart;

@@ -1,0 +1,306 @@
+//! The live path: joins at a rate into N rooms, idle participants heartbeating, kicks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use hyper::{Method, StatusCode};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::http::{Conn, Target, form};
+use crate::signal::{Client, unique};
+use crate::{Progress, Recorder, RunOptions, Summary, due, server};
+
+/// `join`.
+#[derive(Debug, Clone, Args)]
+pub struct JoinArgs {
+    /// Joins per second.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Length of the window in which joins start, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Rooms the joins go to, round robin (created before the window).
+    #[arg(long, default_value_t = 100)]
+    pub rooms: usize,
+    /// How long each participant stays, ms (heartbeating), before it leaves.
+    #[arg(long, default_value_t = 1000)]
+    pub hold_ms: u64,
+    /// Make the rooms `LargeRoom` group rooms (up to 1,000 participants each).
+    #[arg(long)]
+    pub large_room: bool,
+}
+
+/// `idle`.
+#[derive(Debug, Clone, Args)]
+pub struct IdleArgs {
+    /// Participants connected at once.
+    #[arg(long, default_value_t = 1000)]
+    pub participants: usize,
+    /// Participants per room.
+    #[arg(long, default_value_t = 50)]
+    pub per_room: usize,
+    /// Joins per second while connecting them.
+    #[arg(long, default_value_t = 500.0)]
+    pub connect_rate: f64,
+    /// How long they stay connected once all are in, seconds.
+    #[arg(long, default_value_t = 15.0)]
+    pub hold_seconds: f64,
+    /// Times they all connect and leave (the server's RSS is read after each).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Wait after they left before reading the RSS, seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub settle_seconds: f64,
+}
+
+/// `kick`.
+#[derive(Debug, Clone, Args)]
+pub struct KickArgs {
+    /// Kicks in flight at once (each in its own room).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Length of the window, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+}
+
+/// Creates `count` rooms for `per_room` participants each; returns their unique names and SIDs.
+async fn create_rooms(
+    target: &Target,
+    count: usize,
+    per_room: usize,
+    large: bool,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut conn = Conn::open(target).await?;
+    let large = large || per_room > 50;
+    let max = per_room.clamp(1, if large { 1000 } else { 50 }).to_string();
+    let mut rooms = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let name = format!("load-{}", unique());
+        let mut pairs = vec![
+            ("UniqueName", name.as_str()),
+            ("MaxParticipants", max.as_str()),
+        ];
+        if large {
+            pairs.push(("LargeRoom", "true"));
+        }
+        let sid = crate::rest::create_room(&mut conn, &pairs).await?;
+        rooms.push((name, sid));
+    }
+    Ok(rooms)
+}
+
+/// The server's CPU time, when its pid is known.
+fn cpu_of(opts: &RunOptions) -> Option<Duration> {
+    opts.server_pid.and_then(|p| server::cpu(p).ok())
+}
+
+/// Joins at a rate into N rooms; each participant holds, then leaves.
+pub(crate) async fn join(
+    target: &Target,
+    a: &JoinArgs,
+    opts: &RunOptions,
+) -> anyhow::Result<Summary> {
+    let rooms = Arc::new(create_rooms(target, a.rooms, 1000, a.large_room).await?);
+    let url = Arc::new(target.signaling_url());
+    let rec = Arc::new(Recorder::default());
+    let _progress = Progress::start(opts.progress, "join".into(), Arc::clone(&rec));
+    let cpu0 = cpu_of(opts);
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(a.seconds);
+    let hold = Duration::from_millis(a.hold_ms);
+    let mut tasks = Vec::new();
+    for k in 0u64.. {
+        if due(start, k, a.rate).await >= end {
+            break;
+        }
+        let (name, _) = &rooms[(k as usize) % rooms.len()];
+        let token = target.token(&format!("j{k}"), name)?;
+        let (rec, url, name) = (Arc::clone(&rec), Arc::clone(&url), name.clone());
+        tasks.push(tokio::spawn(async move {
+            match Client::join(&url, &token, &name).await {
+                Ok((mut c, took)) => {
+                    rec.ok(took);
+                    if let Err(e) = c.idle(hold).await {
+                        rec.error(format!("while held: {e}"));
+                    } else if let Err(e) = c.leave().await {
+                        rec.error(format!("leave: {e}"));
+                    }
+                }
+                Err(e) => rec.error(format!("join: {e}")),
+            }
+        }));
+    }
+    let started = start.elapsed().as_secs_f64();
+    for t in tasks {
+        t.await.context("a participant task panicked")?;
+    }
+    let mut s = Summary::from_recorder("join", &target.base, started, &rec);
+    s.extra.insert("rate".into(), json!(a.rate));
+    s.extra.insert("rooms".into(), json!(a.rooms));
+    s.extra.insert("hold_ms".into(), json!(a.hold_ms));
+    s.extra.insert("large_room".into(), json!(a.large_room));
+    if let (Some(c0), Some(c1)) = (cpu0, cpu_of(opts)) {
+        let per = (c1 - c0).as_secs_f64() * 1000.0 / s.ok.max(1) as f64;
+        s.extra.insert(
+            "server_cpu_ms_per_join_leave".into(),
+            json!((per * 1000.0).round() / 1000.0),
+        );
+    }
+    Ok(s)
+}
+
+/// Idle participants: connect them all, hold, leave; the server's RSS around each round.
+pub(crate) async fn idle(
+    target: &Target,
+    a: &IdleArgs,
+    opts: &RunOptions,
+) -> anyhow::Result<Summary> {
+    let per_room = a.per_room.max(1);
+    let rooms =
+        Arc::new(create_rooms(target, a.participants.div_ceil(per_room), per_room, false).await?);
+    let url = Arc::new(target.signaling_url());
+    let rec = Arc::new(Recorder::default());
+    let _progress = Progress::start(opts.progress, "idle".into(), Arc::clone(&rec));
+    let rss = |_: ()| opts.server_pid.and_then(|p| server::rss_kib(p).ok());
+    let rss_start = rss(());
+    let mut rounds = Vec::new();
+    let t0 = Instant::now();
+    for round in 0..a.rounds.max(1) {
+        let before = rss(());
+        let connected = Arc::new(AtomicU64::new(0));
+        let (leave_tx, leave_rx) = tokio::sync::watch::channel(false);
+        let start = Instant::now();
+        let mut tasks = Vec::with_capacity(a.participants);
+        for k in 0..a.participants {
+            due(start, k as u64, a.connect_rate).await;
+            let (name, _) = &rooms[k / per_room];
+            let token = target.token(&format!("idle-{round}-{k}"), name)?;
+            let (rec, url, name, connected) = (
+                Arc::clone(&rec),
+                Arc::clone(&url),
+                name.clone(),
+                Arc::clone(&connected),
+            );
+            let mut leave = leave_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = match Client::join(&url, &token, &name).await {
+                    Ok((c, took)) => {
+                        rec.ok(took);
+                        c
+                    }
+                    Err(e) => return rec.error(format!("join: {e}")),
+                };
+                connected.fetch_add(1, Ordering::Relaxed);
+                // Heartbeat in slices until told to leave.
+                while !*leave.borrow() {
+                    tokio::select! {
+                        r = c.idle(c.heartbeat) => if let Err(e) = r {
+                            return rec.error(format!("while idle: {e}"));
+                        },
+                        _ = leave.changed() => {}
+                    }
+                }
+                if let Err(e) = c.leave().await {
+                    rec.error(format!("leave: {e}"));
+                }
+            }));
+        }
+        // Everyone who will connect is in (or failed): hold.
+        let until = Instant::now() + Duration::from_secs(30);
+        while connected.load(Ordering::Relaxed) + rec.errors() < a.participants as u64
+            && Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_secs_f64(a.hold_seconds)).await;
+        let held = rss(());
+        let n = connected.load(Ordering::Relaxed);
+        let _ = leave_tx.send(true);
+        for t in tasks {
+            t.await.context("a participant task panicked")?;
+        }
+        tokio::time::sleep(Duration::from_secs_f64(a.settle_seconds)).await;
+        let after = rss(());
+        let per = match (before, held) {
+            (Some(b), Some(h)) if n > 0 => Some(h.saturating_sub(b) as f64 / n as f64),
+            _ => None,
+        };
+        if opts.progress {
+            eprintln!(
+                "[idle round {}] {n} connected; server RSS KiB before {before:?}, connected {held:?}, after {after:?}; KiB each {per:?}",
+                round + 1
+            );
+        }
+        rounds.push(
+            json!({"connected": n, "rss_before_kib": before, "rss_connected_kib": held,
+            "rss_after_kib": after, "kib_per_participant": per.map(|p| (p * 10.0).round() / 10.0)}),
+        );
+    }
+    let mut s = Summary::from_recorder("idle", &target.base, t0.elapsed().as_secs_f64(), &rec);
+    s.extra.insert("participants".into(), json!(a.participants));
+    s.extra.insert("rss_start_kib".into(), json!(rss_start));
+    s.extra.insert("rounds".into(), json!(rounds));
+    Ok(s)
+}
+
+/// Kicks: a participant joins, the REST kick is sent, and the time until its socket learns its
+/// session ended is recorded.
+pub(crate) async fn kick(
+    target: &Target,
+    a: &KickArgs,
+    opts: &RunOptions,
+) -> anyhow::Result<Summary> {
+    let rooms = create_rooms(target, a.concurrency, 50, false).await?;
+    let url = Arc::new(target.signaling_url());
+    let rec = Arc::new(Recorder::default());
+    let _progress = Progress::start(opts.progress, "kick".into(), Arc::clone(&rec));
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(a.seconds);
+    let mut tasks = Vec::new();
+    for (w, (name, sid)) in rooms.into_iter().enumerate() {
+        let (rec, url, target) = (Arc::clone(&rec), Arc::clone(&url), target.clone());
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut conn) = Conn::open(&target).await else {
+                return rec.error("REST connection");
+            };
+            let kick = form(&[("Status", "disconnected")]);
+            for n in 0u64.. {
+                if Instant::now() >= end {
+                    break;
+                }
+                let Ok(token) = target.token(&format!("kick-{w}-{n}"), &name) else {
+                    return rec.error("token");
+                };
+                let mut c = match Client::join(&url, &token, &name).await {
+                    Ok((c, _)) => c,
+                    Err(e) => {
+                        rec.error(format!("join: {e}"));
+                        continue;
+                    }
+                };
+                let path = format!("/v1/Rooms/{sid}/Participants/{}", c.participant_sid);
+                let sent = Instant::now();
+                let (rest, ended) = tokio::join!(
+                    conn.expect(Method::POST, &path, Some(&kick), StatusCode::ACCEPTED),
+                    async { c.ended().await.map(|()| sent.elapsed()) }
+                );
+                match (rest, ended) {
+                    (Ok(_), Ok(took)) => rec.ok(took),
+                    (Err(e), _) => rec.error(format!("kick: {e}")),
+                    (_, Err(e)) => rec.error(format!("kicked client: {e}")),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.context("a kick worker panicked")?;
+    }
+    let mut s = Summary::from_recorder("kick", &target.base, a.seconds, &rec);
+    s.extra.insert("concurrency".into(), json!(a.concurrency));
+    Ok(s)
+}
