@@ -245,3 +245,28 @@ async fn connected_reports_the_signaling_region_the_url_asked_for() {
         c.leave().await;
     }
 }
+
+#[tokio::test]
+async fn a_room_joined_by_sid_keeps_its_participant_cap() {
+    // twilio-video.js's REST suite: a group-small room made over REST, four joins by SID, and the
+    // fifth is refused with 53105 (RoomMaxParticipantsExceededError).
+    let s = TestServer::start().await;
+    let room = s.create_room(&[("Type", "group-small")]).await;
+    let sid = room["sid"].as_str().unwrap();
+    let mut inside = Vec::new();
+    for i in 0..4 {
+        let (c, m) =
+            SignalClient::join(&s.ws, &s.token(&format!("p{i}"), None), Some(sid), &[]).await;
+        assert_eq!(m["sid"], sid, "{m}");
+        inside.push(c);
+    }
+    let (_, fifth) = SignalClient::join(&s.ws, &s.token("p4", None), Some(sid), &[]).await;
+    assert_eq!(
+        (fifth["type"].as_str(), fifth["code"].as_i64()),
+        (Some("error"), Some(53105)),
+        "{fifth}"
+    );
+    for c in inside {
+        c.leave().await;
+    }
+}
