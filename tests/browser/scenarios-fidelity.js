@@ -130,8 +130,10 @@ module.exports = {
     equal(rb.localParticipant.signalingRegion, 'vroom', "signalingRegion is 'vroom' when nothing is asked");
   },
 
-  // A `VideoCodecs=H264` room joined by SID with the adaptive-simulcast setting: the camera goes out
-  // as one H264 stream (no VP8, no simulcast layers) and the other page decodes H264.
+  // A `VideoCodecs=H264` room joined by SID, with the adaptive-simulcast setting and with VP8
+  // simulcast asked for: the camera goes out as one H264 stream (no VP8, no simulcast layers), the
+  // other page decodes H264, and neither page's local description keeps an `a=ssrc-group:SIM`
+  // (twilio-video.js's own "VP8 simulcast in H264 only room" check).
   async h264_room(run) {
     const a = await Client.open(run, 'A');
     const b = await Client.open(run, 'B');
@@ -140,12 +142,17 @@ module.exports = {
     const sid = made.body.sid;
     const ra = await a.connect('alice', sid, Object.assign({ preferredVideoCodecs: 'auto' }, AV));
     const cam = localSid(ra, 'video');
-    await b.connect('bob', sid);
+    await b.connect('bob', sid, Object.assign({ preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }] }, AV));
     await b.waitEvent('trackSubscribed', { trackSid: cam }, "bob subscribes to alice's camera");
     await b.mediaFlows([cam], "bob decodes alice's camera");
     const sent = await rising(a, 'outbound');
     check(sent.length === 1 && sent[0].codec === 'video/H264', 'alice encodes one H264 stream (no VP8, no simulcast)', sent);
     const got = await rising(b, 'inbound');
     check(got.length === 1 && got[0].codec === 'video/H264', 'bob decodes H264', got);
+    for (const c of [a, b]) {
+      const sdps = await c.page.evaluate(() => window.peerConnections.map((pc) => (pc.localDescription ? pc.localDescription.sdp : '')));
+      const sendingVideo = sdps.flatMap((sdp) => sdp.split('\r\nm=').filter((m) => /^video/.test(m) && /a=(sendonly|sendrecv)/.test(m)));
+      check(sendingVideo.length > 0 && sendingVideo.every((m) => !/a=ssrc-group:SIM/.test(m)), `${c.label}: no simulcast group in its local description`, sendingVideo.length);
+    }
   },
 };
