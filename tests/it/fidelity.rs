@@ -270,3 +270,30 @@ async fn a_room_joined_by_sid_keeps_its_participant_cap() {
         c.leave().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_room_joined_by_sid_calls_its_own_status_callback() {
+    // Before joins by SID, such a join made a new ad-hoc room that called nobody.
+    let s = TestServer::start().await;
+    let mut rx = crate::webhooks::Receiver::start(&s.creds.auth_token, None, 0, &[]).await;
+    let room = s
+        .create_room(&[("UniqueName", "called"), ("StatusCallback", &rx.url("/cb"))])
+        .await;
+    let sid = room["sid"].as_str().unwrap();
+    let (c, m) = SignalClient::join(&s.ws, &s.token("alice", None), Some(sid), &[]).await;
+    let (got, failed) = rx.delivered(2).await;
+    assert!(failed.is_empty());
+    let events: Vec<&str> = got
+        .iter()
+        .map(|r| {
+            r["params"]["StatusCallbackEvent"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(events, ["room-created", "participant-connected"]);
+    assert_eq!(got[1]["params"]["RoomSid"], sid);
+    assert_eq!(got[1]["params"]["RoomName"], "called");
+    assert_eq!(got[1]["params"]["ParticipantSid"], m["participant"]["sid"]);
+    c.leave().await;
+}
