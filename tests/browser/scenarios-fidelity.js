@@ -96,6 +96,13 @@ module.exports = {
     const rb = await b.connect('bob', name);
     const names = rb.participants[0].tracks.map((t) => t.trackName).sort().join(',');
     equal(names, 'cam,foo', "bob sees alice's 'cam' and one 'foo'");
+
+    // The same in connect() (twilio-video.js's own check: the event comes after connect resolves).
+    const c = await Client.open(run, 'C');
+    const rc = await c.connect('carol', name, { audio: { name: 'same' }, video: { name: 'same', width: 320, height: 240 } });
+    const late = await c.waitEvent('localTrackPublicationFailed', { kind: 'video' }, "'trackPublicationFailed' for the second 'same', given in connect()");
+    equal(late.error.code, 53304, 'with 53304');
+    check(rc.localParticipant.tracks.every((t) => t.kind !== 'video'), 'only the audio track published', rc.localParticipant.tracks);
   },
 
   // When bob leaves, alice's RemoteParticipant for him keeps its tracks (twilio-video.js's own test:
