@@ -83,6 +83,10 @@ struct ServeArgs {
     /// is behind NAT [default: the bound address; for an unspecified one, this host's outward address].
     #[arg(long, env = "VROOM_RTC_ANNOUNCE_IP")]
     rtc_announce_ip: Option<std::net::IpAddr>,
+    /// Most bits per second of video the media server sends any one subscriber; its tracks share it
+    /// by priority [default: no limit beyond the client's own maxSubscriptionBitrate].
+    #[arg(long, env = "VROOM_RTC_MAX_SUBSCRIBER_BITRATE")]
+    rtc_max_subscriber_bitrate: Option<u64>,
     /// Run without the media server: clients connect and signal, but no audio or video flows.
     #[arg(long, env = "VROOM_NO_MEDIA", num_args = 0..=1, default_missing_value = "true")]
     no_media: Option<bool>,
@@ -191,6 +195,7 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
             udp_port: serve.rtc_udp_port,
             bind_ip: serve.rtc_bind_ip,
             announce_ip: serve.rtc_announce_ip,
+            max_subscriber_bitrate: serve.rtc_max_subscriber_bitrate,
         },
         quickstart: QuickstartSettings {
             sdk: serve.quickstart_sdk.clone(),

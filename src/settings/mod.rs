@@ -151,6 +151,8 @@ pub struct MediaSettings {
     pub bind_ip: Option<std::net::IpAddr>,
     /// The address put in ICE candidates.
     pub announce_ip: Option<std::net::IpAddr>,
+    /// Most bits per second of video sent to one subscriber.
+    pub max_subscriber_bitrate: Option<u64>,
 }
 
 /// `[quickstart]`
@@ -228,6 +230,7 @@ impl Settings {
                 udp_port: pick(m.udp_port, tm.udp_port),
                 bind_ip: pick(m.bind_ip, tm.bind_ip),
                 announce_ip: pick(m.announce_ip, tm.announce_ip),
+                max_subscriber_bitrate: pick(m.max_subscriber_bitrate, tm.max_subscriber_bitrate),
             },
             quickstart: QuickstartSettings {
                 sdk: pick(self.quickstart.sdk, top.quickstart.sdk),

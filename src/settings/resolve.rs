@@ -220,6 +220,7 @@ impl Settings {
             vroom_sfu::MediaConfig {
                 bind: SocketAddr::new(bind_ip, m.udp_port.unwrap_or(0)),
                 announce_ip,
+                max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
             }
         });
         let data_dir = self.data_dir_or_default();

@@ -778,6 +778,7 @@ module.exports = {
   check,
   current,
   equal,
+  failure,
   eventually,
   expectParticipantStatus,
   inScenario,

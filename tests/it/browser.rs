@@ -117,6 +117,14 @@ async fn profile(name: &str) -> Served {
             })
             .await
         }
+        // The media server sends each subscriber at most 60 kbit/s of video.
+        "capped" => {
+            options(Options {
+                max_subscriber_bitrate: Some(60_000),
+                ..Options::default()
+            })
+            .await
+        }
         "quickstart_cdn" => crate::quickstart::sdk_from_a_cdn().await,
         "quickstart_offline" => crate::quickstart::sdk_in_the_data_folder().await,
         other => panic!(

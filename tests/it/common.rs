@@ -33,6 +33,8 @@ pub struct Options {
     pub ad_hoc_status_callback: Option<String>,
     /// Where `/quickstart` gets twilio-video.js.
     pub quickstart: vroom::quickstart::SdkSource,
+    /// The media server's limit of video bits per second per subscriber.
+    pub max_subscriber_bitrate: Option<u64>,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
             webhooks: vroom::config::WebhookConfig::default(),
             ad_hoc_status_callback: None,
             quickstart: Config::default().quickstart,
+            max_subscriber_bitrate: None,
         }
     }
 }
@@ -119,7 +122,10 @@ impl TestServer {
                 .ad_hoc_status_callback
                 .clone()
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
-            media: Config::default().media,
+            media: Config::default().media.map(|m| vroom_sfu::MediaConfig {
+                max_subscriber_bitrate: options.max_subscriber_bitrate,
+                ..m
+            }),
             quickstart: options.quickstart.clone(),
             ..Config::default()
         };

@@ -35,7 +35,7 @@ impl TrackKind {
 }
 
 /// The publish priority a client asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum TrackPriority {
     /// low
     Low,

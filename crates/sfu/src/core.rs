@@ -76,6 +76,8 @@ pub struct CoreConfig {
     pub public_addr: SocketAddr,
     /// Crypto for DTLS.
     pub crypto: Arc<CryptoProvider>,
+    /// Most bits per second of video sent to any one subscriber (`None`: no limit).
+    pub max_subscriber_bitrate: Option<u64>,
 }
 
 pub(crate) enum Propagate {
@@ -99,11 +101,23 @@ pub(crate) enum Propagate {
         publisher: ParticipantSid,
         track: String,
     },
+    /// One of the media signaling channels the server opened is open.
+    MspOpened {
+        participant: ParticipantSid,
+        pc: String,
+        channel: ChannelId,
+    },
+    /// A client's message on a media signaling channel.
+    Msp {
+        participant: ParticipantSid,
+        pc: String,
+        data: Vec<u8>,
+    },
 }
 
 /// The media server core.
 pub struct SfuCore {
-    config: CoreConfig,
+    pub(crate) config: CoreConfig,
     pub(crate) peers: Vec<Peer>,
     /// Subscriptions of participants that have no peer connection yet.
     waiting: Vec<(ParticipantSid, Vec<Subscription>)>,
@@ -118,6 +132,16 @@ pub struct SfuCore {
     by_source: HashMap<SocketAddr, usize>,
     /// What the peer connections carried, from their stats reports.
     stats: crate::stats::StatsBook,
+    /// What each participant's client asked for in `connect` (channels, bandwidth profile).
+    pub(crate) options: HashMap<ParticipantSid, crate::msp::MediaOptions>,
+    /// The dominant speaker of each room.
+    pub(crate) speakers: HashMap<RoomSid, crate::speaker::SpeakerDetector>,
+    /// The SID of each published track, by (publisher, client track id), as subscriptions showed.
+    pub(crate) track_sids: HashMap<(ParticipantSid, String), TrackSid>,
+    /// The last publisher hint message id.
+    pub(crate) hint_id: u64,
+    /// When adaptation next runs.
+    next_tick: Option<Instant>,
 }
 
 impl SfuCore {
@@ -134,6 +158,11 @@ impl SfuCore {
             routes_stale: false,
             by_source: HashMap::new(),
             stats: crate::stats::StatsBook::default(),
+            options: HashMap::new(),
+            speakers: HashMap::new(),
+            track_sids: HashMap::new(),
+            hint_id: 0,
+            next_tick: None,
         }
     }
 
@@ -190,6 +219,7 @@ impl SfuCore {
             None => {
                 let rtc = self.new_rtc(codecs, now)?;
                 let mut peer = Peer::new(participant, room, pc.to_owned(), rtc, now);
+                peer.msp = self.msp_for_new_peer(participant);
                 let subs = self
                     .peers
                     .iter()
@@ -281,6 +311,13 @@ impl SfuCore {
         }
         self.peers.retain(|p| p.participant != participant);
         self.waiting.retain(|(p, _)| *p != participant);
+        self.options.remove(&participant);
+        self.track_sids.retain(|(p, _), _| *p != participant);
+        for s in self.speakers.values_mut() {
+            s.remove(participant);
+        }
+        self.speakers
+            .retain(|room, _| self.peers.iter().any(|p| p.room == *room));
         self.peers_changed();
     }
 
@@ -291,6 +328,10 @@ impl SfuCore {
         participant: ParticipantSid,
         subs: &[Subscription],
     ) {
+        for s in subs {
+            self.track_sids
+                .insert((s.publisher, s.publisher_track_id.clone()), s.track);
+        }
         let mine: Vec<usize> = (0..self.peers.len())
             .filter(|i| self.peers[*i].participant == participant)
             .collect();
@@ -416,6 +457,10 @@ impl SfuCore {
 
     /// Time passed: every peer connection whose timeout is due gets it.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.next_tick.is_none_or(|t| t <= now) {
+            self.next_tick = Some(now + crate::adapt::TICK);
+            self.tick(now);
+        }
         for i in 0..self.peers.len() {
             if self.peers[i].timeout <= now && self.peers[i].rtc.is_alive() {
                 if let Err(e) = self.peers[i].rtc.handle_input(Input::Timeout(now)) {
@@ -431,11 +476,13 @@ impl SfuCore {
     /// When `handle_timeout` is next needed.
     #[must_use]
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.peers
+        let peers = self
+            .peers
             .iter()
             .filter(|p| p.rtc.is_alive())
             .map(|p| p.timeout)
-            .min()
+            .min()?;
+        Some(self.next_tick.map_or(peers, |t| t.min(peers)))
     }
 
     /// What the media server carries now and carried since it started.
@@ -507,6 +554,20 @@ impl SfuCore {
                 }
             }
             // A channel the client opened (ours are those of its subscriptions).
+            Event::ChannelOpen(cid, _) if peer.msp.iter().any(|m| m.id == Some(cid)) => {
+                self.work.push_back(Propagate::MspOpened {
+                    participant: peer.participant,
+                    pc: peer.pc.clone(),
+                    channel: cid,
+                });
+            }
+            Event::ChannelData(d) if peer.msp.iter().any(|m| m.id == Some(d.id)) => {
+                self.work.push_back(Propagate::Msp {
+                    participant: peer.participant,
+                    pc: peer.pc.clone(),
+                    data: d.data,
+                });
+            }
             Event::ChannelOpen(cid, label) => {
                 match peer.outgoing.iter_mut().find(|t| t.channel == Some(cid)) {
                     // One of ours opened: send what waited for it.
@@ -566,6 +627,24 @@ impl SfuCore {
         while let Some(work) = self.work.pop_front() {
             match work {
                 Propagate::Rtp(forwarded) => self.forward_rtp(&forwarded, now),
+                Propagate::MspOpened {
+                    participant,
+                    pc,
+                    channel,
+                } => {
+                    if let Some(i) = self.find(participant, &pc) {
+                        self.msp_opened(i, channel, now);
+                    }
+                }
+                Propagate::Msp {
+                    participant,
+                    pc,
+                    data,
+                } => {
+                    if let Some(i) = self.find(participant, &pc) {
+                        self.on_msp(i, &data, now);
+                    }
+                }
                 Propagate::DataReady { publisher, track } => {
                     for j in 0..self.peers.len() {
                         let mut changed = false;

@@ -24,6 +24,8 @@ pub struct MediaConfig {
     /// The address put in ICE candidates, for hosts behind NAT or bound to an unspecified address.
     /// Default: the bound address, or 127.0.0.1 when that is unspecified.
     pub announce_ip: Option<IpAddr>,
+    /// Most bits per second of video sent to any one subscriber (`None`: no limit).
+    pub max_subscriber_bitrate: Option<u64>,
 }
 
 /// A participant's peer connections and subscriptions, for a session that resumes.
@@ -61,6 +63,8 @@ enum Command {
         subs: Vec<Subscription>,
     },
     Gone(ParticipantSid),
+    Options(ParticipantSid, crate::MediaOptions),
+    Published(ParticipantSid, Vec<(String, TrackSid)>),
     State {
         participant: ParticipantSid,
         reply: oneshot::Sender<ResumeState>,
@@ -98,6 +102,7 @@ impl Media {
         let core = SfuCore::new(CoreConfig {
             public_addr,
             crypto,
+            max_subscriber_bitrate: config.max_subscriber_bitrate,
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tracing::info!(%local, %public_addr, "media server listening (UDP)");
@@ -185,6 +190,17 @@ impl Media {
             pc,
             candidate,
         });
+    }
+
+    /// What the participant's client asked for in `connect` (media signaling channels, bandwidth
+    /// profile). Send before its first offer.
+    pub fn options(&self, participant: ParticipantSid, options: crate::MediaOptions) {
+        self.send(Command::Options(participant, options));
+    }
+
+    /// The tracks the participant publishes now: (client track id, SID).
+    pub fn published(&self, participant: ParticipantSid, tracks: Vec<(String, TrackSid)>) {
+        self.send(Command::Published(participant, tracks));
     }
 
     /// The client closed a peer connection.
@@ -282,6 +298,8 @@ async fn run(
                         core.remove_participant(participant);
                         sessions.remove(&participant);
                     }
+                    Command::Options(participant, options) => core.set_options(participant, options),
+                    Command::Published(participant, tracks) => core.set_published(participant, &tracks),
                     Command::State { participant, reply } => {
                         let _ = reply.send(core.state(participant));
                     }

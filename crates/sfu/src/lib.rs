@@ -3,6 +3,11 @@
 //! # Layout
 //! - `core`: [`SfuCore`], the sans-IO server: peer connections, negotiation with twilio-video.js
 //!   (one description revision per connection, server offers for subscriptions), and forwarding;
+//! - `msp`: the media signaling protocol's messages (dominant speaker, network quality, priorities,
+//!   switch-off, render and publisher hints) and the client's `bandwidth_profile`;
+//! - `adapt`: the channels of each participant and the periodic adaptation (layer bitrates, the
+//!   dominant speaker, each subscriber's bandwidth shared by `allocate`, publisher hints), with
+//!   `speaker` and `quality` as its pure detectors;
 //! - `rtp`: forwarding at the RTP level (which track and layer a packet is, keyframe requests);
 //! - `forward`: [`forward::Forwarder`], one track towards one subscriber: layer choice, switches on
 //!   keyframes, continuous sequence numbers, timestamps and VP8 picture ids;
@@ -18,16 +23,22 @@
 //! - The server answers the client's offers and makes its own offers only to add or remove the tracks
 //!   a participant receives; it never sends on m-lines the client created.
 
+mod adapt;
+mod allocate;
 mod core;
 mod driver;
 mod forward;
+pub mod msp;
 mod peer;
+mod quality;
 mod rtp;
 pub mod sdp;
+mod speaker;
 mod stats;
 
 pub use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
 pub use crate::driver::{Media, MediaConfig};
+pub use crate::msp::MediaOptions;
 pub use crate::stats::{MediaStats, Totals};
 
 /// Why a media operation failed.

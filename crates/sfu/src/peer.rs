@@ -32,15 +32,30 @@ pub(crate) struct Layer {
     pub last_packet: Option<Instant>,
     /// When a keyframe was last asked of it.
     pub keyframe_asked: Option<Instant>,
+    /// Payload bytes received since the last adaptation tick.
+    pub bytes: u64,
+    /// Bits per second it carries (smoothed over ticks).
+    pub bitrate: u64,
+    /// Its frame height, from its last keyframe.
+    pub height: Option<u32>,
 }
 
 impl Layer {
+    /// Whether it is being sent (a packet arrived recently).
+    pub fn active(&self, now: Instant) -> bool {
+        self.last_packet
+            .is_some_and(|t| now.saturating_duration_since(t) <= ACTIVE_WINDOW)
+    }
+
     fn new(ssrc: Option<Ssrc>, rid: Option<String>) -> Self {
         Self {
             ssrc,
             rid,
             last_packet: None,
             keyframe_asked: None,
+            bytes: 0,
+            bitrate: 0,
+            height: None,
         }
     }
 }
@@ -83,13 +98,17 @@ impl Incoming {
 
     /// The layer subscribers get by default: the highest one being sent, else the lowest.
     pub fn best_layer(&self, now: Instant) -> usize {
+        self.layers.iter().rposition(|l| l.active(now)).unwrap_or(0)
+    }
+
+    /// The layers being sent now, as a bit mask (bit 0: layer 0).
+    pub fn active_mask(&self, now: Instant) -> u8 {
         self.layers
             .iter()
-            .rposition(|l| {
-                l.last_packet
-                    .is_some_and(|t| now.saturating_duration_since(t) <= ACTIVE_WINDOW)
-            })
-            .unwrap_or(0)
+            .take(8)
+            .enumerate()
+            .filter(|(_, l)| l.active(now))
+            .fold(0, |m, (i, _)| m | (1 << i))
     }
 
     /// The streams an m-section announces, keeping what was learnt of the ones it still has.
@@ -165,6 +184,8 @@ pub(crate) struct TrackOut {
     /// open at the server, so a message the publisher sends the moment a subscriber sees the track
     /// cannot meet a channel the browser has not opened yet (it would drop it).
     pub ready: bool,
+    /// How the subscriber wants it (`setPriority`, render hints) and what the allocator gave it.
+    pub adapt: crate::adapt::TrackAdapt,
 }
 
 /// Messages kept per data track while its channel to a subscriber opens.
@@ -208,6 +229,10 @@ pub(crate) struct Peer {
     pub channels_in: HashMap<ChannelId, String>,
     /// Tracks sent to this client.
     pub outgoing: Vec<TrackOut>,
+    /// The media signaling channels served on this connection (the participant's first).
+    pub msp: Vec<crate::adapt::MspOut>,
+    /// Adaptation state of the participant on this connection (network quality, hints sent).
+    pub link: crate::adapt::LinkState,
     /// When `rtc` next needs a timeout input.
     pub timeout: Instant,
 }
@@ -240,6 +265,8 @@ impl Peer {
             incoming: HashMap::new(),
             channels_in: HashMap::new(),
             outgoing: Vec::new(),
+            msp: Vec::new(),
+            link: crate::adapt::LinkState::default(),
             timeout: now,
         }
     }
@@ -346,6 +373,7 @@ impl Peer {
                     channel: None,
                     channel_open: false,
                     held: Vec::new(),
+                    adapt: crate::adapt::TrackAdapt::default(),
                 }),
             }
         }
@@ -380,6 +408,11 @@ impl Peer {
         self.outgoing
             .retain(|t| !(t.state == OutState::Stopping && t.mid.is_none()));
         let mut change = self.rtc.sdp_api();
+        for m in &mut self.msp {
+            if m.id.is_none() {
+                m.id = Some(change.add_channel(m.channel.name().to_owned()));
+            }
+        }
         for t in &mut self.outgoing {
             match t.state {
                 OutState::ToOpen if !t.ready => {}

@@ -30,8 +30,10 @@ pub(crate) struct Forwarded {
     /// The publisher's m-line carrying it.
     mid: Mid,
     packet: InPacket,
-    /// The layer subscribers get.
+    /// The layer subscribers get when nothing limits them.
     wanted: usize,
+    /// The layers being sent now (bit mask).
+    active: u8,
     video: bool,
     marker: bool,
     params: PayloadParams,
@@ -60,12 +62,17 @@ pub(crate) fn ingress(
     let incoming = peer.incoming.get_mut(&mid)?;
     let layer = incoming.layer_of(ssrc, rid.as_deref());
     incoming.layers[layer].last_packet = Some(now);
+    incoming.layers[layer].bytes += u64::try_from(packet.payload.len()).unwrap_or(0);
     let wanted = incoming.best_layer(now);
+    let active = incoming.active_mask(now);
     let payload = packet.payload;
     let (keyframe, vp8) = match params.spec().codec {
         Codec::Vp8 => {
             let descriptor = Vp8Descriptor::parse(&payload).ok();
             let keyframe = descriptor.is_some_and(|d| d.starts_keyframe(&payload));
+            if keyframe && let Some((_, height)) = vp8_keyframe_size(&payload) {
+                incoming.layers[layer].height = Some(height);
+            }
             (keyframe, descriptor)
         }
         Codec::H264 => (detect_h264_keyframe(&payload), None),
@@ -93,12 +100,54 @@ pub(crate) fn ingress(
             arrival: packet.timestamp,
         },
         wanted,
+        active,
         video: incoming.video,
         marker: header.marker,
         params,
         ext,
         payload,
     })
+}
+
+/// The width and height a VP8 keyframe's first packet announces (RFC 6386 9.1), after the RTP
+/// payload descriptor (RFC 7741 4.2).
+fn vp8_keyframe_size(payload: &[u8]) -> Option<(u32, u32)> {
+    let first = *payload.first()?;
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        let ext = *payload.get(1)?;
+        at = 2;
+        if ext & 0x80 != 0 {
+            // PictureID: 7 or 15 bits.
+            at += if payload.get(at)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if ext & 0x40 != 0 {
+            at += 1;
+        }
+        if ext & 0x30 != 0 {
+            at += 1;
+        }
+    }
+    let frame = payload.get(at..at + 10)?;
+    if frame[0] & 0x01 != 0 || frame[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u32::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff);
+    let height = u32::from(u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff);
+    Some((width, height))
+}
+
+/// The layer to forward to a subscriber allowed up to `cap`: the highest sent layer not above it,
+/// else the lowest sent layer, else `fallback`.
+fn pick_layer(active: u8, cap: Option<usize>, fallback: usize) -> usize {
+    let Some(cap) = cap else {
+        return fallback;
+    };
+    (0..8)
+        .rev()
+        .find(|l| *l <= cap && active & (1 << l) != 0)
+        .or_else(|| (0..8).find(|l| active & (1 << l) != 0))
+        .unwrap_or(fallback)
 }
 
 /// A stream of the client stopped (or started again): a paused layer no longer counts as sent.
@@ -139,6 +188,15 @@ impl SfuCore {
 
     /// Hands a publisher's packet to every subscriber of its track.
     pub(crate) fn forward_rtp(&mut self, f: &Forwarded, now: Instant) {
+        if !f.video
+            && let Some(level) = f.ext.audio_level
+            && let Some(room) = self.peers.get(f.from).map(|p| p.room)
+        {
+            self.speakers
+                .entry(room)
+                .or_default()
+                .level(f.publisher, level, now);
+        }
         if self.routes_stale {
             self.rebuild_routes();
         }
@@ -159,7 +217,11 @@ impl SfuCore {
                 continue;
             }
             let t = &mut peer.outgoing[k];
-            let verdict = t.fwd.on_packet(&f.packet, f.wanted);
+            if t.adapt.off {
+                continue;
+            }
+            let wanted = pick_layer(f.active, t.adapt.cap, f.wanted);
+            let verdict = t.fwd.on_packet(&f.packet, wanted);
             if verdict.want_keyframe.is_some() {
                 want_keyframe = verdict.want_keyframe;
             }
@@ -275,5 +337,32 @@ impl SfuCore {
             l.keyframe_asked = Some(now);
         }
         self.drain(i, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vp8_keyframe_tells_its_size() {
+        // Descriptor X|S, I with a 15-bit picture id; then a keyframe header of 640x360.
+        let mut p = vec![0x90, 0x80, 0x81, 0x23];
+        p.extend_from_slice(&[0x50, 0x2b, 0x00, 0x9d, 0x01, 0x2a]);
+        p.extend_from_slice(&640u16.to_le_bytes());
+        p.extend_from_slice(&360u16.to_le_bytes());
+        assert_eq!(vp8_keyframe_size(&p), Some((640, 360)));
+        p[4] |= 0x01; // an interframe
+        assert_eq!(vp8_keyframe_size(&p), None);
+        assert_eq!(vp8_keyframe_size(&[0x10]), None);
+    }
+
+    #[test]
+    fn the_layer_under_a_cap_is_the_highest_sent_not_above_it() {
+        assert_eq!(pick_layer(0b111, None, 2), 2);
+        assert_eq!(pick_layer(0b111, Some(1), 2), 1);
+        assert_eq!(pick_layer(0b101, Some(1), 2), 0);
+        assert_eq!(pick_layer(0b100, Some(0), 2), 2, "only the top is sent");
+        assert_eq!(pick_layer(0, Some(0), 0), 0);
     }
 }

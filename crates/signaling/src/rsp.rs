@@ -105,6 +105,12 @@ pub struct Connect {
     /// Initial subscribe rules.
     #[serde(default)]
     pub subscribe: Option<Value>,
+    /// The media signaling channels the client asks for.
+    #[serde(default)]
+    pub media_signaling: Option<Value>,
+    /// The app's bandwidth profile.
+    #[serde(default)]
+    pub bandwidth_profile: Option<Value>,
 }
 
 /// `sync`.

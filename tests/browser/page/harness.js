@@ -29,7 +29,13 @@
   }
 
   function remote(participant) {
-    return { sid: participant.sid, identity: participant.identity, state: participant.state, tracks: publications(participant) };
+    return {
+      sid: participant.sid,
+      identity: participant.identity,
+      state: participant.state,
+      tracks: publications(participant),
+      networkQualityLevel: participant.networkQualityLevel,
+    };
   }
 
   function summary() {
@@ -46,7 +52,9 @@
         identity: room.localParticipant.identity,
         signalingRegion: room.localParticipant.signalingRegion,
         tracks: publications(room.localParticipant),
+        networkQualityLevel: room.localParticipant.networkQualityLevel,
       },
+      dominantSpeaker: room.dominantSpeaker ? room.dominantSpeaker.sid : null,
       participants: Array.from(room.participants.values()).map(remote),
     };
   }
@@ -71,7 +79,21 @@
     element.requestVideoFrameCallback(onFrame);
   }
 
+  // Remote video tracks by SID, for switchOff()/switchOn()/setPriority()/setContentPreferences().
+  const remoteTracks = {};
+
+  function watchQuality(p, local) {
+    p.on('networkQualityLevelChanged', (level) =>
+      log('networkQualityLevelChanged', { participant: p.sid, local, level }));
+  }
+
   function watch(r) {
+    r.on('dominantSpeakerChanged', (p) => log('dominantSpeakerChanged', { participant: p ? p.sid : null }));
+    watchQuality(r.localParticipant, true);
+    r.participants.forEach((p) => watchQuality(p, false));
+    r.on('participantConnected', (p) => watchQuality(p, false));
+    r.on('trackSwitchedOff', (track) => log('trackSwitchedOff', { trackSid: track.sid }));
+    r.on('trackSwitchedOn', (track) => log('trackSwitchedOn', { trackSid: track.sid }));
     r.on('participantConnected', (p) => log('participantConnected', remote(p)));
     r.on('participantDisconnected', (p) => log('participantDisconnected', remote(p)));
     r.on('participantReconnecting', (p) => log('participantReconnecting', remote(p)));
@@ -79,6 +101,9 @@
     r.on('trackSubscribed', (track, pub, p) => {
       log('trackSubscribed', { trackSid: pub.trackSid, kind: track.kind, participant: p.identity });
       // Play what arrives, as an app would: audio is only decoded when it is played out.
+      if (track.kind === 'video') {
+        remoteTracks[pub.trackSid] = track;
+      }
       if (track.kind !== 'data') {
         const element = track.attach();
         document.body.appendChild(element);
@@ -159,6 +184,11 @@
     },
 
     summary,
+
+    // The twilio-video.js Room, for scenarios that call the SDK directly.
+    room() {
+      return room;
+    },
 
     // What each subscribed video track's <video> element presented (see watchFrames).
     rendered() {
@@ -326,6 +356,69 @@
     // The state of every peer connection the SDK made, in creation order.
     peerConnectionStates() {
       return window.peerConnections.map((pc) => pc.connectionState);
+    },
+
+    // Enables or disables every local audio track (a disabled one sends silence).
+    setAudioEnabled(enabled) {
+      room.localParticipant.audioTracks.forEach((pub) => pub.track.enable(enabled));
+      return true;
+    },
+
+    // Calls `method` (switchOff, switchOn, setPriority, setContentPreferences) on the remote video
+    // track `sid` with `arg`.
+    remoteTrack(sid, method, arg) {
+      const track = remoteTracks[sid];
+      if (!track) {
+        return false;
+      }
+      track[method](arg);
+      return true;
+    },
+
+    // The <video> elements of remote track `sid`, resized to `width`x`height` CSS pixels (what
+    // clientTrackSwitchOffControl/contentPreferencesMode 'auto' observe).
+    resize(sid, width, height) {
+      const track = remoteTracks[sid];
+      if (!track) {
+        return false;
+      }
+      track._attachments.forEach((el) => {
+        el.style.width = `${width}px`;
+        el.style.height = `${height}px`;
+      });
+      return true;
+    },
+
+    // Per received video track: its frame size, from inbound-rtp statistics.
+    async inboundSize() {
+      const out = {};
+      for (const pc of window.peerConnections) {
+        if (pc.connectionState === 'closed') {
+          continue;
+        }
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video' && s.trackIdentifier) {
+            out[s.trackIdentifier] = { width: s.frameWidth || 0, height: s.frameHeight || 0, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
+          }
+        });
+      }
+      return out;
+    },
+
+    // The page's own video encodings: per outbound-rtp stream (rid or ssrc), frames sent so far.
+    async outboundVideo() {
+      const out = {};
+      for (const pc of window.peerConnections) {
+        if (pc.connectionState === 'closed') {
+          continue;
+        }
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'outbound-rtp' && s.kind === 'video') {
+            out[s.rid || String(s.ssrc)] = { frames: s.framesEncoded || 0, active: s.active !== false, width: s.frameWidth || 0 };
+          }
+        });
+      }
+      return out;
     },
 
     disconnect() {

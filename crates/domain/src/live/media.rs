@@ -23,6 +23,8 @@ pub struct Subscription {
     pub name: String,
     /// Whether the publisher has it enabled.
     pub enabled: bool,
+    /// The priority its publisher gave it (the SFU's allocator weighs it).
+    pub priority: crate::track::TrackPriority,
     /// Since when it is received.
     pub since: Timestamp,
 }
@@ -94,6 +96,7 @@ impl LiveRoom {
                         kind: t.info.kind,
                         name: t.info.name.clone(),
                         enabled: t.info.enabled,
+                        priority: t.info.priority,
                         since,
                     }
                 })

@@ -63,6 +63,25 @@ impl Conn {
         (infos, refused)
     }
 
+    /// Tells the media server the SIDs of the tracks the participant publishes (its publisher hints
+    /// name tracks by SID).
+    pub(super) fn tell_media_published(
+        &self,
+        me: vroom_domain::sid::ParticipantSid,
+        outcomes: &[(String, TrackOutcome)],
+    ) {
+        if let Some(media) = &self.sig.media {
+            let tracks = outcomes
+                .iter()
+                .filter_map(|(id, o)| match o {
+                    TrackOutcome::Published(sid) => Some((id.clone(), *sid)),
+                    TrackOutcome::Failed(_) => None,
+                })
+                .collect();
+            media.published(me, tracks);
+        }
+    }
+
     pub(super) fn published_entries(
         outcomes: &[(String, TrackOutcome)],
         refused: Vec<PublishedEntry>,
@@ -146,8 +165,21 @@ impl Conn {
             ..
         } = joined;
         let key = self.sig.resume.key_for(participant.sid);
+        self.tell_media_published(participant.sid, &published);
         let entries = Self::published_entries(&published, refused);
         self.participant = Some(participant.sid);
+        let options = vroom_sfu::MediaOptions::from_connect(
+            c.media_signaling.as_ref(),
+            c.bandwidth_profile.as_ref(),
+        );
+        let media_signaling = match &self.sig.media {
+            Some(media) => {
+                let reply = options.reply();
+                media.options(participant.sid, options);
+                reply
+            }
+            None => serde_json::json!({}),
+        };
         let answers = match self
             .media_answers(participant.sid, &room, &c.peer_connections)
             .await
@@ -179,7 +211,7 @@ impl Conn {
                 revision: 1,
                 is_recording: false,
             },
-            media_signaling: serde_json::json!({}),
+            media_signaling,
             options: SessionOptions {
                 session_timeout: u64::try_from(
                     self.sig.hub.config().reconnect_window.millis() / 1000,
@@ -265,6 +297,7 @@ impl Conn {
             .set_tracks(record.room_sid, sid, self.session, infos)
             .await
             .unwrap_or_default();
+        self.tell_media_published(sid, &outcomes);
         let entries = Self::published_entries(&outcomes, refused);
         let synced = ServerUpdate {
             kind: "synced",

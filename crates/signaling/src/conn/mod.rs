@@ -429,6 +429,7 @@ impl Conn {
             // Removed meanwhile: the notice saying so is on its way.
             Err(_) => return Flow::Continue,
         };
+        self.tell_media_published(me, &outcomes);
         let entries = Self::published_entries(&outcomes, refused);
         let Phase::Live(live) = &mut self.phase else {
             return Flow::Continue;

@@ -1,0 +1,351 @@
+//! The harness of the SFU's in-process tests: the media core with several str0m peers on a simulated
+//! network and a simulated clock. Clients offer first (as twilio-video.js does), the server answers,
+//! then offers each subscriber the tracks it receives.
+
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use vroom_domain::live::Subscription;
+use vroom_domain::room::VideoCodec;
+use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
+use vroom_domain::time::Timestamp;
+use vroom_domain::track::TrackKind;
+use vroom_sfu::{CoreConfig, CoreOutput, SfuCore, Signal};
+
+pub const SERVER: &str = "10.0.0.1:5000";
+pub const ROOM: RoomSid = RoomSid::from_bytes([1; 16]);
+
+pub fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
+    Arc::new(str0m::crypto::from_feature_flags())
+}
+
+/// A browser-like peer: a full-ICE str0m instance with one peer connection to the server.
+pub struct Client {
+    pub sid: ParticipantSid,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub pc: String,
+    pub revision: u64,
+    /// Media received: mid → frames.
+    pub received: HashMap<Mid, usize>,
+    /// Video frames received as (mid, media time in 90 kHz ticks, contiguous).
+    pub frames: Vec<(Mid, u64, bool)>,
+    /// Channel messages received, by channel label.
+    pub messages: Vec<(String, Vec<u8>)>,
+    pub labels: HashMap<ChannelId, String>,
+    pub keyframe_requests: usize,
+    /// m-lines the server added (Event::MediaAdded on the client).
+    pub added: Vec<Mid>,
+    pub timeout: Instant,
+}
+
+impl Client {
+    pub fn new(n: u8, now: Instant) -> Self {
+        let addr: SocketAddr = format!("10.0.0.{}:6000", 10 + n).parse().unwrap();
+        let mut rtc = Rtc::builder().set_crypto_provider(crypto()).build(now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        Self {
+            sid: ParticipantSid::from_bytes([n; 16]),
+            addr,
+            rtc,
+            pc: format!("pc-{n}"),
+            revision: 0,
+            received: HashMap::new(),
+            frames: Vec::new(),
+            messages: Vec::new(),
+            labels: HashMap::new(),
+            keyframe_requests: 0,
+            added: Vec::new(),
+            timeout: now,
+        }
+    }
+
+    /// An offer adding one sending m-line for track `id`, as publishing a track does.
+    pub fn offer_track(&mut self, kind: MediaKind, id: &str) -> (Mid, SdpOffer, SdpPendingOffer) {
+        let mut change = self.rtc.sdp_api();
+        let mid = change.add_media(
+            kind,
+            Direction::SendRecv,
+            Some("-".into()),
+            Some(id.to_owned()),
+            None,
+        );
+        let (offer, pending) = change.apply().expect("an offer");
+        (mid, offer, pending)
+    }
+
+    pub fn accept_answer(&mut self, pending: SdpPendingOffer, answer: &str) {
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(answer).unwrap())
+            .unwrap();
+    }
+}
+
+pub struct Net {
+    pub now: Instant,
+    pub core: SfuCore,
+    pub clients: Vec<Client>,
+    pub signals: Vec<(ParticipantSid, Signal)>,
+    /// Drop this many of the next large RTP datagrams the server sends to this address (a lost
+    /// video packet on the way to a subscriber).
+    pub drop_to: Option<(SocketAddr, usize)>,
+    /// Rewrites a client's offer before the server sees it (the SDP munging twilio-video.js does).
+    pub munge: Option<fn(&str) -> String>,
+}
+
+/// Whether a datagram is RTP (not RTCP, DTLS or STUN) and bigger than `min` bytes.
+pub fn is_rtp(data: &[u8], min: usize) -> bool {
+    data.len() > min && data[0] >> 6 == 2 && !(192..=223).contains(&data[1])
+}
+
+impl Net {
+    pub fn new(n: usize) -> Self {
+        Self::with_cap(n, None)
+    }
+
+    /// `n` clients and a server that sends each subscriber at most `cap` bits per second of video.
+    pub fn with_cap(n: usize, cap: Option<u64>) -> Self {
+        let now = Instant::now();
+        let core = SfuCore::new(CoreConfig {
+            public_addr: SERVER.parse().unwrap(),
+            crypto: crypto(),
+            max_subscriber_bitrate: cap,
+        });
+        let clients = (1..=n)
+            .map(|i| Client::new(u8::try_from(i).unwrap(), now))
+            .collect();
+        Self {
+            now,
+            core,
+            clients,
+            signals: Vec::new(),
+            drop_to: None,
+            munge: None,
+        }
+    }
+
+    /// Client `c`'s offer at `revision`, as the server takes it from signaling: its answer, if any.
+    pub fn client_offer(&mut self, c: usize, revision: u64, sdp: &str) -> Option<String> {
+        let client = &self.clients[c];
+        let sdp = self.munge.map_or_else(|| sdp.to_owned(), |m| m(sdp));
+        self.core
+            .offer(
+                self.now,
+                client.sid,
+                ROOM,
+                &[VideoCodec::Vp8],
+                &client.pc,
+                revision,
+                &sdp,
+            )
+            .expect("the server takes the offer")
+    }
+
+    /// The client's first offer with one sending m-line per track, plus receive-only audio and video
+    /// (as twilio-video.js's offerToReceiveAudio/Video), answered by the server.
+    pub fn connect(&mut self, c: usize, tracks: &[(MediaKind, &str)]) -> Vec<Mid> {
+        let client = &mut self.clients[c];
+        let mut change = client.rtc.sdp_api();
+        let mids: Vec<Mid> = tracks
+            .iter()
+            .map(|(kind, id)| {
+                change.add_media(
+                    *kind,
+                    Direction::SendRecv,
+                    Some("-".into()),
+                    Some((*id).to_owned()),
+                    None,
+                )
+            })
+            .collect();
+        change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let (offer, pending) = change.apply().expect("an offer");
+        client.revision += 1;
+        let revision = client.revision;
+        let answer = self
+            .client_offer(c, revision, &offer.to_sdp_string())
+            .expect("the server answers the offer");
+        assert!(answer.contains("a=ice-lite"), "the server is ICE-lite");
+        assert!(
+            !answer.contains("\n")
+                || answer
+                    .split('\n')
+                    .all(|l| l.is_empty() || l.ends_with('\r')),
+            "CRLF"
+        );
+        self.clients[c].accept_answer(pending, &answer);
+        mids
+    }
+
+    /// Answers every server offer the way twilio-video.js does (same revision).
+    pub fn answer_offers(&mut self) {
+        let signals = std::mem::take(&mut self.signals);
+        for (p, s) in signals {
+            if let Signal::Offer { pc, revision, sdp } = &s {
+                let c = self.clients.iter().position(|c| c.sid == p).unwrap();
+                assert_eq!(*pc, self.clients[c].pc);
+                assert!(
+                    *revision > self.clients[c].revision,
+                    "server offers only move the revision forward"
+                );
+                let answer = self.clients[c]
+                    .rtc
+                    .sdp_api()
+                    .accept_offer(SdpOffer::from_sdp_string(sdp).unwrap())
+                    .unwrap();
+                self.clients[c].revision = *revision;
+                self.core
+                    .answer(self.now, p, pc, *revision, &answer.to_sdp_string())
+                    .unwrap();
+            } else {
+                self.signals.push((p, s));
+            }
+        }
+    }
+
+    pub fn deliver(&mut self) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            while let Some(out) = self.core.poll_output() {
+                moved = true;
+                match out {
+                    CoreOutput::Transmit { destination, data } => {
+                        if let Some((to, n)) = &mut self.drop_to
+                            && *to == destination
+                            && *n > 0
+                            && is_rtp(&data, 300)
+                        {
+                            *n -= 1;
+                            continue;
+                        }
+                        let Some(c) = self.clients.iter_mut().find(|c| c.addr == destination)
+                        else {
+                            continue;
+                        };
+                        let input = Input::Receive(
+                            self.now,
+                            Receive {
+                                proto: Protocol::Udp,
+                                source: SERVER.parse().unwrap(),
+                                destination,
+                                contents: data.as_slice().try_into().unwrap(),
+                            },
+                        );
+                        c.rtc.handle_input(input).unwrap();
+                    }
+                    CoreOutput::Signal(p, s) => self.signals.push((p, s)),
+                }
+            }
+            for c in &mut self.clients {
+                loop {
+                    match c.rtc.poll_output().unwrap() {
+                        Output::Timeout(t) => {
+                            c.timeout = t;
+                            break;
+                        }
+                        Output::Transmit(t) => {
+                            moved = true;
+                            self.core.receive(self.now, t.source, &t.contents);
+                        }
+                        Output::Event(e) => match e {
+                            Event::MediaData(d) => {
+                                *c.received.entry(d.mid).or_default() += 1;
+                                if d.params.spec().codec == str0m::format::Codec::Vp8 {
+                                    c.frames.push((
+                                        d.mid,
+                                        d.time.rebase(Frequency::NINETY_KHZ).numer(),
+                                        d.contiguous,
+                                    ));
+                                }
+                            }
+                            Event::ChannelOpen(id, label) => {
+                                c.labels.insert(id, label);
+                            }
+                            Event::ChannelData(d) => {
+                                let label = c.labels.get(&d.id).cloned().unwrap_or_default();
+                                c.messages.push((label, d.data));
+                            }
+                            Event::KeyframeRequest(_) => c.keyframe_requests += 1,
+                            Event::MediaAdded(m) => c.added.push(m.mid),
+                            _ => {}
+                        },
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Moves time forward in 10 ms steps, delivering everything on the way.
+    pub fn run(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while self.now < end {
+            self.now += Duration::from_millis(10);
+            for c in &mut self.clients {
+                c.rtc.handle_input(Input::Timeout(self.now)).unwrap();
+            }
+            self.core.handle_timeout(self.now);
+            self.deliver();
+            self.answer_offers();
+            self.deliver();
+        }
+    }
+
+    /// Video frame `n` (30 per second) of about 2.4 kB, three packets: a keyframe when `key` (a VP8
+    /// frame header's P bit is 0 for keyframes).
+    pub fn send_video(&mut self, c: usize, mid: Mid, n: u64, key: bool) {
+        let client = &mut self.clients[c];
+        let writer = client.rtc.writer(mid).expect("a writer");
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+            .unwrap()
+            .pt();
+        let mut frame = vec![0x5a_u8; 2400];
+        frame[0] = if key { 0x10 } else { 0x11 };
+        let time = MediaTime::from_90khz(n * 3000);
+        writer.write(pt, self.now, time, frame).unwrap();
+    }
+
+    /// Sends video frames `from..to` every 33 ms, a keyframe at `from` when `key_first`.
+    pub fn stream_video(&mut self, c: usize, mid: Mid, from: u64, to: u64, key_first: bool) {
+        for n in from..to {
+            self.send_video(c, mid, n, key_first && n == from);
+            self.run(Duration::from_millis(33));
+        }
+    }
+
+    pub fn send_audio(&mut self, c: usize, mid: Mid, n: u64) {
+        let client = &mut self.clients[c];
+        let writer = client.rtc.writer(mid).expect("a writer");
+        let pt = writer.payload_params().next().unwrap().pt();
+        let time = MediaTime::from_90khz(n * 960);
+        writer.write(pt, self.now, time, vec![0xfc; 40]).unwrap();
+    }
+}
+
+pub fn sub(track: u8, publisher: &Client, client_track: &str, kind: TrackKind) -> Subscription {
+    Subscription {
+        track: TrackSid::from_bytes([track; 16]),
+        publisher: publisher.sid,
+        publisher_track_id: client_track.to_owned(),
+        kind,
+        name: client_track.to_owned(),
+        enabled: true,
+        priority: vroom_domain::track::TrackPriority::Standard,
+        since: Timestamp::from_secs(0),
+    }
+}
