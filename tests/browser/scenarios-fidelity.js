@@ -106,7 +106,8 @@ module.exports = {
   },
 
   // When bob leaves, alice's RemoteParticipant for him keeps its tracks (twilio-video.js's own test:
-  // participantDisconnected leaves RemoteParticipant.tracks unchanged) and nothing is unpublished.
+  // participantDisconnected leaves RemoteParticipant.tracks unchanged), nothing is unpublished, and
+  // what alice received from him is unsubscribed.
   async departed_keeps_tracks(run) {
     const name = roomName('departed');
     const a = await Client.open(run, 'A');
@@ -122,6 +123,9 @@ module.exports = {
     equal(left.tracks.map((t) => t.trackSid).sort().join(','), mine.join(','), "bob's RemoteParticipant still lists his tracks");
     const unpublished = (await a.events()).filter((e) => e.type === 'trackUnpublished');
     equal(unpublished.length, 0, "no 'trackUnpublished' on the way out");
+    for (const sid of mine) {
+      await a.waitEvent('trackUnsubscribed', { trackSid: sid }, `'trackUnsubscribed' for bob's ${sid}`);
+    }
   },
 
   // twilio-video.js sends its `region` option nowhere when `wsServer` is set, so the region travels
