@@ -1,124 +1,147 @@
 //! Keyset-paged lists. Order is newest first: `date_created DESC`, then insertion order (SQLite's
 //! `rowid`) descending for records created in the same millisecond. A cursor names a record by SID;
 //! "after" reads the records that follow it in that order, "before" those that precede it.
+//!
+//! A list is planned once ([`Plan`]: the SQL and its arguments) and run by either connection kind:
+//! the inline readers (`read.rs`) or sqlx's pool (an in-memory database, which only its one sqlx
+//! connection can see).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use vroom_domain::page::{Direction, Page, PageRequest};
-use vroom_domain::participant::Participant;
-use vroom_domain::room::Room;
 use vroom_domain::sid::{AccountSid, RoomSid};
 
-use super::{db_err, rows};
-use crate::{ParticipantFilter, RoomFilter, StoreError, StoreResult};
+use crate::{ParticipantFilter, RoomFilter};
 
-pub(super) async fn rooms(
-    pool: &SqlitePool,
-    account: AccountSid,
-    filter: &RoomFilter,
-    page: &PageRequest,
-) -> StoreResult<Page<Room>> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM rooms WHERE account_sid = ");
-    qb.push_bind(account.to_string());
+/// One bound argument.
+#[derive(Debug, Clone)]
+pub(super) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A planned list query.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    /// `SELECT EXISTS (…)` for the cursor's record, with its SID: the cursor must name one.
+    pub cursor_check: Option<(String, String)>,
+    /// The page query (one row more than the page, to know whether another follows).
+    pub sql: String,
+    /// Its arguments, in order.
+    pub args: Vec<Arg>,
+    direction: Option<Direction>,
+    size: usize,
+}
+
+impl Plan {
+    fn new(base: &str, key: Arg) -> Self {
+        Self {
+            cursor_check: None,
+            sql: base.to_owned(),
+            args: vec![key],
+            direction: None,
+            size: 0,
+        }
+    }
+
+    fn and(&mut self, condition: &str, arg: Arg) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(condition);
+        self.sql.push_str(" ?");
+        self.args.push(arg);
+    }
+
+    /// Adds the cursor condition, order and limit. `table` is one of our own table names, never
+    /// caller input.
+    fn finish(mut self, table: &'static str, page: &PageRequest) -> Self {
+        self.direction = page.cursor.as_ref().map(|c| c.direction);
+        if let Some(cursor) = &page.cursor {
+            self.cursor_check = Some((
+                format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE sid = ?)"),
+                cursor.sid.clone(),
+            ));
+            let op = if cursor.direction == Direction::After {
+                "<"
+            } else {
+                ">"
+            };
+            self.sql.push_str(&format!(
+                " AND (date_created, rowid) {op} (SELECT date_created, rowid FROM {table} WHERE sid = ?)"
+            ));
+            self.args.push(Arg::Text(cursor.sid.clone()));
+        }
+        let order = if self.direction == Some(Direction::Before) {
+            "ASC"
+        } else {
+            "DESC"
+        };
+        self.sql.push_str(&format!(
+            " ORDER BY date_created {order}, rowid {order} LIMIT ?"
+        ));
+        self.args.push(Arg::Int(i64::from(page.size) + 1));
+        self.size = page.size as usize;
+        self
+    }
+
+    /// How many rows to decode: the page, without the extra row.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Shapes the decoded rows (at most one more than the page) into the page.
+    pub fn page<T>(&self, mut items: Vec<T>, found: usize) -> Page<T> {
+        let more = found > self.size;
+        items.truncate(self.size);
+        let (has_next, has_previous) = match self.direction {
+            None => (more, false),
+            Some(Direction::After) => (more, true),
+            Some(Direction::Before) => {
+                items.reverse();
+                (true, more)
+            }
+        };
+        Page {
+            items,
+            has_next,
+            has_previous,
+        }
+    }
+}
+
+pub(super) fn rooms(account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> Plan {
+    let mut p = Plan::new(
+        "SELECT * FROM rooms WHERE account_sid = ?",
+        Arg::Text(account.to_string()),
+    );
     if let Some(status) = filter.status {
-        qb.push(" AND status = ").push_bind(status.as_str());
+        p.and("status =", Arg::Text(status.as_str().to_owned()));
     }
     if let Some(name) = &filter.unique_name {
-        qb.push(" AND unique_name = ").push_bind(name.clone());
+        p.and("unique_name =", Arg::Text(name.clone()));
     }
     if let Some(t) = filter.created_after {
-        qb.push(" AND date_created >= ").push_bind(t.millis());
+        p.and("date_created >=", Arg::Int(t.millis()));
     }
     if let Some(t) = filter.created_before {
-        qb.push(" AND date_created < ").push_bind(t.millis());
+        p.and("date_created <", Arg::Int(t.millis()));
     }
-    fetch_page(pool, qb, "rooms", page, rows::room_from_row).await
+    p.finish("rooms", page)
 }
 
-pub(super) async fn participants(
-    pool: &SqlitePool,
-    room: RoomSid,
-    filter: &ParticipantFilter,
-    page: &PageRequest,
-) -> StoreResult<Page<Participant>> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM participants WHERE room_sid = ");
-    qb.push_bind(room.to_string());
+pub(super) fn participants(room: RoomSid, filter: &ParticipantFilter, page: &PageRequest) -> Plan {
+    let mut p = Plan::new(
+        "SELECT * FROM participants WHERE room_sid = ?",
+        Arg::Text(room.to_string()),
+    );
     if let Some(status) = filter.status {
-        qb.push(" AND status = ").push_bind(status.as_str());
+        p.and("status =", Arg::Text(status.as_str().to_owned()));
     }
     if let Some(identity) = &filter.identity {
-        qb.push(" AND identity = ").push_bind(identity.clone());
+        p.and("identity =", Arg::Text(identity.clone()));
     }
     if let Some(t) = filter.created_after {
-        qb.push(" AND date_created >= ").push_bind(t.millis());
+        p.and("date_created >=", Arg::Int(t.millis()));
     }
     if let Some(t) = filter.created_before {
-        qb.push(" AND date_created < ").push_bind(t.millis());
+        p.and("date_created <", Arg::Int(t.millis()));
     }
-    fetch_page(pool, qb, "participants", page, rows::participant_from_row).await
-}
-
-/// Adds the cursor condition, order and limit to a filtered query, runs it and shapes the page.
-/// `table` is one of our own table names, never caller input.
-async fn fetch_page<T>(
-    pool: &SqlitePool,
-    mut qb: QueryBuilder<'_, Sqlite>,
-    table: &'static str,
-    page: &PageRequest,
-    decode: fn(&SqliteRow) -> StoreResult<T>,
-) -> StoreResult<Page<T>> {
-    let direction = page.cursor.as_ref().map(|c| c.direction);
-    if let Some(cursor) = &page.cursor {
-        let exists = sqlx::query(&format!(
-            "SELECT EXISTS (SELECT 1 FROM {table} WHERE sid = ?)"
-        ))
-        .bind(&cursor.sid)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err)?
-        .try_get::<i64, _>(0)
-        .map_err(db_err)?;
-        if exists == 0 {
-            return Err(StoreError::UnknownCursor);
-        }
-        let op = if cursor.direction == Direction::After {
-            "<"
-        } else {
-            ">"
-        };
-        qb.push(format!(
-            " AND (date_created, rowid) {op} (SELECT date_created, rowid FROM {table} WHERE sid = "
-        ));
-        qb.push_bind(cursor.sid.clone());
-        qb.push(")");
-    }
-    let order = if direction == Some(Direction::Before) {
-        "ASC"
-    } else {
-        "DESC"
-    };
-    qb.push(format!(
-        " ORDER BY date_created {order}, rowid {order} LIMIT "
-    ));
-    qb.push_bind(i64::from(page.size) + 1);
-    let found = qb.build().fetch_all(pool).await.map_err(db_err)?;
-    let more = found.len() > page.size as usize;
-    let mut items = found
-        .iter()
-        .take(page.size as usize)
-        .map(decode)
-        .collect::<StoreResult<Vec<T>>>()?;
-    let (has_next, has_previous) = match direction {
-        None => (more, false),
-        Some(Direction::After) => (more, true),
-        Some(Direction::Before) => {
-            items.reverse();
-            (true, more)
-        }
-    };
-    Ok(Page {
-        items,
-        has_next,
-        has_previous,
-    })
+    p.finish("participants", page)
 }

@@ -5,10 +5,12 @@
 //! and a busy timeout so concurrent writers queue instead of failing.
 
 mod lists;
+mod read;
 mod rows;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,7 +35,10 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Writes, and every read of an in-memory database.
     pool: SqlitePool,
+    /// The REST-facing reads of a file database, inline (see `read.rs`).
+    readers: Option<Arc<read::Readers>>,
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -87,19 +92,65 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Database(Box::new(e)))?;
             first.close().await.map_err(db_err)?;
         }
+        // No `ping` before handing a connection out: a connection to a local file does not go
+        // stale, and the round trip to its thread cost as much as the query it preceded.
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(max_connections)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(db_err)?;
         MIGRATIONS
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(Self { pool })
+        let readers = if max_connections > 1 {
+            Some(Arc::new(read::Readers::open(options.get_filename())?))
+        } else {
+            None
+        };
+        Ok(Self { pool, readers })
+    }
+
+    /// Runs a planned list on whichever connections serve reads.
+    async fn page<T>(
+        &self,
+        plan: &lists::Plan,
+        inline: fn(&rusqlite::Row<'_>) -> StoreResult<T>,
+        pooled: fn(&sqlx::sqlite::SqliteRow) -> StoreResult<T>,
+    ) -> StoreResult<Page<T>> {
+        if let Some(r) = &self.readers {
+            return r.page(plan, inline);
+        }
+        if let Some((sql, sid)) = &plan.cursor_check {
+            let exists: i64 = sqlx::query(sql)
+                .bind(sid)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?
+                .try_get(0)
+                .map_err(db_err)?;
+            if exists == 0 {
+                return Err(StoreError::UnknownCursor);
+            }
+        }
+        let mut q = sqlx::query(&plan.sql);
+        for a in &plan.args {
+            q = match a {
+                lists::Arg::Text(t) => q.bind(t.clone()),
+                lists::Arg::Int(i) => q.bind(*i),
+            };
+        }
+        let found = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        let items = found
+            .iter()
+            .take(plan.size())
+            .map(pooled)
+            .collect::<StoreResult<Vec<T>>>()?;
+        Ok(plan.page(items, found.len()))
     }
 
     async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> StoreResult<()> {
@@ -142,7 +193,11 @@ impl Store for SqliteStore {
     }
 
     async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
-        let row = sqlx::query("SELECT * FROM rooms WHERE sid = ?")
+        const SQL: &str = "SELECT * FROM rooms WHERE sid = ?";
+        if let Some(r) = &self.readers {
+            return r.one(SQL, &[&sid.to_string()], |row| rows::room_from_row(row));
+        }
+        let row = sqlx::query(SQL)
             .bind(sid.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -155,7 +210,13 @@ impl Store for SqliteStore {
         account: AccountSid,
         name: &str,
     ) -> StoreResult<Option<Room>> {
-        let row = sqlx::query("SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? AND status = 'in-progress'")
+        const SQL: &str = "SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? AND status = 'in-progress'";
+        if let Some(r) = &self.readers {
+            return r.one(SQL, &[&account.to_string(), &name], |row| {
+                rows::room_from_row(row)
+            });
+        }
+        let row = sqlx::query(SQL)
             .bind(account.to_string())
             .bind(name)
             .fetch_optional(&self.pool)
@@ -170,7 +231,9 @@ impl Store for SqliteStore {
         filter: &RoomFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Room>> {
-        lists::rooms(&self.pool, account, filter, page).await
+        let plan = lists::rooms(account, filter, page);
+        self.page(&plan, |r| rows::room_from_row(r), rows::room_from_row)
+            .await
     }
 
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
@@ -204,7 +267,13 @@ impl Store for SqliteStore {
     }
 
     async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>> {
-        let row = sqlx::query("SELECT * FROM participants WHERE sid = ?")
+        const SQL: &str = "SELECT * FROM participants WHERE sid = ?";
+        if let Some(r) = &self.readers {
+            return r.one(SQL, &[&sid.to_string()], |row| {
+                rows::participant_from_row(row)
+            });
+        }
+        let row = sqlx::query(SQL)
             .bind(sid.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -217,7 +286,13 @@ impl Store for SqliteStore {
         room: RoomSid,
         identity: &str,
     ) -> StoreResult<Option<Participant>> {
-        let row = sqlx::query("SELECT * FROM participants WHERE room_sid = ? AND identity = ? AND status = 'connected'")
+        const SQL: &str = "SELECT * FROM participants WHERE room_sid = ? AND identity = ? AND status = 'connected'";
+        if let Some(r) = &self.readers {
+            return r.one(SQL, &[&room.to_string(), &identity], |row| {
+                rows::participant_from_row(row)
+            });
+        }
+        let row = sqlx::query(SQL)
             .bind(room.to_string())
             .bind(identity)
             .fetch_optional(&self.pool)
@@ -232,7 +307,13 @@ impl Store for SqliteStore {
         filter: &ParticipantFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Participant>> {
-        lists::participants(&self.pool, room, filter, page).await
+        let plan = lists::participants(room, filter, page);
+        self.page(
+            &plan,
+            |r| rows::participant_from_row(r),
+            rows::participant_from_row,
+        )
+        .await
     }
 
     async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {

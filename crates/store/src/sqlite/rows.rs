@@ -26,8 +26,36 @@ fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(
     row.try_get(col).map_err(db_err)
 }
 
-fn sid<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
+/// Reading a row's columns by name, whichever driver read it: sqlx (the writer's pool, an
+/// in-memory database) or rusqlite (the inline readers, `read.rs`).
+pub(super) trait Columns {
+    /// A text column.
+    fn text(&self, col: &str) -> StoreResult<String>;
+    /// A nullable text column.
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
+    /// An integer column.
+    fn int(&self, col: &str) -> StoreResult<i64>;
+    /// A nullable integer column.
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
+}
+
+impl Columns for SqliteRow {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        get(self, col)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        get(self, col)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        get(self, col)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        get(self, col)
+    }
+}
+
+fn sid<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
+    let s = row.text(col)?;
     s.parse().map_err(|_| corrupt(col, &s))
 }
 
@@ -37,21 +65,21 @@ fn opt_sid<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
         .transpose()
 }
 
-fn ts(row: &SqliteRow, col: &str) -> StoreResult<Timestamp> {
-    Ok(Timestamp::from_millis(get::<i64>(row, col)?))
+fn ts(row: &impl Columns, col: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp::from_millis(row.int(col)?))
 }
 
-fn opt_ts(row: &SqliteRow, col: &str) -> StoreResult<Option<Timestamp>> {
-    Ok(get::<Option<i64>>(row, col)?.map(Timestamp::from_millis))
+fn opt_ts(row: &impl Columns, col: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(row.opt_int(col)?.map(Timestamp::from_millis))
 }
 
-fn uint(row: &SqliteRow, col: &str) -> StoreResult<u32> {
-    let v: i64 = get(row, col)?;
+fn uint(row: &impl Columns, col: &str) -> StoreResult<u32> {
+    let v = row.int(col)?;
     u32::try_from(v).map_err(|_| corrupt(col, &v.to_string()))
 }
 
-fn flag(row: &SqliteRow, col: &str) -> StoreResult<bool> {
-    Ok(get::<i64>(row, col)? != 0)
+fn flag(row: &impl Columns, col: &str) -> StoreResult<bool> {
+    Ok(row.int(col)? != 0)
 }
 
 fn codecs_to_text(codecs: &[VideoCodec]) -> String {
@@ -167,8 +195,8 @@ pub(super) async fn update_room(
     Ok(())
 }
 
-pub(super) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
-    let text = |c: &str| get::<String>(row, c);
+pub(super) fn room_from_row(row: &impl Columns) -> StoreResult<Room> {
+    let text = |c: &str| row.text(c);
     let status = text("status")?;
     let room_type = text("room_type")?;
     let method = text("status_callback_method")?;
@@ -180,7 +208,7 @@ pub(super) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
         max_concurrent_published_tracks: uint(row, "max_concurrent_published_tracks")?,
         record_participants_on_connect: flag(row, "record_participants_on_connect")?,
         transcribe_participants_on_connect: flag(row, "transcribe_participants_on_connect")?,
-        transcriptions_configuration: get(row, "transcriptions_configuration")?,
+        transcriptions_configuration: row.opt_text("transcriptions_configuration")?,
         video_codecs: codecs
             .split(',')
             .filter(|c| !c.is_empty())
@@ -192,7 +220,7 @@ pub(super) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
         unused_room_timeout: uint(row, "unused_room_timeout")?,
         large_room: flag(row, "large_room")?,
         enable_turn: flag(row, "enable_turn")?,
-        status_callback: get(row, "status_callback")?,
+        status_callback: row.opt_text("status_callback")?,
         status_callback_method: CallbackMethod::parse(&method)
             .map_err(|_| corrupt("status_callback_method", &method))?,
         recording_rules: rules_from_json(&text("recording_rules")?)?,
@@ -207,7 +235,7 @@ pub(super) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
         date_created: ts(row, "date_created")?,
         date_updated: ts(row, "date_updated")?,
         end_time: opt_ts(row, "end_time")?,
-        duration: get(row, "duration")?,
+        duration: row.opt_int("duration")?,
     })
 }
 
@@ -254,21 +282,21 @@ pub(super) async fn update_participant(
     Ok(())
 }
 
-pub(super) fn participant_from_row(row: &SqliteRow) -> StoreResult<Participant> {
-    let status: String = get(row, "status")?;
-    let reason: Option<String> = get(row, "end_reason")?;
+pub(super) fn participant_from_row(row: &impl Columns) -> StoreResult<Participant> {
+    let status = row.text("status")?;
+    let reason = row.opt_text("end_reason")?;
     Ok(Participant {
         sid: sid(row, "sid")?,
         room_sid: sid(row, "room_sid")?,
         account_sid: sid(row, "account_sid")?,
-        identity: get(row, "identity")?,
+        identity: row.text("identity")?,
         status: ParticipantStatus::parse(&status)
             .ok_or_else(|| corrupt("participant status", &status))?,
         date_created: ts(row, "date_created")?,
         date_updated: ts(row, "date_updated")?,
         start_time: ts(row, "start_time")?,
         end_time: opt_ts(row, "end_time")?,
-        duration: get(row, "duration")?,
+        duration: row.opt_int("duration")?,
         end_reason: reason
             .map(|r| EndReason::parse(&r).ok_or_else(|| corrupt("end_reason", &r)))
             .transpose()?,
