@@ -134,6 +134,24 @@ async fn health_and_metrics_on_their_own_listener_count_what_happened() {
     assert_eq!(value(&live, "vroom_signaling_connections"), 1.0);
     assert_eq!(value(&live, "vroom_rooms_in_progress"), 1.0);
     alice.leave().await;
+    // The leave travels over the WebSocket and the completion over REST: wait until the leave is
+    // recorded, or the room's end may reach alice first and count her as removed, not left.
+    let alice_url = format!("{base}/v1/Rooms/{room_sid}/Participants/{alice_sid}");
+    for _ in 0..200 {
+        let p: serde_json::Value = http
+            .get(&alice_url)
+            .basic_auth(&auth.0, Some(&auth.1))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if p["status"] == "disconnected" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let completed = http
         .post(format!("{base}/v1/Rooms/{room_sid}"))
         .basic_auth(&auth.0, Some(&auth.1))
