@@ -10,6 +10,7 @@
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod logs;
 mod metered_store;
 pub mod observe;
 pub mod quickstart;

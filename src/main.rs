@@ -418,13 +418,7 @@ fn init_logs(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match settings.log_format.unwrap_or(LogFormat::Text) {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    vroom::logs::init(filter, settings.log_format.unwrap_or(LogFormat::Text));
 }
 
 fn main() -> ExitCode {

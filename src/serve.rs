@@ -35,14 +35,18 @@ async fn bind(listen: &str, addrs: Vec<SocketAddr>) -> anyhow::Result<tokio::net
     anyhow::bail!("cannot listen on {listen} ({addr}): {e}")
 }
 
-/// Makes sure the data folder exists and can be written, naming it once when not.
+/// Makes sure the data folder exists and can be written, naming it once when not. A folder vroom
+/// creates is private to its user (it holds the credentials); one open to others is warned about.
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    std::fs::create_dir_all(dir).map_err(|e| {
+    vroom_store::private::create_dir(dir).map_err(|e| {
         anyhow::anyhow!("the data folder {} cannot be created: {e}", shown.display())
     })?;
     tempfile::tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("the data folder {} is not writable: {e}", shown.display()))?;
+    for warning in vroom_store::private::exposed(&[shown]) {
+        tracing::warn!("{warning}");
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod operator;
 mod quickstart;
 mod rest;
 mod sdk;
+mod secrets;
 mod shutdown;
 mod signaling;
 mod webhooks;

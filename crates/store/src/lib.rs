@@ -3,7 +3,8 @@
 //! # Layout
 //! - this file: the trait, the filter and change types, and `StoreError`;
 //! - [`sqlite`]: the embedded SQLite backend (WAL), migrations embedded from `migrations/sqlite`;
-//! - [`open`]: picks a backend from a database URL.
+//! - [`open`]: picks a backend from a database URL;
+//! - [`private`]: keeps the database folder and files to their owner (they hold the secrets);
 //! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests).
 //!
 //! # Contracts
@@ -15,6 +16,7 @@
 //! - A database failure is an `Err`, never an empty result.
 
 pub mod open;
+pub mod private;
 pub mod sqlite;
 pub mod suite;
 

@@ -46,7 +46,7 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
         .unwrap_or(Path::new("."));
     if !parent.is_dir() {
         if url == DEFAULT_DATABASE_URL {
-            std::fs::create_dir_all(parent).map_err(|e| {
+            crate::private::create_dir(parent).map_err(|e| {
                 StoreError::Config(format!(
                     "cannot create the data folder {}: {e}",
                     parent.display()
@@ -59,9 +59,21 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
             )));
         }
     }
-    Ok(Arc::new(
-        SqliteStore::open_url(&format!("sqlite://{}", path.display())).await?,
-    ))
+    // Created here rather than by SQLite so that it is private from its first byte (the log and
+    // shared-memory files take its mode).
+    if !rest.contains("mode=ro") {
+        crate::private::create_file(&path).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create the database {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    let store = SqliteStore::open_url(&format!("sqlite://{}", path.display())).await?;
+    for warning in crate::private::exposed(&crate::private::database_files(&path)) {
+        tracing::warn!("{warning}");
+    }
+    Ok(Arc::new(store))
 }
 
 /// The file path of an `sqlite:` URL without its scheme and query.
