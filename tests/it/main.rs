@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod common;
+mod conformance;
 mod console;
 mod cors;
 mod docs;

@@ -139,13 +139,28 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// A route whose operations vroom does not build: authenticated callers get a deliberate 501.
-fn unbuilt(what: &'static str) -> MethodRouter<Arc<ApiState>> {
+/// The methods Twilio's spec gives a path (`video_v1.openapi.json`).
+#[derive(Clone, Copy)]
+enum Spec {
+    Get,
+    GetPost,
+    GetDelete,
+    GetPostDelete,
+}
+
+/// A route whose operations vroom does not build: authenticated callers get a deliberate 501 for
+/// the methods Twilio's spec gives the path, and every other method the 405 (with `Allow`) of
+/// any known path.
+fn unbuilt(what: &'static str, spec: Spec) -> MethodRouter<Arc<ApiState>> {
     let handler = move |_: Caller| async move { ApiError::NotImplemented { what } };
-    MethodRouter::new()
-        .get(handler)
-        .post(handler)
-        .delete(handler)
+    let m = MethodRouter::new().get(handler);
+    let m = match spec {
+        Spec::Get => m,
+        Spec::GetPost => m.post(handler),
+        Spec::GetDelete => m.delete(handler),
+        Spec::GetPostDelete => m.post(handler).delete(handler),
+    };
+    route(m)
 }
 
 fn route(m: MethodRouter<Arc<ApiState>>) -> MethodRouter<Arc<ApiState>> {
@@ -201,29 +216,47 @@ pub fn router(state: Arc<ApiState>) -> Router {
                 }
             })),
         )
-        .route("/v1/Rooms/{room}/Recordings", unbuilt("Room Recordings"))
+        .route(
+            "/v1/Rooms/{room}/Recordings",
+            unbuilt("Room Recordings", Spec::Get),
+        )
         .route(
             "/v1/Rooms/{room}/Recordings/{sid}",
-            unbuilt("Room Recordings"),
+            unbuilt("Room Recordings", Spec::GetDelete),
         )
-        .route("/v1/Rooms/{room}/Transcriptions", unbuilt("Transcriptions"))
+        .route(
+            "/v1/Rooms/{room}/Transcriptions",
+            unbuilt("Transcriptions", Spec::GetPost),
+        )
         .route(
             "/v1/Rooms/{room}/Transcriptions/{sid}",
-            unbuilt("Transcriptions"),
+            unbuilt("Transcriptions", Spec::GetPost),
         )
-        .route("/v1/Recordings", unbuilt("Recordings"))
-        .route("/v1/Recordings/{sid}", unbuilt("Recordings"))
+        .route("/v1/Recordings", unbuilt("Recordings", Spec::Get))
+        .route(
+            "/v1/Recordings/{sid}",
+            unbuilt("Recordings", Spec::GetDelete),
+        )
         .route(
             "/v1/RecordingSettings/Default",
-            unbuilt("RecordingSettings"),
+            unbuilt("RecordingSettings", Spec::GetPost),
         )
-        .route("/v1/Compositions", unbuilt("Compositions"))
-        .route("/v1/Compositions/{sid}", unbuilt("Compositions"))
-        .route("/v1/CompositionHooks", unbuilt("CompositionHooks"))
-        .route("/v1/CompositionHooks/{sid}", unbuilt("CompositionHooks"))
+        .route("/v1/Compositions", unbuilt("Compositions", Spec::GetPost))
+        .route(
+            "/v1/Compositions/{sid}",
+            unbuilt("Compositions", Spec::GetDelete),
+        )
+        .route(
+            "/v1/CompositionHooks",
+            unbuilt("CompositionHooks", Spec::GetPost),
+        )
+        .route(
+            "/v1/CompositionHooks/{sid}",
+            unbuilt("CompositionHooks", Spec::GetPostDelete),
+        )
         .route(
             "/v1/CompositionSettings/Default",
-            unbuilt("CompositionSettings"),
+            unbuilt("CompositionSettings", Spec::GetPost),
         )
         .fallback(unknown_path)
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))

@@ -26,8 +26,9 @@ fn create_request(p: &Params) -> ApiResult<CreateRoom> {
             .all("VideoCodecs")
             .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|v| !v.is_empty())
         {
+            // An empty value (`VideoCodecs=`) is refused like any other that is not a codec:
+            // taking it as "no codecs" would leave a room that cannot carry video.
             codecs.push(VideoCodec::parse(v).ok_or_else(|| {
                 ApiError::param(
                     "VideoCodecs",
@@ -218,6 +219,8 @@ mod tests {
         assert_eq!(code(b"MaxParticipantDuration=x"), 53123);
         assert_eq!(code(b"RecordingRules=%5B%5D%5D"), 53120);
         assert_eq!(code(b"VideoCodecs=VP9"), 20001);
+        assert_eq!(code(b"VideoCodecs="), 20001);
+        assert_eq!(code(b"VideoCodecs=VP8&VideoCodecs="), 20001);
         assert_eq!(code(b"AudioOnly=yes"), 20001);
         assert_eq!(code(b"TranscriptionsConfiguration=%5B%5D"), 20001);
     }

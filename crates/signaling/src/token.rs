@@ -101,7 +101,9 @@ impl TokenError {
 struct Claims {
     iss: Option<String>,
     sub: Option<String>,
-    exp: Option<i64>,
+    /// Any JSON value: one that is not a whole number of seconds within `i64` is an invalid
+    /// expiration (20104), not a malformed token.
+    exp: Option<Value>,
     nbf: Option<i64>,
     grants: Option<Value>,
 }
@@ -170,8 +172,13 @@ pub fn verify(token: &str, keys: &[TokenKey], now: Timestamp) -> Result<VideoGra
         ));
     }
     let now_s = now.secs();
-    let exp = claims.exp.ok_or(TokenError::Expired)?;
-    if exp + LEEWAY_SECS < now_s || exp > now_s + MAX_TTL_SECS + LEEWAY_SECS {
+    let exp = claims
+        .exp
+        .as_ref()
+        .and_then(Value::as_i64)
+        .ok_or(TokenError::Expired)?;
+    // `exp` is the caller's number: compared without arithmetic on it, so none can overflow.
+    if exp < now_s - LEEWAY_SECS || exp > now_s + MAX_TTL_SECS + LEEWAY_SECS {
         return Err(TokenError::Expired);
     }
     if claims.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECS) {
@@ -327,6 +334,34 @@ mod tests {
             serde_json::json!({"identity": "a", "video": {}}),
         );
         assert_eq!(code(&sign(&twilio_header(), &far, "s3cret"), NOW), 20104);
+        // Expirations at and past the integer limits are refused, never overflowed.
+        for exp in [
+            serde_json::json!(i64::MAX),
+            serde_json::json!(i64::MAX - LEEWAY_SECS + 1),
+            serde_json::json!(i64::MIN),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(1e300),
+            serde_json::json!(NOW.secs() as f64 + 60.5),
+            serde_json::json!("1800000060"),
+            Value::Null,
+        ] {
+            let mut c = good.clone();
+            c["exp"] = exp.clone();
+            assert_eq!(
+                code(&sign(&twilio_header(), &c, "s3cret"), NOW),
+                20104,
+                "{exp}"
+            );
+        }
+        for nbf in [i64::MAX, i64::MIN] {
+            let mut c = good.clone();
+            c["nbf"] = serde_json::json!(nbf);
+            let expected = if nbf > 0 { 20105 } else { 0 };
+            let got = verify(&sign(&twilio_header(), &c, "s3cret"), &[key()], NOW)
+                .err()
+                .map_or(0, |e| e.code());
+            assert_eq!(got, expected, "nbf {nbf}");
+        }
         let mut other_sub = good.clone();
         other_sub["sub"] = Value::String(AccountSid::from_bytes([1; 16]).to_string());
         assert_eq!(
