@@ -48,6 +48,10 @@ struct Args {
     /// Bytes per synthetic Opus frame (50 per second).
     #[arg(long, default_value_t = 80)]
     audio_bytes: usize,
+    /// Publishers send video in three simulcast layers (rids q, h, f of a quarter, half and all of
+    /// --video-bytes), as twilio-video.js does with simulcast on; subscribers get one layer each.
+    #[arg(long)]
+    simulcast: bool,
 }
 
 const ACCOUNT: &str = "AC00000000000000000000000000000001";
@@ -111,6 +115,7 @@ impl Client {
         ws: &str,
         identity: &str,
         publish: bool,
+        simulcast: bool,
         received: Arc<Received>,
     ) -> anyhow::Result<Self> {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
@@ -128,12 +133,19 @@ impl Client {
                 Some(format!("{identity}-mic")),
                 None,
             );
+            let layers = simulcast.then(|| {
+                let mut s = str0m::media::Simulcast::new();
+                for rid in LAYERS {
+                    s.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+                }
+                s
+            });
             let v = change.add_media(
                 MediaKind::Video,
                 Direction::SendOnly,
                 Some("-".into()),
                 Some(format!("{identity}-cam")),
-                None,
+                layers,
             );
             vec![
                 (a, track(&format!("{identity}-mic"), "audio", "mic")),
@@ -271,7 +283,12 @@ impl Client {
                         } else if now >= next_video {
                             n_video += 1;
                             next_video += Duration::from_millis(33);
-                            write(&mut self.rtc, video, now, MediaTime::from_90khz(n_video * 3000), &payload_video, &self.received.sent)?;
+                            let time = MediaTime::from_90khz(n_video * 3000);
+                            if args.simulcast {
+                                write_layers(&mut self.rtc, video, now, time, &payload_video, &self.received.sent)?;
+                            } else {
+                                write(&mut self.rtc, video, now, time, &payload_video, &self.received.sent)?;
+                            }
                         }
                     }
                     self.rtc.handle_input(Input::Timeout(Instant::now()))?;
@@ -302,6 +319,41 @@ fn write(
     };
     writer.write(pt, now, time, data.to_vec())?;
     sent.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The rids of the simulcast layers, lowest first, and the share of `--video-bytes` each carries.
+const LAYERS: [&str; 3] = ["q", "h", "f"];
+const LAYER_DIVISORS: [usize; 3] = [4, 2, 1];
+
+/// Writes one frame in each simulcast layer on `mid` (counted once: a subscriber gets one layer).
+fn write_layers(
+    rtc: &mut Rtc,
+    mid: Mid,
+    now: Instant,
+    time: MediaTime,
+    data: &[u8],
+    sent: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut wrote = false;
+    for (rid, divisor) in LAYERS.iter().zip(LAYER_DIVISORS) {
+        let Some(writer) = rtc.writer(mid) else {
+            return Ok(());
+        };
+        let Some(pt) = writer
+            .payload_params()
+            .next()
+            .map(str0m::format::PayloadParams::pt)
+        else {
+            return Ok(());
+        };
+        let frame = data[..(data.len() / divisor).max(1)].to_vec();
+        writer.rid((*rid).into()).write(pt, now, time, frame)?;
+        wrote = true;
+    }
+    if wrote {
+        sent.fetch_add(1, Ordering::Relaxed);
+    }
     Ok(())
 }
 
@@ -361,7 +413,14 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for i in 0..n + m {
         let publish = i < n;
-        let client = Client::join(&ws, &format!("p{i}"), publish, Arc::clone(&received)).await?;
+        let client = Client::join(
+            &ws,
+            &format!("p{i}"),
+            publish,
+            args.simulcast,
+            Arc::clone(&received),
+        )
+        .await?;
         // Every participant receives both tracks of every other publisher.
         let expected = 2 * (n - usize::from(publish));
         tasks.push(tokio::spawn(client.run(

@@ -22,6 +22,13 @@ use crate::msp::{self, ClientMsp, ClientNetwork, MediaOptions, MspChannel, Switc
 pub(crate) const TICK: Duration = Duration::from_millis(250);
 /// A raise allowed by the bandwidth must hold this long before it is applied.
 const RAISE_HOLD: Duration = Duration::from_secs(1);
+/// Where a subscriber's downstream estimate starts.
+pub(crate) const INITIAL_ESTIMATE: str0m::bwe::Bitrate = str0m::bwe::Bitrate::kbps(1000);
+/// What is kept of the estimate for each audio track a subscriber receives.
+const AUDIO_ALLOWANCE: u64 = 48_000;
+/// The estimator probes up to this much above what the subscriber's tracks want.
+const PROBE_HEADROOM: f64 = 1.15;
+
 /// MSP messages kept for a channel that is not open yet.
 const MAX_QUEUED: usize = 64;
 
@@ -62,6 +69,8 @@ pub(crate) struct LinkState {
     pub level: Option<u8>,
     /// Share of its wanted video that fits its bandwidth.
     pub fit: Option<f64>,
+    /// Its downstream estimate (bits per second), when the SFU estimates it.
+    pub estimate: Option<u64>,
     /// Publisher hints last sent, per track SID.
     pub hints_sent: HashMap<String, Vec<bool>>,
 }
@@ -295,9 +304,19 @@ impl SfuCore {
         };
         let options = self.options.get(&peer.participant);
         let profile = options.and_then(|o| o.profile.as_ref());
+        let audio = peer
+            .outgoing
+            .iter()
+            .filter(|t| t.sub.kind == TrackKind::Audio && t.listed())
+            .count();
+        let estimated = peer
+            .link
+            .estimate
+            .map(|e| e.saturating_sub(AUDIO_ALLOWANCE * u64::try_from(audio).unwrap_or(u64::MAX)));
         let budget = [
             profile.and_then(|p| p.max_subscription_bitrate),
             self.config.max_subscriber_bitrate,
+            estimated,
         ]
         .into_iter()
         .flatten()
@@ -342,6 +361,20 @@ impl SfuCore {
             .collect();
         let allocation = allocate(budget, switch_off || budget.is_none(), &wants);
         let peer = &mut self.peers[i];
+        if peer.link.estimate.is_some() {
+            // Probe for what the tracks want (the estimator never goes far above what is sent).
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss
+            )]
+            let desired = ((allocation.wanted + AUDIO_ALLOWANCE * u64::try_from(audio).unwrap_or(0))
+                as f64
+                * PROBE_HEADROOM) as u64;
+            peer.rtc
+                .bwe()
+                .set_desired_bitrate(str0m::bwe::Bitrate::bps(desired.max(300_000)));
+        }
         #[allow(clippy::cast_precision_loss)]
         let fit = if allocation.wanted == 0 {
             1.0

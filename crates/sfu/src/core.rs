@@ -178,7 +178,12 @@ impl SfuCore {
             .position(|p| p.participant == participant && p.pc == pc)
     }
 
-    fn new_rtc(&self, codecs: &[VideoCodec], now: Instant) -> Result<Rtc, MediaError> {
+    fn new_rtc(
+        &self,
+        participant: ParticipantSid,
+        codecs: &[VideoCodec],
+        now: Instant,
+    ) -> Result<Rtc, MediaError> {
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
             .set_rtp_mode(true)
@@ -190,6 +195,15 @@ impl SfuCore {
             .enable_h264(codecs.contains(&VideoCodec::H264));
         if codecs.is_empty() {
             config = config.enable_vp8(true);
+        }
+        // A client with a bandwidth profile has its downstream estimated (TWCC), and what it
+        // receives follows the estimate.
+        if self
+            .options
+            .get(&participant)
+            .is_some_and(|o| o.profile.is_some())
+        {
+            config = config.enable_bwe(Some(crate::adapt::INITIAL_ESTIMATE));
         }
         let mut rtc = config.build(now);
         let candidate = Candidate::host(self.config.public_addr, "udp")
@@ -217,7 +231,7 @@ impl SfuCore {
         let i = match self.find(participant, pc) {
             Some(i) => i,
             None => {
-                let rtc = self.new_rtc(codecs, now)?;
+                let rtc = self.new_rtc(participant, codecs, now)?;
                 let mut peer = Peer::new(participant, room, pc.to_owned(), rtc, now);
                 peer.msp = self.msp_for_new_peer(participant);
                 let subs = self
@@ -607,6 +621,16 @@ impl SfuCore {
             }
             Event::MediaIngressStats(s) => {
                 self.stats.ingress(peer.participant, &peer.pc, &s, now);
+            }
+            Event::EgressBitrateEstimate(
+                str0m::bwe::BweKind::Twcc {
+                    estimate: bitrate, ..
+                }
+                | str0m::bwe::BweKind::Remb {
+                    estimate: bitrate, ..
+                },
+            ) => {
+                peer.link.estimate = Some(bitrate.as_u64());
             }
             Event::MediaEgressStats(s) => {
                 self.stats.egress(peer.participant, &peer.pc, &s, now);

@@ -275,3 +275,58 @@ fn a_capped_subscriber_keeps_the_high_priority_track_and_follows_set_priority() 
     );
     assert!(frames_on(&net, 2, mh) <= h1 + 1, "the newly low one is off");
 }
+
+#[test]
+fn what_a_subscriber_receives_follows_its_estimated_downstream() {
+    let mut net = Net::new(3);
+    // The estimator works on packet timing: a millisecond clock.
+    net.step = Duration::from_millis(1);
+    let a = net.connect(0, &[(MediaKind::Video, "cam-a")]);
+    let b = net.connect(1, &[(MediaKind::Video, "cam-b")]);
+    let me = net.clients[2].sid;
+    // A bandwidth profile turns the estimate on; no maxSubscriptionBitrate.
+    net.core
+        .set_options(me, options(json!({ "video": { "mode": "grid" } })));
+    let addr = net.clients[2].addr;
+    net.links.insert(addr, Link::new(3_000_000));
+    net.connect(2, &[]);
+    let high = video_sub(7, &net.clients[0], "cam-a", TrackPriority::High);
+    let low = video_sub(8, &net.clients[1], "cam-b", TrackPriority::Low);
+    let low_sid = low.track.to_string();
+    let high_sid = high.track.to_string();
+    let now = net.now;
+    net.core.set_subscriptions(now, me, &[high, low]);
+    net.run(Duration::from_millis(300));
+    // About 1.2 Mbit/s of video over a 3 Mbit/s link: both tracks end up on.
+    stream(&mut net, &[(0, a[0]), (1, b[0])], 300, 0);
+    let (mh, ml) = (mid_of(&net, 2, &high_sid), mid_of(&net, 2, &low_sid));
+    let (h0, l0) = (frames_on(&net, 2, mh), frames_on(&net, 2, ml));
+    stream(&mut net, &[(0, a[0]), (1, b[0])], 60, 300);
+    assert!(
+        frames_on(&net, 2, ml) > l0 + 40,
+        "both fit a 3 Mbit/s link: the low one flows"
+    );
+    assert!(frames_on(&net, 2, mh) > h0 + 40);
+    take_msp(&mut net, 2, "track_switch_off");
+
+    // The link narrows to 800 kbit/s: the estimate follows and the low-priority track goes off.
+    net.links.get_mut(&addr).unwrap().rate = 800_000;
+    stream(&mut net, &[(0, a[0]), (1, b[0])], 300, 360);
+    let switches = take_msp(&mut net, 2, "track_switch_off");
+    let offs: Vec<Value> = switches
+        .iter()
+        .flat_map(|m| m["off"].as_array().unwrap().clone())
+        .collect();
+    assert!(
+        offs.contains(&json!(low_sid)),
+        "the low one is switched off: {switches:?}"
+    );
+    assert!(
+        !offs.contains(&json!(high_sid)),
+        "the high one stays: {switches:?}"
+    );
+    let (h1, l1) = (frames_on(&net, 2, mh), frames_on(&net, 2, ml));
+    stream(&mut net, &[(0, a[0]), (1, b[0])], 60, 660);
+    assert!(frames_on(&net, 2, mh) > h1 + 40, "the high one flows");
+    assert!(frames_on(&net, 2, ml) <= l1 + 1, "the low one is off");
+}

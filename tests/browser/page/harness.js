@@ -398,7 +398,13 @@
         }
         (await pc.getStats()).forEach((s) => {
           if (s.type === 'inbound-rtp' && s.kind === 'video' && s.trackIdentifier) {
-            out[s.trackIdentifier] = { width: s.frameWidth || 0, height: s.frameHeight || 0, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
+            out[s.trackIdentifier] = {
+              width: s.frameWidth || 0,
+              height: s.frameHeight || 0,
+              frames: s.framesDecoded || 0,
+              received: s.framesReceived || 0,
+              packets: s.packetsReceived || 0,
+            };
           }
         });
       }

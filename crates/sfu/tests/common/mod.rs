@@ -101,6 +101,42 @@ pub struct Net {
     pub drop_to: Option<(SocketAddr, usize)>,
     /// Rewrites a client's offer before the server sees it (the SDP munging twilio-video.js does).
     pub munge: Option<fn(&str) -> String>,
+    /// Bottlenecks on the way from the server to some clients.
+    pub links: HashMap<SocketAddr, Link>,
+    /// How far `run` moves time in one step (10 ms; finer when pacing and estimates matter).
+    pub step: Duration,
+}
+
+/// A bottleneck of `rate` bits per second with a queue of at most `max_queue`: datagrams wait their
+/// turn (queueing delay), and those that would wait longer are dropped.
+pub struct Link {
+    pub rate: u64,
+    pub max_queue: Duration,
+    busy_until: Option<Instant>,
+    queue: std::collections::VecDeque<(Instant, Vec<u8>)>,
+}
+
+impl Link {
+    pub fn new(rate: u64) -> Self {
+        Self {
+            rate,
+            max_queue: Duration::from_millis(250),
+            busy_until: None,
+            queue: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn push(&mut self, now: Instant, data: Vec<u8>) {
+        let start = self.busy_until.filter(|b| *b > now).unwrap_or(now);
+        if start.saturating_duration_since(now) > self.max_queue {
+            return;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let transmit = Duration::from_secs_f64(data.len() as f64 * 8.0 / self.rate as f64);
+        let done = start + transmit;
+        self.busy_until = Some(done);
+        self.queue.push_back((done, data));
+    }
 }
 
 /// Whether a datagram is RTP (not RTCP, DTLS or STUN) and bigger than `min` bytes.
@@ -131,6 +167,8 @@ impl Net {
             signals: Vec::new(),
             drop_to: None,
             munge: None,
+            links: HashMap::new(),
+            step: Duration::from_millis(10),
         }
     }
 
@@ -217,6 +255,25 @@ impl Net {
     pub fn deliver(&mut self) {
         for _ in 0..1000 {
             let mut moved = false;
+            let now = self.now;
+            for (to, link) in &mut self.links {
+                while link.queue.front().is_some_and(|(at, _)| *at <= now) {
+                    let (_, data) = link.queue.pop_front().unwrap();
+                    moved = true;
+                    if let Some(c) = self.clients.iter_mut().find(|c| c.addr == *to) {
+                        let input = Input::Receive(
+                            now,
+                            Receive {
+                                proto: Protocol::Udp,
+                                source: SERVER.parse().unwrap(),
+                                destination: *to,
+                                contents: data.as_slice().try_into().unwrap(),
+                            },
+                        );
+                        c.rtc.handle_input(input).unwrap();
+                    }
+                }
+            }
             while let Some(out) = self.core.poll_output() {
                 moved = true;
                 match out {
@@ -227,6 +284,10 @@ impl Net {
                             && is_rtp(&data, 300)
                         {
                             *n -= 1;
+                            continue;
+                        }
+                        if let Some(link) = self.links.get_mut(&destination) {
+                            link.push(self.now, data);
                             continue;
                         }
                         let Some(c) = self.clients.iter_mut().find(|c| c.addr == destination)
@@ -289,11 +350,11 @@ impl Net {
         }
     }
 
-    /// Moves time forward in 10 ms steps, delivering everything on the way.
+    /// Moves time forward in `step`s, delivering everything on the way.
     pub fn run(&mut self, duration: Duration) {
         let end = self.now + duration;
         while self.now < end {
-            self.now += Duration::from_millis(10);
+            self.now += self.step;
             for c in &mut self.clients {
                 c.rtc.handle_input(Input::Timeout(self.now)).unwrap();
             }
