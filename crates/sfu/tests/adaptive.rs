@@ -330,3 +330,81 @@ fn what_a_subscriber_receives_follows_its_estimated_downstream() {
     assert!(frames_on(&net, 2, mh) > h1 + 40, "the high one flows");
     assert!(frames_on(&net, 2, ml) <= l1 + 1, "the low one is off");
 }
+
+#[test]
+fn render_hints_choose_the_simulcast_layer_a_subscriber_gets() {
+    let mut net = Net::new(2);
+    let cam = net.connect_simulcast(0, "cam-a");
+    let me = net.clients[1].sid;
+    // Render hints without a bandwidth profile: no estimate, no budget.
+    let dc = json!({ "transports": [{ "type": "data-channel" }] });
+    let ms = json!({ "render_hints": dc, "track_switch_off": dc });
+    net.core
+        .set_options(me, MediaOptions::from_connect(Some(&ms), None));
+    net.connect(1, &[]);
+    let s = video_sub(7, &net.clients[0], "cam-a", TrackPriority::Standard);
+    let sid = s.track.to_string();
+    let now = net.now;
+    net.core.set_subscriptions(now, me, &[s]);
+    net.run(Duration::from_millis(300));
+    let layers = |net: &mut Net, from: u64, frames: u64| {
+        let mut asked = net.clients[0].keyframe_requests;
+        for n in from..from + frames {
+            let requests = net.clients[0].keyframe_requests;
+            net.send_video_layers(0, cam, n, n == from || requests > asked);
+            asked = requests;
+            net.run(Duration::from_millis(33));
+        }
+    };
+    let recent = |net: &Net, mid: Mid| -> Vec<usize> {
+        let sizes: Vec<usize> = net.clients[1]
+            .sizes
+            .iter()
+            .filter(|(m, _)| *m == mid)
+            .map(|(_, s)| *s)
+            .collect();
+        sizes[sizes.len().saturating_sub(10)..].to_vec()
+    };
+    layers(&mut net, 0, 60);
+    let mid = mid_of(&net, 1, &sid);
+    assert!(
+        recent(&net, mid).iter().all(|s| *s == 2400),
+        "the top layer by default: {:?}",
+        recent(&net, mid)
+    );
+
+    send_msp(
+        &mut net,
+        1,
+        "render_hints",
+        &json!({ "type": "render_hints", "subscriber": { "id": 1, "hints": [{ "track": sid, "render_dimensions": { "width": 320, "height": 180 } }] } }),
+    );
+    layers(&mut net, 60, 30);
+    assert!(
+        recent(&net, mid).iter().all(|s| *s == 600),
+        "drawn at 320x180: the low layer: {:?}",
+        recent(&net, mid)
+    );
+    let frames: Vec<_> = net.clients[1]
+        .frames
+        .iter()
+        .filter(|f| f.0 == mid)
+        .collect();
+    assert!(
+        frames.iter().rev().take(20).all(|f| f.2),
+        "the stream stays contiguous across the switch"
+    );
+
+    send_msp(
+        &mut net,
+        1,
+        "render_hints",
+        &json!({ "type": "render_hints", "subscriber": { "id": 2, "hints": [{ "track": sid, "render_dimensions": { "width": 640, "height": 360 } }] } }),
+    );
+    layers(&mut net, 90, 30);
+    assert!(
+        recent(&net, mid).iter().all(|s| *s == 1200),
+        "drawn at 640x360: the middle layer: {:?}",
+        recent(&net, mid)
+    );
+}

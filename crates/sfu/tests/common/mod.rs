@@ -39,6 +39,8 @@ pub struct Client {
     pub received: HashMap<Mid, usize>,
     /// Video frames received as (mid, media time in 90 kHz ticks, contiguous).
     pub frames: Vec<(Mid, u64, bool)>,
+    /// The size of each video frame received, by m-line.
+    pub sizes: Vec<(Mid, usize)>,
     /// Channel messages received, by channel label.
     pub messages: Vec<(String, Vec<u8>)>,
     pub labels: HashMap<ChannelId, String>,
@@ -61,6 +63,7 @@ impl Client {
             revision: 0,
             received: HashMap::new(),
             frames: Vec::new(),
+            sizes: Vec::new(),
             messages: Vec::new(),
             labels: HashMap::new(),
             keyframe_requests: 0,
@@ -140,6 +143,9 @@ impl Link {
 }
 
 /// Whether a datagram is RTP (not RTCP, DTLS or STUN) and bigger than `min` bytes.
+/// The rids `connect_simulcast` sends, lowest layer first.
+pub const SIMULCAST_RIDS: [&str; 3] = ["q", "h", "f"];
+
 pub fn is_rtp(data: &[u8], min: usize) -> bool {
     data.len() > min && data[0] >> 6 == 2 && !(192..=223).contains(&data[1])
 }
@@ -323,6 +329,7 @@ impl Net {
                             Event::MediaData(d) => {
                                 *c.received.entry(d.mid).or_default() += 1;
                                 if d.params.spec().codec == str0m::format::Codec::Vp8 {
+                                    c.sizes.push((d.mid, d.data.len()));
                                     c.frames.push((
                                         d.mid,
                                         d.time.rebase(Frequency::NINETY_KHZ).numer(),
@@ -379,6 +386,61 @@ impl Net {
         frame[0] = if key { 0x10 } else { 0x11 };
         let time = MediaTime::from_90khz(n * 3000);
         writer.write(pt, self.now, time, frame).unwrap();
+    }
+
+    /// The client's first offer with one video m-line sending three simulcast layers (rids q, h,
+    /// f), plus receive-only audio and video, answered by the server.
+    pub fn connect_simulcast(&mut self, c: usize, id: &str) -> Mid {
+        let client = &mut self.clients[c];
+        let mut change = client.rtc.sdp_api();
+        let mut layers = str0m::media::Simulcast::new();
+        for rid in SIMULCAST_RIDS {
+            layers.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+        }
+        let mid = change.add_media(
+            MediaKind::Video,
+            Direction::SendRecv,
+            Some("-".into()),
+            Some(id.to_owned()),
+            Some(layers),
+        );
+        change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let (offer, pending) = change.apply().expect("an offer");
+        client.revision += 1;
+        let revision = client.revision;
+        let answer = self
+            .client_offer(c, revision, &offer.to_sdp_string())
+            .expect("the server answers the offer");
+        self.clients[c].accept_answer(pending, &answer);
+        mid
+    }
+
+    /// Video frame `n` in each simulcast layer: 600, 1200 and 2400 bytes, keyframes (when `key`)
+    /// announcing 320x180, 640x360 and 1280x720.
+    pub fn send_video_layers(&mut self, c: usize, mid: Mid, n: u64, key: bool) {
+        let client = &mut self.clients[c];
+        for (k, rid) in SIMULCAST_RIDS.iter().enumerate() {
+            let writer = client.rtc.writer(mid).expect("a writer");
+            let pt = writer
+                .payload_params()
+                .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                .unwrap()
+                .pt();
+            let scale = 1u16 << k;
+            let mut frame = vec![0x5a_u8; 600 << k];
+            frame[0] = if key { 0x10 } else { 0x11 };
+            if key {
+                frame[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+                frame[6..8].copy_from_slice(&(320 * scale).to_le_bytes());
+                frame[8..10].copy_from_slice(&(180 * scale).to_le_bytes());
+            }
+            let time = MediaTime::from_90khz(n * 3000);
+            writer
+                .rid((*rid).into())
+                .write(pt, self.now, time, frame)
+                .unwrap();
+        }
     }
 
     /// Sends video frames `from..to` every 33 ms, a keyframe at `from` when `key_first`.
