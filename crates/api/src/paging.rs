@@ -143,6 +143,24 @@ impl<'q> Filters<'q> {
     }
 }
 
+/// A list response as Twilio renders it, `{"<key>": [records…], "meta": {…}}`, serialized straight
+/// from the resources: building a `serde_json::Value` first cost as much as the rest of the page.
+pub struct Listing<R> {
+    key: &'static str,
+    items: Vec<R>,
+    meta: Meta,
+}
+
+impl<R: Serialize> Serialize for Listing<R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry(self.key, &self.items)?;
+        m.serialize_entry("meta", &self.meta)?;
+        m.end()
+    }
+}
+
 /// A list response: the page's records under `key`, and `meta`.
 pub fn listing<T, R: Serialize>(
     base: &str,
@@ -152,19 +170,10 @@ pub fn listing<T, R: Serialize>(
     key: &'static str,
     render: impl Fn(&T) -> R,
     sid_of: impl Fn(&T) -> String,
-) -> axum::Json<serde_json::Value> {
+) -> axum::Json<Listing<R>> {
     let items: Vec<R> = page.items.iter().map(render).collect();
     let meta = meta(base, filters, paging, page, key, sid_of);
-    let mut body = serde_json::Map::new();
-    body.insert(
-        key.to_owned(),
-        serde_json::to_value(items).unwrap_or_default(),
-    );
-    body.insert(
-        "meta".to_owned(),
-        serde_json::to_value(meta).unwrap_or_default(),
-    );
-    axum::Json(serde_json::Value::Object(body))
+    axum::Json(Listing { key, items, meta })
 }
 
 /// Builds `meta` for one page. `base` is the public URL plus the path as the caller wrote it;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, Uri};
-use serde_json::Value;
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::sid::ParticipantSid;
@@ -14,7 +13,7 @@ use vroom_store::{Change, ParticipantFilter};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::form::Form;
-use crate::paging::{Filters, listing, paging};
+use crate::paging::{Filters, Listing, listing, paging};
 use crate::wire::ParticipantResource;
 use crate::{ApiState, Segment2, list_base, not_found, query_of, resolve_room};
 
@@ -42,7 +41,7 @@ pub(crate) async fn list(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     crate::Segment(room): crate::Segment,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Listing<ParticipantResource>>> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let q = query_of(&uri);
     let paging = paging(&q)?;

@@ -12,7 +12,7 @@ use vroom_store::RoomFilter;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Params};
-use crate::paging::{Filters, listing, paging};
+use crate::paging::{Filters, Listing, listing, paging};
 use crate::wire::{RoomResource, date, rules_json};
 use crate::{ApiState, Segment, list_base, query_of, resolve_room};
 
@@ -111,7 +111,7 @@ pub(crate) async fn list(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Listing<RoomResource>>> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
     let mut f = Filters::new(&q);

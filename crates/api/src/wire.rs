@@ -16,7 +16,23 @@ use crate::error::ApiError;
 /// Formats a timestamp the way Twilio's resources do (whole seconds, `Z`).
 #[must_use]
 pub fn date(t: Timestamp) -> String {
-    t.to_chrono().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    // Field by field: chrono's `format` parses its pattern again for every date, which was a
+    // good part of rendering a list page.
+    let d = t.to_chrono();
+    let mut s = String::with_capacity(20);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    );
+    s
 }
 
 fn opt_date(t: Option<Timestamp>) -> Option<String> {
@@ -73,7 +89,16 @@ pub struct RoomResource {
     unused_room_timeout: u32,
     large_room: bool,
     url: String,
-    links: Value,
+    links: RoomLinks,
+}
+
+/// A room's `links`.
+#[derive(Debug, Serialize)]
+struct RoomLinks {
+    participants: String,
+    recordings: String,
+    transcriptions: String,
+    recording_rules: String,
 }
 
 impl RoomResource {
@@ -105,12 +130,12 @@ impl RoomResource {
             empty_room_timeout: s.empty_room_timeout,
             unused_room_timeout: s.unused_room_timeout,
             large_room: s.large_room,
-            links: json!({
-                "participants": format!("{url}/Participants"),
-                "recordings": format!("{url}/Recordings"),
-                "transcriptions": format!("{url}/Transcriptions"),
-                "recording_rules": format!("{url}/RecordingRules"),
-            }),
+            links: RoomLinks {
+                participants: format!("{url}/Participants"),
+                recordings: format!("{url}/Recordings"),
+                transcriptions: format!("{url}/Transcriptions"),
+                recording_rules: format!("{url}/RecordingRules"),
+            },
             url,
         }
     }
@@ -131,7 +156,16 @@ pub struct ParticipantResource {
     duration: Option<i64>,
     url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    links: Option<Value>,
+    links: Option<ParticipantLinks>,
+}
+
+/// A participant's `links`.
+#[derive(Debug, Serialize)]
+struct ParticipantLinks {
+    published_tracks: String,
+    subscribed_tracks: String,
+    subscribe_rules: String,
+    anonymize: String,
 }
 
 impl ParticipantResource {
@@ -150,12 +184,12 @@ impl ParticipantResource {
             start_time: date(p.start_time),
             end_time: opt_date(p.end_time),
             duration: p.duration,
-            links: Some(json!({
-                "published_tracks": format!("{url}/PublishedTracks"),
-                "subscribed_tracks": format!("{url}/SubscribedTracks"),
-                "subscribe_rules": format!("{url}/SubscribeRules"),
-                "anonymize": format!("{url}/Anonymize"),
-            })),
+            links: Some(ParticipantLinks {
+                published_tracks: format!("{url}/PublishedTracks"),
+                subscribed_tracks: format!("{url}/SubscribedTracks"),
+                subscribe_rules: format!("{url}/SubscribeRules"),
+                anonymize: format!("{url}/Anonymize"),
+            }),
             url,
         }
     }
