@@ -180,6 +180,16 @@ impl App {
                 api_key_secret: c.api_key_secret.clone(),
             },
             public_url: public_url.clone(),
+            callback_check: self.config.webhooks.block_private.then(|| {
+                let check: vroom_api::CallbackCheck = Arc::new(|url: String| {
+                    Box::pin(async move {
+                        vroom_webhooks::client::check_target(&url, true)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                });
+                check
+            }),
         });
         let keys = vec![TokenKey {
             account_sid: c.account_sid,

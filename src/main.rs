@@ -67,6 +67,9 @@ struct ServeArgs {
     /// production; off by default so callbacks to local development servers work).
     #[arg(long, env = "VROOM_WEBHOOK_BLOCK_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
     webhook_block_private: Option<bool>,
+    /// An http(s) proxy for status callbacks [default: none; HTTP_PROXY and the like are ignored].
+    #[arg(long, env = "VROOM_WEBHOOK_PROXY")]
+    webhook_proxy: Option<String>,
     /// Status callback URL for ad-hoc rooms (rooms created by a client connecting to an unknown name).
     #[arg(long, env = "VROOM_AD_HOC_STATUS_CALLBACK")]
     ad_hoc_status_callback: Option<String>,
@@ -188,6 +191,7 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
         signaling: vroom::settings::SignalingSettings::default(),
         webhooks: WebhookSettings {
             block_private: serve.webhook_block_private,
+            proxy: serve.webhook_proxy.clone(),
             ..WebhookSettings::default()
         },
         media: MediaSettings {

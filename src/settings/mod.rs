@@ -133,6 +133,9 @@ pub struct WebhookSettings {
     pub request_timeout: Option<u64>,
     /// Redirects followed at most.
     pub max_redirects: Option<usize>,
+    /// An HTTP(S) proxy for every callback (none by default; the environment's proxy variables
+    /// are never used).
+    pub proxy: Option<String>,
     /// Deliveries in flight at once.
     pub max_in_flight: Option<usize>,
     /// Deliveries in flight to one host at once.
@@ -222,6 +225,7 @@ impl Settings {
                 connect_timeout: pick(w.connect_timeout, tw.connect_timeout),
                 request_timeout: pick(w.request_timeout, tw.request_timeout),
                 max_redirects: pick(w.max_redirects, tw.max_redirects),
+                proxy: pick(w.proxy.clone(), tw.proxy.clone()),
                 max_in_flight: pick(w.max_in_flight, tw.max_in_flight),
                 max_per_host: pick(w.max_per_host, tw.max_per_host),
             },

@@ -203,7 +203,18 @@ impl Settings {
             max_redirects: w.max_redirects.unwrap_or(wd.max_redirects),
             max_in_flight: w.max_in_flight.unwrap_or(wd.max_in_flight).max(1),
             max_per_host: w.max_per_host.unwrap_or(wd.max_per_host).max(1),
+            proxy: w.proxy.clone().filter(|p| !p.is_empty()),
         };
+        if let Some(proxy) = &webhooks.proxy {
+            let scheme = reqwest::Url::parse(proxy).map(|u| u.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+                return Err(invalid(
+                    "webhooks.proxy",
+                    "--webhook-proxy, VROOM_WEBHOOK_PROXY",
+                    format!("'{proxy}' is not an http:// or https:// proxy URL"),
+                ));
+            }
+        }
         if webhooks.max_attempts == 0 {
             return Err(invalid(
                 "webhooks.max_attempts",

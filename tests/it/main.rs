@@ -15,6 +15,7 @@ mod lifecycle;
 mod load;
 mod observe;
 mod operator;
+mod outbound;
 mod quickstart;
 mod rest;
 mod sdk;

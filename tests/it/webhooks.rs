@@ -349,23 +349,58 @@ async fn a_slow_receiver_holds_up_neither_rooms_nor_other_receivers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn private_targets_can_be_blocked() {
+    let mut rx = Receiver::start(&crate::common::test_credentials().auth_token, None, 0, &[]).await;
     let webhooks = WebhookConfig {
         block_private: true,
         ..fast_retries()
     };
     let s = TestServer::with(Options {
         webhooks,
+        ad_hoc_status_callback: Some(rx.url("/adhoc")),
         ..Options::default()
     })
     .await;
-    let mut rx = Receiver::start(&s.creds.auth_token, None, 0, &[]).await;
-    s.create_room(&[
-        ("UniqueName", "blocked"),
-        ("StatusCallback", &rx.url("/cb")),
-    ])
-    .await;
+    // At create: a private target, by literal or by name, in IPv4 or an IPv6 form that leads to
+    // one, is refused with the reason, and no room is made.
+    let port = rx.port;
+    for (target, named) in [
+        (rx.url("/cb"), "127.0.0.1"),
+        (format!("http://localhost:{port}/cb"), "localhost"),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/latest".to_owned(),
+            "64:ff9b::a9fe:a9fe",
+        ),
+        (
+            "http://[2002:c0a8:101::1]/cb".to_owned(),
+            "2002:c0a8:101::1",
+        ),
+        ("http://198.18.0.1/cb".to_owned(), "198.18.0.1"),
+        ("https://[::ffff:10.0.0.1]/cb".to_owned(), "10.0.0.1"),
+    ] {
+        let (status, body) = s
+            .post(
+                "/v1/Rooms",
+                &[("UniqueName", "blocked"), ("StatusCallback", &target)],
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), body["code"].as_i64()),
+            (400, Some(53111)),
+            "{target}: {body}"
+        );
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("StatusCallback is refused") && message.contains(named),
+            "{target}: {message}"
+        );
+    }
+    let (_, rooms) = s.get("/v1/Rooms").await;
+    assert!(rooms["rooms"].as_array().unwrap().is_empty());
+    // The operator's own (ad-hoc) callback is not checked at create, but at delivery: refused
+    // there, and given up.
+    let (a, _) = SignalClient::join(&s.ws, &s.token("a", None), Some("pop-up"), &[]).await;
     let store = vroom_store::open(&s.db_url).await.unwrap();
-    s.eventually("the blocked callback is given up", || async {
+    s.eventually("the blocked callbacks are given up", || async {
         store.next_webhook_due().await.unwrap().is_none()
     })
     .await;
@@ -373,6 +408,7 @@ async fn private_targets_can_be_blocked() {
         rx.next(Duration::from_millis(500)).await.is_none(),
         "nothing reached the loopback receiver"
     );
+    a.leave().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

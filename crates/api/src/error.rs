@@ -26,6 +26,8 @@ pub enum ApiError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A `StatusCallback` the operator's outbound policy refuses (400, 53111), with the reason.
+    CallbackRefused(String),
     /// A malformed paging token (400, 21481).
     BadPageToken,
     /// The request body is not a form (400, 20001).
@@ -59,9 +61,11 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Rule(_) | Self::BadParameter { .. } | Self::BadPageToken | Self::BadBody(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Rule(_)
+            | Self::BadParameter { .. }
+            | Self::CallbackRefused(_)
+            | Self::BadPageToken
+            | Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
@@ -77,6 +81,7 @@ impl ApiError {
             Self::NotFound { .. } => 20404,
             Self::Rule(e) => e.code(),
             Self::BadParameter { .. } | Self::BadBody(_) | Self::TooLarge => 20001,
+            Self::CallbackRefused(_) => 53111,
             Self::BadPageToken => 21481,
             Self::MethodNotAllowed => 20004,
             Self::NotImplemented { .. } => 20501,
@@ -92,6 +97,7 @@ impl ApiError {
             Self::NotFound { path } => format!("The requested resource {path} was not found"),
             Self::Rule(e) => e.to_string(),
             Self::BadParameter { name, problem } => format!("Invalid parameter {name}: {problem}"),
+            Self::CallbackRefused(why) => format!("StatusCallback is refused: {why}"),
             Self::BadPageToken => "Invalid PageToken".to_owned(),
             Self::BadBody(why) => why.clone(),
             Self::MethodNotAllowed => "Method not allowed".to_owned(),

@@ -50,7 +50,17 @@ pub struct ApiState {
     pub credentials: ApiCredentials,
     /// Base of every absolute URL in responses (no trailing slash).
     pub public_url: String,
+    /// The operator's policy on status-callback targets, applied when a room is created.
+    pub callback_check: Option<CallbackCheck>,
 }
+
+/// Checks a `StatusCallback` URL against the operator's outbound policy (`--webhook-block-private`):
+/// `Err` says why it is refused. Given by the wiring, so this crate makes no outbound decisions.
+pub type CallbackCheck = Arc<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// One decoded path segment (`{RoomNameOrSid}`).
 pub(crate) struct Segment(pub String);

@@ -99,6 +99,12 @@ pub(crate) async fn create(
     Form(p): Form,
 ) -> ApiResult<(StatusCode, Json<RoomResource>)> {
     let request = create_request(&p)?;
+    if let (Some(check), Some(url)) = (&st.callback_check, &request.status_callback) {
+        // Refused now, with the reason, rather than accepted and given up at the first event.
+        check(url.clone())
+            .await
+            .map_err(ApiError::CallbackRefused)?;
+    }
     let room = st.hub.create_room(caller.account_sid, request).await?;
     Ok((
         StatusCode::CREATED,

@@ -44,6 +44,9 @@ pub struct WebhookConfig {
     pub max_in_flight: usize,
     /// Deliveries in flight to one host at once.
     pub max_per_host: usize,
+    /// The proxy callbacks go through (none: straight from vroom; the environment's proxy
+    /// variables are ignored).
+    pub proxy: Option<String>,
 }
 
 impl Default for WebhookConfig {
@@ -58,6 +61,7 @@ impl Default for WebhookConfig {
             max_redirects: 3,
             max_in_flight: 64,
             max_per_host: 8,
+            proxy: None,
         }
     }
 }
@@ -113,6 +117,7 @@ impl Dispatcher {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             max_redirects: config.max_redirects,
+            proxy: config.proxy.clone(),
         })?;
         Ok(Self {
             store,
@@ -244,6 +249,12 @@ impl Dispatcher {
             Err(e) => return Outcome::GiveUp(format!("invalid callback URL: {e}")),
         };
         if let Err(e) = client::check_url(&parsed, self.config.block_private) {
+            return Outcome::GiveUp(e.to_string());
+        }
+        // Through a proxy no resolver of ours sees the target's name: check its addresses here.
+        if self.config.proxy.is_some()
+            && let Err(e) = client::check_target(parsed.as_str(), self.config.block_private).await
+        {
             return Outcome::GiveUp(e.to_string());
         }
         let method = if body.is_some() {
