@@ -40,8 +40,8 @@ struct Cli {
     /// Rounds of server then baseline.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// No progress lines.
-    #[arg(long)]
+    /// No progress lines (before or after the scenario).
+    #[arg(long, global = true)]
     quiet: bool,
     #[command(subcommand)]
     scenario: Scenario,
