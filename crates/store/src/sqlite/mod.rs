@@ -1,8 +1,9 @@
 //! The embedded SQLite backend.
 //!
-//! One file, WAL journal (readers never wait for the writer), `synchronous=NORMAL` (a committed
-//! transaction survives a process crash; only an OS crash can lose the last ones), foreign keys on,
-//! and a busy timeout so concurrent writers queue instead of failing.
+//! One file, WAL journal (readers never wait for the writer), `synchronous=FULL` (every commit
+//! reaches the disk before it returns: a change vroom acknowledged, with a 201 or 202 or a
+//! signaling answer, survives a power loss or an OS crash, not only a process crash), foreign
+//! keys on, and a busy timeout so concurrent writers queue instead of failing.
 
 mod lists;
 mod read;
@@ -77,7 +78,7 @@ impl SqliteStore {
     async fn open_with(options: SqliteConnectOptions, max_connections: u32) -> StoreResult<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         // Switch to WAL and migrate on one connection before the pool opens others: changing the
@@ -440,6 +441,25 @@ mod tests {
             .await
             .unwrap();
         crate::suite::run(&store).await;
+    }
+
+    /// Every pooled connection, the ones that write included, syncs each commit to disk.
+    #[tokio::test]
+    async fn commits_are_synced_to_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = store.pool.acquire().await.unwrap();
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(level, 2, "synchronous=FULL");
+            held.push(conn);
+        }
     }
 
     #[tokio::test]
