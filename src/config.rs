@@ -50,6 +50,15 @@ pub struct Config {
     pub shutdown_timeout: std::time::Duration,
     /// Where the `/quickstart` page gets twilio-video.js (the pinned release from a CDN by default).
     pub quickstart: crate::quickstart::SdkSource,
+    /// What one client or account may use.
+    pub limits: Limits,
+}
+
+/// What one client or account may use (`[limits]`). Each limit is answered with a clear error.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// REST requests per account (none: unlimited); beyond it 429, code 20429, `Retry-After`.
+    pub rest: Option<vroom_api::RateLimit>,
 }
 
 impl Default for Config {
@@ -73,6 +82,7 @@ impl Default for Config {
                 announce_ip: None,
                 max_subscriber_bitrate: None,
             }),
+            limits: Limits::default(),
         }
     }
 }

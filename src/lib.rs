@@ -170,27 +170,29 @@ impl App {
             .clone()
             .unwrap_or_else(|| config::derived_public_url(local));
         let c = &self.credentials;
-        let api = Arc::new(ApiState {
-            hub: self.hub.clone(),
-            store: Arc::clone(&self.store),
-            credentials: ApiCredentials {
+        let callback_check = self.config.webhooks.block_private.then(|| {
+            let check: vroom_api::CallbackCheck = Arc::new(|url: String| {
+                Box::pin(async move {
+                    vroom_webhooks::client::check_target(&url, true)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            });
+            check
+        });
+        let api = Arc::new(ApiState::new(
+            self.hub.clone(),
+            Arc::clone(&self.store),
+            ApiCredentials {
                 account_sid: c.account_sid,
                 auth_token: c.auth_token.clone(),
                 api_key_sid: c.api_key_sid,
                 api_key_secret: c.api_key_secret.clone(),
             },
-            public_url: public_url.clone(),
-            callback_check: self.config.webhooks.block_private.then(|| {
-                let check: vroom_api::CallbackCheck = Arc::new(|url: String| {
-                    Box::pin(async move {
-                        vroom_webhooks::client::check_target(&url, true)
-                            .await
-                            .map_err(|e| e.to_string())
-                    })
-                });
-                check
-            }),
-        });
+            public_url.clone(),
+            callback_check,
+            self.config.limits.rest,
+        ));
         let keys = vec![TokenKey {
             account_sid: c.account_sid,
             api_key_sid: c.api_key_sid,

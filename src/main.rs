@@ -208,6 +208,8 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
         metrics: MetricsSettings {
             listen: serve.metrics_listen.clone(),
         },
+        // Limits are set in the settings file only.
+        limits: vroom::settings::LimitSettings::default(),
     };
     Ok(file.over(top))
 }

@@ -66,6 +66,18 @@ pub struct Settings {
     pub quickstart: QuickstartSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// What one client or account may use.
+    pub limits: LimitSettings,
+}
+
+/// `[limits]`: 0 turns a limit off.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// REST requests per second per account (0: unlimited).
+    pub rest_requests_per_second: Option<f64>,
+    /// REST requests an account may make at once above that pace.
+    pub rest_burst: Option<u32>,
 }
 
 /// `[credentials]`: given ones replace the stored ones; missing ones are generated at first start.
@@ -242,6 +254,13 @@ impl Settings {
             },
             metrics: MetricsSettings {
                 listen: pick(self.metrics.listen, top.metrics.listen),
+            },
+            limits: LimitSettings {
+                rest_requests_per_second: pick(
+                    self.limits.rest_requests_per_second,
+                    top.limits.rest_requests_per_second,
+                ),
+                rest_burst: pick(self.limits.rest_burst, top.limits.rest_burst),
             },
         }
     }

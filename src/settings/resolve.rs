@@ -265,7 +265,9 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
         tracing_subscriber::EnvFilter::try_new(&log_level)
             .map_err(|e| invalid("log_level", "--log-level, VROOM_LOG_LEVEL", e))?;
+        let limits = self.limits()?;
         let config = Config {
+            limits,
             database_url: self.database_url_or_default(),
             public_url: self.public_url_or_derived()?,
             credentials: self.credential_seed()?,
@@ -288,6 +290,29 @@ impl Settings {
             log_level,
             metrics_listen: self.metrics.listen.clone().filter(|l| !l.is_empty()),
         })
+    }
+}
+
+impl Settings {
+    /// `[limits]`, checked.
+    fn limits(&self) -> Result<crate::config::Limits, ConfigError> {
+        let l = &self.limits;
+        let rate = l.rest_requests_per_second.unwrap_or(0.0);
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(invalid(
+                "limits.rest_requests_per_second",
+                "config file",
+                "must be 0 (no limit) or a positive number",
+            ));
+        }
+        let rest = (rate > 0.0).then(|| vroom_api::RateLimit {
+            per_second: rate,
+            // By default an account may send one second's worth at once.
+            burst: f64::from(l.rest_burst.unwrap_or(0))
+                .max(rate.ceil())
+                .max(1.0),
+        });
+        Ok(crate::config::Limits { rest })
     }
 }
 

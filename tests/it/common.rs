@@ -35,6 +35,8 @@ pub struct Options {
     pub quickstart: vroom::quickstart::SdkSource,
     /// The media server's limit of video bits per second per subscriber.
     pub max_subscriber_bitrate: Option<u64>,
+    /// Per-client and per-account limits.
+    pub limits: vroom::config::Limits,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             ad_hoc_status_callback: None,
             quickstart: Config::default().quickstart,
             max_subscriber_bitrate: None,
+            limits: vroom::config::Limits::default(),
         }
     }
 }
@@ -127,6 +130,7 @@ impl TestServer {
                 ..m
             }),
             quickstart: options.quickstart.clone(),
+            limits: options.limits.clone(),
             ..Config::default()
         };
         let clock: Arc<dyn Clock> = match &options.clock {

@@ -12,6 +12,7 @@ mod docs;
 mod external;
 mod fidelity;
 mod lifecycle;
+mod limits;
 mod load;
 mod observe;
 mod operator;

@@ -84,6 +84,14 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .credentials
             .check_basic(&parts.headers)
             .ok_or(ApiError::Unauthorized)?;
+        // Counted once authenticated, so nobody can spend another account's allowance.
+        if let Some(limiter) = &state.limiter {
+            limiter
+                .take(account_sid, std::time::Instant::now())
+                .map_err(|wait| ApiError::TooManyRequests {
+                    retry_after_secs: wait.as_secs().saturating_add(1),
+                })?;
+        }
         Ok(Caller { account_sid })
     }
 }

@@ -28,6 +28,11 @@ pub enum ApiError {
     },
     /// A `StatusCallback` the operator's outbound policy refuses (400, 53111), with the reason.
     CallbackRefused(String),
+    /// The account made more requests than the operator allows (429, 20429), with when to retry.
+    TooManyRequests {
+        /// Whole seconds until a request is accepted again (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// A malformed paging token (400, 21481).
     BadPageToken,
     /// The request body is not a form (400, 20001).
@@ -67,6 +72,7 @@ impl ApiError {
             | Self::BadPageToken
             | Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +90,7 @@ impl ApiError {
             Self::CallbackRefused(_) => 53111,
             Self::BadPageToken => 21481,
             Self::MethodNotAllowed => 20004,
+            Self::TooManyRequests { .. } => 20429,
             Self::NotImplemented { .. } => 20501,
             Self::Internal(_) => 20500,
         }
@@ -101,6 +108,9 @@ impl ApiError {
             Self::BadPageToken => "Invalid PageToken".to_owned(),
             Self::BadBody(why) => why.clone(),
             Self::MethodNotAllowed => "Method not allowed".to_owned(),
+            Self::TooManyRequests { retry_after_secs } => format!(
+                "Too Many Requests: this account's request rate is limited; retry after {retry_after_secs} s"
+            ),
             Self::TooLarge => "Request body is too large".to_owned(),
             Self::NotImplemented { what } => {
                 format!("{what} is not implemented by vroom; see docs/compatibility.md")
@@ -133,6 +143,11 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

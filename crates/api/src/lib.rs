@@ -6,6 +6,7 @@
 //! - `error`: `ApiError` and Twilio's error body;
 //! - `auth`: HTTP Basic with the account or API key credentials; `cors`: preflights and CORS headers;
 //! - `form`: form bodies and typed parameters; `paging`: PageSize/Page/PageToken and `meta`;
+//! - `limit`: REST requests per account (429, 20429, `Retry-After`);
 //! - `wire`: the JSON resources; `rooms`, `participants`: handlers.
 //!
 //! # Contracts
@@ -17,6 +18,7 @@ mod auth;
 mod cors;
 mod error;
 mod form;
+mod limit;
 mod paging;
 mod participants;
 mod rooms;
@@ -39,6 +41,7 @@ use vroom_store::Store;
 
 pub use auth::{ApiCredentials, Caller};
 pub use error::ApiError;
+pub use limit::RateLimit;
 
 /// What the handlers share.
 pub struct ApiState {
@@ -52,6 +55,30 @@ pub struct ApiState {
     pub public_url: String,
     /// The operator's policy on status-callback targets, applied when a room is created.
     pub callback_check: Option<CallbackCheck>,
+    /// REST requests per account (none: unlimited).
+    pub(crate) limiter: Option<limit::Limiter>,
+}
+
+impl ApiState {
+    /// The state handlers share; `rate` limits each account's REST requests.
+    #[must_use]
+    pub fn new(
+        hub: Hub,
+        store: Arc<dyn Store>,
+        credentials: ApiCredentials,
+        public_url: String,
+        callback_check: Option<CallbackCheck>,
+        rate: Option<RateLimit>,
+    ) -> Self {
+        Self {
+            hub,
+            store,
+            credentials,
+            public_url,
+            callback_check,
+            limiter: rate.map(limit::Limiter::new),
+        }
+    }
 }
 
 /// Checks a `StatusCallback` URL against the operator's outbound policy (`--webhook-block-private`):

@@ -1,0 +1,71 @@
+//! Limits over real sockets: each is answered with a clear error, and the server keeps serving.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use vroom::config::Limits;
+use vroom_api::RateLimit;
+
+use crate::common::{Options, TestServer};
+
+#[tokio::test]
+async fn an_account_over_its_rest_rate_gets_429_20429_and_retry_after() {
+    let s = TestServer::with(Options {
+        limits: Limits {
+            rest: Some(RateLimit {
+                per_second: 2.0,
+                burst: 4.0,
+            }),
+        },
+        ..Options::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let key = s.creds.api_key_sid.to_string();
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        let resp = http
+            .get(format!("{}/v1/Rooms", s.base))
+            .basic_auth(&key, Some(&s.creds.api_key_secret))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        let body: serde_json::Value = resp.json().await.unwrap();
+        answers.push((status, retry_after, body));
+    }
+    let ok = answers.iter().filter(|a| a.0 == StatusCode::OK).count();
+    assert!(
+        (4..12).contains(&ok),
+        "the burst is served, then the pace: {ok} of 12"
+    );
+    let (_, retry_after, body) = answers
+        .iter()
+        .find(|a| a.0 == StatusCode::TOO_MANY_REQUESTS)
+        .expect("a 429");
+    assert_eq!(body["code"], 20429, "{body}");
+    assert_eq!(body["status"], 429, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Too Many Requests")
+    );
+    let wait = retry_after.expect("a Retry-After");
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    // Unauthenticated requests are refused as such, not counted against the account.
+    let resp = http
+        .get(format!("{}/v1/Rooms", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // After the wait it says, the account is served again.
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let (status, body) = s.get("/v1/Rooms").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
