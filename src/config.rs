@@ -79,6 +79,7 @@ impl Default for Config {
             ),
             media: Some(vroom_sfu::MediaConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                tcp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 announce_ip: None,
                 max_subscriber_bitrate: None,
             }),

@@ -79,6 +79,13 @@ struct ServeArgs {
     /// UDP port of the media server (one port carries every peer connection) [default: 0, any free port].
     #[arg(long, env = "VROOM_RTC_UDP_PORT")]
     rtc_udp_port: Option<u16>,
+    /// TCP port of the media server for ICE over TCP, used by clients whose UDP is blocked
+    /// [default: 0, any free port].
+    #[arg(long, env = "VROOM_RTC_TCP_PORT")]
+    rtc_tcp_port: Option<u16>,
+    /// Do not accept ICE over TCP: media only over UDP (no TCP listener, no TCP candidates).
+    #[arg(long, env = "VROOM_RTC_NO_TCP", num_args = 0..=1, default_missing_value = "true")]
+    rtc_no_tcp: Option<bool>,
     /// IP address the media server binds [default: the --listen address].
     #[arg(long, env = "VROOM_RTC_BIND_IP")]
     rtc_bind_ip: Option<std::net::IpAddr>,
@@ -197,6 +204,8 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
         media: MediaSettings {
             enabled: serve.no_media.map(|off| !off),
             udp_port: serve.rtc_udp_port,
+            tcp: serve.rtc_no_tcp.map(|off| !off),
+            tcp_port: serve.rtc_tcp_port,
             bind_ip: serve.rtc_bind_ip,
             announce_ip: serve.rtc_announce_ip,
             max_subscriber_bitrate: serve.rtc_max_subscriber_bitrate,

@@ -166,6 +166,7 @@ async fn sample(o: &Observe) {
     metrics::gauge!("vroom_sfu_peer_connections").set(s.peer_connections as f64);
     metrics::gauge!("vroom_sfu_peer_connections_connected")
         .set(s.connected_peer_connections as f64);
+    metrics::gauge!("vroom_sfu_tcp_connections").set(s.tcp_connections as f64);
     metrics::gauge!("vroom_sfu_streams", "direction" => "in").set(s.streams_in as f64);
     metrics::gauge!("vroom_sfu_streams", "direction" => "out").set(s.streams_out as f64);
     for (direction, t) in [("in", s.received), ("out", s.sent)] {
@@ -278,6 +279,10 @@ fn describe() {
     describe_gauge!(
         "vroom_sfu_peer_connections_connected",
         "Peer connections whose ICE and DTLS are up."
+    );
+    describe_gauge!(
+        "vroom_sfu_tcp_connections",
+        "ICE-over-TCP connections open at the media server (clients whose UDP is blocked)."
     );
     describe_gauge!(
         "vroom_sfu_streams",

@@ -162,6 +162,10 @@ pub struct MediaSettings {
     pub enabled: Option<bool>,
     /// Its UDP port (0: any free port).
     pub udp_port: Option<u16>,
+    /// Accept ICE over TCP (passive TCP candidates), for clients whose UDP is blocked.
+    pub tcp: Option<bool>,
+    /// Its TCP port for ICE over TCP (0: any free port).
+    pub tcp_port: Option<u16>,
     /// The address it binds (default: the listen address).
     pub bind_ip: Option<std::net::IpAddr>,
     /// The address put in ICE candidates.
@@ -244,6 +248,8 @@ impl Settings {
             media: MediaSettings {
                 enabled: pick(m.enabled, tm.enabled),
                 udp_port: pick(m.udp_port, tm.udp_port),
+                tcp: pick(m.tcp, tm.tcp),
+                tcp_port: pick(m.tcp_port, tm.tcp_port),
                 bind_ip: pick(m.bind_ip, tm.bind_ip),
                 announce_ip: pick(m.announce_ip, tm.announce_ip),
                 max_subscriber_bitrate: pick(m.max_subscriber_bitrate, tm.max_subscriber_bitrate),

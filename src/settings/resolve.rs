@@ -230,6 +230,10 @@ impl Settings {
                 .or_else(|| bind_ip.is_unspecified().then(config::outward_ip).flatten());
             vroom_sfu::MediaConfig {
                 bind: SocketAddr::new(bind_ip, m.udp_port.unwrap_or(0)),
+                tcp_bind: m
+                    .tcp
+                    .unwrap_or(true)
+                    .then(|| SocketAddr::new(bind_ip, m.tcp_port.unwrap_or(0))),
                 announce_ip,
                 max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
             }

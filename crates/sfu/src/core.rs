@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use str0m::channel::ChannelId;
 use str0m::crypto::CryptoProvider;
 use str0m::media::KeyframeRequestKind;
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use vroom_domain::live::Subscription;
 use vroom_domain::room::VideoCodec;
@@ -51,6 +51,8 @@ pub enum Signal {
 pub enum CoreOutput {
     /// Send `data` to `destination`.
     Transmit {
+        /// Over UDP (our socket), or TCP (the connection `destination` opened to us).
+        proto: Protocol,
         /// Where.
         destination: SocketAddr,
         /// What.
@@ -74,6 +76,8 @@ pub struct PcState {
 pub struct CoreConfig {
     /// The address clients send media to: our single UDP socket as announced in ICE candidates.
     pub public_addr: SocketAddr,
+    /// Our TCP listener as announced in ICE candidates (`tcptype passive`), if media over TCP is on.
+    pub tcp_addr: Option<SocketAddr>,
     /// Crypto for DTLS.
     pub crypto: Arc<CryptoProvider>,
     /// Most bits per second of video sent to any one subscriber (`None`: no limit).
@@ -129,7 +133,7 @@ pub struct SfuCore {
     pub(crate) routes_stale: bool,
     /// The peer connection each remote address was last seen on (indices, cleared when peers are
     /// removed), so a datagram does not have to be offered to every connection.
-    by_source: HashMap<SocketAddr, usize>,
+    by_source: HashMap<(Protocol, SocketAddr), usize>,
     /// What the peer connections carried, from their stats reports.
     stats: crate::stats::StatsBook,
     /// What each participant's client asked for in `connect` (channels, bandwidth profile).
@@ -209,6 +213,17 @@ impl SfuCore {
         let candidate = Candidate::host(self.config.public_addr, "udp")
             .map_err(|e| MediaError::Internal(e.to_string()))?;
         rtc.add_local_candidate(candidate);
+        // ICE-TCP for clients whose UDP is blocked: they connect to us (RFC 6544 passive). Its
+        // priority is below the UDP candidate's, so clients that can use UDP keep using it.
+        if let Some(addr) = self.config.tcp_addr {
+            let candidate = Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| MediaError::Internal(e.to_string()))?;
+            rtc.add_local_candidate(candidate);
+        }
         Ok(rtc)
     }
 
@@ -436,23 +451,39 @@ impl SfuCore {
         (pcs, subscribed)
     }
 
-    /// A datagram arrived on our socket.
+    /// A datagram arrived on our UDP socket.
     pub fn receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.receive_on(now, Protocol::Udp, source, data);
+    }
+
+    /// A packet (one RFC 4571 frame) arrived on the TCP connection from `source`.
+    pub fn receive_tcp(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.receive_on(now, Protocol::Tcp, source, data);
+    }
+
+    fn receive_on(&mut self, now: Instant, proto: Protocol, source: SocketAddr, data: &[u8]) {
+        let destination = match proto {
+            Protocol::Tcp => match self.config.tcp_addr {
+                Some(a) => a,
+                None => return,
+            },
+            _ => self.config.public_addr,
+        };
         let Ok(contents) = data.try_into() else {
             return;
         };
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
-                destination: self.config.public_addr,
+                destination,
                 contents,
             },
         );
         let cached = self
             .by_source
-            .get(&source)
+            .get(&(proto, source))
             .copied()
             .filter(|i| self.peers.get(*i).is_some_and(|p| p.rtc.accepts(&input)));
         let Some(i) = cached.or_else(|| self.peers.iter().position(|p| p.rtc.accepts(&input)))
@@ -460,7 +491,7 @@ impl SfuCore {
             tracing::trace!(%source, "a datagram no peer connection accepts");
             return;
         };
-        self.by_source.insert(source, i);
+        self.by_source.insert((proto, source), i);
         if let Err(e) = self.peers[i].rtc.handle_input(input) {
             tracing::debug!(error = %e, "peer connection failed on input");
             self.peers[i].rtc.disconnect();
@@ -508,6 +539,7 @@ impl SfuCore {
             connected_peer_connections: count(
                 self.peers.iter().filter(|p| p.rtc.is_connected()).count(),
             ),
+            tcp_connections: 0,
             streams_in,
             streams_out,
             received,
@@ -539,6 +571,7 @@ impl SfuCore {
                 }
                 Output::Transmit(t) => {
                     self.out.push_back(CoreOutput::Transmit {
+                        proto: t.proto,
                         destination: t.destination,
                         data: t.contents.to_vec(),
                     });

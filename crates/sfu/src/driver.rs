@@ -6,7 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use str0m::net::Protocol;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use vroom_domain::live::{MediaCommand, Subscription};
@@ -15,12 +16,15 @@ use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
 
 use crate::MediaError;
 use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
+use crate::tcp::{TcpEvent, TcpPeers};
 
 /// Where the media server listens and what it announces.
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
     /// UDP address to bind (port 0: any free port).
     pub bind: SocketAddr,
+    /// TCP address to listen on for ICE over TCP (port 0: any free port); `None`: UDP only.
+    pub tcp_bind: Option<SocketAddr>,
     /// The address put in ICE candidates, for hosts behind NAT or bound to an unspecified address.
     /// Default: the bound address, or 127.0.0.1 when that is unspecified.
     pub announce_ip: Option<IpAddr>,
@@ -77,13 +81,15 @@ enum Command {
 pub struct Media {
     tx: mpsc::UnboundedSender<Command>,
     public_addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
 }
 
 impl Media {
-    /// Binds the UDP socket and starts the media task; it runs until `stop` is cancelled.
+    /// Binds the UDP socket (and the TCP listener, if configured) and starts the media task; it
+    /// runs until `stop` is cancelled.
     ///
     /// # Errors
-    /// When the socket cannot be bound.
+    /// When a socket cannot be bound.
     pub async fn start(
         config: MediaConfig,
         stop: CancellationToken,
@@ -98,22 +104,48 @@ impl Media {
             }
         });
         let public_addr = SocketAddr::new(ip, local.port());
+        let (tcp_tx, tcp_rx) = mpsc::channel(1024);
+        let tcp_addr = match config.tcp_bind {
+            Some(bind) => {
+                let listener = TcpListener::bind(bind).await?;
+                let local = listener.local_addr()?;
+                let tcp_addr = SocketAddr::new(ip, local.port());
+                tracing::info!(%local, %tcp_addr, "media server listening (ICE over TCP)");
+                tokio::spawn(crate::tcp::accept(listener, tcp_tx, stop.clone()));
+                Some(tcp_addr)
+            }
+            None => None,
+        };
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
         let core = SfuCore::new(CoreConfig {
             public_addr,
+            tcp_addr,
             crypto,
             max_subscriber_bitrate: config.max_subscriber_bitrate,
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tracing::info!(%local, %public_addr, "media server listening (UDP)");
-        let task = tokio::spawn(run(socket, core, rx, stop));
-        Ok((Self { tx, public_addr }, task))
+        let task = tokio::spawn(run(socket, tcp_rx, core, rx, stop));
+        Ok((
+            Self {
+                tx,
+                public_addr,
+                tcp_addr,
+            },
+            task,
+        ))
     }
 
     /// The address clients send media to.
     #[must_use]
     pub fn public_addr(&self) -> SocketAddr {
         self.public_addr
+    }
+
+    /// The address clients reach the TCP listener at (ICE over TCP), when it is on.
+    #[must_use]
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
     }
 
     /// Whether the media task still runs (it ends when stopped, or if it failed).
@@ -242,16 +274,25 @@ impl vroom_rooms::MediaHooks for Media {
 
 async fn run(
     socket: UdpSocket,
+    mut tcp_rx: mpsc::Receiver<TcpEvent>,
     mut core: SfuCore,
     mut rx: mpsc::UnboundedReceiver<Command>,
     stop: CancellationToken,
 ) {
     let mut sessions: HashMap<ParticipantSid, mpsc::UnboundedSender<Signal>> = HashMap::new();
+    let mut tcp = TcpPeers::default();
     let mut buf = vec![0u8; 2000];
     loop {
         while let Some(out) = core.poll_output() {
             match out {
-                CoreOutput::Transmit { destination, data } => {
+                CoreOutput::Transmit {
+                    proto: Protocol::Tcp,
+                    destination,
+                    data,
+                } => tcp.send(destination, data),
+                CoreOutput::Transmit {
+                    destination, data, ..
+                } => {
                     if let Err(e) = socket.send_to(&data, destination).await {
                         tracing::debug!(error = %e, %destination, "media send failed");
                     }
@@ -271,6 +312,12 @@ async fn run(
                 Ok((n, source)) => core.receive(Instant::now(), source, &buf[..n]),
                 Err(e) => tracing::debug!(error = %e, "media receive failed"),
             },
+            // The sender lives in the accept task, which ends only with `stop`.
+            Some(event) = tcp_rx.recv() => {
+                if let Some((source, data)) = tcp.on_event(event) {
+                    core.receive_tcp(Instant::now(), source, &data);
+                }
+            }
             command = rx.recv() => {
                 let Some(command) = command else { break };
                 let now = Instant::now();
@@ -304,7 +351,9 @@ async fn run(
                         let _ = reply.send(core.state(participant));
                     }
                     Command::Stats(reply) => {
-                        let _ = reply.send(core.stats(now));
+                        let mut stats = core.stats(now);
+                        stats.tcp_connections = u64::try_from(tcp.len()).unwrap_or(u64::MAX);
+                        let _ = reply.send(stats);
                     }
                 }
             }

@@ -24,6 +24,8 @@ pub struct MediaStats {
     pub peer_connections: u64,
     /// Of those, the ones whose ICE and DTLS are up.
     pub connected_peer_connections: u64,
+    /// ICE-over-TCP connections open now (clients whose media comes over TCP; set by the driver).
+    pub tcp_connections: u64,
     /// RTP streams received from publishers now (one per simulcast layer).
     pub streams_in: u64,
     /// RTP streams sent to subscribers now.

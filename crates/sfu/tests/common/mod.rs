@@ -160,6 +160,7 @@ impl Net {
         let now = Instant::now();
         let core = SfuCore::new(CoreConfig {
             public_addr: SERVER.parse().unwrap(),
+            tcp_addr: None,
             crypto: crypto(),
             max_subscriber_bitrate: cap,
         });
@@ -283,7 +284,9 @@ impl Net {
             while let Some(out) = self.core.poll_output() {
                 moved = true;
                 match out {
-                    CoreOutput::Transmit { destination, data } => {
+                    CoreOutput::Transmit {
+                        destination, data, ..
+                    } => {
                         if let Some((to, n)) = &mut self.drop_to
                             && *to == destination
                             && *n > 0
