@@ -140,11 +140,17 @@ fn hex_value(c: u8) -> Option<u8> {
 
 impl<K: SidKind> fmt::Display for Sid<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(K::PREFIX)?;
-        for b in self.bytes {
-            write!(f, "{b:02x}")?;
+        // One write of the 32 hex digits: SIDs are formatted for every record a REST page renders,
+        // and a `{:02x}` per byte went through the formatter's padding 16 times.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        for (i, b) in self.bytes.iter().enumerate() {
+            hex[2 * i] = HEX[usize::from(b >> 4)];
+            hex[2 * i + 1] = HEX[usize::from(b & 0xf)];
         }
-        Ok(())
+        f.write_str(K::PREFIX)?;
+        // The digits are ASCII.
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 

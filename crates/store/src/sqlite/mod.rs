@@ -120,7 +120,7 @@ impl SqliteStore {
     async fn page<T>(
         &self,
         plan: &lists::Plan,
-        inline: fn(&rusqlite::Row<'_>) -> StoreResult<T>,
+        inline: read::Decode<T>,
         pooled: fn(&sqlx::sqlite::SqliteRow) -> StoreResult<T>,
     ) -> StoreResult<Page<T>> {
         if let Some(r) = &self.readers {
