@@ -55,10 +55,25 @@ pub struct Config {
 }
 
 /// What one client or account may use (`[limits]`). Each limit is answered with a clear error.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// REST requests per account (none: unlimited); beyond it 429, code 20429, `Retry-After`.
     pub rest: Option<vroom_api::RateLimit>,
+    /// Largest signaling WebSocket message (and frame), bytes; beyond it close code 1009.
+    pub signaling_message_bytes: usize,
+}
+
+/// The default of [`Limits::signaling_message_bytes`]: 1 MiB, far above any signaling message
+/// (an offer for dozens of tracks is tens of KiB).
+pub const DEFAULT_SIGNALING_MESSAGE_BYTES: usize = 1 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rest: None,
+            signaling_message_bytes: DEFAULT_SIGNALING_MESSAGE_BYTES,
+        }
+    }
 }
 
 impl Default for Config {

@@ -204,6 +204,7 @@ impl App {
             keys,
             SignalingConfig {
                 heartbeat_ms: self.config.heartbeat_ms,
+                max_frame_bytes: self.config.limits.signaling_message_bytes,
                 ..SignalingConfig::default()
             },
         );

@@ -78,6 +78,8 @@ pub struct LimitSettings {
     pub rest_requests_per_second: Option<f64>,
     /// REST requests an account may make at once above that pace.
     pub rest_burst: Option<u32>,
+    /// Largest signaling WebSocket message, bytes.
+    pub signaling_message_bytes: Option<usize>,
 }
 
 /// `[credentials]`: given ones replace the stored ones; missing ones are generated at first start.
@@ -267,6 +269,10 @@ impl Settings {
                     top.limits.rest_requests_per_second,
                 ),
                 rest_burst: pick(self.limits.rest_burst, top.limits.rest_burst),
+                signaling_message_bytes: pick(
+                    self.limits.signaling_message_bytes,
+                    top.limits.signaling_message_bytes,
+                ),
             },
         }
     }

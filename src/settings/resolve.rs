@@ -316,7 +316,21 @@ impl Settings {
                 .max(rate.ceil())
                 .max(1.0),
         });
-        Ok(crate::config::Limits { rest })
+        let signaling_message_bytes = l
+            .signaling_message_bytes
+            .unwrap_or(crate::config::DEFAULT_SIGNALING_MESSAGE_BYTES);
+        // Below a few KiB a `connect` with a token and an offer would not fit.
+        if signaling_message_bytes < 16 * 1024 {
+            return Err(invalid(
+                "limits.signaling_message_bytes",
+                "config file",
+                "must be at least 16384",
+            ));
+        }
+        Ok(crate::config::Limits {
+            rest,
+            signaling_message_bytes,
+        })
     }
 }
 

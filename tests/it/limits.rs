@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use vroom::config::Limits;
 use vroom_api::RateLimit;
+use vroom_testkit::SignalClient;
 
 use crate::common::{Options, TestServer};
 
@@ -16,6 +17,7 @@ async fn an_account_over_its_rest_rate_gets_429_20429_and_retry_after() {
                 per_second: 2.0,
                 burst: 4.0,
             }),
+            ..Limits::default()
         },
         ..Options::default()
     })
@@ -68,4 +70,47 @@ async fn an_account_over_its_rest_rate_gets_429_20429_and_retry_after() {
     tokio::time::sleep(Duration::from_secs(wait)).await;
     let (status, body) = s.get("/v1/Rooms").await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn an_oversize_signaling_message_is_closed_with_1009_and_others_carry_on() {
+    let s = TestServer::with(Options {
+        limits: Limits {
+            signaling_message_bytes: 16 * 1024,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let (mut calm, _) = SignalClient::join(&s.ws, &s.token("calm", None), Some("big"), &[]).await;
+    let big = format!(
+        r#"{{"type":"msg","body":{{"type":"update","pad":"{}"}}}}"#,
+        "x".repeat(20_000)
+    );
+    // Before the handshake, and from a participant in a room.
+    let mut early = SignalClient::open(&s.ws).await.unwrap();
+    early.send_text(&big).await;
+    let close = early
+        .closed()
+        .await
+        .expect("a close frame, not a dropped connection");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+    let (mut loud, joined) =
+        SignalClient::join(&s.ws, &s.token("loud", None), Some("big"), &[]).await;
+    assert_eq!(joined["type"], "connected");
+    loud.send_text(&big).await;
+    let close = loud.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+    // Just under the limit is fine, and the room's other participant is still served.
+    let fits = format!(r#"{{"type":"heartbeat","pad":"{}"}}"#, "x".repeat(15_000));
+    calm.send_text(&fits).await;
+    let (status, body) = s.get("/v1/Rooms/big/Participants/calm").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("connected")),
+        "{body}"
+    );
+    let (_again, rejoined) =
+        SignalClient::join(&s.ws, &s.token("third", None), Some("big"), &[]).await;
+    assert_eq!(rejoined["type"], "connected", "{rejoined}");
 }

@@ -42,6 +42,16 @@ const CLOSE_SERVER_STOPPING: u16 = 1012;
 const CODE_SERVER_STOPPING: u32 = 53000;
 /// Close code for protocol violations before the handshake.
 const CLOSE_PROTOCOL: u16 = 1002;
+/// A frame or message larger than the server accepts (RFC 6455 "message too big").
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Whether a receive error is a frame or message over the size limit (the connection is still
+/// good for a close frame), rather than a broken connection.
+fn too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
 
 /// Revision counters of one participant's signaling, shared by all its connections (kept by the room
 /// task as the session memory), so they only ever increase across reconnections.
@@ -218,7 +228,10 @@ impl Conn {
                         self.last_in = self.now();
                         Flow::Continue
                     }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                    Some(Err(e)) if too_big(&e) => {
+                        Flow::Close(CLOSE_TOO_BIG, "message too big")
+                    }
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
                 },
                 Some(notice) = self.notices_rx.recv() => self.on_notice(notice).await,
                 Some(signal) = self.media_rx.recv() => self.on_media(signal).await,
