@@ -61,6 +61,8 @@ pub struct Limits {
     pub rest: Option<vroom_api::RateLimit>,
     /// Largest signaling WebSocket message (and frame), bytes; beyond it close code 1009.
     pub signaling_message_bytes: usize,
+    /// Connections to the main listener, and how long a request's headers may take.
+    pub connections: crate::listen::ConnectionLimits,
 }
 
 /// The default of [`Limits::signaling_message_bytes`]: 1 MiB, far above any signaling message
@@ -72,6 +74,7 @@ impl Default for Limits {
         Self {
             rest: None,
             signaling_message_bytes: DEFAULT_SIGNALING_MESSAGE_BYTES,
+            connections: crate::listen::ConnectionLimits::default(),
         }
     }
 }

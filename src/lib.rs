@@ -10,17 +10,17 @@
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod listen;
 pub mod logs;
 mod metered_store;
 pub mod observe;
 pub mod quickstart;
 pub mod settings;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -264,35 +264,24 @@ impl App {
                 stopping.cancel();
             }
         });
-        // Signaling answers in several small frames (`welcome`, then `connected`): with Nagle's
-        // algorithm the second waits for the client's delayed ACK (≈ 40 ms per join), and REST
-        // responses written in two parts pay the same. Every accepted socket sends at once.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
-            }
-        });
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(stopping.clone().cancelled_owned())
-            .into_future();
+        let server = listen::serve(
+            listener,
+            app,
+            self.config.limits.connections,
+            stopping.clone(),
+        );
         tokio::pin!(server);
         // Until the stop: serve. After it: no new connections, and the requests in flight get until
         // the deadline to finish.
-        let served = tokio::select! {
-            served = &mut server => Some(served),
-            () = stopping.cancelled() => None,
+        // `serve` returns only after the stop, once its connections have closed.
+        let finished = tokio::select! {
+            () = &mut server => true,
+            () = stopping.cancelled() => false,
         };
         let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
-        let served = match served {
-            Some(served) => served,
-            None => tokio::time::timeout_at(deadline, server)
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::warn!("stopping: REST requests still in flight at the deadline");
-                    Ok(())
-                }),
-        };
-        served.context("the server failed")?;
+        if !finished && tokio::time::timeout_at(deadline, server).await.is_err() {
+            tracing::warn!("stopping: REST requests still in flight at the deadline");
+        }
         tracing::info!("stopping: ending every session");
         // Participants leave now (their records end at the stop, with their callback events) and
         // each client is told its session is over.

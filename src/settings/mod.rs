@@ -80,6 +80,12 @@ pub struct LimitSettings {
     pub rest_burst: Option<u32>,
     /// Largest signaling WebSocket message, bytes.
     pub signaling_message_bytes: Option<usize>,
+    /// Open connections to the main listener at once (0: no cap).
+    pub max_connections: Option<usize>,
+    /// Open connections from one client address at once (0: no cap).
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds a client has to send a request's headers.
+    pub header_read_timeout: Option<u64>,
 }
 
 /// `[credentials]`: given ones replace the stored ones; missing ones are generated at first start.
@@ -272,6 +278,15 @@ impl Settings {
                 signaling_message_bytes: pick(
                     self.limits.signaling_message_bytes,
                     top.limits.signaling_message_bytes,
+                ),
+                max_connections: pick(self.limits.max_connections, top.limits.max_connections),
+                max_connections_per_address: pick(
+                    self.limits.max_connections_per_address,
+                    top.limits.max_connections_per_address,
+                ),
+                header_read_timeout: pick(
+                    self.limits.header_read_timeout,
+                    top.limits.header_read_timeout,
                 ),
             },
         }

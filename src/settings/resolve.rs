@@ -327,9 +327,28 @@ impl Settings {
                 "must be at least 16384",
             ));
         }
+        let defaults = crate::listen::ConnectionLimits::default();
+        let header_read_timeout = l
+            .header_read_timeout
+            .map_or(defaults.header_read_timeout, Duration::from_secs);
+        if header_read_timeout.is_zero() {
+            return Err(invalid(
+                "limits.header_read_timeout",
+                "config file",
+                "must be at least 1 second",
+            ));
+        }
+        let connections = crate::listen::ConnectionLimits {
+            max_connections: l.max_connections.unwrap_or(defaults.max_connections),
+            max_connections_per_address: l
+                .max_connections_per_address
+                .unwrap_or(defaults.max_connections_per_address),
+            header_read_timeout,
+        };
         Ok(crate::config::Limits {
             rest,
             signaling_message_bytes,
+            connections,
         })
     }
 }

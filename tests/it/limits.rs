@@ -114,3 +114,100 @@ async fn an_oversize_signaling_message_is_closed_with_1009_and_others_carry_on()
         SignalClient::join(&s.ws, &s.token("third", None), Some("big"), &[]).await;
     assert_eq!(rejoined["type"], "connected", "{rejoined}");
 }
+
+fn with_connections(connections: vroom::listen::ConnectionLimits) -> Options {
+    Options {
+        limits: Limits {
+            connections,
+            ..Limits::default()
+        },
+        ..Options::default()
+    }
+}
+
+/// A TCP connection to `s` from the local address `from`.
+async fn connect_from(s: &TestServer, from: [u8; 4]) -> tokio::net::TcpStream {
+    let addr: std::net::SocketAddr = s.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(from), 0).into())
+        .unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Everything the server sends on `tcp` until it closes it (or 20 s pass).
+async fn until_closed(tcp: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut got)).await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&got).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_headers_are_cut_off_while_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::with(with_connections(vroom::listen::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        ..vroom::listen::ConnectionLimits::default()
+    }))
+    .await;
+    // Slowloris: the start of a request, then nothing more.
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut tcp = connect_from(&s, [127, 0, 0, 1]).await;
+        tcp.write_all(b"GET /v1/Rooms HTTP/1.1\r\nHost: vroom\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(tcp);
+    }
+    let (status, _) = s.get("/v1/Rooms").await;
+    assert_eq!(status, StatusCode::OK, "served while the slow ones wait");
+    for tcp in &mut slow {
+        assert!(
+            until_closed(tcp).await.is_some(),
+            "a slow connection was held"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_over_the_caps_get_an_error_and_other_addresses_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::with(with_connections(vroom::listen::ConnectionLimits {
+        max_connections: 4,
+        max_connections_per_address: 2,
+        ..vroom::listen::ConnectionLimits::default()
+    }))
+    .await;
+    // One address: a WebSocket and an idle connection fill its share.
+    let (_ws, joined) = SignalClient::join(&s.ws, &s.token("ws", None), Some("cap"), &[]).await;
+    assert_eq!(joined["type"], "connected");
+    let _idle = connect_from(&s, [127, 0, 0, 1]).await;
+    let mut third = connect_from(&s, [127, 0, 0, 1]).await;
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: vroom\r\n\r\n")
+        .await;
+    let answer = until_closed(&mut third).await.expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.contains("\"code\":20429") && answer.contains("retry-after: 1"),
+        "{answer}"
+    );
+    // Another address is still served, up to the total.
+    let mut other = connect_from(&s, [127, 0, 0, 2]).await;
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: vroom\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = until_closed(&mut other).await.expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _b1 = connect_from(&s, [127, 0, 0, 2]).await;
+    let _b2 = connect_from(&s, [127, 0, 0, 2]).await;
+    let mut fifth = connect_from(&s, [127, 0, 0, 3]).await;
+    let answer = until_closed(&mut fifth).await.expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"code\":20503"), "{answer}");
+}
