@@ -63,6 +63,26 @@ pub struct Limits {
     pub signaling_message_bytes: usize,
     /// Connections to the main listener, and how long a request's headers may take.
     pub connections: crate::listen::ConnectionLimits,
+    /// Signaling frames one connection may send; beyond it the client is disconnected.
+    pub signaling_messages: Option<vroom_signaling::Rate>,
+    /// Signaling `update` messages (track and negotiation changes) one connection may send.
+    pub signaling_updates: Option<vroom_signaling::Rate>,
+}
+
+/// Signaling frames per second per connection by default: twilio-video.js sends a heartbeat every
+/// few seconds and a burst of `ice` messages when it connects.
+pub const DEFAULT_SIGNALING_MESSAGES_PER_SECOND: f64 = 50.0;
+/// `update` messages per second per connection by default (one per publish, unpublish or
+/// renegotiation).
+pub const DEFAULT_SIGNALING_UPDATES_PER_SECOND: f64 = 10.0;
+
+/// A signaling rate from its setting (0: none): the burst is four seconds' worth.
+#[must_use]
+pub fn signaling_rate(per_second: f64) -> Option<vroom_signaling::Rate> {
+    (per_second > 0.0).then(|| vroom_signaling::Rate {
+        per_second,
+        burst: (per_second * 4.0).max(1.0),
+    })
 }
 
 /// The default of [`Limits::signaling_message_bytes`]: 1 MiB, far above any signaling message
@@ -75,6 +95,8 @@ impl Default for Limits {
             rest: None,
             signaling_message_bytes: DEFAULT_SIGNALING_MESSAGE_BYTES,
             connections: crate::listen::ConnectionLimits::default(),
+            signaling_messages: signaling_rate(DEFAULT_SIGNALING_MESSAGES_PER_SECOND),
+            signaling_updates: signaling_rate(DEFAULT_SIGNALING_UPDATES_PER_SECOND),
         }
     }
 }

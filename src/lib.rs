@@ -205,6 +205,8 @@ impl App {
             SignalingConfig {
                 heartbeat_ms: self.config.heartbeat_ms,
                 max_frame_bytes: self.config.limits.signaling_message_bytes,
+                max_frames: self.config.limits.signaling_messages,
+                max_updates: self.config.limits.signaling_updates,
                 ..SignalingConfig::default()
             },
         );

@@ -86,6 +86,10 @@ pub struct LimitSettings {
     pub max_connections_per_address: Option<usize>,
     /// Seconds a client has to send a request's headers.
     pub header_read_timeout: Option<u64>,
+    /// Signaling frames per second per connection (0: unlimited).
+    pub signaling_messages_per_second: Option<f64>,
+    /// Signaling `update` messages per second per connection (0: unlimited).
+    pub signaling_updates_per_second: Option<f64>,
 }
 
 /// `[credentials]`: given ones replace the stored ones; missing ones are generated at first start.
@@ -287,6 +291,14 @@ impl Settings {
                 header_read_timeout: pick(
                     self.limits.header_read_timeout,
                     top.limits.header_read_timeout,
+                ),
+                signaling_messages_per_second: pick(
+                    self.limits.signaling_messages_per_second,
+                    top.limits.signaling_messages_per_second,
+                ),
+                signaling_updates_per_second: pick(
+                    self.limits.signaling_updates_per_second,
+                    top.limits.signaling_updates_per_second,
                 ),
             },
         }

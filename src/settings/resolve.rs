@@ -345,10 +345,32 @@ impl Settings {
                 .unwrap_or(defaults.max_connections_per_address),
             header_read_timeout,
         };
+        let rate = |value: Option<f64>, default: f64, key: &str| {
+            let v = value.unwrap_or(default);
+            if v.is_finite() && v >= 0.0 {
+                Ok(crate::config::signaling_rate(v))
+            } else {
+                Err(invalid(
+                    key,
+                    "config file",
+                    "must be 0 (no limit) or a positive number",
+                ))
+            }
+        };
         Ok(crate::config::Limits {
             rest,
             signaling_message_bytes,
             connections,
+            signaling_messages: rate(
+                l.signaling_messages_per_second,
+                crate::config::DEFAULT_SIGNALING_MESSAGES_PER_SECOND,
+                "limits.signaling_messages_per_second",
+            )?,
+            signaling_updates: rate(
+                l.signaling_updates_per_second,
+                crate::config::DEFAULT_SIGNALING_UPDATES_PER_SECOND,
+                "limits.signaling_updates_per_second",
+            )?,
         })
     }
 }

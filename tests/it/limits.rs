@@ -211,3 +211,67 @@ async fn connections_over_the_caps_get_an_error_and_other_addresses_are_served()
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("\"code\":20503"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signaling_flood_is_disconnected_and_the_room_carries_on() {
+    let s = TestServer::with(Options {
+        limits: Limits {
+            signaling_messages: vroom::config::signaling_rate(5.0),
+            signaling_updates: vroom::config::signaling_rate(2.0),
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let (mut calm, _) = SignalClient::join(&s.ws, &s.token("calm", None), Some("flood"), &[]).await;
+    for (identity, flood_updates) in [("chatty", false), ("churner", true)] {
+        let (mut c, joined) =
+            SignalClient::join(&s.ws, &s.token(identity, None), Some("flood"), &[]).await;
+        assert_eq!(joined["type"], "connected", "{joined}");
+        let session = joined["session"].as_str().unwrap().to_owned();
+        for revision in 2..200u64 {
+            let frame = if flood_updates {
+                let track = vroom_testkit::track(&format!("t{revision}"), "audio", "mic");
+                serde_json::json!({"type": "msg", "body": {"session": session, "type": "update", "version": 2,
+                    "participant": {"revision": revision, "tracks": [track]}}})
+                .to_string()
+            } else {
+                r#"{"type":"heartbeat"}"#.to_owned()
+            };
+            // The server may close the connection before the flood is all sent.
+            if !c.try_send_text(&frame).await {
+                break;
+            }
+        }
+        let error = c.next_of("error").await.expect("told why");
+        assert_eq!(error["code"], 53000, "{error}");
+        let what = if flood_updates {
+            "too many updates"
+        } else {
+            "too many messages"
+        };
+        assert!(error["message"].as_str().unwrap().contains(what), "{error}");
+        let close = c.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 1008, "{close:?}");
+        let (_, p) = s
+            .get(&format!(
+                "/v1/Rooms/flood/Participants?Identity={identity}&Status=disconnected"
+            ))
+            .await;
+        assert_eq!(p["participants"].as_array().map(Vec::len), Some(1), "{p}");
+    }
+    // The calm participant is still in, and still heard.
+    calm.send_text(r#"{"type":"heartbeat"}"#).await;
+    let (status, body) = s.get("/v1/Rooms/flood/Participants/calm").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("connected")),
+        "{body}"
+    );
+    let (_again, rejoined) =
+        SignalClient::join(&s.ws, &s.token("chatty", None), Some("flood"), &[]).await;
+    assert_eq!(
+        rejoined["type"], "connected",
+        "a new connection starts with a full budget"
+    );
+}

@@ -14,6 +14,7 @@
 //! - Revisions (`published`, `subscribed`) only increase for a participant, across reconnections.
 
 mod conn;
+pub use conn::Rate;
 mod pcs;
 mod resume;
 pub mod rsp;
@@ -45,6 +46,10 @@ pub struct SignalingConfig {
     pub ice_servers: Value,
     /// Largest accepted frame, bytes.
     pub max_frame_bytes: usize,
+    /// Frames (messages and heartbeats) one connection may send (none: unlimited).
+    pub max_frames: Option<Rate>,
+    /// `update` messages one connection may send (none: unlimited).
+    pub max_updates: Option<Rate>,
 }
 
 impl Default for SignalingConfig {
@@ -53,6 +58,8 @@ impl Default for SignalingConfig {
             heartbeat_ms: 5000,
             ice_servers: Value::Array(Vec::new()),
             max_frame_bytes: 1 << 20,
+            max_frames: None,
+            max_updates: None,
         }
     }
 }

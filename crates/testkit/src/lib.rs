@@ -102,6 +102,11 @@ impl SignalClient {
             .expect("send a frame");
     }
 
+    /// Sends a raw text frame; false once the connection is gone (for floods the server may cut).
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::text(text)).await.is_ok()
+    }
+
     /// Sends a JSON frame.
     pub async fn send(&mut self, frame: &Value) {
         self.send_text(&frame.to_string()).await;

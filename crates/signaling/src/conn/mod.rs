@@ -19,13 +19,16 @@ use vroom_sfu::Signal;
 
 use crate::Signaling;
 
+mod budget;
 mod join;
 mod media;
+
 use crate::rsp::{
     self, ClientMessage, Disconnected, ErrorMessage, Iced, LocalTrack, Published, PublishedEntry,
     RemoteParticipant, ServerUpdate,
 };
 use crate::tcmp::{self, Inbound};
+pub use budget::Rate;
 
 /// How long a client that was told its session ended gets to send its goodbye.
 const GOODBYE_GRACE: Span = Span::from_secs(5);
@@ -44,6 +47,8 @@ const CODE_SERVER_STOPPING: u32 = 53000;
 const CLOSE_PROTOCOL: u16 = 1002;
 /// A frame or message larger than the server accepts (RFC 6455 "message too big").
 const CLOSE_TOO_BIG: u16 = 1009;
+/// A client over its message or update rate (RFC 6455 "policy violation").
+const CLOSE_POLICY: u16 = 1008;
 
 /// Whether a receive error is a frame or message over the size limit (the connection is still
 /// good for a close frame), rather than a broken connection.
@@ -124,6 +129,10 @@ struct Conn {
     participant: Option<vroom_domain::sid::ParticipantSid>,
     /// What `connected` reports as `signaling_region` (the region the client's URL asked for).
     region: &'static str,
+    /// Frames this connection may still send now.
+    frames: budget::Budget,
+    /// `update` messages this connection may still send now (each may be a transaction).
+    updates: budget::Budget,
 }
 
 /// Counts an open connection in `vroom_signaling_connections` for as long as it lives.
@@ -163,6 +172,7 @@ pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>, region: &'static
     let now = sig.hub.clock().now();
     let (notices_tx, notices_rx) = mpsc::unbounded_channel();
     let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let sig_rates = (sig.config.max_frames, sig.config.max_updates);
     let conn = Conn {
         media_tx,
         media_rx,
@@ -178,6 +188,8 @@ pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>, region: &'static
         said_goodbye: false,
         participant: None,
         region,
+        frames: budget::Budget::new(sig_rates.0, now),
+        updates: budget::Budget::new(sig_rates.1, now),
     };
     conn.serve().await;
 }
@@ -264,6 +276,17 @@ impl Conn {
                 reason: reason.into(),
             };
             let _ = self.socket.send(Message::Close(Some(frame))).await;
+            // The closing handshake: read (and discard) until the client's close, for a moment.
+            // Dropping a socket with unread input resets the connection, and a reset can cost
+            // the client the error and close frame it has not read yet.
+            let drain = async {
+                while let Some(Ok(m)) = self.socket.recv().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
         }
     }
 
@@ -306,7 +329,40 @@ impl Conn {
         }
     }
 
+    /// A client over one of its rates: told why, out of its room, and disconnected at once (the
+    /// rest of its flood is never read).
+    async fn over_rate(&mut self, what: &'static str, rate: Option<Rate>) -> Flow {
+        let per_second = rate.map_or(0.0, |r| r.per_second);
+        metrics::counter!("vroom_signaling_rate_limited_total", "kind" => what).increment(1);
+        tracing::info!(
+            session = self.session,
+            what,
+            per_second,
+            "signaling client over its rate; disconnected"
+        );
+        let detail = format!("too many {what} (more than {per_second} per second)");
+        match self.phase {
+            Phase::AwaitHello => {
+                self.send(tcmp::bad(&detail)).await;
+            }
+            Phase::Ending { .. } => {}
+            Phase::AwaitConnect | Phase::Live(_) => {
+                self.leave_room().await;
+                self.send_msg(&ErrorMessage::new(
+                    CODE_SERVER_STOPPING,
+                    format!("Signaling connection error: {detail}"),
+                ))
+                .await;
+            }
+        }
+        Flow::Close(CLOSE_POLICY, "rate limit")
+    }
+
     async fn on_text(&mut self, text: &str) -> Flow {
+        let now = self.now();
+        if !self.frames.take(now) {
+            return self.over_rate("messages", self.sig.config.max_frames).await;
+        }
         let frame = match tcmp::parse(text) {
             Ok(f) => f,
             Err(e) => {
@@ -404,6 +460,9 @@ impl Conn {
     }
 
     async fn on_update(&mut self, u: rsp::Update) -> Flow {
+        if !self.updates.take(self.now()) {
+            return self.over_rate("updates", self.sig.config.max_updates).await;
+        }
         let Phase::Live(live) = &mut self.phase else {
             return Flow::Continue;
         };
