@@ -122,6 +122,7 @@ impl Default for Config {
                 tcp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 announce_ip: None,
                 max_subscriber_bitrate: None,
+                workers: 0,
             }),
             limits: Limits::default(),
         }

@@ -97,6 +97,10 @@ struct ServeArgs {
     /// by priority [default: no limit beyond the client's own maxSubscriptionBitrate].
     #[arg(long, env = "VROOM_RTC_MAX_SUBSCRIBER_BITRATE")]
     rtc_max_subscriber_bitrate: Option<u64>,
+    /// Media workers, each a task with its own UDP socket; rooms are spread over them (with a fixed
+    /// --rtc-udp-port P they take ports P, P+1, …) [default: one per core].
+    #[arg(long, env = "VROOM_RTC_WORKERS")]
+    rtc_workers: Option<usize>,
     /// Run without the media server: clients connect and signal, but no audio or video flows.
     #[arg(long, env = "VROOM_NO_MEDIA", num_args = 0..=1, default_missing_value = "true")]
     no_media: Option<bool>,
@@ -209,6 +213,7 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
             bind_ip: serve.rtc_bind_ip,
             announce_ip: serve.rtc_announce_ip,
             max_subscriber_bitrate: serve.rtc_max_subscriber_bitrate,
+            workers: serve.rtc_workers,
         },
         quickstart: QuickstartSettings {
             sdk: serve.quickstart_sdk.clone(),

@@ -184,6 +184,8 @@ pub struct MediaSettings {
     pub announce_ip: Option<std::net::IpAddr>,
     /// Most bits per second of video sent to one subscriber.
     pub max_subscriber_bitrate: Option<u64>,
+    /// Media workers (0: one per core).
+    pub workers: Option<usize>,
 }
 
 /// `[quickstart]`
@@ -265,6 +267,7 @@ impl Settings {
                 bind_ip: pick(m.bind_ip, tm.bind_ip),
                 announce_ip: pick(m.announce_ip, tm.announce_ip),
                 max_subscriber_bitrate: pick(m.max_subscriber_bitrate, tm.max_subscriber_bitrate),
+                workers: pick(m.workers, tm.workers),
             },
             quickstart: QuickstartSettings {
                 sdk: pick(self.quickstart.sdk, top.quickstart.sdk),

@@ -236,6 +236,7 @@ impl Settings {
                     .then(|| SocketAddr::new(bind_ip, m.tcp_port.unwrap_or(0))),
                 announce_ip,
                 max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
+                workers: m.workers.unwrap_or(0),
             }
         });
         let data_dir = self.data_dir_or_default();

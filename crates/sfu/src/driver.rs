@@ -1,5 +1,9 @@
-//! The Tokio side of the media server: one task owns the UDP socket and the [`SfuCore`], feeding it
-//! datagrams, commands and timeouts, and carrying out what it asks (send datagrams, signal sessions).
+//! The Tokio side of the media server: media *workers*, each a task owning one UDP socket and one
+//! [`SfuCore`], feeding it datagrams, commands and timeouts, and carrying out what it asks (send
+//! datagrams, signal sessions). Rooms are spread over the workers (one per core by default) by their
+//! SID, and every peer connection of a room lives on its room's worker, so forwarding never crosses
+//! workers. Each worker has its own UDP port: with a fixed `--rtc-udp-port P`, workers take
+//! P, P+1, …
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +34,19 @@ pub struct MediaConfig {
     pub announce_ip: Option<IpAddr>,
     /// Most bits per second of video sent to any one subscriber (`None`: no limit).
     pub max_subscriber_bitrate: Option<u64>,
+    /// Media workers (each a task with its own UDP socket and port); 0: one per core.
+    pub workers: usize,
+}
+
+impl MediaConfig {
+    /// How many workers run: as set, or one per available core.
+    #[must_use]
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        }
+    }
 }
 
 /// A participant's peer connections and subscriptions, for a session that resumes.
@@ -76,17 +93,24 @@ enum Command {
     Stats(oneshot::Sender<crate::MediaStats>),
 }
 
-/// A handle on the running media server. Cheap to clone.
+/// One media worker: its task's command queue and the address clients send it media to.
 #[derive(Clone)]
-pub struct Media {
+struct Worker {
     tx: mpsc::UnboundedSender<Command>,
     public_addr: SocketAddr,
     tcp_addr: Option<SocketAddr>,
 }
 
+/// A handle on the running media server. Cheap to clone.
+#[derive(Clone)]
+pub struct Media {
+    workers: Arc<[Worker]>,
+    /// The worker of each participant with media, from its room.
+    placement: Arc<std::sync::Mutex<HashMap<ParticipantSid, usize>>>,
+}
+
 impl Media {
-    /// Binds the UDP socket (and the TCP listener, if configured) and starts the media task; it
-    /// runs until `stop` is cancelled.
+    /// Binds the workers' UDP sockets and starts their tasks; they run until `stop` is cancelled.
     ///
     /// # Errors
     /// When a socket cannot be bound.
@@ -94,7 +118,37 @@ impl Media {
         config: MediaConfig,
         stop: CancellationToken,
     ) -> std::io::Result<(Self, tokio::task::JoinHandle<()>)> {
-        let socket = UdpSocket::bind(config.bind).await?;
+        let count = config.worker_count();
+        let mut workers = Vec::with_capacity(count);
+        let mut tasks = Vec::with_capacity(count);
+        for i in 0..count {
+            let udp = nth_port(config.bind, i)?;
+            let tcp = config.tcp_bind.map(|b| nth_port(b, i)).transpose()?;
+            let (worker, task) = Self::start_worker(&config, udp, tcp, stop.clone()).await?;
+            workers.push(worker);
+            tasks.push(task);
+        }
+        let task = tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        Ok((
+            Self {
+                workers: workers.into(),
+                placement: Arc::default(),
+            },
+            task,
+        ))
+    }
+
+    async fn start_worker(
+        config: &MediaConfig,
+        bind: SocketAddr,
+        tcp_bind: Option<SocketAddr>,
+        stop: CancellationToken,
+    ) -> std::io::Result<(Worker, tokio::task::JoinHandle<()>)> {
+        let socket = UdpSocket::bind(bind).await?;
         let local = socket.local_addr()?;
         let ip = config.announce_ip.unwrap_or_else(|| {
             if local.ip().is_unspecified() {
@@ -105,12 +159,12 @@ impl Media {
         });
         let public_addr = SocketAddr::new(ip, local.port());
         let (tcp_tx, tcp_rx) = mpsc::channel(1024);
-        let tcp_addr = match config.tcp_bind {
+        let tcp_addr = match tcp_bind {
             Some(bind) => {
                 let listener = TcpListener::bind(bind).await?;
                 let local = listener.local_addr()?;
                 let tcp_addr = SocketAddr::new(ip, local.port());
-                tracing::info!(%local, %tcp_addr, "media server listening (ICE over TCP)");
+                tracing::info!(%local, %tcp_addr, "media worker listening (ICE over TCP)");
                 tokio::spawn(crate::tcp::accept(listener, tcp_tx, stop.clone()));
                 Some(tcp_addr)
             }
@@ -124,10 +178,10 @@ impl Media {
             max_subscriber_bitrate: config.max_subscriber_bitrate,
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        tracing::info!(%local, %public_addr, "media server listening (UDP)");
+        tracing::info!(%local, %public_addr, "media worker listening (UDP)");
         let task = tokio::spawn(run(socket, tcp_rx, core, rx, stop));
         Ok((
-            Self {
+            Worker {
                 tx,
                 public_addr,
                 tcp_addr,
@@ -136,44 +190,92 @@ impl Media {
         ))
     }
 
-    /// The address clients send media to.
+    /// The worker of `room`: a hash of its SID.
+    fn worker_of_room(&self, room: RoomSid) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        room.hash(&mut h);
+        // The remainder of a division by the worker count fits a usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let i = (h.finish() % self.workers.len() as u64) as usize;
+        i
+    }
+
+    /// Records `participant` as in `room`; returns its worker.
+    fn place(&self, participant: ParticipantSid, room: RoomSid) -> usize {
+        let w = self.worker_of_room(room);
+        if let Ok(mut p) = self.placement.lock() {
+            p.insert(participant, w);
+        }
+        w
+    }
+
+    /// The worker of `participant` (the first one if it has none yet).
+    fn worker_of(&self, participant: ParticipantSid) -> &Worker {
+        let w = self
+            .placement
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&participant).copied())
+            .unwrap_or(0);
+        &self.workers[w]
+    }
+
+    /// The address clients send media to, of the first worker.
     #[must_use]
     pub fn public_addr(&self) -> SocketAddr {
-        self.public_addr
+        self.workers[0].public_addr
     }
 
-    /// The address clients reach the TCP listener at (ICE over TCP), when it is on.
+    /// The address clients reach the first worker's TCP listener at (ICE over TCP), when it is on.
     #[must_use]
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
-        self.tcp_addr
+        self.workers[0].tcp_addr
     }
 
-    /// Whether the media task still runs (it ends when stopped, or if it failed).
+    /// Every worker's media address.
+    #[must_use]
+    pub fn public_addrs(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|w| w.public_addr).collect()
+    }
+
+    /// Whether every media task still runs (they end when stopped, or if one failed).
     #[must_use]
     pub fn is_running(&self) -> bool {
-        !self.tx.is_closed()
+        self.workers.iter().all(|w| !w.tx.is_closed())
     }
 
-    /// What the media server carries now and carried since it started; `None` once it stopped.
+    /// What the media server carries now and carried since it started, summed over its workers;
+    /// `None` once a worker stopped.
     pub async fn stats(&self) -> Option<crate::MediaStats> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Stats(reply));
-        rx.await.ok()
+        let mut total = crate::MediaStats::default();
+        for w in self.workers.iter() {
+            let (reply, rx) = oneshot::channel();
+            let _ = w.tx.send(Command::Stats(reply));
+            total.add(&rx.await.ok()?);
+        }
+        Some(total)
     }
 
-    fn send(&self, c: Command) {
+    fn send(&self, participant: ParticipantSid, c: Command) {
         // A stopped media server has nobody to tell.
-        let _ = self.tx.send(c);
+        let _ = self.worker_of(participant).tx.send(c);
+    }
+
+    fn send_all(&self, c: impl Fn() -> Command) {
+        for w in self.workers.iter() {
+            let _ = w.tx.send(c());
+        }
     }
 
     /// Routes `participant`'s signals (server offers, subscriptions) to `tx`.
     pub fn attach(&self, participant: ParticipantSid, tx: mpsc::UnboundedSender<Signal>) {
-        self.send(Command::Attach(participant, tx));
+        self.send_all(|| Command::Attach(participant, tx.clone()));
     }
 
     /// Stops routing signals to `tx` (if it is still the participant's).
     pub fn detach(&self, participant: ParticipantSid, tx: mpsc::UnboundedSender<Signal>) {
-        self.send(Command::Detach(participant, tx));
+        self.send_all(|| Command::Detach(participant, tx.clone()));
     }
 
     /// The client's offer; the answer, or `None` when it is ignored.
@@ -191,7 +293,9 @@ impl Media {
         sdp: String,
     ) -> Result<Option<String>, MediaError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
+        let w = self.place(participant, room);
+        self.workers[w]
+            .tx
             .send(Command::Offer {
                 participant,
                 room,
@@ -207,37 +311,51 @@ impl Media {
 
     /// The client's answer to a server offer.
     pub fn answer(&self, participant: ParticipantSid, pc: String, revision: u64, sdp: String) {
-        self.send(Command::Answer {
+        self.send(
             participant,
-            pc,
-            revision,
-            sdp,
-        });
+            Command::Answer {
+                participant,
+                pc,
+                revision,
+                sdp,
+            },
+        );
     }
 
     /// A trickled ICE candidate.
     pub fn candidate(&self, participant: ParticipantSid, pc: String, candidate: String) {
-        self.send(Command::Candidate {
+        self.send(
             participant,
-            pc,
-            candidate,
-        });
+            Command::Candidate {
+                participant,
+                pc,
+                candidate,
+            },
+        );
     }
 
-    /// What the participant's client asked for in `connect` (media signaling channels, bandwidth
-    /// profile). Send before its first offer.
-    pub fn options(&self, participant: ParticipantSid, options: crate::MediaOptions) {
-        self.send(Command::Options(participant, options));
+    /// What the participant's client in `room` asked for in `connect` (media signaling channels,
+    /// bandwidth profile). Send before its first offer.
+    pub fn options(
+        &self,
+        participant: ParticipantSid,
+        room: RoomSid,
+        options: crate::MediaOptions,
+    ) {
+        let w = self.place(participant, room);
+        let _ = self.workers[w]
+            .tx
+            .send(Command::Options(participant, options));
     }
 
     /// The tracks the participant publishes now: (client track id, SID).
     pub fn published(&self, participant: ParticipantSid, tracks: Vec<(String, TrackSid)>) {
-        self.send(Command::Published(participant, tracks));
+        self.send(participant, Command::Published(participant, tracks));
     }
 
     /// The client closed a peer connection.
     pub fn close(&self, participant: ParticipantSid, pc: String) {
-        self.send(Command::Close { participant, pc });
+        self.send(participant, Command::Close { participant, pc });
     }
 
     /// Peer connections and subscriptions of a participant, for a session that resumes.
@@ -246,7 +364,12 @@ impl Media {
         participant: ParticipantSid,
     ) -> (Vec<PcState>, Vec<(TrackSid, String)>) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Command::State { participant, reply }).is_err() {
+        if self
+            .worker_of(participant)
+            .tx
+            .send(Command::State { participant, reply })
+            .is_err()
+        {
             return (Vec::new(), Vec::new());
         }
         rx.await.unwrap_or_default()
@@ -254,22 +377,42 @@ impl Media {
 }
 
 impl vroom_rooms::MediaHooks for Media {
-    fn apply(&self, _room: RoomSid, commands: Vec<MediaCommand>) {
+    fn apply(&self, room: RoomSid, commands: Vec<MediaCommand>) {
+        let worker = &self.workers[self.worker_of_room(room)];
         for c in commands {
             match c {
                 MediaCommand::Subscriptions {
                     participant,
                     subscriptions,
                 } => {
-                    self.send(Command::Subscriptions {
+                    let _ = worker.tx.send(Command::Subscriptions {
                         participant,
                         subs: subscriptions,
                     });
                 }
-                MediaCommand::Gone { participant } => self.send(Command::Gone(participant)),
+                MediaCommand::Gone { participant } => {
+                    let _ = worker.tx.send(Command::Gone(participant));
+                    if let Ok(mut p) = self.placement.lock() {
+                        p.remove(&participant);
+                    }
+                }
             }
         }
     }
+}
+
+/// Worker `i`'s address: port `p + i` of `bind`, or any free port (0) for each.
+fn nth_port(bind: SocketAddr, i: usize) -> std::io::Result<SocketAddr> {
+    let port = match bind.port() {
+        0 => 0,
+        p => u16::try_from(usize::from(p) + i).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("port {p} + {i} (media worker {i}) is beyond 65535"),
+            )
+        })?,
+    };
+    Ok(SocketAddr::new(bind.ip(), port))
 }
 
 async fn run(

@@ -14,14 +14,16 @@
 //! - `peer`: one peer connection, the tracks (and simulcast layers) it receives and those it sends;
 //! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
 //! - `stats`: [`MediaStats`], totals of what the peer connections carried, from str0m's reports;
-//! - `driver`: [`Media`], the Tokio task that owns the UDP socket and feeds the core;
+//! - `driver`: [`Media`], the media workers: Tokio tasks each owning a UDP socket (and a TCP
+//!   listener) and a core; a room's peer connections all live on the worker its SID hashes to;
 //! - `tcp`: ICE over TCP, the passive side: the listener and RFC 4571 framing of its connections.
 //!
 //! # Contracts
 //! - The core never reads a clock or touches a socket: time and datagrams are inputs.
-//! - One UDP socket carries every peer connection (ICE-lite, BUNDLE, rtcp-mux); datagrams are routed
-//!   to the connection whose ICE credentials accept them. Optionally one TCP listener does the same
-//!   for clients whose UDP is blocked (a `tcptype passive` candidate after the UDP one).
+//! - One UDP socket per worker carries every peer connection of its rooms (ICE-lite, BUNDLE,
+//!   rtcp-mux); datagrams are routed to the connection whose ICE credentials accept them. Optionally
+//!   one TCP listener per worker does the same for clients whose UDP is blocked (a `tcptype passive`
+//!   candidate after the UDP one). Forwarding never crosses workers.
 //! - The server answers the client's offers and makes its own offers only to add or remove the tracks
 //!   a participant receives; it never sends on m-lines the client created.
 

@@ -52,6 +52,29 @@ pub struct Totals {
     pub keyframe_requests: u64,
 }
 
+impl Totals {
+    fn add(&mut self, o: &Self) {
+        self.bytes += o.bytes;
+        self.packets += o.packets;
+        self.packets_lost += o.packets_lost;
+        self.nacks += o.nacks;
+        self.keyframe_requests += o.keyframe_requests;
+    }
+}
+
+impl MediaStats {
+    /// Adds another worker's figures.
+    pub fn add(&mut self, o: &Self) {
+        self.peer_connections += o.peer_connections;
+        self.connected_peer_connections += o.connected_peer_connections;
+        self.tcp_connections += o.tcp_connections;
+        self.streams_in += o.streams_in;
+        self.streams_out += o.streams_out;
+        self.received.add(&o.received);
+        self.sent.add(&o.sent);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Direction {
     In,

@@ -57,6 +57,8 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
             tcp_bind: Some(loopback),
             announce_ip: None,
             max_subscriber_bitrate: None,
+            // One worker: the test reaches its TCP listener.
+            workers: 1,
         },
         stop.clone(),
     )

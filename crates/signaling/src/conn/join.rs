@@ -165,7 +165,6 @@ impl Conn {
             ..
         } = joined;
         let key = self.sig.resume.key_for(participant.sid);
-        self.tell_media_published(participant.sid, &published);
         let entries = Self::published_entries(&published, refused);
         self.participant = Some(participant.sid);
         let options = vroom_sfu::MediaOptions::from_connect(
@@ -175,11 +174,13 @@ impl Conn {
         let media_signaling = match &self.sig.media {
             Some(media) => {
                 let reply = options.reply();
-                media.options(participant.sid, options);
+                media.options(participant.sid, room.sid, options);
                 reply
             }
             None => serde_json::json!({}),
         };
+        // After the options: they place the participant on its room's media worker.
+        self.tell_media_published(participant.sid, &published);
         let answers = match self
             .media_answers(participant.sid, &room, &c.peer_connections)
             .await
