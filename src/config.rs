@@ -67,6 +67,8 @@ pub struct Limits {
     pub signaling_messages: Option<vroom_signaling::Rate>,
     /// Signaling `update` messages (track and negotiation changes) one connection may send.
     pub signaling_updates: Option<vroom_signaling::Rate>,
+    /// Rooms in progress per account (none: unlimited); beyond it 53103.
+    pub max_rooms_per_account: Option<usize>,
 }
 
 /// Signaling frames per second per connection by default: twilio-video.js sends a heartbeat every
@@ -97,6 +99,7 @@ impl Default for Limits {
             connections: crate::listen::ConnectionLimits::default(),
             signaling_messages: signaling_rate(DEFAULT_SIGNALING_MESSAGES_PER_SECOND),
             signaling_updates: signaling_rate(DEFAULT_SIGNALING_UPDATES_PER_SECOND),
+            max_rooms_per_account: None,
         }
     }
 }

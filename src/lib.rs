@@ -113,6 +113,7 @@ impl App {
             outbox: Arc::clone(&outbox),
             ad_hoc_callback: config.ad_hoc_status_callback.clone(),
             media: hooks,
+            max_rooms_per_account: config.limits.max_rooms_per_account,
         })
         .await
         .context("cannot restore the rooms in progress")?;

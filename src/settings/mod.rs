@@ -90,6 +90,8 @@ pub struct LimitSettings {
     pub signaling_messages_per_second: Option<f64>,
     /// Signaling `update` messages per second per connection (0: unlimited).
     pub signaling_updates_per_second: Option<f64>,
+    /// Rooms in progress per account (0: unlimited).
+    pub max_rooms_per_account: Option<usize>,
 }
 
 /// `[credentials]`: given ones replace the stored ones; missing ones are generated at first start.
@@ -302,6 +304,10 @@ impl Settings {
                 signaling_updates_per_second: pick(
                     self.limits.signaling_updates_per_second,
                     top.limits.signaling_updates_per_second,
+                ),
+                max_rooms_per_account: pick(
+                    self.limits.max_rooms_per_account,
+                    top.limits.max_rooms_per_account,
                 ),
             },
         }

@@ -372,6 +372,7 @@ impl Settings {
                 crate::config::DEFAULT_SIGNALING_UPDATES_PER_SECOND,
                 "limits.signaling_updates_per_second",
             )?,
+            max_rooms_per_account: l.max_rooms_per_account.filter(|n| *n > 0),
         })
     }
 }

@@ -275,3 +275,83 @@ async fn a_signaling_flood_is_disconnected_and_the_room_carries_on() {
         "a new connection starts with a full budget"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_at_its_room_cap_is_refused_new_rooms_and_keeps_its_others() {
+    let s = TestServer::with(Options {
+        limits: Limits {
+            max_rooms_per_account: Some(2),
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let first = s.create_room(&[("UniqueName", "one")]).await;
+    let (_alice, joined) =
+        SignalClient::join(&s.ws, &s.token("alice", None), Some("two"), &[]).await;
+    assert_eq!(
+        joined["type"], "connected",
+        "an ad-hoc room counts too: {joined}"
+    );
+    let (status, body) = s.post("/v1/Rooms", &[("UniqueName", "three")]).await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(53103)),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 Rooms in progress"),
+        "{body}"
+    );
+    let (_c, refused) = SignalClient::join(&s.ws, &s.token("carol", None), Some("four"), &[]).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_i64()),
+        (Some("error"), Some(53103)),
+        "{refused}"
+    );
+    // Its rooms in progress are still joined; once one ends, a new one can be made.
+    let (_bob, joined) = SignalClient::join(&s.ws, &s.token("bob", None), Some("one"), &[]).await;
+    assert_eq!(joined["type"], "connected", "{joined}");
+    let sid = first["sid"].as_str().unwrap();
+    let (status, _) = s
+        .post(&format!("/v1/Rooms/{sid}"), &[("Status", "completed")])
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    s.eventually("the completed room no longer counts", || async {
+        s.post("/v1/Rooms", &[("UniqueName", "three")]).await.0 == StatusCode::CREATED
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_creates_never_overshoot_the_room_cap() {
+    let s = TestServer::with(Options {
+        limits: Limits {
+            max_rooms_per_account: Some(5),
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let names: Vec<String> = (0..20).map(|i| format!("race-{i}")).collect();
+    let forms: Vec<[(&str, &str); 1]> =
+        names.iter().map(|n| [("UniqueName", n.as_str())]).collect();
+    let answers =
+        futures::future::join_all(forms.iter().map(|form| s.post("/v1/Rooms", form))).await;
+    let created = answers
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 5, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(st, _)| *st != StatusCode::CREATED)
+            .all(|(_, b)| b["code"] == 53103)
+    );
+    let (_, rooms) = s.get("/v1/Rooms").await;
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 5);
+}

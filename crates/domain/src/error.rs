@@ -18,6 +18,14 @@ pub enum Error {
     /// No room could be created (e.g. ad-hoc creation disabled).
     #[error("Unable to create Room")]
     RoomCreateFailed,
+    /// The account already has as many rooms in progress as the server allows.
+    #[error(
+        "Unable to create Room: the account has {limit} Rooms in progress, the most this server allows"
+    )]
+    TooManyRooms {
+        /// The server's limit.
+        limit: usize,
+    },
     /// The room cannot take another participant.
     #[error("Room contains too many Participants")]
     RoomFull,
@@ -129,7 +137,7 @@ impl Error {
             Self::RoomNameInvalid => 53100,
             Self::RoomNameTooLong => 53101,
             Self::RoomNameInvalidChars => 53102,
-            Self::RoomCreateFailed => 53103,
+            Self::RoomCreateFailed | Self::TooManyRooms { .. } => 53103,
             Self::RoomFull => 53105,
             Self::RoomNotFound => 53106,
             Self::MaxParticipantsOutOfRange { .. } => 53107,

@@ -65,6 +65,8 @@ pub(crate) enum Command {
 #[derive(Clone)]
 pub(crate) struct RoomHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// The room's account, to count an account's rooms in progress.
+    pub(crate) account: vroom_domain::sid::AccountSid,
 }
 
 impl RoomHandle {
@@ -126,7 +128,10 @@ pub(crate) fn spawn(
     tracker: &tokio_util::task::TaskTracker,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = RoomHandle { tx };
+    let handle = RoomHandle {
+        tx,
+        account: live.room().account_sid,
+    };
     let actor = RoomActor {
         live,
         sessions: HashMap::new(),

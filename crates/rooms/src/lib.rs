@@ -151,6 +151,8 @@ pub struct HubDeps {
     pub ad_hoc_callback: Option<(String, vroom_domain::room::CallbackMethod)>,
     /// The media server.
     pub media: Arc<dyn MediaHooks>,
+    /// Rooms in progress one account may have (REST and ad-hoc alike); none: unlimited.
+    pub max_rooms_per_account: Option<usize>,
 }
 
 /// The rooms service: creates rooms, finds the task of a room in progress, and routes requests to it.
@@ -162,6 +164,30 @@ pub struct Hub {
     ad_hoc_callback: Option<(String, vroom_domain::room::CallbackMethod)>,
     tracker: TaskTracker,
     next_session: Arc<AtomicU64>,
+    max_rooms_per_account: Option<usize>,
+    /// Rooms being created right now, per account: counted against the limit until registered.
+    creating: Arc<Mutex<HashMap<AccountSid, usize>>>,
+}
+
+/// A place an account holds among its rooms in progress while its room is being created.
+struct Reserved {
+    creating: Arc<Mutex<HashMap<AccountSid, usize>>>,
+    account: AccountSid,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let mut creating = self
+            .creating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = creating.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                creating.remove(&self.account);
+            }
+        }
+    }
 }
 
 impl Hub {
@@ -186,6 +212,8 @@ impl Hub {
             ad_hoc_callback: deps.ad_hoc_callback,
             tracker: TaskTracker::new(),
             next_session: Arc::new(AtomicU64::new(1)),
+            max_rooms_per_account: deps.max_rooms_per_account,
+            creating: Arc::new(Mutex::new(HashMap::new())),
         };
         hub.recover().await?;
         Ok(hub)
@@ -243,6 +271,35 @@ impl Hub {
             self.deps.outbox.notify_one();
         }
         Ok(self.register(live))
+    }
+
+    /// Holds a place for one more room of `account`, or refuses it when the account has as many
+    /// rooms in progress (and being created) as allowed. Every room in progress has a task in the
+    /// registry (the hub revives them all at start), so the registry is the count; the rooms being
+    /// created are added so that concurrent creates cannot overshoot.
+    fn reserve(&self, account: AccountSid) -> Result<Option<Reserved>, HubError> {
+        let Some(limit) = self.max_rooms_per_account else {
+            return Ok(None);
+        };
+        let registry = self
+            .deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut creating = self
+            .creating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = registry.values().filter(|h| h.account == account).count();
+        let pending = creating.get(&account).copied().unwrap_or(0);
+        if live + pending >= limit {
+            return Err(vroom_domain::Error::TooManyRooms { limit }.into());
+        }
+        creating.insert(account, pending + 1);
+        Ok(Some(Reserved {
+            creating: Arc::clone(&self.creating),
+            account,
+        }))
     }
 
     /// Registers and starts the task of `live`, unless one already runs for that room.
@@ -340,6 +397,7 @@ impl Hub {
         settings: vroom_domain::room::RoomSettings,
         ad_hoc: bool,
     ) -> Result<Room, HubError> {
+        let _place = self.reserve(account)?;
         let now = self.deps.clock.now();
         let sid = RoomSid::generate(self.deps.ids.as_ref());
         let room = Room {

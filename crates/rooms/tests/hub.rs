@@ -25,6 +25,7 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
         outbox: Arc::new(Notify::new()),
         ad_hoc_callback: None,
         media: Arc::new(vroom_rooms::NoMedia),
+        max_rooms_per_account: None,
     })
     .await
     .unwrap()
