@@ -126,6 +126,13 @@ impl Default for Config {
                 announce_ip: None,
                 max_subscriber_bitrate: None,
                 workers: 0,
+                turn: Some(vroom_sfu::TurnConfig {
+                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    announce_ip: None,
+                    credential_ttl: std::time::Duration::from_secs(
+                        crate::settings::DEFAULT_TURN_CREDENTIAL_TTL_SECS,
+                    ),
+                }),
             }),
             limits: Limits::default(),
         }

@@ -208,6 +208,11 @@ impl App {
                 max_frame_bytes: self.config.limits.signaling_message_bytes,
                 max_frames: self.config.limits.signaling_messages,
                 max_updates: self.config.limits.signaling_updates,
+                turn: self
+                    .media
+                    .as_ref()
+                    .and_then(|m| m.turn())
+                    .map(|t| t.issuer().clone()),
                 ..SignalingConfig::default()
             },
         );

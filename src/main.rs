@@ -86,6 +86,16 @@ struct ServeArgs {
     /// Do not accept ICE over TCP: media only over UDP (no TCP listener, no TCP candidates).
     #[arg(long, env = "VROOM_RTC_NO_TCP", num_args = 0..=1, default_missing_value = "true")]
     rtc_no_tcp: Option<bool>,
+    /// UDP port of the embedded TURN server, whose URL and credentials clients get in `iced`
+    /// [default: 0, any free port].
+    #[arg(long, env = "VROOM_TURN_UDP_PORT")]
+    turn_udp_port: Option<u16>,
+    /// Seconds a TURN credential handed to a client stays valid [default: 86400].
+    #[arg(long, env = "VROOM_TURN_CREDENTIAL_TTL")]
+    turn_credential_ttl: Option<u64>,
+    /// Do not run the embedded TURN server (clients that ask get no ICE servers).
+    #[arg(long, env = "VROOM_NO_TURN", num_args = 0..=1, default_missing_value = "true")]
+    no_turn: Option<bool>,
     /// IP address the media server binds [default: the --listen address].
     #[arg(long, env = "VROOM_RTC_BIND_IP")]
     rtc_bind_ip: Option<std::net::IpAddr>,
@@ -210,6 +220,9 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
             udp_port: serve.rtc_udp_port,
             tcp: serve.rtc_no_tcp.map(|off| !off),
             tcp_port: serve.rtc_tcp_port,
+            turn: serve.no_turn.map(|off| !off),
+            turn_udp_port: serve.turn_udp_port,
+            turn_credential_ttl: serve.turn_credential_ttl,
             bind_ip: serve.rtc_bind_ip,
             announce_ip: serve.rtc_announce_ip,
             max_subscriber_bitrate: serve.rtc_max_subscriber_bitrate,
@@ -241,7 +254,7 @@ fn print_credentials(c: &vroom_store::StoredCredentials, base: &str) {
     );
     println!("  client.video.base_url = \"{base}\"");
     println!(
-        "and twilio-video.js with connect(token, {{ wsServer: \"{}/signaling\", iceServers: [], insights: false }}).",
+        "and twilio-video.js with connect(token, {{ wsServer: \"{}/signaling\", insights: false }}).",
         base.replacen("http", "ws", 1)
     );
     println!("Mint a token with: vroom token --identity alice --room my-room");

@@ -167,6 +167,9 @@ async fn sample(o: &Observe) {
     metrics::gauge!("vroom_sfu_peer_connections_connected")
         .set(s.connected_peer_connections as f64);
     metrics::gauge!("vroom_sfu_tcp_connections").set(s.tcp_connections as f64);
+    if let Some(turn) = media.turn() {
+        metrics::gauge!("vroom_turn_relays").set(turn.relays() as f64);
+    }
     metrics::gauge!("vroom_sfu_streams", "direction" => "in").set(s.streams_in as f64);
     metrics::gauge!("vroom_sfu_streams", "direction" => "out").set(s.streams_out as f64);
     for (direction, t) in [("in", s.received), ("out", s.sent)] {
@@ -279,6 +282,10 @@ fn describe() {
     describe_gauge!(
         "vroom_sfu_peer_connections_connected",
         "Peer connections whose ICE and DTLS are up."
+    );
+    describe_gauge!(
+        "vroom_turn_relays",
+        "Relays (TURN allocations) open at the embedded TURN server."
     );
     describe_gauge!(
         "vroom_sfu_tcp_connections",

@@ -21,6 +21,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "vroom-data";
 /// The default shutdown timeout, seconds: under Docker's default stop grace period (10 s).
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 8;
+/// How long a TURN credential handed to a client stays valid, seconds (a day, as Twilio's).
+pub const DEFAULT_TURN_CREDENTIAL_TTL_SECS: u64 = 86_400;
 /// The default log filter (`RUST_LOG` overrides it).
 pub const DEFAULT_LOG_LEVEL: &str = "info,tower_http=warn,sqlx=warn";
 
@@ -188,6 +190,12 @@ pub struct MediaSettings {
     pub max_subscriber_bitrate: Option<u64>,
     /// Media workers (0: one per core).
     pub workers: Option<usize>,
+    /// Run the embedded TURN server (handed to clients in `iced`).
+    pub turn: Option<bool>,
+    /// Its UDP port (0: any free port).
+    pub turn_udp_port: Option<u16>,
+    /// Seconds a TURN credential handed to a client stays valid.
+    pub turn_credential_ttl: Option<u64>,
 }
 
 /// `[quickstart]`
@@ -270,6 +278,9 @@ impl Settings {
                 announce_ip: pick(m.announce_ip, tm.announce_ip),
                 max_subscriber_bitrate: pick(m.max_subscriber_bitrate, tm.max_subscriber_bitrate),
                 workers: pick(m.workers, tm.workers),
+                turn: pick(m.turn, tm.turn),
+                turn_udp_port: pick(m.turn_udp_port, tm.turn_udp_port),
+                turn_credential_ttl: pick(m.turn_credential_ttl, tm.turn_credential_ttl),
             },
             quickstart: QuickstartSettings {
                 sdk: pick(self.quickstart.sdk, top.quickstart.sdk),

@@ -10,8 +10,8 @@ use vroom_domain::room::CallbackMethod;
 use vroom_domain::time::Span;
 
 use super::{
-    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_SHUTDOWN_TIMEOUT_SECS, LogFormat,
-    Settings,
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+    DEFAULT_TURN_CREDENTIAL_TTL_SECS, LogFormat, Settings,
 };
 use crate::config::{self, Config, ConfigError, CredentialSeed, WebhookConfig};
 use crate::quickstart::{DEFAULT_CDN, SdkSource};
@@ -237,6 +237,15 @@ impl Settings {
                 announce_ip,
                 max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
                 workers: m.workers.unwrap_or(0),
+                turn: m.turn.unwrap_or(true).then(|| vroom_sfu::TurnConfig {
+                    bind: SocketAddr::new(bind_ip, m.turn_udp_port.unwrap_or(0)),
+                    announce_ip,
+                    credential_ttl: Duration::from_secs(
+                        m.turn_credential_ttl
+                            .unwrap_or(DEFAULT_TURN_CREDENTIAL_TTL_SECS)
+                            .max(1),
+                    ),
+                }),
             }
         });
         let data_dir = self.data_dir_or_default();

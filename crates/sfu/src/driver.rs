@@ -34,6 +34,8 @@ pub struct MediaConfig {
     pub announce_ip: Option<IpAddr>,
     /// Most bits per second of video sent to any one subscriber (`None`: no limit).
     pub max_subscriber_bitrate: Option<u64>,
+    /// The embedded TURN server, relaying to this media server only; `None`: no TURN.
+    pub turn: Option<crate::TurnConfig>,
     /// Media workers (each a task with its own UDP socket and port); 0: one per core.
     pub workers: usize,
 }
@@ -99,6 +101,8 @@ struct Worker {
     tx: mpsc::UnboundedSender<Command>,
     public_addr: SocketAddr,
     tcp_addr: Option<SocketAddr>,
+    /// The bound UDP address (how this host reaches the worker).
+    local_addr: SocketAddr,
 }
 
 /// A handle on the running media server. Cheap to clone.
@@ -107,6 +111,8 @@ pub struct Media {
     workers: Arc<[Worker]>,
     /// The worker of each participant with media, from its room.
     placement: Arc<std::sync::Mutex<HashMap<ParticipantSid, usize>>>,
+    /// The embedded TURN server, relaying to the workers only.
+    turn: Option<crate::Turn>,
 }
 
 impl Media {
@@ -128,6 +134,16 @@ impl Media {
             workers.push(worker);
             tasks.push(task);
         }
+        let turn = match &config.turn {
+            Some(t) => {
+                let media: Vec<(SocketAddr, SocketAddr)> = workers
+                    .iter()
+                    .map(|w: &Worker| (w.public_addr, w.local_addr))
+                    .collect();
+                Some(crate::Turn::start(t, &media, stop.clone()).await?)
+            }
+            None => None,
+        };
         let task = tokio::spawn(async move {
             for t in tasks {
                 let _ = t.await;
@@ -137,6 +153,7 @@ impl Media {
             Self {
                 workers: workers.into(),
                 placement: Arc::default(),
+                turn,
             },
             task,
         ))
@@ -185,6 +202,7 @@ impl Media {
                 tx,
                 public_addr,
                 tcp_addr,
+                local_addr: local,
             },
             task,
         ))
@@ -231,6 +249,12 @@ impl Media {
     #[must_use]
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.workers[0].tcp_addr
+    }
+
+    /// The embedded TURN server, when it is on.
+    #[must_use]
+    pub fn turn(&self) -> Option<&crate::Turn> {
+        self.turn.as_ref()
     }
 
     /// Every worker's media address.

@@ -59,6 +59,7 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
             max_subscriber_bitrate: None,
             // One worker: the test reaches its TCP listener.
             workers: 1,
+            turn: None,
         },
         stop.clone(),
     )

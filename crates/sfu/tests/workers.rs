@@ -45,6 +45,7 @@ async fn rooms_are_spread_over_workers_and_a_room_stays_on_one() {
         tcp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         announce_ip: None,
         max_subscriber_bitrate: None,
+        turn: None,
         workers: 3,
     };
     let (media, task) = Media::start(config, stop.clone()).await.unwrap();

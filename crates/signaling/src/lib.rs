@@ -42,8 +42,11 @@ pub struct SignalingConfig {
     /// The heartbeat timeout offered in `welcome`, in ms; the server sends a heartbeat when it has
     /// been silent this long and gives a client up after three times as long without a frame.
     pub heartbeat_ms: u64,
-    /// RTCIceServer objects sent in `iced` to clients that ask.
+    /// RTCIceServer objects sent in `iced` to clients that ask, when there is no TURN server.
     pub ice_servers: Value,
+    /// The embedded TURN server's credentials: with it, `iced` carries its URLs and a credential
+    /// of the token's identity (to clients whose token is valid).
+    pub turn: Option<vroom_sfu::TurnIssuer>,
     /// Largest accepted frame, bytes.
     pub max_frame_bytes: usize,
     /// Frames (messages and heartbeats) one connection may send (none: unlimited).
@@ -57,6 +60,7 @@ impl Default for SignalingConfig {
         Self {
             heartbeat_ms: 5000,
             ice_servers: Value::Array(Vec::new()),
+            turn: None,
             max_frame_bytes: 1 << 20,
             max_frames: None,
             max_updates: None,

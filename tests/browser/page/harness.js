@@ -166,6 +166,8 @@
         { iceServers: [], insights: false, audio: false, video: false },
         options,
       );
+      // `iceServers: null` stands for an app that passes none: twilio-video.js then asks vroom.
+      if (opts.iceServers === null) delete opts.iceServers;
       // `dataTrack: name` publishes a LocalDataTrack of that name from the start (in `connect`).
       if (opts.dataTrack) {
         window.dataTrack = new Twilio.Video.LocalDataTrack({ name: opts.dataTrack });

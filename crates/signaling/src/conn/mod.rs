@@ -207,6 +207,26 @@ impl Conn {
         self.sig.hub.clock().now()
     }
 
+    /// The ICE servers for `iced`: the TURN server's, with a credential for the token's identity,
+    /// when there is one and the token is valid (relays are not for anyone who opens a socket);
+    /// otherwise the configured list.
+    fn ice_servers(&self, token: Option<&str>) -> serde_json::Value {
+        let now = self.now();
+        match (&self.sig.config.turn, token) {
+            (Some(turn), Some(token)) => match crate::token::verify(token, &self.sig.keys, now) {
+                Ok(grant) => {
+                    let unix = u64::try_from(now.millis() / 1000).unwrap_or(0);
+                    turn.ice_servers(&grant.identity, unix)
+                }
+                Err(e) => {
+                    tracing::debug!(session = self.session, error = %e, "no TURN credential for an invalid token");
+                    self.sig.config.ice_servers.clone()
+                }
+            },
+            _ => self.sig.config.ice_servers.clone(),
+        }
+    }
+
     fn heartbeat(&self) -> Span {
         Span::from_millis(i64::try_from(self.sig.config.heartbeat_ms).unwrap_or(5000))
     }
@@ -425,10 +445,10 @@ impl Conn {
                 );
                 Flow::Continue
             }
-            (Phase::AwaitConnect, ClientMessage::Ice(_)) => {
+            (Phase::AwaitConnect, ClientMessage::Ice(ice)) => {
                 let iced = Iced {
                     kind: "iced",
-                    ice_servers: self.sig.config.ice_servers.clone(),
+                    ice_servers: self.ice_servers(ice.token.as_deref()),
                 };
                 self.send_msg(&iced).await;
                 Flow::Continue
