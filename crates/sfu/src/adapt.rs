@@ -14,7 +14,7 @@ use str0m::channel::ChannelId;
 use vroom_domain::sid::{ParticipantSid, TrackSid};
 use vroom_domain::track::{TrackKind, TrackPriority};
 
-use crate::allocate::{LayerOffer, TrackWant, allocate};
+use crate::allocate::{LayerOffer, Raise, TrackWant, allocate};
 use crate::core::SfuCore;
 use crate::msp::{self, ClientMsp, ClientNetwork, MediaOptions, MspChannel, SwitchOffMode};
 
@@ -71,6 +71,8 @@ pub(crate) struct LinkState {
     pub fit: Option<f64>,
     /// Its downstream estimate (bits per second), when the SFU estimates it.
     pub estimate: Option<u64>,
+    /// The loss the SFU sees on what the client sends (0–1, smoothed).
+    pub uplink_loss: Option<f64>,
     /// Publisher hints last sent, per track SID.
     pub hints_sent: HashMap<String, Vec<bool>>,
 }
@@ -174,7 +176,8 @@ impl SfuCore {
             } => {
                 let peer = &mut self.peers[i];
                 peer.link.network = Some(network);
-                let level = crate::quality::level(Some(&network), None, peer.link.fit);
+                let level =
+                    crate::quality::level(Some(&network), peer.link.uplink_loss, peer.link.fit);
                 peer.link.level = Some(level);
                 let (room, me) = (peer.room, peer.participant);
                 let remotes: Vec<(String, u8)> = if remote_level > 0 {
@@ -359,7 +362,11 @@ impl SfuCore {
                 }
             })
             .collect();
-        let allocation = allocate(budget, switch_off || budget.is_none(), &wants);
+        let raise = match profile.map(|p| p.mode.as_str()) {
+            Some("collaboration" | "presentation") => Raise::PriorityFirst,
+            _ => Raise::RoundRobin,
+        };
+        let allocation = allocate(budget, switch_off || budget.is_none(), raise, &wants);
         let peer = &mut self.peers[i];
         if peer.link.estimate.is_some() {
             // Probe for what the tracks want (the estimator never goes far above what is sent).

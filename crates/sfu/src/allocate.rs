@@ -7,7 +7,9 @@
 //! known). With a budget, tracks are served in priority order: first each gets its lowest layer if
 //! that fits (else it is switched off, unless switching off is disabled; the first track is never
 //! switched off for bandwidth), then each is raised
-//! towards its target while the budget lasts. Pure: the caller applies the result.
+//! towards its target while the budget lasts: in `grid` mode one layer per track per round, in
+//! `collaboration` and `presentation` the higher priorities first all the way. Pure: the caller
+//! applies the result.
 
 use vroom_domain::track::TrackPriority;
 
@@ -57,8 +59,24 @@ fn target(want: &TrackWant) -> Option<usize> {
     Some(tall_enough.unwrap_or(want.layers.len() - 1))
 }
 
+/// How what is left after every track's lowest layer is shared (the bandwidth profile's `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Raise {
+    /// `grid`: every track goes up one layer per round, in priority order, so equal tiles stay
+    /// alike.
+    RoundRobin,
+    /// `collaboration` and `presentation`: the highest-priority tracks go all the way to their
+    /// target before the next one is raised.
+    PriorityFirst,
+}
+
 /// Shares `budget` (bits per second; `None`: no limit) among `wants`.
-pub(crate) fn allocate(budget: Option<u64>, switch_off: bool, wants: &[TrackWant]) -> Allocation {
+pub(crate) fn allocate(
+    budget: Option<u64>,
+    switch_off: bool,
+    raise: Raise,
+    wants: &[TrackWant],
+) -> Allocation {
     let targets: Vec<Option<usize>> = wants.iter().map(target).collect();
     let wanted = wants
         .iter()
@@ -105,20 +123,34 @@ pub(crate) fn allocate(budget: Option<u64>, switch_off: bool, wants: &[TrackWant
             at[i] = Some(0);
         }
     }
-    for &i in &order {
-        let (Some(mut pos), Some(t)) = (at[i], targets[i]) else {
-            continue;
-        };
-        let layers = &wants[i].layers;
-        while pos < t {
-            let extra = layers[pos + 1].bitrate.saturating_sub(layers[pos].bitrate);
-            if extra > left {
-                break;
+    // Raise tracks towards their targets: one layer per track per round (round robin), or each
+    // track as far as it goes before the next (priority first).
+    let mut raised = true;
+    while raised {
+        raised = false;
+        for &i in &order {
+            let (Some(pos), Some(t)) = (at[i], targets[i]) else {
+                continue;
+            };
+            let layers = &wants[i].layers;
+            let mut pos = pos;
+            while pos < t {
+                let extra = layers[pos + 1].bitrate.saturating_sub(layers[pos].bitrate);
+                if extra > left {
+                    break;
+                }
+                left -= extra;
+                pos += 1;
+                raised = true;
+                if raise == Raise::RoundRobin {
+                    break;
+                }
             }
-            left -= extra;
-            pos += 1;
+            at[i] = Some(pos);
         }
-        at[i] = Some(pos);
+        if raise == Raise::PriorityFirst {
+            break;
+        }
     }
     let given = wants
         .iter()
@@ -180,7 +212,12 @@ mod tests {
     fn without_a_budget_every_track_gets_its_target() {
         let mut small = three(TrackPriority::Standard);
         small.render_height = Some(200);
-        let a = allocate(None, true, &[three(TrackPriority::Low), small]);
+        let a = allocate(
+            None,
+            true,
+            Raise::PriorityFirst,
+            &[three(TrackPriority::Low), small],
+        );
         assert_eq!(a.layers, vec![Some(2), Some(1)]);
         assert_eq!(a.wanted, 1_300_000);
     }
@@ -188,16 +225,29 @@ mod tests {
     #[test]
     fn a_budget_serves_priorities_first_and_switches_off_what_does_not_fit() {
         let wants = [three(TrackPriority::Low), three(TrackPriority::High)];
-        let a = allocate(Some(150_000), true, &wants);
+        let a = allocate(Some(150_000), true, Raise::PriorityFirst, &wants);
         assert_eq!(a.layers, vec![None, Some(0)], "only the high one fits");
-        let a = allocate(Some(50_000), true, &wants);
+        let a = allocate(Some(50_000), true, Raise::PriorityFirst, &wants);
         assert_eq!(a.layers, vec![None, Some(0)], "the first one stays on");
         assert_eq!(a.given, 50_000, "what is given counts up to the budget");
-        let a = allocate(Some(450_000), true, &wants);
+        let a = allocate(Some(450_000), true, Raise::PriorityFirst, &wants);
         assert_eq!(a.layers, vec![Some(0), Some(1)]);
         assert_eq!(a.given, 400_000);
-        let a = allocate(Some(150_000), false, &wants);
+        let a = allocate(Some(150_000), false, Raise::PriorityFirst, &wants);
         assert_eq!(a.layers, vec![Some(0), Some(0)], "switch-off disabled");
+    }
+
+    #[test]
+    fn grid_raises_tiles_alike_and_presentation_raises_the_first_all_the_way() {
+        let wants = [
+            three(TrackPriority::Standard),
+            three(TrackPriority::Standard),
+        ];
+        // 200 kbit/s for the two lowest layers, 1 Mbit/s left: two middles (400) or one top (900).
+        let grid = allocate(Some(1_200_000), true, Raise::RoundRobin, &wants);
+        assert_eq!(grid.layers, vec![Some(1), Some(1)]);
+        let presentation = allocate(Some(1_200_000), true, Raise::PriorityFirst, &wants);
+        assert_eq!(presentation.layers, vec![Some(2), Some(0)]);
     }
 
     #[test]
@@ -208,7 +258,7 @@ mod tests {
             layers: Vec::new(),
             ..three(TrackPriority::Low)
         };
-        let a = allocate(Some(10), true, &[off, new]);
+        let a = allocate(Some(10), true, Raise::PriorityFirst, &[off, new]);
         assert_eq!(a.layers, vec![None, Some(0)]);
     }
 }

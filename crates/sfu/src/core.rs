@@ -653,6 +653,12 @@ impl SfuCore {
                 peer.channels_in.remove(&cid);
             }
             Event::MediaIngressStats(s) => {
+                if let Some(loss) = s.loss {
+                    // What the SFU sees of the client's uplink, smoothed over reports.
+                    let loss = f64::from(loss);
+                    let old = peer.link.uplink_loss.unwrap_or(loss);
+                    peer.link.uplink_loss = Some(old * 0.7 + loss * 0.3);
+                }
                 self.stats.ingress(peer.participant, &peer.pc, &s, now);
             }
             Event::EgressBitrateEstimate(

@@ -1,5 +1,6 @@
 //! Network quality levels (0–5, as twilio-video.js shows them) from what a client reports (loss,
-//! round-trip time) and what the SFU knows of its downstream (how much of the video it asked for
+//! round-trip time, jitter), the loss the SFU sees on what it sends, and what the SFU knows of its
+//! downstream (how much of the video it asked for
 //! fits the bandwidth it has). The level is the worst of the figures present; with nothing known it
 //! is 5. Sans-IO and pure.
 
@@ -8,6 +9,7 @@ use crate::msp::ClientNetwork;
 /// Thresholds: a figure at or better than `THRESHOLDS[k]` earns level 5 - k.
 const LOSS: [f64; 4] = [0.01, 0.03, 0.06, 0.12];
 const RTT_SECONDS: [f64; 4] = [0.2, 0.3, 0.5, 1.0];
+const JITTER_SECONDS: [f64; 4] = [0.05, 0.1, 0.2, 0.4];
 /// Share of the wanted video bitrate that fits the subscriber's bandwidth.
 const FIT: [f64; 4] = [0.95, 0.7, 0.45, 0.25];
 
@@ -48,6 +50,9 @@ pub(crate) fn level(
         let rtt = if rtt > 20.0 { rtt / 1000.0 } else { rtt };
         level = level.min(below(rtt, RTT_SECONDS));
     }
+    if let Some(jitter) = network.and_then(|n| n.jitter).filter(|j| j.is_finite()) {
+        level = level.min(below(jitter, JITTER_SECONDS));
+    }
     if let Some(fit) = fit.filter(|f| f.is_finite()) {
         level = level.min(above(fit, FIT));
     }
@@ -73,5 +78,10 @@ mod tests {
         assert_eq!(level(None, Some(0.5), None), 1);
         assert_eq!(level(None, None, Some(0.5)), 3);
         assert_eq!(level(None, None, Some(0.1)), 1);
+        let jittery = ClientNetwork {
+            jitter: Some(0.15),
+            ..ClientNetwork::default()
+        };
+        assert_eq!(level(Some(&jittery), None, None), 3);
     }
 }
