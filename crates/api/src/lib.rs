@@ -24,7 +24,7 @@ mod participants;
 mod rooms;
 mod rules;
 mod tracks;
-mod wire;
+pub mod wire;
 
 use std::sync::Arc;
 
