@@ -26,6 +26,9 @@ mod rules;
 mod tracks;
 pub mod wire;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -18,7 +18,7 @@ use crate::{ApiState, Segment, list_base, query_of, resolve_room};
 
 /// Reads the `CreateRoomRequest` parameters. Type errors get the parameter's own Twilio code where
 /// it has one, and always name the parameter.
-fn create_request(p: &Params) -> ApiResult<CreateRoom> {
+pub(crate) fn create_request(p: &Params) -> ApiResult<CreateRoom> {
     use vroom_domain::Error as E;
     let video_codecs = if p.get("VideoCodecs").is_some() {
         let mut codecs = Vec::new();
