@@ -298,7 +298,35 @@ impl Client {
     }
 }
 
-/// Writes one frame on `mid` with its first negotiated payload type (nothing before negotiation).
+/// Writes one frame on `mid` (in layer `rid`, if given) with its first negotiated payload type;
+/// false before negotiation.
+fn write_frame(
+    rtc: &mut Rtc,
+    mid: Mid,
+    rid: Option<&str>,
+    now: Instant,
+    time: MediaTime,
+    data: &[u8],
+) -> anyhow::Result<bool> {
+    let Some(writer) = rtc.writer(mid) else {
+        return Ok(false);
+    };
+    let Some(pt) = writer
+        .payload_params()
+        .next()
+        .map(str0m::format::PayloadParams::pt)
+    else {
+        return Ok(false);
+    };
+    let writer = match rid {
+        Some(rid) => writer.rid(rid.into()),
+        None => writer,
+    };
+    writer.write(pt, now, time, data.to_vec())?;
+    Ok(true)
+}
+
+/// Writes one frame on `mid`, counted as sent.
 fn write(
     rtc: &mut Rtc,
     mid: Mid,
@@ -307,18 +335,9 @@ fn write(
     data: &[u8],
     sent: &AtomicU64,
 ) -> anyhow::Result<()> {
-    let Some(writer) = rtc.writer(mid) else {
-        return Ok(());
-    };
-    let Some(pt) = writer
-        .payload_params()
-        .next()
-        .map(str0m::format::PayloadParams::pt)
-    else {
-        return Ok(());
-    };
-    writer.write(pt, now, time, data.to_vec())?;
-    sent.fetch_add(1, Ordering::Relaxed);
+    if write_frame(rtc, mid, None, now, time, data)? {
+        sent.fetch_add(1, Ordering::Relaxed);
+    }
     Ok(())
 }
 
@@ -337,19 +356,8 @@ fn write_layers(
 ) -> anyhow::Result<()> {
     let mut wrote = false;
     for (rid, divisor) in LAYERS.iter().zip(LAYER_DIVISORS) {
-        let Some(writer) = rtc.writer(mid) else {
-            return Ok(());
-        };
-        let Some(pt) = writer
-            .payload_params()
-            .next()
-            .map(str0m::format::PayloadParams::pt)
-        else {
-            return Ok(());
-        };
-        let frame = data[..(data.len() / divisor).max(1)].to_vec();
-        writer.rid((*rid).into()).write(pt, now, time, frame)?;
-        wrote = true;
+        let frame = &data[..(data.len() / divisor).max(1)];
+        wrote |= write_frame(rtc, mid, Some(rid), now, time, frame)?;
     }
     if wrote {
         sent.fetch_add(1, Ordering::Relaxed);

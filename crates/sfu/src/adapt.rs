@@ -32,6 +32,9 @@ const PROBE_HEADROOM: f64 = 1.15;
 /// MSP messages kept for a channel that is not open yet.
 const MAX_QUEUED: usize = 64;
 
+/// The layers each published video track sends now, by (publisher, client track id).
+type LayerOffers = HashMap<(ParticipantSid, String), Vec<LayerOffer>>;
+
 /// One media signaling channel the server opens on a participant's connection.
 #[derive(Debug, Clone)]
 pub(crate) struct MspOut {
@@ -205,7 +208,7 @@ impl SfuCore {
                 {
                     t.adapt.priority = Some(priority);
                 }
-                self.allocate_peer(i, now, true);
+                self.allocate_peer(i, now);
             }
             ClientMsp::RenderHints { id, hints } => {
                 let mut answered = Vec::new();
@@ -230,7 +233,7 @@ impl SfuCore {
                     msp::render_hints_reply(id, &answered),
                     now,
                 );
-                self.allocate_peer(i, now, true);
+                self.allocate_peer(i, now);
             }
             ClientMsp::ClientReset { track } => {
                 self.peers[i].link.hints_sent.remove(&track);
@@ -269,8 +272,10 @@ impl SfuCore {
                 }
             }
         }
+        // What publishers send is the same for every subscriber: read it once per tick.
+        let offers = self.offers(now);
         for i in 0..self.peers.len() {
-            self.allocate_peer(i, now, false);
+            self.allocate_with(i, now, false, &offers);
         }
         for i in 0..self.peers.len() {
             self.publisher_hints(i, now);
@@ -278,7 +283,7 @@ impl SfuCore {
     }
 
     /// The layers each track's publisher sends now, by (publisher, client track id).
-    fn offers(&self, now: Instant) -> HashMap<(ParticipantSid, &str), Vec<LayerOffer>> {
+    fn offers(&self, now: Instant) -> LayerOffers {
         let mut offers = HashMap::new();
         for p in &self.peers {
             for t in p.incoming.values().filter(|t| t.video) {
@@ -293,15 +298,22 @@ impl SfuCore {
                         height: l.height,
                     })
                     .collect();
-                offers.insert((p.participant, t.track_id.as_str()), layers);
+                offers.insert((p.participant, t.track_id.clone()), layers);
             }
         }
         offers
     }
 
-    /// Shares peer `i`'s bandwidth among its video tracks and applies the result; `forced` applies
-    /// raises at once (the client asked for the change).
-    pub(crate) fn allocate_peer(&mut self, i: usize, now: Instant, forced: bool) {
+    /// Shares peer `i`'s bandwidth among its video tracks and applies the result at once (the
+    /// client asked for a change).
+    fn allocate_peer(&mut self, i: usize, now: Instant) {
+        let offers = self.offers(now);
+        self.allocate_with(i, now, true, &offers);
+    }
+
+    /// Shares peer `i`'s bandwidth among its video tracks given what publishers send (`offers`)
+    /// and applies the result; `forced` applies raises at once.
+    fn allocate_with(&mut self, i: usize, now: Instant, forced: bool, offers: &LayerOffers) {
         let Some(peer) = self.peers.get(i) else {
             return;
         };
@@ -326,7 +338,6 @@ impl SfuCore {
         .min();
         let switch_off = profile.is_some_and(|p| p.switch_off != SwitchOffMode::Disabled);
         let dominant = self.speakers.get(&peer.room).and_then(|s| s.dominant());
-        let offers = self.offers(now);
         let video: Vec<usize> = (0..peer.outgoing.len())
             .filter(|k| {
                 peer.outgoing[*k].sub.kind == TrackKind::Video && peer.outgoing[*k].listed()
@@ -356,7 +367,7 @@ impl SfuCore {
                     enabled: !t.adapt.hinted_off,
                     render_height: t.adapt.render_height.or(from_profile),
                     layers: offers
-                        .get(&(t.sub.publisher, t.sub.publisher_track_id.as_str()))
+                        .get(&(t.sub.publisher, t.sub.publisher_track_id.clone()))
                         .cloned()
                         .unwrap_or_default(),
                 }

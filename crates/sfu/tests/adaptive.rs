@@ -41,6 +41,18 @@ fn send_msp(net: &mut Net, c: usize, label: &str, message: &Value) {
     net.deliver();
 }
 
+/// Client `c`'s render hint `hint` (enabled and/or render_dimensions) for track `sid`, message `id`.
+fn render_hint(net: &mut Net, c: usize, id: u64, sid: &str, hint: Value) {
+    let mut hint = hint;
+    hint["track"] = json!(sid);
+    send_msp(
+        net,
+        c,
+        "render_hints",
+        &json!({ "type": "render_hints", "subscriber": { "id": id, "hints": [hint] } }),
+    );
+}
+
 /// The JSON messages client `c` received on `label`, taken.
 fn take_msp(net: &mut Net, c: usize, label: &str) -> Vec<Value> {
     let client = &mut net.clients[c];
@@ -169,12 +181,7 @@ fn render_hints_switch_a_track_off_and_on() {
     let before = frames_on(&net, 1, mid);
     assert!(before > 20, "frames flow: {before}");
 
-    send_msp(
-        &mut net,
-        1,
-        "render_hints",
-        &json!({ "type": "render_hints", "subscriber": { "id": 3, "hints": [{ "track": sid, "enabled": false }] } }),
-    );
+    render_hint(&mut net, 1, 3, &sid, json!({ "enabled": false }));
     let reply = take_msp(&mut net, 1, "render_hints");
     assert_eq!(reply[0]["subscriber"]["id"], 3);
     assert_eq!(reply[0]["subscriber"]["hints"][0]["result"], "OK");
@@ -189,12 +196,7 @@ fn render_hints_switch_a_track_off_and_on() {
         "nothing forwarded while off"
     );
 
-    send_msp(
-        &mut net,
-        1,
-        "render_hints",
-        &json!({ "type": "render_hints", "subscriber": { "id": 4, "hints": [{ "track": sid, "enabled": true }] } }),
-    );
+    render_hint(&mut net, 1, 4, &sid, json!({ "enabled": true }));
     assert_eq!(
         take_msp(&mut net, 1, "track_switch_off"),
         [json!({ "type": "track_switch_off", "off": [], "on": [sid] })]
@@ -373,11 +375,12 @@ fn render_hints_choose_the_simulcast_layer_a_subscriber_gets() {
         recent(&net, mid)
     );
 
-    send_msp(
+    render_hint(
         &mut net,
         1,
-        "render_hints",
-        &json!({ "type": "render_hints", "subscriber": { "id": 1, "hints": [{ "track": sid, "render_dimensions": { "width": 320, "height": 180 } }] } }),
+        1,
+        &sid,
+        json!({ "render_dimensions": { "width": 320, "height": 180 } }),
     );
     layers(&mut net, 60, 30);
     assert!(
@@ -395,11 +398,12 @@ fn render_hints_choose_the_simulcast_layer_a_subscriber_gets() {
         "the stream stays contiguous across the switch"
     );
 
-    send_msp(
+    render_hint(
         &mut net,
         1,
-        "render_hints",
-        &json!({ "type": "render_hints", "subscriber": { "id": 2, "hints": [{ "track": sid, "render_dimensions": { "width": 640, "height": 360 } }] } }),
+        2,
+        &sid,
+        json!({ "render_dimensions": { "width": 640, "height": 360 } }),
     );
     layers(&mut net, 90, 30);
     assert!(

@@ -86,6 +86,20 @@ impl Client {
         (mid, offer, pending)
     }
 
+    /// A datagram from the server arrives.
+    fn receive_from_server(&mut self, now: Instant, data: &[u8]) {
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source: SERVER.parse().unwrap(),
+                destination: self.addr,
+                contents: data.try_into().unwrap(),
+            },
+        );
+        self.rtc.handle_input(input).unwrap();
+    }
+
     pub fn accept_answer(&mut self, pending: SdpPendingOffer, answer: &str) {
         self.rtc
             .sdp_api()
@@ -199,20 +213,32 @@ impl Net {
     /// The client's first offer with one sending m-line per track, plus receive-only audio and video
     /// (as twilio-video.js's offerToReceiveAudio/Video), answered by the server.
     pub fn connect(&mut self, c: usize, tracks: &[(MediaKind, &str)]) -> Vec<Mid> {
+        self.first_offer(c, |change| {
+            tracks
+                .iter()
+                .map(|(kind, id)| {
+                    change.add_media(
+                        *kind,
+                        Direction::SendRecv,
+                        Some("-".into()),
+                        Some((*id).to_owned()),
+                        None,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// The client's first offer with the m-lines `add` makes plus receive-only audio and video,
+    /// answered by the server; returns what `add` returned.
+    fn first_offer(
+        &mut self,
+        c: usize,
+        add: impl FnOnce(&mut str0m::change::SdpApi<'_>) -> Vec<Mid>,
+    ) -> Vec<Mid> {
         let client = &mut self.clients[c];
         let mut change = client.rtc.sdp_api();
-        let mids: Vec<Mid> = tracks
-            .iter()
-            .map(|(kind, id)| {
-                change.add_media(
-                    *kind,
-                    Direction::SendRecv,
-                    Some("-".into()),
-                    Some((*id).to_owned()),
-                    None,
-                )
-            })
-            .collect();
+        let mids = add(&mut change);
         change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
         let (offer, pending) = change.apply().expect("an offer");
@@ -268,16 +294,7 @@ impl Net {
                     let (_, data) = link.queue.pop_front().unwrap();
                     moved = true;
                     if let Some(c) = self.clients.iter_mut().find(|c| c.addr == *to) {
-                        let input = Input::Receive(
-                            now,
-                            Receive {
-                                proto: Protocol::Udp,
-                                source: SERVER.parse().unwrap(),
-                                destination: *to,
-                                contents: data.as_slice().try_into().unwrap(),
-                            },
-                        );
-                        c.rtc.handle_input(input).unwrap();
+                        c.receive_from_server(now, &data);
                     }
                 }
             }
@@ -303,16 +320,7 @@ impl Net {
                         else {
                             continue;
                         };
-                        let input = Input::Receive(
-                            self.now,
-                            Receive {
-                                proto: Protocol::Udp,
-                                source: SERVER.parse().unwrap(),
-                                destination,
-                                contents: data.as_slice().try_into().unwrap(),
-                            },
-                        );
-                        c.rtc.handle_input(input).unwrap();
+                        c.receive_from_server(self.now, &data);
                     }
                     CoreOutput::Signal(p, s) => self.signals.push((p, s)),
                 }
@@ -394,29 +402,19 @@ impl Net {
     /// The client's first offer with one video m-line sending three simulcast layers (rids q, h,
     /// f), plus receive-only audio and video, answered by the server.
     pub fn connect_simulcast(&mut self, c: usize, id: &str) -> Mid {
-        let client = &mut self.clients[c];
-        let mut change = client.rtc.sdp_api();
         let mut layers = str0m::media::Simulcast::new();
         for rid in SIMULCAST_RIDS {
             layers.add_send_layer(str0m::media::SimulcastLayer::new(rid));
         }
-        let mid = change.add_media(
-            MediaKind::Video,
-            Direction::SendRecv,
-            Some("-".into()),
-            Some(id.to_owned()),
-            Some(layers),
-        );
-        change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
-        change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-        let (offer, pending) = change.apply().expect("an offer");
-        client.revision += 1;
-        let revision = client.revision;
-        let answer = self
-            .client_offer(c, revision, &offer.to_sdp_string())
-            .expect("the server answers the offer");
-        self.clients[c].accept_answer(pending, &answer);
-        mid
+        self.first_offer(c, |change| {
+            vec![change.add_media(
+                MediaKind::Video,
+                Direction::SendRecv,
+                Some("-".into()),
+                Some(id.to_owned()),
+                Some(layers),
+            )]
+        })[0]
     }
 
     /// Video frame `n` in each simulcast layer: 600, 1200 and 2400 bytes, keyframes (when `key`)
