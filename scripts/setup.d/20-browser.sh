@@ -7,18 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "setup: installing Debian's chromium" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  if ! $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null; then
-    # The package lists may be missing or stale on a fresh machine.
-    $sudo apt-get update -q >/dev/null
-    $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null
-  fi
-  [ -x /usr/bin/chromium ] || { echo "setup: chromium was installed but /usr/bin/chromium is missing" >&2; exit 1; }
-fi
+. scripts/lib/apt.sh
+apt_install_once /usr/bin/chromium chromium
 
 dir=tests/browser
 stamp="$dir/node_modules/.vroom-lock.sha256"
