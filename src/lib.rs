@@ -83,7 +83,7 @@ impl App {
                 .await
                 .context("cannot open the database")?,
         ));
-        let resolved = credentials::resolve(store.as_ref(), &config.credentials)
+        let resolved = credentials::resolve(store.as_ref(), &config.credentials, deps.clock.now())
             .await
             .context("cannot read or store the credentials")?;
         let outbox = Arc::new(Notify::new());

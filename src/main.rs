@@ -277,7 +277,7 @@ async fn stored_credentials(
         Some(Err(_)) => None,
         _ => {
             let store = vroom_store::open(&url).await?;
-            store.credentials().await?
+            vroom::credentials::stored(store.as_ref()).await?
         }
     };
     let from_env = seed.account.is_some() && seed.api_key.is_some();

@@ -9,10 +9,10 @@ use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
 use vroom_domain::room::Room;
-use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 use vroom_store::{
-    Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreResult, StoredCredentials,
+    Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreResult,
     WebhookBacklog,
 };
 
@@ -114,10 +114,22 @@ impl Store for MeteredStore {
         )
         .await
     }
-    async fn credentials(&self) -> StoreResult<Option<StoredCredentials>> {
-        timed("credentials", self.0.credentials()).await
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        timed("accounts", self.0.accounts()).await
     }
-    async fn save_credentials(&self, credentials: &StoredCredentials) -> StoreResult<()> {
-        timed("save_credentials", self.0.save_credentials(credentials)).await
+    async fn account(&self, sid: AccountSid) -> StoreResult<Option<Account>> {
+        timed("account", self.0.account(sid)).await
+    }
+    async fn save_account(&self, account: &Account) -> StoreResult<()> {
+        timed("save_account", self.0.save_account(account)).await
+    }
+    async fn api_key(&self, sid: ApiKeySid) -> StoreResult<Option<ApiKey>> {
+        timed("api_key", self.0.api_key(sid)).await
+    }
+    async fn api_keys(&self, account: AccountSid) -> StoreResult<Vec<ApiKey>> {
+        timed("api_keys", self.0.api_keys(account)).await
+    }
+    async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        timed("save_api_key", self.0.save_api_key(key)).await
     }
 }

@@ -26,7 +26,7 @@ use vroom_domain::live::Write;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::room::{Room, RoomStatus};
-use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
 pub use open::open;
@@ -40,6 +40,9 @@ pub enum StoreError {
     /// A connected participant with this identity is already in the room.
     #[error("a connected participant with this identity is already in the room")]
     IdentityTaken,
+    /// An API key names an account that is not stored.
+    #[error("no such account")]
+    UnknownAccount,
     /// A paging cursor names no record.
     #[error("the page token names no record")]
     UnknownCursor,
@@ -126,7 +129,8 @@ pub struct WebhookBacklog {
     pub oldest: Option<Timestamp>,
 }
 
-/// The server's own account and API key.
+/// An account and one of its API keys: what an operator is shown and what the operator commands
+/// use. Not stored as such: the store keeps [`Account`]s and [`ApiKey`]s.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredCredentials {
     /// `AC…`
@@ -134,7 +138,7 @@ pub struct StoredCredentials {
     /// The account's auth token (HTTP Basic password, webhook signing key).
     pub auth_token: String,
     /// `SK…`
-    pub api_key_sid: vroom_domain::sid::ApiKeySid,
+    pub api_key_sid: ApiKeySid,
     /// The API key's secret (HTTP Basic password, access-token signing key).
     pub api_key_secret: String,
 }
@@ -144,6 +148,72 @@ impl std::fmt::Debug for StoredCredentials {
         f.debug_struct("StoredCredentials")
             .field("account_sid", &self.account_sid)
             .field("api_key_sid", &self.api_key_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account (a tenant): its rooms, participants and keys are its own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `AC…`
+    pub sid: AccountSid,
+    /// The auth token (HTTP Basic password with the account SID; signs its status callbacks).
+    pub auth_token: String,
+    /// A name for people (may be empty).
+    pub friendly_name: String,
+    /// When it was created.
+    pub date_created: Timestamp,
+    /// Whether this is the server's own account, the one `vroom credentials`, `vroom token` and the
+    /// operator commands use unless told otherwise and whose credentials read `/metrics`. At most
+    /// one account is.
+    pub main: bool,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("sid", &self.sid)
+            .field("friendly_name", &self.friendly_name)
+            .field("date_created", &self.date_created)
+            .field("main", &self.main)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An API key of an account: HTTP Basic with its SID and secret acts for the account, and access
+/// tokens it signs join the account's rooms, until it is revoked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// `SK…`
+    pub sid: ApiKeySid,
+    /// The account it acts for.
+    pub account_sid: AccountSid,
+    /// The secret (HTTP Basic password; signs access tokens).
+    pub secret: String,
+    /// A name for people (may be empty).
+    pub friendly_name: String,
+    /// When it was created.
+    pub date_created: Timestamp,
+    /// When it was revoked; a revoked key is refused everywhere.
+    pub date_revoked: Option<Timestamp>,
+}
+
+impl ApiKey {
+    /// Whether the key may still be used.
+    #[must_use]
+    pub const fn active(&self) -> bool {
+        self.date_revoked.is_none()
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("sid", &self.sid)
+            .field("account_sid", &self.account_sid)
+            .field("friendly_name", &self.friendly_name)
+            .field("date_created", &self.date_created)
+            .field("date_revoked", &self.date_revoked)
             .finish_non_exhaustive()
     }
 }
@@ -230,9 +300,25 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<()>;
 
-    /// The stored credentials, if any.
-    async fn credentials(&self) -> StoreResult<Option<StoredCredentials>>;
+    /// Every account, oldest first (then by SID).
+    async fn accounts(&self) -> StoreResult<Vec<Account>>;
 
-    /// Stores (replaces) the credentials.
-    async fn save_credentials(&self, credentials: &StoredCredentials) -> StoreResult<()>;
+    /// An account by SID.
+    async fn account(&self, sid: AccountSid) -> StoreResult<Option<Account>>;
+
+    /// Stores an account, new or changed (auth token, name, `main`). Storing one with `main` set
+    /// clears it on every other account, in the same transaction.
+    async fn save_account(&self, account: &Account) -> StoreResult<()>;
+
+    /// An API key by SID, revoked or not.
+    async fn api_key(&self, sid: ApiKeySid) -> StoreResult<Option<ApiKey>>;
+
+    /// An account's API keys, revoked ones included, oldest first (then by SID).
+    async fn api_keys(&self, account: AccountSid) -> StoreResult<Vec<ApiKey>>;
+
+    /// Stores an API key, new or changed (account, secret, name, revocation).
+    ///
+    /// # Errors
+    /// `UnknownAccount` when its account is not stored (nothing is written).
+    async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()>;
 }

@@ -5,6 +5,7 @@
 //! signaling answer, survives a power loss or an OS crash, not only a process crash), foreign
 //! keys on, and a busy timeout so concurrent writers queue instead of failing.
 
+mod accounts;
 mod lists;
 mod read;
 mod rows;
@@ -23,12 +24,12 @@ use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
 use vroom_domain::room::Room;
-use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
 use crate::{
-    Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError, StoreResult,
-    StoredCredentials, WebhookBacklog,
+    Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError,
+    StoreResult, WebhookBacklog,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -405,28 +406,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn credentials(&self) -> StoreResult<Option<StoredCredentials>> {
-        let row = sqlx::query("SELECT account_sid, auth_token, api_key_sid, api_key_secret FROM credentials WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(rows::credentials_from_row).transpose()
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        accounts::all(self).await
     }
 
-    async fn save_credentials(&self, c: &StoredCredentials) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO credentials (id, account_sid, auth_token, api_key_sid, api_key_secret) VALUES (1, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET account_sid = excluded.account_sid, auth_token = excluded.auth_token,
-               api_key_sid = excluded.api_key_sid, api_key_secret = excluded.api_key_secret",
-        )
-        .bind(c.account_sid.to_string())
-        .bind(&c.auth_token)
-        .bind(c.api_key_sid.to_string())
-        .bind(&c.api_key_secret)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+    async fn account(&self, sid: AccountSid) -> StoreResult<Option<Account>> {
+        accounts::one(self, sid).await
+    }
+
+    async fn save_account(&self, account: &Account) -> StoreResult<()> {
+        accounts::save(self, account).await
+    }
+
+    async fn api_key(&self, sid: ApiKeySid) -> StoreResult<Option<ApiKey>> {
+        accounts::key(self, sid).await
+    }
+
+    async fn api_keys(&self, account: AccountSid) -> StoreResult<Vec<ApiKey>> {
+        accounts::keys(self, account).await
+    }
+
+    async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        accounts::save_key(self, key).await
     }
 }
 
@@ -460,6 +461,60 @@ mod tests {
             assert_eq!(level, 2, "synchronous=FULL");
             held.push(conn);
         }
+    }
+
+    /// A database from before accounts and keys: its one row of credentials becomes the main
+    /// account and that account's key.
+    #[tokio::test]
+    async fn stored_credentials_become_the_main_account_and_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("migrations");
+        std::fs::create_dir(&first).unwrap();
+        let initial = "20261123000001_initial.sql";
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations/sqlite")
+                .join(initial),
+            first.join(initial),
+        )
+        .unwrap();
+        let path = dir.path().join("vroom.db");
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let mut conn = options.connect().await.unwrap();
+            sqlx::migrate::Migrator::new(first.as_path())
+                .await
+                .unwrap()
+                .run(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO credentials (id, account_sid, auth_token, api_key_sid, api_key_secret) VALUES (1, ?, 'tok', ?, 'sec')")
+                .bind("AC".to_owned() + &"ac".repeat(16))
+                .bind("SK".to_owned() + &"5e".repeat(16))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+        let store = SqliteStore::open_file(&path).await.unwrap();
+        let account = AccountSid::from_bytes([0xac; 16]);
+        let accounts = store.accounts().await.unwrap();
+        assert_eq!(
+            accounts
+                .iter()
+                .map(|a| (a.sid, a.auth_token.as_str(), a.main))
+                .collect::<Vec<_>>(),
+            vec![(account, "tok", true)]
+        );
+        let keys = store.api_keys(account).await.unwrap();
+        assert_eq!(
+            keys.iter()
+                .map(|k| (k.sid, k.secret.as_str(), k.active()))
+                .collect::<Vec<_>>(),
+            vec![(ApiKeySid::from_bytes([0x5e; 16]), "sec", true)]
+        );
     }
 
     #[tokio::test]

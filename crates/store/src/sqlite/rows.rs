@@ -13,7 +13,7 @@ use vroom_domain::time::Timestamp;
 use vroom_domain::track::TrackKind;
 
 use super::db_err;
-use crate::{PendingWebhook, StoreError, StoreResult, StoredCredentials};
+use crate::{Account, ApiKey, PendingWebhook, StoreError, StoreResult};
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: '{value}'"))
@@ -393,11 +393,23 @@ pub(super) fn webhook_from_row(row: &SqliteRow) -> StoreResult<PendingWebhook> {
     })
 }
 
-pub(super) fn credentials_from_row(row: &SqliteRow) -> StoreResult<StoredCredentials> {
-    Ok(StoredCredentials {
+pub(super) fn account_from_row(row: &impl Columns) -> StoreResult<Account> {
+    Ok(Account {
+        sid: sid(row, "sid")?,
+        auth_token: row.text("auth_token")?,
+        friendly_name: row.text("friendly_name")?,
+        date_created: ts(row, "date_created")?,
+        main: flag(row, "main")?,
+    })
+}
+
+pub(super) fn api_key_from_row(row: &impl Columns) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        sid: sid(row, "sid")?,
         account_sid: sid(row, "account_sid")?,
-        auth_token: get(row, "auth_token")?,
-        api_key_sid: sid(row, "api_key_sid")?,
-        api_key_secret: get(row, "api_key_secret")?,
+        secret: row.text("secret")?,
+        friendly_name: row.text("friendly_name")?,
+        date_created: ts(row, "date_created")?,
+        date_revoked: opt_ts(row, "date_revoked")?,
     })
 }

@@ -1,0 +1,108 @@
+//! Accounts and their API keys. The point reads (`account`, `api_key`) run on every authenticated
+//! request, so a file database answers them inline like the other REST-facing reads.
+
+use sqlx::Row;
+use vroom_domain::sid::{AccountSid, ApiKeySid};
+
+use super::{SqliteStore, db_err, rows};
+use crate::{Account, ApiKey, StoreError, StoreResult};
+
+pub(super) async fn all(store: &SqliteStore) -> StoreResult<Vec<Account>> {
+    let found = sqlx::query("SELECT * FROM accounts ORDER BY date_created, sid")
+        .fetch_all(&store.pool)
+        .await
+        .map_err(db_err)?;
+    found.iter().map(rows::account_from_row).collect()
+}
+
+pub(super) async fn one(store: &SqliteStore, sid: AccountSid) -> StoreResult<Option<Account>> {
+    const SQL: &str = "SELECT * FROM accounts WHERE sid = ?";
+    if let Some(r) = &store.readers {
+        return r.one(SQL, &[&sid.to_string()], |row| rows::account_from_row(row));
+    }
+    let row = sqlx::query(SQL)
+        .bind(sid.to_string())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(rows::account_from_row).transpose()
+}
+
+pub(super) async fn save(store: &SqliteStore, a: &Account) -> StoreResult<()> {
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    if a.main {
+        sqlx::query("UPDATE accounts SET main = 0 WHERE main = 1 AND sid <> ?")
+            .bind(a.sid.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    sqlx::query(
+        "INSERT INTO accounts (sid, auth_token, friendly_name, date_created, main) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (sid) DO UPDATE SET auth_token = excluded.auth_token,
+           friendly_name = excluded.friendly_name, main = excluded.main",
+    )
+    .bind(a.sid.to_string())
+    .bind(&a.auth_token)
+    .bind(&a.friendly_name)
+    .bind(a.date_created.millis())
+    .bind(i64::from(a.main))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
+}
+
+pub(super) async fn key(store: &SqliteStore, sid: ApiKeySid) -> StoreResult<Option<ApiKey>> {
+    const SQL: &str = "SELECT * FROM api_keys WHERE sid = ?";
+    if let Some(r) = &store.readers {
+        return r.one(SQL, &[&sid.to_string()], |row| rows::api_key_from_row(row));
+    }
+    let row = sqlx::query(SQL)
+        .bind(sid.to_string())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(rows::api_key_from_row).transpose()
+}
+
+pub(super) async fn keys(store: &SqliteStore, account: AccountSid) -> StoreResult<Vec<ApiKey>> {
+    let found =
+        sqlx::query("SELECT * FROM api_keys WHERE account_sid = ? ORDER BY date_created, sid")
+            .bind(account.to_string())
+            .fetch_all(&store.pool)
+            .await
+            .map_err(db_err)?;
+    found.iter().map(rows::api_key_from_row).collect()
+}
+
+pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()> {
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    let known: i64 = sqlx::query("SELECT COUNT(*) FROM accounts WHERE sid = ?")
+        .bind(k.account_sid.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .try_get(0)
+        .map_err(db_err)?;
+    if known == 0 {
+        return Err(StoreError::UnknownAccount);
+    }
+    sqlx::query(
+        "INSERT INTO api_keys (sid, account_sid, secret, friendly_name, date_created, date_revoked)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sid) DO UPDATE SET account_sid = excluded.account_sid,
+           secret = excluded.secret, friendly_name = excluded.friendly_name,
+           date_revoked = excluded.date_revoked",
+    )
+    .bind(k.sid.to_string())
+    .bind(k.account_sid.to_string())
+    .bind(&k.secret)
+    .bind(&k.friendly_name)
+    .bind(k.date_created.millis())
+    .bind(k.date_revoked.map(|t| t.millis()))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
+}
