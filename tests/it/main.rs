@@ -19,6 +19,7 @@ mod operator;
 mod outbound;
 mod quickstart;
 mod rest;
+mod schemathesis;
 mod sdk;
 mod secrets;
 mod shutdown;

@@ -139,6 +139,29 @@ impl SignalClient {
         let _ = self.ws.close(None).await;
     }
 
+    /// Keeps the connection alive in the background as twilio-video.js does (a heartbeat every
+    /// second; whatever the server sends is read and dropped) until the server closes it or the
+    /// returned task is aborted.
+    #[must_use]
+    pub fn keep_alive(mut self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let beat = Duration::from_secs(1);
+            let mut next = tokio::time::Instant::now();
+            loop {
+                if tokio::time::Instant::now() >= next {
+                    if !self.try_send_text(r#"{"type":"heartbeat"}"#).await {
+                        return;
+                    }
+                    next += beat;
+                }
+                let wait = next.saturating_duration_since(tokio::time::Instant::now());
+                if self.read(wait).await.is_none() && self.closed.is_some() {
+                    return;
+                }
+            }
+        })
+    }
+
     /// Drops the TCP connection without any goodbye.
     pub fn drop_connection(self) {
         drop(self.ws);
