@@ -185,9 +185,19 @@ async fn bad_configuration_gets_one_line_and_a_non_zero_exit() {
             "does not exist",
         ),
         (
-            vec!["serve", "--database-url", "postgres://localhost/test"],
+            // Nothing listens there: vroom retries for 10 s, then names the server.
+            vec![
+                "serve",
+                "--database-url",
+                "postgres://vroom:hunter2@127.0.0.1:1/test",
+            ],
             vec![],
-            "PostgreSQL",
+            "cannot connect to PostgreSQL at postgres://vroom@127.0.0.1:1/test",
+        ),
+        (
+            vec!["serve", "--database-url", "postgres://[nowhere/test"],
+            vec![],
+            "invalid PostgreSQL URL",
         ),
         (
             vec![
@@ -257,6 +267,10 @@ async fn bad_configuration_gets_one_line_and_a_non_zero_exit() {
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert!(
+            !err.contains("hunter2"),
+            "{args:?} printed a password: {err}"
+        );
         assert_eq!(
             err.trim()
                 .lines()

@@ -17,6 +17,15 @@ use vroom_domain::time::{Span, Timestamp};
 use vroom_rooms::clock::{Clock, ManualClock, SystemClock};
 use vroom_signaling::token::{self, TokenKey};
 use vroom_store::StoredCredentials;
+use vroom_store::postgres::scratch::ScratchDatabase;
+
+/// Whether `TestServer`s run on PostgreSQL (`VROOM_TEST_DATABASE=postgres`: each server gets a
+/// database of its own on the test server, `VROOM_TEST_POSTGRES_URL` or the local one) rather than
+/// on an SQLite file. scripts/test runs the REST, lifecycle, signaling and status-callback tests
+/// both ways.
+pub fn on_postgres() -> bool {
+    std::env::var("VROOM_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
 
 /// How a test server is set up.
 #[derive(Clone)]
@@ -68,6 +77,9 @@ pub struct TestServer {
     pub db_url: String,
     options: Options,
     dir: Arc<TempDir>,
+    /// The PostgreSQL database of this server, when the tests run on PostgreSQL (dropped with the
+    /// last clone, after the server).
+    postgres: Option<Arc<ScratchDatabase>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     http: reqwest::Client,
@@ -98,16 +110,30 @@ impl TestServer {
         .await
     }
 
-    /// A server with `options` on a fresh temporary database.
+    /// A server with `options` on a fresh temporary database: an SQLite file in a temporary
+    /// folder, or with `VROOM_TEST_DATABASE=postgres` a fresh PostgreSQL database (see
+    /// [`on_postgres`]).
     pub async fn with(options: Options) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("a temp dir"));
-        let db_url = format!("sqlite://{}/vroom.db", dir.path().display());
-        Self::boot(options, dir, db_url, test_credentials()).await
+        let postgres = if on_postgres() {
+            let db = ScratchDatabase::create("a test server on PostgreSQL")
+                .await
+                .expect("VROOM_TEST_DATABASE=postgres needs a reachable PostgreSQL");
+            Some(Arc::new(db))
+        } else {
+            None
+        };
+        let db_url = match &postgres {
+            Some(db) => db.url().to_owned(),
+            None => format!("sqlite://{}/vroom.db", dir.path().display()),
+        };
+        Self::boot(options, dir, postgres, db_url, test_credentials()).await
     }
 
     async fn boot(
         options: Options,
         dir: Arc<TempDir>,
+        postgres: Option<Arc<ScratchDatabase>>,
         db_url: String,
         creds: StoredCredentials,
     ) -> Self {
@@ -163,6 +189,7 @@ impl TestServer {
             db_url,
             options,
             dir,
+            postgres,
             stop: Some(stop),
             task: Some(task),
             http: reqwest::Client::new(),
@@ -200,6 +227,7 @@ impl TestServer {
         Self::boot(
             self.options.clone(),
             Arc::clone(&self.dir),
+            self.postgres.clone(),
             self.db_url.clone(),
             self.creds.clone(),
         )

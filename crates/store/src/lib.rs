@@ -3,6 +3,10 @@
 //! # Layout
 //! - this file: the trait, the filter and change types, and `StoreError`;
 //! - [`sqlite`]: the embedded SQLite backend (WAL), migrations embedded from `migrations/sqlite`;
+//! - [`postgres`]: the PostgreSQL backend, migrations embedded from `migrations/postgres` (the same
+//!   files, table for table, in PostgreSQL's types);
+//! - `codec` (private): reading records out of either backend's rows; `lists` (private): the
+//!   keyset-paged list queries both backends run;
 //! - [`open`]: picks a backend from a database URL;
 //! - [`private`]: keeps the database folder and files to their owner (they hold the secrets);
 //! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests).
@@ -12,10 +16,14 @@
 //!   one transaction: either all of it is stored or none of it.
 //! - Rooms and participants are never deleted. A participant goes from `connected` to `disconnected`.
 //! - Lists are keyset-paged, newest first (`date_created`, then insertion order, both descending), so
-//!   a page stays correct while records are added.
+//!   a page stays correct while records are added. Insertion order is a `seq` column every backend
+//!   keeps, never a backend's own row id.
 //! - A database failure is an `Err`, never an empty result.
 
+mod codec;
+mod lists;
 pub mod open;
+pub mod postgres;
 pub mod private;
 pub mod sqlite;
 pub mod suite;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{Store, StoreError, StoreResult};
 
@@ -15,20 +16,19 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://vroom-data/vroom.db";
 ///   URL's folder is created; for any other URL the folder must exist, so a typo does not silently
 ///   start an empty database somewhere unexpected.
 /// - `sqlite::memory:`: a throw-away in-memory database.
-/// - `postgres://…`: not available in this build; the error says so.
+/// - `postgres://user:password@host:port/database` (or `postgresql://`): a PostgreSQL database,
+///   which must exist (vroom creates its tables, not the database). Any of libpq's URL parameters
+///   sqlx understands may follow (`?sslmode=require`, …).
 ///
 /// # Errors
 /// An operator-readable `StoreError` when the URL is unusable or the database cannot be opened.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Config(
-            "PostgreSQL is not available in this build of vroom yet; use an sqlite:// URL"
-                .to_owned(),
-        ));
+        return Ok(Arc::new(PgStore::open_url(url).await?));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else {
         return Err(StoreError::Config(format!(
-            "unsupported database URL '{url}': expected sqlite://path/to/file.db or sqlite::memory:"
+            "unsupported database URL '{url}': expected sqlite://path/to/file.db, sqlite::memory: or postgres://…"
         )));
     };
     if rest.starts_with(":memory:") {
@@ -102,11 +102,25 @@ mod tests {
     async fn refuses_what_it_cannot_open() {
         let err =
             |r: StoreResult<Arc<dyn Store>>| r.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err(open("postgres://localhost/x").await).contains("PostgreSQL"));
+        assert!(err(open("postgres://[nowhere/x").await).contains("invalid PostgreSQL URL"));
         assert!(err(open("mysql://x").await).contains("unsupported"));
         assert!(err(open("sqlite:///definitely/not/here/x.db").await).contains("does not exist"));
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/v.db", dir.path().display());
         assert!(open(&url).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn opens_postgres_by_scheme() {
+        let Some(db) = crate::postgres::scratch::ScratchDatabase::create("open postgres://").await
+        else {
+            return;
+        };
+        let store = open(db.url()).await.unwrap();
+        assert!(store.accounts().await.unwrap().is_empty());
+        let alias = db.url().replacen("postgres://", "postgresql://", 1);
+        assert!(open(&alias).await.is_ok());
+        drop(store);
+        db.drop_now().await;
     }
 }

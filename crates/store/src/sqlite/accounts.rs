@@ -4,7 +4,8 @@
 use sqlx::Row;
 use vroom_domain::sid::{AccountSid, ApiKeySid};
 
-use super::{SqliteStore, db_err, rows};
+use super::{SqliteStore, db_err};
+use crate::codec::{account_from_row, api_key_from_row};
 use crate::{Account, ApiKey, StoreError, StoreResult};
 
 pub(super) async fn all(store: &SqliteStore) -> StoreResult<Vec<Account>> {
@@ -12,20 +13,20 @@ pub(super) async fn all(store: &SqliteStore) -> StoreResult<Vec<Account>> {
         .fetch_all(&store.pool)
         .await
         .map_err(db_err)?;
-    found.iter().map(rows::account_from_row).collect()
+    found.iter().map(account_from_row).collect()
 }
 
 pub(super) async fn one(store: &SqliteStore, sid: AccountSid) -> StoreResult<Option<Account>> {
     const SQL: &str = "SELECT * FROM accounts WHERE sid = ?";
     if let Some(r) = &store.readers {
-        return r.one(SQL, &[&sid.to_string()], |row| rows::account_from_row(row));
+        return r.one(SQL, &[&sid.to_string()], |row| account_from_row(row));
     }
     let row = sqlx::query(SQL)
         .bind(sid.to_string())
         .fetch_optional(&store.pool)
         .await
         .map_err(db_err)?;
-    row.as_ref().map(rows::account_from_row).transpose()
+    row.as_ref().map(account_from_row).transpose()
 }
 
 pub(super) async fn save(store: &SqliteStore, a: &Account) -> StoreResult<()> {
@@ -56,14 +57,14 @@ pub(super) async fn save(store: &SqliteStore, a: &Account) -> StoreResult<()> {
 pub(super) async fn key(store: &SqliteStore, sid: ApiKeySid) -> StoreResult<Option<ApiKey>> {
     const SQL: &str = "SELECT * FROM api_keys WHERE sid = ?";
     if let Some(r) = &store.readers {
-        return r.one(SQL, &[&sid.to_string()], |row| rows::api_key_from_row(row));
+        return r.one(SQL, &[&sid.to_string()], |row| api_key_from_row(row));
     }
     let row = sqlx::query(SQL)
         .bind(sid.to_string())
         .fetch_optional(&store.pool)
         .await
         .map_err(db_err)?;
-    row.as_ref().map(rows::api_key_from_row).transpose()
+    row.as_ref().map(api_key_from_row).transpose()
 }
 
 pub(super) async fn keys(store: &SqliteStore, account: AccountSid) -> StoreResult<Vec<ApiKey>> {
@@ -73,7 +74,7 @@ pub(super) async fn keys(store: &SqliteStore, account: AccountSid) -> StoreResul
             .fetch_all(&store.pool)
             .await
             .map_err(db_err)?;
-    found.iter().map(rows::api_key_from_row).collect()
+    found.iter().map(api_key_from_row).collect()
 }
 
 pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()> {

@@ -6,7 +6,6 @@
 //! keys on, and a busy timeout so concurrent writers queue instead of failing.
 
 mod accounts;
-mod lists;
 mod read;
 mod rows;
 
@@ -27,6 +26,8 @@ use vroom_domain::room::Room;
 use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
+use crate::codec::{participant_from_row, room_from_row, webhook_from_row};
+use crate::lists;
 use crate::{
     Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError,
     StoreResult, WebhookBacklog,
@@ -197,14 +198,14 @@ impl Store for SqliteStore {
     async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
         const SQL: &str = "SELECT * FROM rooms WHERE sid = ?";
         if let Some(r) = &self.readers {
-            return r.one(SQL, &[&sid.to_string()], |row| rows::room_from_row(row));
+            return r.one(SQL, &[&sid.to_string()], |row| room_from_row(row));
         }
         let row = sqlx::query(SQL)
             .bind(sid.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(rows::room_from_row).transpose()
+        row.as_ref().map(room_from_row).transpose()
     }
 
     async fn live_room_by_name(
@@ -215,7 +216,7 @@ impl Store for SqliteStore {
         const SQL: &str = "SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? AND status = 'in-progress'";
         if let Some(r) = &self.readers {
             return r.one(SQL, &[&account.to_string(), &name], |row| {
-                rows::room_from_row(row)
+                room_from_row(row)
             });
         }
         let row = sqlx::query(SQL)
@@ -224,7 +225,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(rows::room_from_row).transpose()
+        row.as_ref().map(room_from_row).transpose()
     }
 
     async fn list_rooms(
@@ -234,8 +235,7 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Room>> {
         let plan = lists::rooms(account, filter, page);
-        self.page(&plan, |r| rows::room_from_row(r), rows::room_from_row)
-            .await
+        self.page(&plan, |r| room_from_row(r), room_from_row).await
     }
 
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
@@ -244,7 +244,7 @@ impl Store for SqliteStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        found.iter().map(rows::room_from_row).collect()
+        found.iter().map(room_from_row).collect()
     }
 
     async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
@@ -271,16 +271,14 @@ impl Store for SqliteStore {
     async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>> {
         const SQL: &str = "SELECT * FROM participants WHERE sid = ?";
         if let Some(r) = &self.readers {
-            return r.one(SQL, &[&sid.to_string()], |row| {
-                rows::participant_from_row(row)
-            });
+            return r.one(SQL, &[&sid.to_string()], |row| participant_from_row(row));
         }
         let row = sqlx::query(SQL)
             .bind(sid.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(rows::participant_from_row).transpose()
+        row.as_ref().map(participant_from_row).transpose()
     }
 
     async fn connected_participant(
@@ -291,7 +289,7 @@ impl Store for SqliteStore {
         const SQL: &str = "SELECT * FROM participants WHERE room_sid = ? AND identity = ? AND status = 'connected'";
         if let Some(r) = &self.readers {
             return r.one(SQL, &[&room.to_string(), &identity], |row| {
-                rows::participant_from_row(row)
+                participant_from_row(row)
             });
         }
         let row = sqlx::query(SQL)
@@ -300,7 +298,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(rows::participant_from_row).transpose()
+        row.as_ref().map(participant_from_row).transpose()
     }
 
     async fn list_participants(
@@ -310,12 +308,8 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Participant>> {
         let plan = lists::participants(room, filter, page);
-        self.page(
-            &plan,
-            |r| rows::participant_from_row(r),
-            rows::participant_from_row,
-        )
-        .await
+        self.page(&plan, |r| participant_from_row(r), participant_from_row)
+            .await
     }
 
     async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
@@ -325,7 +319,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        found.iter().map(rows::participant_from_row).collect()
+        found.iter().map(participant_from_row).collect()
     }
 
     async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
@@ -341,7 +335,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        found.iter().map(rows::webhook_from_row).collect()
+        found.iter().map(webhook_from_row).collect()
     }
 
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {

@@ -21,8 +21,8 @@ use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use vroom_domain::page::Page;
 
-use super::lists::{Arg, Plan};
-use super::rows::Columns;
+use crate::codec::Columns;
+use crate::lists::{Arg, Plan};
 use crate::{StoreError, StoreResult};
 
 /// Idle connections kept; more are opened when more threads read at once, and closed after.

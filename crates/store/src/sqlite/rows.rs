@@ -1,42 +1,21 @@
-//! Mapping between domain records and SQLite rows.
+//! Writing domain records into SQLite rows (reading them back is shared: `crate::codec`).
 
-use std::str::FromStr;
-
-use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
-use vroom_domain::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
-use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
-use vroom_domain::room::{CallbackMethod, Room, RoomSettings, RoomStatus, RoomType, VideoCodec};
-use vroom_domain::rules::{RecordingRule, RuleType};
+use vroom_domain::event::StatusEvent;
+use vroom_domain::participant::{EndReason, Participant};
+use vroom_domain::room::Room;
 use vroom_domain::time::Timestamp;
-use vroom_domain::track::TrackKind;
 
 use super::db_err;
-use crate::{Account, ApiKey, PendingWebhook, StoreError, StoreResult};
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what}: '{value}'"))
-}
+use crate::StoreResult;
+use crate::codec::{Columns, codecs_to_text, rules_to_json};
 
 fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(
     row: &'r SqliteRow,
     col: &str,
 ) -> StoreResult<T> {
     row.try_get(col).map_err(db_err)
-}
-
-/// Reading a row's columns by name, whichever driver read it: sqlx (the writer's pool, an
-/// in-memory database) or rusqlite (the inline readers, `read.rs`).
-pub(super) trait Columns {
-    /// A text column.
-    fn text(&self, col: &str) -> StoreResult<String>;
-    /// A nullable text column.
-    fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
-    /// An integer column.
-    fn int(&self, col: &str) -> StoreResult<i64>;
-    /// A nullable integer column.
-    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
 }
 
 impl Columns for SqliteRow {
@@ -54,85 +33,6 @@ impl Columns for SqliteRow {
     }
 }
 
-fn sid<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
-    let s = row.text(col)?;
-    s.parse().map_err(|_| corrupt(col, &s))
-}
-
-fn opt_sid<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
-    let s: Option<String> = get(row, col)?;
-    s.map(|s| s.parse().map_err(|_| corrupt(col, &s)))
-        .transpose()
-}
-
-fn ts(row: &impl Columns, col: &str) -> StoreResult<Timestamp> {
-    Ok(Timestamp::from_millis(row.int(col)?))
-}
-
-fn opt_ts(row: &impl Columns, col: &str) -> StoreResult<Option<Timestamp>> {
-    Ok(row.opt_int(col)?.map(Timestamp::from_millis))
-}
-
-fn uint(row: &impl Columns, col: &str) -> StoreResult<u32> {
-    let v = row.int(col)?;
-    u32::try_from(v).map_err(|_| corrupt(col, &v.to_string()))
-}
-
-fn flag(row: &impl Columns, col: &str) -> StoreResult<bool> {
-    Ok(row.int(col)? != 0)
-}
-
-fn codecs_to_text(codecs: &[VideoCodec]) -> String {
-    codecs
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn rules_to_json(rules: &[RecordingRule]) -> String {
-    let list: Vec<Value> = rules
-        .iter()
-        .map(|r| {
-            json!({
-                "type": r.rule_type.as_str(),
-                "all": r.all,
-                "kind": r.kind.map(TrackKind::as_str),
-                "publisher": r.publisher,
-                "track": r.track,
-            })
-        })
-        .collect();
-    Value::Array(list).to_string()
-}
-
-fn rules_from_json(text: &str) -> StoreResult<Vec<RecordingRule>> {
-    let bad = || corrupt("recording_rules", text);
-    let v: Value = serde_json::from_str(text).map_err(|_| bad())?;
-    let list = v.as_array().ok_or_else(bad)?;
-    list.iter()
-        .map(|r| {
-            let rule_type = match r.get("type").and_then(Value::as_str) {
-                Some("include") => RuleType::Include,
-                Some("exclude") => RuleType::Exclude,
-                _ => return Err(bad()),
-            };
-            let text_field = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
-            Ok(RecordingRule {
-                rule_type,
-                all: r.get("all").and_then(Value::as_bool),
-                kind: r
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .and_then(TrackKind::parse),
-                publisher: text_field("publisher"),
-                track: text_field("track"),
-                priority: None,
-            })
-        })
-        .collect()
-}
-
 pub(super) async fn insert_room(
     tx: &mut Transaction<'_, Sqlite>,
     r: &Room,
@@ -143,8 +43,9 @@ pub(super) async fn insert_room(
             max_participant_duration, max_concurrent_published_tracks, record_participants_on_connect,
             transcribe_participants_on_connect, transcriptions_configuration, video_codecs, media_region,
             audio_only, empty_room_timeout, unused_room_timeout, large_room, enable_turn, status_callback,
-            status_callback_method, recording_rules, date_created, date_updated, end_time, duration)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            status_callback_method, recording_rules, date_created, date_updated, end_time, duration, seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            (SELECT COALESCE(MAX(seq), 0) + 1 FROM rooms))",
     )
     .bind(r.sid.to_string())
     .bind(r.account_sid.to_string())
@@ -195,57 +96,14 @@ pub(super) async fn update_room(
     Ok(())
 }
 
-pub(super) fn room_from_row(row: &impl Columns) -> StoreResult<Room> {
-    let text = |c: &str| row.text(c);
-    let status = text("status")?;
-    let room_type = text("room_type")?;
-    let method = text("status_callback_method")?;
-    let codecs = text("video_codecs")?;
-    let settings = RoomSettings {
-        room_type: RoomType::parse(&room_type).map_err(|_| corrupt("room_type", &room_type))?,
-        max_participants: uint(row, "max_participants")?,
-        max_participant_duration: uint(row, "max_participant_duration")?,
-        max_concurrent_published_tracks: uint(row, "max_concurrent_published_tracks")?,
-        record_participants_on_connect: flag(row, "record_participants_on_connect")?,
-        transcribe_participants_on_connect: flag(row, "transcribe_participants_on_connect")?,
-        transcriptions_configuration: row.opt_text("transcriptions_configuration")?,
-        video_codecs: codecs
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(|c| VideoCodec::parse(c).ok_or_else(|| corrupt("video_codecs", &codecs)))
-            .collect::<StoreResult<_>>()?,
-        media_region: text("media_region")?,
-        audio_only: flag(row, "audio_only")?,
-        empty_room_timeout: uint(row, "empty_room_timeout")?,
-        unused_room_timeout: uint(row, "unused_room_timeout")?,
-        large_room: flag(row, "large_room")?,
-        enable_turn: flag(row, "enable_turn")?,
-        status_callback: row.opt_text("status_callback")?,
-        status_callback_method: CallbackMethod::parse(&method)
-            .map_err(|_| corrupt("status_callback_method", &method))?,
-        recording_rules: rules_from_json(&text("recording_rules")?)?,
-    };
-    Ok(Room {
-        sid: sid(row, "sid")?,
-        account_sid: sid(row, "account_sid")?,
-        unique_name: text("unique_name")?,
-        status: RoomStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        ad_hoc: flag(row, "ad_hoc")?,
-        settings,
-        date_created: ts(row, "date_created")?,
-        date_updated: ts(row, "date_updated")?,
-        end_time: opt_ts(row, "end_time")?,
-        duration: row.opt_int("duration")?,
-    })
-}
-
 pub(super) async fn insert_participant(
     tx: &mut Transaction<'_, Sqlite>,
     p: &Participant,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO participants (sid, room_sid, account_sid, identity, status, date_created, date_updated,
-            start_time, end_time, duration, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            start_time, end_time, duration, end_reason, seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM participants))",
     )
     .bind(p.sid.to_string())
     .bind(p.room_sid.to_string())
@@ -282,27 +140,6 @@ pub(super) async fn update_participant(
     Ok(())
 }
 
-pub(super) fn participant_from_row(row: &impl Columns) -> StoreResult<Participant> {
-    let status = row.text("status")?;
-    let reason = row.opt_text("end_reason")?;
-    Ok(Participant {
-        sid: sid(row, "sid")?,
-        room_sid: sid(row, "room_sid")?,
-        account_sid: sid(row, "account_sid")?,
-        identity: row.text("identity")?,
-        status: ParticipantStatus::parse(&status)
-            .ok_or_else(|| corrupt("participant status", &status))?,
-        date_created: ts(row, "date_created")?,
-        date_updated: ts(row, "date_updated")?,
-        start_time: ts(row, "start_time")?,
-        end_time: opt_ts(row, "end_time")?,
-        duration: row.opt_int("duration")?,
-        end_reason: reason
-            .map(|r| EndReason::parse(&r).ok_or_else(|| corrupt("end_reason", &r)))
-            .transpose()?,
-    })
-}
-
 pub(super) async fn insert_event(
     tx: &mut Transaction<'_, Sqlite>,
     e: &StatusEvent,
@@ -337,79 +174,4 @@ pub(super) async fn insert_event(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-pub(super) fn webhook_from_row(row: &SqliteRow) -> StoreResult<PendingWebhook> {
-    let text = |c: &str| get::<String>(row, c);
-    let kind = text("kind")?;
-    let method = text("method")?;
-    let room_status = text("room_status")?;
-    let room_type = text("room_type")?;
-    let participant = match opt_sid(row, "participant_sid")? {
-        None => None,
-        Some(psid) => {
-            let status: String =
-                get::<Option<String>>(row, "participant_status")?.unwrap_or_default();
-            Some(ParticipantFacts {
-                sid: psid,
-                identity: get::<Option<String>>(row, "participant_identity")?.unwrap_or_default(),
-                status: ParticipantStatus::parse(&status)
-                    .ok_or_else(|| corrupt("participant_status", &status))?,
-                duration: get(row, "participant_duration")?,
-            })
-        }
-    };
-    let track = match opt_sid(row, "track_sid")? {
-        None => None,
-        Some(tsid) => {
-            let kind: String = get::<Option<String>>(row, "track_kind")?.unwrap_or_default();
-            Some(TrackFacts {
-                sid: tsid,
-                kind: TrackKind::parse(&kind).ok_or_else(|| corrupt("track_kind", &kind))?,
-                name: get::<Option<String>>(row, "track_name")?.unwrap_or_default(),
-            })
-        }
-    };
-    let event = StatusEvent {
-        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
-        url: text("url")?,
-        method: CallbackMethod::parse(&method).map_err(|_| corrupt("method", &method))?,
-        account_sid: sid(row, "account_sid")?,
-        room_sid: sid(row, "room_sid")?,
-        room_name: text("room_name")?,
-        room_status: RoomStatus::parse(&room_status)
-            .ok_or_else(|| corrupt("room_status", &room_status))?,
-        room_type: RoomType::parse(&room_type).map_err(|_| corrupt("room_type", &room_type))?,
-        room_duration: get(row, "room_duration")?,
-        participant,
-        track,
-        timestamp: ts(row, "event_time")?,
-        sequence_number: u64::try_from(get::<i64>(row, "sequence_number")?).unwrap_or(0),
-    };
-    Ok(PendingWebhook {
-        id: get(row, "id")?,
-        event,
-        attempts: uint(row, "attempts")?,
-    })
-}
-
-pub(super) fn account_from_row(row: &impl Columns) -> StoreResult<Account> {
-    Ok(Account {
-        sid: sid(row, "sid")?,
-        auth_token: row.text("auth_token")?,
-        friendly_name: row.text("friendly_name")?,
-        date_created: ts(row, "date_created")?,
-        main: flag(row, "main")?,
-    })
-}
-
-pub(super) fn api_key_from_row(row: &impl Columns) -> StoreResult<ApiKey> {
-    Ok(ApiKey {
-        sid: sid(row, "sid")?,
-        account_sid: sid(row, "account_sid")?,
-        secret: row.text("secret")?,
-        friendly_name: row.text("friendly_name")?,
-        date_created: ts(row, "date_created")?,
-        date_revoked: opt_ts(row, "date_revoked")?,
-    })
 }

@@ -1,10 +1,11 @@
-//! Keyset-paged lists. Order is newest first: `date_created DESC`, then insertion order (SQLite's
-//! `rowid`) descending for records created in the same millisecond. A cursor names a record by SID;
+//! Keyset-paged lists, for every backend. Order is newest first: `date_created DESC`, then the
+//! insertion sequence (`seq`, a column of every backend's tables) descending for records created in
+//! the same millisecond. A cursor names a record by SID;
 //! "after" reads the records that follow it in that order, "before" those that precede it.
 //!
-//! A list is planned once ([`Plan`]: the SQL and its arguments) and run by either connection kind:
-//! the inline readers (`read.rs`) or sqlx's pool (an in-memory database, which only its one sqlx
-//! connection can see).
+//! A list is planned once ([`Plan`]: the SQL, with `?` placeholders, and its arguments) and run by
+//! the backend: SQLite's inline readers (`sqlite/read.rs`) or sqlx's pool (an in-memory database);
+//! PostgreSQL numbers the placeholders (`postgres::numbered`).
 
 use vroom_domain::page::{Direction, Page, PageRequest};
 use vroom_domain::sid::{AccountSid, RoomSid};
@@ -13,14 +14,14 @@ use crate::{ParticipantFilter, RoomFilter};
 
 /// One bound argument.
 #[derive(Debug, Clone)]
-pub(super) enum Arg {
+pub(crate) enum Arg {
     Text(String),
     Int(i64),
 }
 
 /// A planned list query.
 #[derive(Debug, Clone)]
-pub(super) struct Plan {
+pub(crate) struct Plan {
     /// `SELECT EXISTS (…)` for the cursor's record, with its SID: the cursor must name one.
     pub cursor_check: Option<(String, String)>,
     /// The page query (one row more than the page, to know whether another follows).
@@ -64,7 +65,7 @@ impl Plan {
                 ">"
             };
             self.sql.push_str(&format!(
-                " AND (date_created, rowid) {op} (SELECT date_created, rowid FROM {table} WHERE sid = ?)"
+                " AND (date_created, seq) {op} (SELECT date_created, seq FROM {table} WHERE sid = ?)"
             ));
             self.args.push(Arg::Text(cursor.sid.clone()));
         }
@@ -74,7 +75,7 @@ impl Plan {
             "DESC"
         };
         self.sql.push_str(&format!(
-            " ORDER BY date_created {order}, rowid {order} LIMIT ?"
+            " ORDER BY date_created {order}, seq {order} LIMIT ?"
         ));
         self.args.push(Arg::Int(i64::from(page.size) + 1));
         self.size = page.size as usize;
@@ -106,7 +107,7 @@ impl Plan {
     }
 }
 
-pub(super) fn rooms(account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> Plan {
+pub(crate) fn rooms(account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> Plan {
     let mut p = Plan::new(
         "SELECT * FROM rooms WHERE account_sid = ?",
         Arg::Text(account.to_string()),
@@ -126,7 +127,7 @@ pub(super) fn rooms(account: AccountSid, filter: &RoomFilter, page: &PageRequest
     p.finish("rooms", page)
 }
 
-pub(super) fn participants(room: RoomSid, filter: &ParticipantFilter, page: &PageRequest) -> Plan {
+pub(crate) fn participants(room: RoomSid, filter: &ParticipantFilter, page: &PageRequest) -> Plan {
     let mut p = Plan::new(
         "SELECT * FROM participants WHERE room_sid = ?",
         Arg::Text(room.to_string()),

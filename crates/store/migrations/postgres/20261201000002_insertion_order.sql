@@ -1,0 +1,17 @@
+-- An insertion sequence for rooms and participants: the tie-breaker of list order (newest first,
+-- by `date_created`, then `seq`) for records created in the same millisecond, as in
+-- migrations/sqlite. Here a sequence assigns it, so nodes inserting at once never collide.
+
+ALTER TABLE rooms ADD COLUMN seq BIGSERIAL NOT NULL;
+CREATE UNIQUE INDEX rooms_seq ON rooms (seq);
+DROP INDEX rooms_by_status;
+DROP INDEX rooms_by_name;
+CREATE INDEX rooms_by_status ON rooms (account_sid, status, date_created, seq);
+CREATE INDEX rooms_by_name ON rooms (account_sid, unique_name, date_created, seq);
+
+ALTER TABLE participants ADD COLUMN seq BIGSERIAL NOT NULL;
+CREATE UNIQUE INDEX participants_seq ON participants (seq);
+DROP INDEX participants_by_status;
+DROP INDEX participants_by_identity;
+CREATE INDEX participants_by_status ON participants (room_sid, status, date_created, seq);
+CREATE INDEX participants_by_identity ON participants (room_sid, identity, date_created, seq);

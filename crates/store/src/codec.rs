@@ -1,0 +1,251 @@
+//! Reading domain records out of rows, whichever backend and driver read them, and the text forms
+//! of the values stored as text (codecs, recording rules). Each backend implements [`Columns`] for
+//! its row type; the decoders here are shared, so a record reads back the same from every backend.
+
+use std::str::FromStr;
+
+use serde_json::{Value, json};
+use vroom_domain::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
+use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
+use vroom_domain::room::{CallbackMethod, Room, RoomSettings, RoomStatus, RoomType, VideoCodec};
+use vroom_domain::rules::{RecordingRule, RuleType};
+use vroom_domain::time::Timestamp;
+use vroom_domain::track::TrackKind;
+
+use crate::{Account, ApiKey, PendingWebhook, StoreError, StoreResult};
+
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: '{value}'"))
+}
+
+/// Reading a row's columns by name.
+pub(crate) trait Columns {
+    /// A text column.
+    fn text(&self, col: &str) -> StoreResult<String>;
+    /// A nullable text column.
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
+    /// An integer column (SQLite `INTEGER`, PostgreSQL `BIGINT`).
+    fn int(&self, col: &str) -> StoreResult<i64>;
+    /// A nullable integer column.
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
+    /// A boolean column (SQLite: an integer, 0 or 1; PostgreSQL: `BOOLEAN`).
+    fn flag(&self, col: &str) -> StoreResult<bool> {
+        Ok(self.int(col)? != 0)
+    }
+}
+
+fn sid<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
+    let s = row.text(col)?;
+    s.parse().map_err(|_| corrupt(col, &s))
+}
+
+fn opt_sid<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<Option<T>> {
+    row.opt_text(col)?
+        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
+        .transpose()
+}
+
+fn ts(row: &impl Columns, col: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp::from_millis(row.int(col)?))
+}
+
+fn opt_ts(row: &impl Columns, col: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(row.opt_int(col)?.map(Timestamp::from_millis))
+}
+
+fn uint(row: &impl Columns, col: &str) -> StoreResult<u32> {
+    let v = row.int(col)?;
+    u32::try_from(v).map_err(|_| corrupt(col, &v.to_string()))
+}
+
+/// A room's video codecs as stored: comma-separated names.
+pub(crate) fn codecs_to_text(codecs: &[VideoCodec]) -> String {
+    codecs
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A room's recording rules as stored: a JSON array.
+pub(crate) fn rules_to_json(rules: &[RecordingRule]) -> String {
+    let list: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            json!({
+                "type": r.rule_type.as_str(),
+                "all": r.all,
+                "kind": r.kind.map(TrackKind::as_str),
+                "publisher": r.publisher,
+                "track": r.track,
+            })
+        })
+        .collect();
+    Value::Array(list).to_string()
+}
+
+fn rules_from_json(text: &str) -> StoreResult<Vec<RecordingRule>> {
+    let bad = || corrupt("recording_rules", text);
+    let v: Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let list = v.as_array().ok_or_else(bad)?;
+    list.iter()
+        .map(|r| {
+            let rule_type = match r.get("type").and_then(Value::as_str) {
+                Some("include") => RuleType::Include,
+                Some("exclude") => RuleType::Exclude,
+                _ => return Err(bad()),
+            };
+            let text_field = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+            Ok(RecordingRule {
+                rule_type,
+                all: r.get("all").and_then(Value::as_bool),
+                kind: r
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .and_then(TrackKind::parse),
+                publisher: text_field("publisher"),
+                track: text_field("track"),
+                priority: None,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn room_from_row(row: &impl Columns) -> StoreResult<Room> {
+    let text = |c: &str| row.text(c);
+    let status = text("status")?;
+    let room_type = text("room_type")?;
+    let method = text("status_callback_method")?;
+    let codecs = text("video_codecs")?;
+    let settings = RoomSettings {
+        room_type: RoomType::parse(&room_type).map_err(|_| corrupt("room_type", &room_type))?,
+        max_participants: uint(row, "max_participants")?,
+        max_participant_duration: uint(row, "max_participant_duration")?,
+        max_concurrent_published_tracks: uint(row, "max_concurrent_published_tracks")?,
+        record_participants_on_connect: row.flag("record_participants_on_connect")?,
+        transcribe_participants_on_connect: row.flag("transcribe_participants_on_connect")?,
+        transcriptions_configuration: row.opt_text("transcriptions_configuration")?,
+        video_codecs: codecs
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| VideoCodec::parse(c).ok_or_else(|| corrupt("video_codecs", &codecs)))
+            .collect::<StoreResult<_>>()?,
+        media_region: text("media_region")?,
+        audio_only: row.flag("audio_only")?,
+        empty_room_timeout: uint(row, "empty_room_timeout")?,
+        unused_room_timeout: uint(row, "unused_room_timeout")?,
+        large_room: row.flag("large_room")?,
+        enable_turn: row.flag("enable_turn")?,
+        status_callback: row.opt_text("status_callback")?,
+        status_callback_method: CallbackMethod::parse(&method)
+            .map_err(|_| corrupt("status_callback_method", &method))?,
+        recording_rules: rules_from_json(&text("recording_rules")?)?,
+    };
+    Ok(Room {
+        sid: sid(row, "sid")?,
+        account_sid: sid(row, "account_sid")?,
+        unique_name: text("unique_name")?,
+        status: RoomStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        ad_hoc: row.flag("ad_hoc")?,
+        settings,
+        date_created: ts(row, "date_created")?,
+        date_updated: ts(row, "date_updated")?,
+        end_time: opt_ts(row, "end_time")?,
+        duration: row.opt_int("duration")?,
+    })
+}
+
+pub(crate) fn participant_from_row(row: &impl Columns) -> StoreResult<Participant> {
+    let status = row.text("status")?;
+    let reason = row.opt_text("end_reason")?;
+    Ok(Participant {
+        sid: sid(row, "sid")?,
+        room_sid: sid(row, "room_sid")?,
+        account_sid: sid(row, "account_sid")?,
+        identity: row.text("identity")?,
+        status: ParticipantStatus::parse(&status)
+            .ok_or_else(|| corrupt("participant status", &status))?,
+        date_created: ts(row, "date_created")?,
+        date_updated: ts(row, "date_updated")?,
+        start_time: ts(row, "start_time")?,
+        end_time: opt_ts(row, "end_time")?,
+        duration: row.opt_int("duration")?,
+        end_reason: reason
+            .map(|r| EndReason::parse(&r).ok_or_else(|| corrupt("end_reason", &r)))
+            .transpose()?,
+    })
+}
+
+pub(crate) fn webhook_from_row(row: &impl Columns) -> StoreResult<PendingWebhook> {
+    let text = |c: &str| row.text(c);
+    let kind = text("kind")?;
+    let method = text("method")?;
+    let room_status = text("room_status")?;
+    let room_type = text("room_type")?;
+    let participant = match opt_sid(row, "participant_sid")? {
+        None => None,
+        Some(psid) => {
+            let status = row.opt_text("participant_status")?.unwrap_or_default();
+            Some(ParticipantFacts {
+                sid: psid,
+                identity: row.opt_text("participant_identity")?.unwrap_or_default(),
+                status: ParticipantStatus::parse(&status)
+                    .ok_or_else(|| corrupt("participant_status", &status))?,
+                duration: row.opt_int("participant_duration")?,
+            })
+        }
+    };
+    let track = match opt_sid(row, "track_sid")? {
+        None => None,
+        Some(tsid) => {
+            let kind = row.opt_text("track_kind")?.unwrap_or_default();
+            Some(TrackFacts {
+                sid: tsid,
+                kind: TrackKind::parse(&kind).ok_or_else(|| corrupt("track_kind", &kind))?,
+                name: row.opt_text("track_name")?.unwrap_or_default(),
+            })
+        }
+    };
+    let event = StatusEvent {
+        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        url: text("url")?,
+        method: CallbackMethod::parse(&method).map_err(|_| corrupt("method", &method))?,
+        account_sid: sid(row, "account_sid")?,
+        room_sid: sid(row, "room_sid")?,
+        room_name: text("room_name")?,
+        room_status: RoomStatus::parse(&room_status)
+            .ok_or_else(|| corrupt("room_status", &room_status))?,
+        room_type: RoomType::parse(&room_type).map_err(|_| corrupt("room_type", &room_type))?,
+        room_duration: row.opt_int("room_duration")?,
+        participant,
+        track,
+        timestamp: ts(row, "event_time")?,
+        sequence_number: u64::try_from(row.int("sequence_number")?).unwrap_or(0),
+    };
+    Ok(PendingWebhook {
+        id: row.int("id")?,
+        event,
+        attempts: uint(row, "attempts")?,
+    })
+}
+
+pub(crate) fn account_from_row(row: &impl Columns) -> StoreResult<Account> {
+    Ok(Account {
+        sid: sid(row, "sid")?,
+        auth_token: row.text("auth_token")?,
+        friendly_name: row.text("friendly_name")?,
+        date_created: ts(row, "date_created")?,
+        main: row.flag("main")?,
+    })
+}
+
+pub(crate) fn api_key_from_row(row: &impl Columns) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        sid: sid(row, "sid")?,
+        account_sid: sid(row, "account_sid")?,
+        secret: row.text("secret")?,
+        friendly_name: row.text("friendly_name")?,
+        date_created: ts(row, "date_created")?,
+        date_revoked: opt_ts(row, "date_revoked")?,
+    })
+}

@@ -1,0 +1,437 @@
+//! The PostgreSQL backend: what several vroom nodes share.
+//!
+//! A pool of connections (sqlx), migrations embedded from `migrations/postgres` and run at open
+//! (sqlx takes an advisory lock, so nodes starting together migrate once). The tables are the
+//! SQLite backend's, column for column, in PostgreSQL's types (`BIGINT` integers and times,
+//! `BOOLEAN` flags); the rows are read back by the same decoders (`crate::codec`) and lists run the
+//! same planned queries (`crate::lists`) with numbered placeholders. Commits are durable with the
+//! server's default `synchronous_commit = on`.
+//!
+//! [`scratch`] makes throw-away databases for tests.
+
+mod accounts;
+mod rows;
+pub mod scratch;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use vroom_domain::event::StatusEvent;
+use vroom_domain::page::{Page, PageRequest};
+use vroom_domain::participant::Participant;
+use vroom_domain::room::Room;
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
+use vroom_domain::time::Timestamp;
+
+use crate::codec::{participant_from_row, room_from_row, webhook_from_row};
+use crate::lists;
+use crate::{
+    Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError,
+    StoreResult, WebhookBacklog,
+};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections each node keeps open at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    StoreError::Database(Box::new(e))
+}
+
+/// `sql` with its `?` placeholders numbered `$1`, `$2`, … (PostgreSQL's syntax). Our SQL has no
+/// `?` inside literals.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URL names and runs the migrations.
+    ///
+    /// # Errors
+    /// When the URL is malformed, or the server cannot be reached or the database migrated.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    redacted(url)
+                ))
+            })?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (for tests that look at what is stored).
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn page<T>(
+        &self,
+        plan: &lists::Plan,
+        decode: fn(&PgRow) -> StoreResult<T>,
+    ) -> StoreResult<Page<T>> {
+        if let Some((sql, sid)) = &plan.cursor_check {
+            let exists: bool = sqlx::query_scalar(&numbered(sql))
+                .bind(sid)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+            if !exists {
+                return Err(StoreError::UnknownCursor);
+            }
+        }
+        let sql = numbered(&plan.sql);
+        let mut q = sqlx::query(&sql);
+        for a in &plan.args {
+            q = match a {
+                lists::Arg::Text(t) => q.bind(t.clone()),
+                lists::Arg::Int(i) => q.bind(*i),
+            };
+        }
+        let found = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        let items = found
+            .iter()
+            .take(plan.size())
+            .map(decode)
+            .collect::<StoreResult<Vec<T>>>()?;
+        Ok(plan.page(items, found.len()))
+    }
+
+    async fn one<T>(
+        &self,
+        sql: &str,
+        args: &[&str],
+        decode: fn(&PgRow) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = q.bind(*a);
+        }
+        let row = q.fetch_optional(&self.pool).await.map_err(db_err)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn apply_change(tx: &mut Transaction<'_, Postgres>, change: &Change) -> StoreResult<()> {
+        match change {
+            Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::UniqueNameTaken
+                } else {
+                    db_err(e)
+                }
+            }),
+            Change::UpdateRoom(room) => rows::update_room(tx, room).await.map_err(db_err),
+            Change::InsertParticipant(p) => rows::insert_participant(tx, p).await.map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::IdentityTaken
+                } else {
+                    db_err(e)
+                }
+            }),
+            Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
+        }
+    }
+}
+
+/// `url` without its password, for messages.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the configured URL".to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split(':').next().unwrap_or("");
+    format!("{scheme}://{user}@{host}")
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for change in changes {
+            Self::apply_change(&mut tx, change).await?;
+        }
+        for event in events {
+            rows::insert_event(&mut tx, event).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
+        self.one(
+            "SELECT * FROM rooms WHERE sid = $1",
+            &[&sid.to_string()],
+            room_from_row,
+        )
+        .await
+    }
+
+    async fn live_room_by_name(
+        &self,
+        account: AccountSid,
+        name: &str,
+    ) -> StoreResult<Option<Room>> {
+        self.one(
+            "SELECT * FROM rooms WHERE account_sid = $1 AND unique_name = $2 AND status = 'in-progress'",
+            &[&account.to_string(), name],
+            room_from_row,
+        )
+        .await
+    }
+
+    async fn list_rooms(
+        &self,
+        account: AccountSid,
+        filter: &RoomFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Room>> {
+        self.page(&lists::rooms(account, filter, page), room_from_row)
+            .await
+    }
+
+    async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
+        let found = sqlx::query(
+            "SELECT * FROM rooms WHERE status = 'in-progress' ORDER BY date_created, seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(room_from_row).collect()
+    }
+
+    async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM participants WHERE room_sid = $1)")
+            .bind(room.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn next_event_sequence(&self, room: RoomSid) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(sequence_number) + 1, 0) FROM webhook_outbox WHERE room_sid = $1",
+        )
+        .bind(room.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>> {
+        self.one(
+            "SELECT * FROM participants WHERE sid = $1",
+            &[&sid.to_string()],
+            participant_from_row,
+        )
+        .await
+    }
+
+    async fn connected_participant(
+        &self,
+        room: RoomSid,
+        identity: &str,
+    ) -> StoreResult<Option<Participant>> {
+        self.one(
+            "SELECT * FROM participants WHERE room_sid = $1 AND identity = $2 AND status = 'connected'",
+            &[&room.to_string(), identity],
+            participant_from_row,
+        )
+        .await
+    }
+
+    async fn list_participants(
+        &self,
+        room: RoomSid,
+        filter: &ParticipantFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Participant>> {
+        self.page(
+            &lists::participants(room, filter, page),
+            participant_from_row,
+        )
+        .await
+    }
+
+    async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
+        let found = sqlx::query(
+            "SELECT * FROM participants WHERE status = 'connected' ORDER BY date_created, seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(participant_from_row).collect()
+    }
+
+    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
+        // The oldest pending event of each room, if it is due: a room's later events wait for it.
+        let found = sqlx::query(
+            "SELECT o.* FROM webhook_outbox o
+             WHERE o.state = 'pending' AND o.next_attempt_at <= $1
+               AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p WHERE p.room_sid = o.room_sid AND p.state = 'pending')
+             ORDER BY o.next_attempt_at, o.id LIMIT $2",
+        )
+        .bind(now.millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(webhook_from_row).collect()
+    }
+
+    async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
+        let t: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(t.map(Timestamp::from_millis))
+    }
+
+    async fn webhook_backlog(&self) -> StoreResult<WebhookBacklog> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(event_time) FROM webhook_outbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let pending: i64 = row.try_get(0).map_err(db_err)?;
+        let oldest: Option<i64> = row.try_get(1).map_err(db_err)?;
+        Ok(WebhookBacklog {
+            pending: u64::try_from(pending).unwrap_or_default(),
+            oldest: oldest.map(Timestamp::from_millis),
+        })
+    }
+
+    async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = $1, last_error = NULL WHERE id = $2",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (state, next, finished) = match retry_at {
+            Some(t) => ("pending", t.millis(), None),
+            None => ("failed", now.millis(), Some(now.millis())),
+        };
+        sqlx::query(
+            "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3, finished_at = $4 WHERE id = $5",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(finished)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        accounts::all(self).await
+    }
+
+    async fn account(&self, sid: AccountSid) -> StoreResult<Option<Account>> {
+        accounts::one(self, sid).await
+    }
+
+    async fn save_account(&self, account: &Account) -> StoreResult<()> {
+        accounts::save(self, account).await
+    }
+
+    async fn api_key(&self, sid: ApiKeySid) -> StoreResult<Option<ApiKey>> {
+        accounts::key(self, sid).await
+    }
+
+    async fn api_keys(&self, account: AccountSid) -> StoreResult<Vec<ApiKey>> {
+        accounts::keys(self, account).await
+    }
+
+    async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        accounts::save_key(self, key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered() {
+        assert_eq!(
+            numbered("a = ? AND (b, c) < (SELECT b, c FROM t WHERE d = ?) LIMIT ?"),
+            "a = $1 AND (b, c) < (SELECT b, c FROM t WHERE d = $2) LIMIT $3"
+        );
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redacted("postgres://vroom:hunter2@db:5432/vroom"),
+            "postgres://vroom@db:5432/vroom"
+        );
+        assert_eq!(redacted("postgres://db/vroom"), "postgres://db/vroom");
+    }
+
+    #[tokio::test]
+    async fn suite_on_postgres() {
+        let Some(db) = scratch::ScratchDatabase::create("store suite").await else {
+            return;
+        };
+        let store = PgStore::open_url(db.url()).await.unwrap();
+        crate::suite::run(&store).await;
+        store.pool.close().await;
+        db.drop_now().await;
+    }
+}
