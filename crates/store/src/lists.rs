@@ -22,8 +22,10 @@ pub(crate) enum Arg {
 /// A planned list query.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    /// `SELECT EXISTS (…)` for the cursor's record, with its SID: the cursor must name one.
-    pub cursor_check: Option<(String, String)>,
+    /// `SELECT EXISTS (…)` for the cursor's record, with its SID and the list's scope (account or
+    /// room): the cursor must name a record of the list, so another account's SIDs are as unknown
+    /// as SIDs that name nothing.
+    pub cursor_check: Option<(String, [String; 2])>,
     /// The page query (one row more than the page, to know whether another follows).
     pub sql: String,
     /// Its arguments, in order.
@@ -50,14 +52,19 @@ impl Plan {
         self.args.push(arg);
     }
 
-    /// Adds the cursor condition, order and limit. `table` is one of our own table names, never
-    /// caller input.
-    fn finish(mut self, table: &'static str, page: &PageRequest) -> Self {
+    /// Adds the cursor condition, order and limit. `table` and `scope` (the column that scopes the
+    /// list, with its value) are our own names, never caller input.
+    fn finish(
+        mut self,
+        table: &'static str,
+        (scope, value): (&'static str, String),
+        page: &PageRequest,
+    ) -> Self {
         self.direction = page.cursor.as_ref().map(|c| c.direction);
         if let Some(cursor) = &page.cursor {
             self.cursor_check = Some((
-                format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE sid = ?)"),
-                cursor.sid.clone(),
+                format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE sid = ? AND {scope} = ?)"),
+                [cursor.sid.clone(), value],
             ));
             let op = if cursor.direction == Direction::After {
                 "<"
@@ -124,7 +131,7 @@ pub(crate) fn rooms(account: AccountSid, filter: &RoomFilter, page: &PageRequest
     if let Some(t) = filter.created_before {
         p.and("date_created <", Arg::Int(t.millis()));
     }
-    p.finish("rooms", page)
+    p.finish("rooms", ("account_sid", account.to_string()), page)
 }
 
 pub(crate) fn participants(room: RoomSid, filter: &ParticipantFilter, page: &PageRequest) -> Plan {
@@ -144,5 +151,5 @@ pub(crate) fn participants(room: RoomSid, filter: &ParticipantFilter, page: &Pag
     if let Some(t) = filter.created_before {
         p.and("date_created <", Arg::Int(t.millis()));
     }
-    p.finish("participants", page)
+    p.finish("participants", ("room_sid", room.to_string()), page)
 }

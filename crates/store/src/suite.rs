@@ -235,6 +235,19 @@ async fn room_paging_and_filters(store: &dyn Store) {
         )
         .await;
     assert!(matches!(unknown, Err(StoreError::UnknownCursor)));
+    // Another account's room is as unknown a cursor as a SID that names nothing.
+    for cursor in [
+        after(3, made[4].sid.to_string()),
+        before(3, made[4].sid.to_string()),
+    ] {
+        let theirs = store
+            .list_rooms(AccountSid::from_bytes([0xbc; 16]), &live, &cursor)
+            .await;
+        assert!(
+            matches!(theirs, Err(StoreError::UnknownCursor)),
+            "{theirs:?}"
+        );
+    }
 
     let completed = RoomFilter {
         status: Some(RoomStatus::Completed),
@@ -398,6 +411,18 @@ async fn participants_history(store: &dyn Store) {
         .unwrap();
     assert!(p1.has_next);
     let last = p1.items.last().unwrap().sid.to_string();
+    // Another room's participant is an unknown cursor.
+    let elsewhere = store
+        .list_participants(
+            RoomSid::from_bytes(sid_bytes(1, 10)),
+            &ParticipantFilter::default(),
+            &after(2, last.clone()),
+        )
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::UnknownCursor)),
+        "{elsewhere:?}"
+    );
     let p2 = store
         .list_participants(r.sid, &ParticipantFilter::default(), &after(2, last))
         .await

@@ -106,9 +106,10 @@ impl PgStore {
         plan: &lists::Plan,
         decode: fn(&PgRow) -> StoreResult<T>,
     ) -> StoreResult<Page<T>> {
-        if let Some((sql, sid)) = &plan.cursor_check {
+        if let Some((sql, [sid, scope])) = &plan.cursor_check {
             let exists: bool = sqlx::query_scalar(&numbered(sql))
                 .bind(sid)
+                .bind(scope)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db_err)?;

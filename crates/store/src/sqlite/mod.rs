@@ -128,9 +128,10 @@ impl SqliteStore {
         if let Some(r) = &self.readers {
             return r.page(plan, inline);
         }
-        if let Some((sql, sid)) = &plan.cursor_check {
+        if let Some((sql, [sid, scope])) = &plan.cursor_check {
             let exists: i64 = sqlx::query(sql)
                 .bind(sid)
+                .bind(scope)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db_err)?

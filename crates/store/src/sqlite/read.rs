@@ -183,9 +183,11 @@ impl Readers {
     /// A planned list page.
     pub(super) fn page<T>(&self, plan: &Plan, decode: Decode<T>) -> StoreResult<Page<T>> {
         self.with(|r| {
-            if let Some((sql, sid)) = &plan.cursor_check {
+            if let Some((sql, args)) = &plan.cursor_check {
                 let mut st = r.conn.prepare_cached(sql).map_err(err)?;
-                let exists: i64 = st.query_row([sid], |r| r.get(0)).map_err(err)?;
+                let exists: i64 = st
+                    .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+                    .map_err(err)?;
                 if exists == 0 {
                     return Err(StoreError::UnknownCursor);
                 }
