@@ -128,7 +128,10 @@ impl Default for Config {
                 workers: 0,
                 turn: Some(vroom_sfu::TurnConfig {
                     bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    tcp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                    tls: None,
                     announce_ip: None,
+                    clock: std::sync::Arc::new(vroom_rooms::clock::SystemClock),
                     credential_ttl: std::time::Duration::from_secs(
                         crate::settings::DEFAULT_TURN_CREDENTIAL_TTL_SECS,
                     ),

@@ -89,14 +89,22 @@ impl App {
         let outbox = Arc::new(Notify::new());
         let media_stop = CancellationToken::new();
         let media = match &config.media {
-            Some(m) => Some(
-                vroom_sfu::Media::start(m.clone(), media_stop.clone())
-                    .await
-                    .with_context(|| {
-                        format!("cannot open the media server's UDP socket on {}", m.bind)
-                    })?
-                    .0,
-            ),
+            Some(m) => {
+                let mut m = m.clone();
+                // TURN credentials are issued (signaling) and checked (TURN) on the one clock.
+                if let Some(turn) = &mut m.turn {
+                    turn.clock = Arc::clone(&deps.clock);
+                }
+                let bind = m.bind;
+                Some(
+                    vroom_sfu::Media::start(m, media_stop.clone())
+                        .await
+                        .with_context(|| {
+                            format!("cannot start the media server (UDP {bind}) or its TURN server")
+                        })?
+                        .0,
+                )
+            }
             None => None,
         };
         let hooks: Arc<dyn vroom_rooms::MediaHooks> = match &media {

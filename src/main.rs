@@ -93,6 +93,26 @@ struct ServeArgs {
     /// Seconds a TURN credential handed to a client stays valid [default: 86400].
     #[arg(long, env = "VROOM_TURN_CREDENTIAL_TTL")]
     turn_credential_ttl: Option<u64>,
+    /// TCP port of the embedded TURN server (TURN over TCP, for clients whose UDP is blocked)
+    /// [default: 0, any free port].
+    #[arg(long, env = "VROOM_TURN_TCP_PORT")]
+    turn_tcp_port: Option<u16>,
+    /// Do not run TURN over TCP.
+    #[arg(long, env = "VROOM_TURN_NO_TCP", num_args = 0..=1, default_missing_value = "true")]
+    turn_no_tcp: Option<bool>,
+    /// PEM certificate chain for TURN over TLS (with --turn-tls-key) [default: none, no TLS].
+    #[arg(long, env = "VROOM_TURN_TLS_CERT")]
+    turn_tls_cert: Option<PathBuf>,
+    /// PEM private key of the TURN/TLS certificate.
+    #[arg(long, env = "VROOM_TURN_TLS_KEY")]
+    turn_tls_key: Option<PathBuf>,
+    /// TCP port of TURN over TLS (443 reaches clients that may only use HTTPS) [default: 5349].
+    #[arg(long, env = "VROOM_TURN_TLS_PORT")]
+    turn_tls_port: Option<u16>,
+    /// Host name in the turns: URL clients get; the certificate must cover it [default: the host
+    /// of --public-url].
+    #[arg(long, env = "VROOM_TURN_TLS_HOST")]
+    turn_tls_host: Option<String>,
     /// Do not run the embedded TURN server (clients that ask get no ICE servers).
     #[arg(long, env = "VROOM_NO_TURN", num_args = 0..=1, default_missing_value = "true")]
     no_turn: Option<bool>,
@@ -223,6 +243,12 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
             turn: serve.no_turn.map(|off| !off),
             turn_udp_port: serve.turn_udp_port,
             turn_credential_ttl: serve.turn_credential_ttl,
+            turn_tcp: serve.turn_no_tcp.map(|off| !off),
+            turn_tcp_port: serve.turn_tcp_port,
+            turn_tls_port: serve.turn_tls_port,
+            turn_tls_cert: serve.turn_tls_cert.clone(),
+            turn_tls_key: serve.turn_tls_key.clone(),
+            turn_tls_host: serve.turn_tls_host.clone(),
             bind_ip: serve.rtc_bind_ip,
             announce_ip: serve.rtc_announce_ip,
             max_subscriber_bitrate: serve.rtc_max_subscriber_bitrate,

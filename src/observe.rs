@@ -168,7 +168,17 @@ async fn sample(o: &Observe) {
         .set(s.connected_peer_connections as f64);
     metrics::gauge!("vroom_sfu_tcp_connections").set(s.tcp_connections as f64);
     if let Some(turn) = media.turn() {
-        metrics::gauge!("vroom_turn_relays").set(turn.relays() as f64);
+        for t in vroom_sfu::TurnTransport::ALL {
+            let transport = t.as_str();
+            metrics::gauge!("vroom_turn_relays", "transport" => transport)
+                .set(turn.relays_over(t) as f64);
+            metrics::counter!("vroom_turn_allocations_total", "transport" => transport)
+                .absolute(turn.allocations_over(t));
+        }
+        for (reason, n) in turn.refused() {
+            metrics::counter!("vroom_turn_credentials_refused_total", "reason" => reason)
+                .absolute(n);
+        }
     }
     metrics::gauge!("vroom_sfu_streams", "direction" => "in").set(s.streams_in as f64);
     metrics::gauge!("vroom_sfu_streams", "direction" => "out").set(s.streams_out as f64);
@@ -285,7 +295,15 @@ fn describe() {
     );
     describe_gauge!(
         "vroom_turn_relays",
-        "Relays (TURN allocations) open at the embedded TURN server."
+        "Relays (TURN allocations) open at the embedded TURN server, by how clients reach it (udp, tcp, tls)."
+    );
+    describe_counter!(
+        "vroom_turn_allocations_total",
+        "Relays allocated at the embedded TURN server, by how clients reach it (udp, tcp, tls)."
+    );
+    describe_counter!(
+        "vroom_turn_credentials_refused_total",
+        "TURN credentials refused: expired, revoked (the room withholds TURN), malformed."
     );
     describe_gauge!(
         "vroom_sfu_tcp_connections",

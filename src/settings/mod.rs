@@ -23,6 +23,8 @@ pub const DEFAULT_DATA_DIR: &str = "vroom-data";
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 8;
 /// How long a TURN credential handed to a client stays valid, seconds (a day, as Twilio's).
 pub const DEFAULT_TURN_CREDENTIAL_TTL_SECS: u64 = 86_400;
+/// The TURN/TLS port when a certificate is given (IANA's `turns` port).
+pub const DEFAULT_TURN_TLS_PORT: u16 = 5349;
 /// The default log filter (`RUST_LOG` overrides it).
 pub const DEFAULT_LOG_LEVEL: &str = "info,tower_http=warn,sqlx=warn";
 
@@ -196,6 +198,18 @@ pub struct MediaSettings {
     pub turn_udp_port: Option<u16>,
     /// Seconds a TURN credential handed to a client stays valid.
     pub turn_credential_ttl: Option<u64>,
+    /// Run TURN over TCP too.
+    pub turn_tcp: Option<bool>,
+    /// Its TCP port (0: any free port).
+    pub turn_tcp_port: Option<u16>,
+    /// Its TLS port (with a certificate; default 5349).
+    pub turn_tls_port: Option<u16>,
+    /// PEM certificate chain for TURN over TLS (with `turn_tls_key`; none: no TLS listener).
+    pub turn_tls_cert: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    pub turn_tls_key: Option<PathBuf>,
+    /// The host name in the `turns:` URL, one the certificate covers (default: the public URL's).
+    pub turn_tls_host: Option<String>,
 }
 
 /// `[quickstart]`
@@ -281,6 +295,12 @@ impl Settings {
                 turn: pick(m.turn, tm.turn),
                 turn_udp_port: pick(m.turn_udp_port, tm.turn_udp_port),
                 turn_credential_ttl: pick(m.turn_credential_ttl, tm.turn_credential_ttl),
+                turn_tcp: pick(m.turn_tcp, tm.turn_tcp),
+                turn_tcp_port: pick(m.turn_tcp_port, tm.turn_tcp_port),
+                turn_tls_port: pick(m.turn_tls_port, tm.turn_tls_port),
+                turn_tls_cert: pick(m.turn_tls_cert, tm.turn_tls_cert),
+                turn_tls_key: pick(m.turn_tls_key, tm.turn_tls_key),
+                turn_tls_host: pick(m.turn_tls_host, tm.turn_tls_host),
             },
             quickstart: QuickstartSettings {
                 sdk: pick(self.quickstart.sdk, top.quickstart.sdk),

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use vroom_domain::room::CallbackMethod;
@@ -11,7 +12,7 @@ use vroom_domain::time::Span;
 
 use super::{
     DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_SHUTDOWN_TIMEOUT_SECS,
-    DEFAULT_TURN_CREDENTIAL_TTL_SECS, LogFormat, Settings,
+    DEFAULT_TURN_CREDENTIAL_TTL_SECS, DEFAULT_TURN_TLS_PORT, LogFormat, Settings,
 };
 use crate::config::{self, Config, ConfigError, CredentialSeed, WebhookConfig};
 use crate::quickstart::{DEFAULT_CDN, SdkSource};
@@ -223,31 +224,27 @@ impl Settings {
             ));
         }
         let m = &self.media;
-        let media = m.enabled.unwrap_or(true).then(|| {
-            let bind_ip = m.bind_ip.unwrap_or(bound_ip);
-            let announce_ip = m
-                .announce_ip
-                .or_else(|| bind_ip.is_unspecified().then(config::outward_ip).flatten());
-            vroom_sfu::MediaConfig {
-                bind: SocketAddr::new(bind_ip, m.udp_port.unwrap_or(0)),
-                tcp_bind: m
-                    .tcp
-                    .unwrap_or(true)
-                    .then(|| SocketAddr::new(bind_ip, m.tcp_port.unwrap_or(0))),
-                announce_ip,
-                max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
-                workers: m.workers.unwrap_or(0),
-                turn: m.turn.unwrap_or(true).then(|| vroom_sfu::TurnConfig {
-                    bind: SocketAddr::new(bind_ip, m.turn_udp_port.unwrap_or(0)),
+        let public_url = self.public_url_or_derived()?;
+        let media = match m.enabled.unwrap_or(true) {
+            false => None,
+            true => {
+                let bind_ip = m.bind_ip.unwrap_or(bound_ip);
+                let announce_ip = m
+                    .announce_ip
+                    .or_else(|| bind_ip.is_unspecified().then(config::outward_ip).flatten());
+                Some(vroom_sfu::MediaConfig {
+                    bind: SocketAddr::new(bind_ip, m.udp_port.unwrap_or(0)),
+                    tcp_bind: m
+                        .tcp
+                        .unwrap_or(true)
+                        .then(|| SocketAddr::new(bind_ip, m.tcp_port.unwrap_or(0))),
                     announce_ip,
-                    credential_ttl: Duration::from_secs(
-                        m.turn_credential_ttl
-                            .unwrap_or(DEFAULT_TURN_CREDENTIAL_TTL_SECS)
-                            .max(1),
-                    ),
-                }),
+                    max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
+                    workers: m.workers.unwrap_or(0),
+                    turn: turn_config(m, bind_ip, announce_ip, public_url.as_deref())?,
+                })
             }
-        });
+        };
         let data_dir = self.data_dir_or_default();
         let q = &self.quickstart;
         if let Some(p) = q.sdk.as_ref().filter(|p| !p.is_file()) {
@@ -283,7 +280,7 @@ impl Settings {
         let config = Config {
             limits,
             database_url: self.database_url_or_default(),
-            public_url: self.public_url_or_derived()?,
+            public_url,
             credentials: self.credential_seed()?,
             reconnect_window: secs(r.reconnect_window, defaults.reconnect_window),
             heartbeat_ms,
@@ -386,6 +383,72 @@ impl Settings {
     }
 }
 
+/// The embedded TURN server's settings (`media.turn*`), checked: a TLS certificate needs its key
+/// and both files must exist.
+fn turn_config(
+    m: &super::MediaSettings,
+    bind_ip: std::net::IpAddr,
+    announce_ip: Option<std::net::IpAddr>,
+    public_url: Option<&str>,
+) -> Result<Option<vroom_sfu::TurnConfig>, ConfigError> {
+    if !m.turn.unwrap_or(true) {
+        return Ok(None);
+    }
+    let pair = (
+        "media.turn_tls_cert",
+        "--turn-tls-cert, VROOM_TURN_TLS_CERT",
+        "media.turn_tls_key",
+        "--turn-tls-key, VROOM_TURN_TLS_KEY",
+    );
+    let tls = match (&m.turn_tls_cert, &m.turn_tls_key) {
+        (None, None) => None,
+        (Some(_), None) => return Err(invalid(pair.2, pair.3, "set it with media.turn_tls_cert")),
+        (None, Some(_)) => return Err(invalid(pair.0, pair.1, "set it with media.turn_tls_key")),
+        (Some(cert), Some(key)) => {
+            for (path, key_name, flag) in [(cert, pair.0, pair.1), (key, pair.2, pair.3)] {
+                if !path.is_file() {
+                    return Err(invalid(
+                        key_name,
+                        flag,
+                        format!("{} is not a file", path.display()),
+                    ));
+                }
+            }
+            // The `turns:` URL names a host the certificate covers: as set, else the public URL's
+            // host when it is a name (an IP address is only covered by an IP certificate).
+            let host = m
+                .turn_tls_host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .or_else(|| {
+                    let url = reqwest::Url::parse(public_url?).ok()?;
+                    url.domain().map(str::to_owned)
+                });
+            Some(vroom_sfu::TurnTls {
+                bind: SocketAddr::new(bind_ip, m.turn_tls_port.unwrap_or(DEFAULT_TURN_TLS_PORT)),
+                cert: cert.clone(),
+                key: key.clone(),
+                host,
+            })
+        }
+    };
+    Ok(Some(vroom_sfu::TurnConfig {
+        bind: SocketAddr::new(bind_ip, m.turn_udp_port.unwrap_or(0)),
+        tcp_bind: m
+            .turn_tcp
+            .unwrap_or(true)
+            .then(|| SocketAddr::new(bind_ip, m.turn_tcp_port.unwrap_or(0))),
+        tls,
+        announce_ip,
+        credential_ttl: Duration::from_secs(
+            m.turn_credential_ttl
+                .unwrap_or(DEFAULT_TURN_CREDENTIAL_TTL_SECS)
+                .max(1),
+        ),
+        clock: Arc::new(vroom_rooms::clock::SystemClock),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +457,34 @@ mod tests {
         Settings::from_toml(toml)
             .unwrap()
             .resolve(std::net::IpAddr::from([127, 0, 0, 1]))
+    }
+
+    #[test]
+    fn turn_over_tls_needs_a_certificate_and_its_key_and_names_the_public_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        std::fs::write(&cert, "x").unwrap();
+        let c = cert.display();
+        let e = resolve(&format!("[media]\nturn_tls_cert = \"{c}\"")).unwrap_err();
+        assert!(e.0.starts_with("media.turn_tls_key"), "{e}");
+        let e = resolve(&format!(
+            "[media]\nturn_tls_cert = \"{c}\"\nturn_tls_key = \"/nonexistent/k.pem\""
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("/nonexistent/k.pem is not a file"), "{e}");
+        let r = resolve(&format!(
+            "public_url = \"https://video.example.com\"\n[media]\nturn_tls_cert = \"{c}\"\nturn_tls_key = \"{c}\""
+        ))
+        .unwrap();
+        let turn = r.config.media.unwrap().turn.unwrap();
+        let tls = turn.tls.unwrap();
+        assert_eq!(
+            (tls.bind.port(), tls.host.as_deref()),
+            (DEFAULT_TURN_TLS_PORT, Some("video.example.com"))
+        );
+        assert!(turn.tcp_bind.is_some(), "TURN over TCP is on by default");
+        let r = resolve("[media]\nturn_tcp = false").unwrap();
+        assert!(r.config.media.unwrap().turn.unwrap().tcp_bind.is_none());
     }
 
     #[test]

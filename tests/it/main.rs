@@ -24,4 +24,5 @@ mod sdk;
 mod secrets;
 mod shutdown;
 mod signaling;
+mod turn;
 mod webhooks;

@@ -105,7 +105,7 @@ async fn create_applies_defaults_and_every_parameter() {
         "type": "group-small", "unique_name": "Daily Standup", "status_callback": "https://example.com/cb?x=1",
         "status_callback_method": "GET", "max_participants": 3, "record_participants_on_connect": true,
         "video_codecs": ["VP8", "H264"], "media_region": "ie1", "audio_only": true, "max_participant_duration": 600,
-        "empty_room_timeout": 1, "unused_room_timeout": 60, "enable_turn": true,
+        "empty_room_timeout": 1, "unused_room_timeout": 60, "enable_turn": false,
     });
     for (k, v) in expect.as_object().unwrap() {
         assert_eq!(&full[k], v, "field {k}");

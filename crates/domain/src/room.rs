@@ -203,7 +203,8 @@ pub struct RoomSettings {
     pub unused_room_timeout: u32,
     /// Large-room flag (raises the participant cap of group rooms).
     pub large_room: bool,
-    /// Deprecated, always reported true.
+    /// Participants get vroom's TURN server (`EnableTurn`, default true; Twilio deprecated it and
+    /// always reports true, vroom withholds TURN from the participants of a room created with false).
     pub enable_turn: bool,
     /// Where status callbacks go.
     pub status_callback: Option<String>,
@@ -398,7 +399,7 @@ impl CreateRoom {
             empty_room_timeout,
             unused_room_timeout,
             large_room,
-            enable_turn: true,
+            enable_turn: self.enable_turn.unwrap_or(true),
             status_callback: self.status_callback,
             status_callback_method: self.status_callback_method.unwrap_or(CallbackMethod::Post),
             recording_rules,

@@ -17,8 +17,9 @@
 //! - `driver`: [`Media`], the media workers: Tokio tasks each owning a UDP socket (and a TCP
 //!   listener) and a core; a room's peer connections all live on the worker its SID hashes to;
 //! - `tcp`: ICE over TCP, the passive side: the listener and RFC 4571 framing of its connections;
-//! - `relay`: [`Turn`], the embedded TURN server (webrtc-rs `turn`) relaying only to the media
-//!   server's workers, and [`TurnIssuer`], its TURN REST API credentials.
+//! - `relay`: [`Turn`], the embedded TURN server (webrtc-rs `turn`; UDP, TCP and TLS listeners)
+//!   relaying only to the media server's workers, and [`TurnIssuer`], its TURN REST API
+//!   credentials.
 //!
 //! # Contracts
 //! - The core never reads a clock or touches a socket: time and datagrams are inputs.
@@ -47,7 +48,7 @@ mod tcp;
 pub use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
 pub use crate::driver::{Media, MediaConfig};
 pub use crate::msp::MediaOptions;
-pub use crate::relay::{Turn, TurnConfig, TurnIssuer};
+pub use crate::relay::{REFUSED_REASONS, Turn, TurnConfig, TurnIssuer, TurnTls, TurnTransport};
 pub use crate::stats::{MediaStats, Totals};
 
 /// Why a media operation failed.

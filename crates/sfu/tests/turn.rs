@@ -1,16 +1,23 @@
-//! The embedded TURN server over real UDP on loopback, driven by webrtc-rs's TURN client: a fresh
-//! credential allocates a relay that reaches the media server (a socket standing in for it) both
-//! ways; the relay neither sends to nor hears from anyone else; stale and forged credentials are
-//! refused.
+//! The embedded TURN server over real sockets on loopback, driven by webrtc-rs's TURN client over
+//! UDP, TCP and TLS (a certificate made for the test): a fresh credential allocates a relay that
+//! reaches the media server (a socket standing in for it) both ways; the relay neither sends to nor
+//! hears from anyone else; a credential stops working once the server's clock passes its expiry,
+//! and a revoked one at once (its relay closed); forged ones never work.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::net::UdpSocket;
+use async_trait::async_trait;
+use base64::Engine;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_rustls::rustls;
 use tokio_util::sync::CancellationToken;
 use turn::client::{Client, ClientConfig};
-use vroom_sfu::{Turn, TurnConfig};
+use vroom_domain::time::{Span, Timestamp};
+use vroom_rooms::clock::ManualClock;
+use vroom_sfu::{Turn, TurnConfig, TurnTls, TurnTransport};
 use webrtc_util::Conn;
 
 fn now_unix() -> u64 {
@@ -20,96 +27,349 @@ fn now_unix() -> u64 {
         .as_secs()
 }
 
-async fn client(turn: &Turn, username: String, password: String) -> Client {
-    let conn = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let client = Client::new(ClientConfig {
-        stun_serv_addr: turn.addr().to_string(),
-        turn_serv_addr: turn.addr().to_string(),
-        username,
-        password,
-        realm: "vroom".into(),
-        software: String::new(),
-        rto_in_ms: 0,
-        conn: Arc::new(conn),
-        vnet: None,
-    })
-    .await
-    .unwrap();
-    client.listen().await.unwrap();
-    client
+/// A TURN client's socket over a stream (TCP or TLS): what it sends is written as is (STUN and
+/// padded ChannelData delimit themselves), what it receives is cut by the same rules.
+struct StreamSocket<S> {
+    read: tokio::sync::Mutex<ReadHalf<S>>,
+    write: tokio::sync::Mutex<WriteHalf<S>>,
+    server: SocketAddr,
+    local: SocketAddr,
 }
 
-#[tokio::test]
-async fn the_relay_reaches_only_the_media_server_and_only_with_a_valid_credential() {
+#[async_trait]
+impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn for StreamSocket<S> {
+    async fn connect(&self, _addr: SocketAddr) -> webrtc_util::Result<()> {
+        Ok(())
+    }
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        Ok(self.recv_from(buf).await?.0)
+    }
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        let mut read = self.read.lock().await;
+        let mut head = [0u8; 4];
+        read.read_exact(&mut head).await?;
+        let length = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let rest = if head[0] >> 6 == 0 {
+            16 + length
+        } else {
+            length.div_ceil(4) * 4
+        };
+        buf[..4].copy_from_slice(&head);
+        read.read_exact(&mut buf[4..4 + rest]).await?;
+        Ok((4 + rest, self.server))
+    }
+    async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
+        self.write.lock().await.write_all(buf).await?;
+        Ok(buf.len())
+    }
+    async fn send_to(&self, buf: &[u8], _target: SocketAddr) -> webrtc_util::Result<usize> {
+        self.send(buf).await
+    }
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.local)
+    }
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        Some(self.server)
+    }
+    async fn close(&self) -> webrtc_util::Result<()> {
+        Ok(())
+    }
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
+}
+
+fn stream_socket<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    server: SocketAddr,
+    local: SocketAddr,
+) -> Arc<dyn Conn + Send + Sync> {
+    let (read, write) = tokio::io::split(stream);
+    Arc::new(StreamSocket {
+        read: tokio::sync::Mutex::new(read),
+        write: tokio::sync::Mutex::new(write),
+        server,
+        local,
+    })
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files in `dir`; and its DER.
+fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = |label: &str, der: &[u8]| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let cert = dir.join("turn.crt");
+    let key = dir.join("turn.key");
+    std::fs::write(&cert, pem("CERTIFICATE", made.cert.der())).unwrap();
+    std::fs::write(&key, pem("PRIVATE KEY", &made.signing_key.serialize_der())).unwrap();
+    (cert, key, made.cert.der().to_vec())
+}
+
+struct Setup {
+    turn: Turn,
+    clock: ManualClock,
+    media: UdpSocket,
+    stranger: UdpSocket,
+    /// The test certificate (DER), which the TLS client trusts.
+    cert: Vec<u8>,
+    stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
     let stop = CancellationToken::new();
     let media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let media_addr = media.local_addr().unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let stranger_addr = stranger.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file, cert) = certificate(dir.path());
+    let clock = ManualClock::new(Timestamp::from_secs(i64::try_from(now_unix()).unwrap()));
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let turn = Turn::start(
         &TurnConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bind: loopback,
+            tcp_bind: Some(loopback),
+            tls: Some(TurnTls {
+                bind: loopback,
+                cert: cert_file,
+                key: key_file,
+                host: Some("localhost".into()),
+            }),
             announce_ip: None,
             credential_ttl: Duration::from_secs(60),
+            clock: Arc::new(clock.clone()),
         },
         &[(media_addr, media_addr)],
         stop.clone(),
     )
     .await
     .unwrap();
-    let issuer = turn.issuer();
-    assert_eq!(
-        issuer.urls(),
-        [format!("turn:{}?transport=udp", turn.addr())]
-    );
+    Setup {
+        turn,
+        clock,
+        media,
+        stranger,
+        cert,
+        stop,
+        _dir: dir,
+    }
+}
 
-    // A fresh credential: a relay.
-    let (user, pass) = issuer.credential("alice", now_unix());
-    let alice = client(&turn, user, pass).await;
-    let relay = alice
+impl Setup {
+    fn now(&self) -> u64 {
+        u64::try_from(vroom_rooms::clock::Clock::now(&self.clock).millis() / 1000).unwrap()
+    }
+
+    /// A TURN client reaching the server over `transport`.
+    async fn client(&self, transport: TurnTransport, username: String, password: String) -> Client {
+        let server = self.turn.addr_of(transport).unwrap();
+        let conn: Arc<dyn Conn + Send + Sync> = match transport {
+            TurnTransport::Udp => Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
+            TurnTransport::Tcp => {
+                let tcp = TcpStream::connect(server).await.unwrap();
+                let local = tcp.local_addr().unwrap();
+                stream_socket(tcp, server, local)
+            }
+            TurnTransport::Tls => {
+                let tcp = TcpStream::connect(server).await.unwrap();
+                let local = tcp.local_addr().unwrap();
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(self.cert.clone().into()).unwrap();
+                let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+                let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                    .connect("localhost".try_into().unwrap(), tcp)
+                    .await
+                    .expect("the TLS handshake succeeds with the configured certificate");
+                stream_socket(tls, server, local)
+            }
+        };
+        let client = Client::new(ClientConfig {
+            stun_serv_addr: server.to_string(),
+            turn_serv_addr: server.to_string(),
+            username,
+            password,
+            realm: "vroom".into(),
+            software: String::new(),
+            rto_in_ms: 0,
+            conn,
+            vnet: None,
+        })
+        .await
+        .unwrap();
+        client.listen().await.unwrap();
+        client
+    }
+
+    /// A relay over `transport` reaches the media server both ways, and no one else.
+    async fn relays_media_only(&self, transport: TurnTransport, who: &str) -> Client {
+        let (user, pass) = self.turn.issuer().credential(who, self.now());
+        let client = self.client(transport, user, pass).await;
+        let relay = client
+            .allocate()
+            .await
+            .unwrap_or_else(|e| panic!("a fresh credential allocates over {transport:?}: {e}"));
+        assert_eq!(self.turn.relays_over(transport), 1, "{transport:?}");
+        let media_addr = self.media.local_addr().unwrap();
+        let stranger_addr = self.stranger.local_addr().unwrap();
+
+        // To anyone but the media server: refused. To the media server: delivered.
+        // (The client cannot tell: the server drops it.)
+        let _ = relay.send_to(b"to the stranger", stranger_addr).await;
+        relay.send_to(b"to media", media_addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        let (n, relay_local) = self.media.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"to media", "{transport:?}");
+        // Loopback delivers in send order: had the relay sent to the stranger, it would be there.
+        assert!(
+            self.stranger.try_recv_from(&mut buf).is_err(),
+            "nothing reached the stranger over {transport:?}"
+        );
+
+        // The stranger (same IP as the media server, so the client's permission covers it) writes
+        // to the relay first, then the media server answers: only the media server's comes back.
+        self.stranger
+            .send_to(b"from the stranger", relay_local)
+            .await
+            .unwrap();
+        self.media
+            .send_to(b"from media", relay_local)
+            .await
+            .unwrap();
+        let (n, from) = relay.recv_from(&mut buf).await.unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"from media"[..], media_addr),
+            "{transport:?}"
+        );
+        // Packets the size of RTP, both ways, one after another (as channel data once bound).
+        let mut big = [0u8; 1500];
+        for i in 0..20u8 {
+            self.media.send_to(&[i; 1000], relay_local).await.unwrap();
+            let (n, _) = relay.recv_from(&mut big).await.unwrap();
+            assert_eq!(&big[..n], &[i; 1000][..], "{transport:?}");
+            relay.send_to(&[i; 999], media_addr).await.unwrap();
+            let (n, _) = self.media.recv_from(&mut big).await.unwrap();
+            assert_eq!(&big[..n], &[i; 999][..], "{transport:?}");
+        }
+        client
+    }
+}
+
+#[tokio::test]
+async fn the_relay_reaches_only_the_media_server_over_udp_tcp_and_tls() {
+    let s = setup().await;
+    let addr = |t| s.turn.addr_of(t).unwrap();
+    assert_eq!(
+        s.turn.issuer().urls(),
+        [
+            format!("turn:{}?transport=udp", addr(TurnTransport::Udp)),
+            format!("turn:{}?transport=tcp", addr(TurnTransport::Tcp)),
+            format!(
+                "turns:localhost:{}?transport=tcp",
+                addr(TurnTransport::Tls).port()
+            ),
+        ]
+    );
+    let mut clients = Vec::new();
+    for (transport, who) in [
+        (TurnTransport::Udp, "alice"),
+        (TurnTransport::Tcp, "bob"),
+        (TurnTransport::Tls, "carol"),
+    ] {
+        clients.push(s.relays_media_only(transport, who).await);
+    }
+    assert_eq!(s.turn.relays(), 3);
+    assert_eq!(s.turn.allocations_over(TurnTransport::Tls), 1);
+
+    // A forged password: no relay, over any transport.
+    for transport in TurnTransport::ALL {
+        let (user, _) = s.turn.issuer().credential("mallory", s.now());
+        let c = s.client(transport, user, "forged".into()).await;
+        assert!(
+            c.allocate().await.is_err(),
+            "a forged password is refused over {transport:?}"
+        );
+    }
+    assert_eq!(s.turn.relays(), 3);
+    for c in clients {
+        let _ = c.close().await;
+    }
+    s.stop.cancel();
+}
+
+#[tokio::test]
+async fn a_credential_is_refused_once_the_clock_passes_its_expiry_or_it_is_revoked() {
+    let s = setup().await;
+    let issuer = s.turn.issuer().clone();
+
+    // Issued now with a 60 s lifetime: it works, and still works in its last second.
+    let (user, pass) = issuer.credential("dave", s.now());
+    let early = s
+        .client(TurnTransport::Tcp, user.clone(), pass.clone())
+        .await;
+    early
         .allocate()
         .await
         .expect("a fresh credential allocates");
-    assert_eq!(turn.relays(), 1);
-
-    // To anyone but the media server: refused. To the media server: delivered.
-    // (The client cannot tell: the server drops it.)
-    let _ = relay.send_to(b"to the stranger", stranger_addr).await;
-    relay.send_to(b"to media", media_addr).await.unwrap();
-    let mut buf = [0u8; 64];
-    let (n, relay_local) = media.recv_from(&mut buf).await.unwrap();
-    assert_eq!(&buf[..n], b"to media");
-    // Loopback delivers in send order: had the relay sent to the stranger, it would be there now.
-    assert!(
-        stranger.try_recv_from(&mut buf).is_err(),
-        "nothing reached the stranger"
-    );
-
-    // The stranger (same IP as the media server, so the client's permission covers it) writes to
-    // the relay first, then the media server answers: only the media server's datagram comes back.
-    stranger
-        .send_to(b"from the stranger", relay_local)
+    s.clock.advance(Span::from_secs(60));
+    let last = s
+        .client(TurnTransport::Udp, user.clone(), pass.clone())
+        .await;
+    last.allocate()
         .await
-        .unwrap();
-    media.send_to(b"from media", relay_local).await.unwrap();
-    let (n, from) = relay.recv_from(&mut buf).await.unwrap();
-    assert_eq!((&buf[..n], from), (&b"from media"[..], media_addr));
+        .expect("valid through its expiry second");
 
-    // A credential past its expiry, and one with a forged password: no relay.
-    let (stale_user, stale_pass) = issuer.credential("bob", now_unix() - 120);
-    let bob = client(&turn, stale_user, stale_pass).await;
-    assert!(
-        bob.allocate().await.is_err(),
-        "a stale credential is refused"
-    );
-    let (user, _) = issuer.credential("carol", now_unix());
-    let carol = client(&turn, user, "forged".into()).await;
-    assert!(
-        carol.allocate().await.is_err(),
-        "a forged password is refused"
-    );
-    assert_eq!(turn.relays(), 1);
+    // One second later the same credential is stale, over every transport.
+    s.clock.advance(Span::from_secs(1));
+    for transport in TurnTransport::ALL {
+        let late = s.client(transport, user.clone(), pass.clone()).await;
+        assert!(
+            late.allocate().await.is_err(),
+            "a credential past its expiry is refused over {transport:?}"
+        );
+    }
+    let expired = s.turn.refused()[0];
+    assert_eq!(expired.0, "expired");
+    assert!(expired.1 >= 3, "{expired:?}");
 
-    let _ = alice.close().await;
-    stop.cancel();
+    // A revoked credential: refused at once, and the relay made with it is closed.
+    let (erin, erin_pass) = issuer.credential("erin", s.now());
+    let c = s
+        .client(TurnTransport::Udp, erin.clone(), erin_pass.clone())
+        .await;
+    c.allocate().await.expect("allocates before the revocation");
+    let open = s.turn.relays_over(TurnTransport::Udp);
+    issuer.revoke(&erin);
+    let again = s.client(TurnTransport::Tcp, erin, erin_pass).await;
+    assert!(
+        again.allocate().await.is_err(),
+        "a revoked credential is refused"
+    );
+    let mut closed = false;
+    for _ in 0..100 {
+        if s.turn.relays_over(TurnTransport::Udp) == open - 1 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(closed, "the revoked credential's relay was closed");
+    assert_eq!(s.turn.refused()[1], ("revoked", 1));
+    s.stop.cancel();
 }

@@ -45,7 +45,7 @@ pub struct SignalingConfig {
     /// RTCIceServer objects sent in `iced` to clients that ask, when there is no TURN server.
     pub ice_servers: Value,
     /// The embedded TURN server's credentials: with it, `iced` carries its URLs and a credential
-    /// of the token's identity (to clients whose token is valid).
+    /// of the connection's own (to clients whose token is valid, unless their room withholds TURN).
     pub turn: Option<vroom_sfu::TurnIssuer>,
     /// Largest accepted frame, bytes.
     pub max_frame_bytes: usize,

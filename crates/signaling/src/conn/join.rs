@@ -164,6 +164,7 @@ impl Conn {
             published,
             ..
         } = joined;
+        self.settle_turn(&room);
         let key = self.sig.resume.key_for(participant.sid);
         let entries = Self::published_entries(&published, refused);
         self.participant = Some(participant.sid);

@@ -20,6 +20,7 @@ use vroom_sfu::Signal;
 use crate::Signaling;
 
 mod budget;
+mod ice;
 mod join;
 mod media;
 
@@ -133,6 +134,8 @@ struct Conn {
     frames: budget::Budget,
     /// `update` messages this connection may still send now (each may be a transaction).
     updates: budget::Budget,
+    /// The TURN username handed out in `iced`, until the room it is for is known.
+    turn_user: Option<String>,
 }
 
 /// Counts an open connection in `vroom_signaling_connections` for as long as it lives.
@@ -190,6 +193,7 @@ pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>, region: &'static
         region,
         frames: budget::Budget::new(sig_rates.0, now),
         updates: budget::Budget::new(sig_rates.1, now),
+        turn_user: None,
     };
     conn.serve().await;
 }
@@ -205,26 +209,6 @@ fn hub_error(e: &HubError) -> (u32, String) {
 impl Conn {
     fn now(&self) -> Timestamp {
         self.sig.hub.clock().now()
-    }
-
-    /// The ICE servers for `iced`: the TURN server's, with a credential for the token's identity,
-    /// when there is one and the token is valid (relays are not for anyone who opens a socket);
-    /// otherwise the configured list.
-    fn ice_servers(&self, token: Option<&str>) -> serde_json::Value {
-        let now = self.now();
-        match (&self.sig.config.turn, token) {
-            (Some(turn), Some(token)) => match crate::token::verify(token, &self.sig.keys, now) {
-                Ok(grant) => {
-                    let unix = u64::try_from(now.millis() / 1000).unwrap_or(0);
-                    turn.ice_servers(&grant.identity, unix)
-                }
-                Err(e) => {
-                    tracing::debug!(session = self.session, error = %e, "no TURN credential for an invalid token");
-                    self.sig.config.ice_servers.clone()
-                }
-            },
-            _ => self.sig.config.ice_servers.clone(),
-        }
     }
 
     fn heartbeat(&self) -> Span {
@@ -448,7 +432,7 @@ impl Conn {
             (Phase::AwaitConnect, ClientMessage::Ice(ice)) => {
                 let iced = Iced {
                     kind: "iced",
-                    ice_servers: self.ice_servers(ice.token.as_deref()),
+                    ice_servers: self.ice_servers(ice.token.as_deref()).await,
                 };
                 self.send_msg(&iced).await;
                 Flow::Continue
