@@ -1,38 +1,53 @@
-//! `vroom-bench`: how much CPU vroom's media server spends per forwarded stream.
+//! `vroom-bench`: how much CPU a media server spends per forwarded stream — vroom, or Janus's
+//! VideoRoom on the same load.
 //!
-//! It starts the vroom binary given with `--vroom` (a release build) on a temporary database, connects
-//! N publishers and M subscribers to one room — each a str0m WebRTC client speaking the signaling
-//! twilio-video.js speaks, over a real WebSocket and real UDP on 127.0.0.1 — lets publishers send a
-//! synthetic Opus stream (50 frames/s) and a synthetic VP8 stream (30 frames/s), waits until every
-//! subscriber receives every stream, and then measures, over a fixed window, the CPU time of the vroom
-//! process (from /proc) and the frames subscribers received.
+//! It starts the server given with `--server` (vroom: the binary from `--vroom`, a release build, on
+//! a temporary database; janus: `--janus`, VideoRoom over its HTTP API on loopback), connects N
+//! publishers and M subscribers to one room — each a str0m WebRTC client over real UDP on 127.0.0.1
+//! (ICE, DTLS-SRTP, BUNDLE) — lets publishers send a synthetic Opus stream (50 frames/s) and a
+//! synthetic VP8 stream (30 frames/s), waits until every receiver gets every stream, and then
+//! measures, over a fixed window, the CPU time of the server process (from /proc) and the frames
+//! receivers got.
 //!
 //! ```text
-//! cargo build --release && cargo run --release -p vroom-bench -- --publishers 2 --subscribers 4
+//! cargo build --release && ./target/release/vroom-bench --publishers 2 --subscribers 4
+//! ./target/release/vroom-bench --server janus --publishers 2 --subscribers 4
 //! ```
 
-use std::net::SocketAddr;
-use std::process::Stdio;
+mod janus;
+mod peer;
+mod vroom;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Parser;
-use serde_json::{Value, json};
-use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
-use vroom_testkit::{SignalClient, connect_body, track};
+use clap::{Parser, ValueEnum};
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use crate::peer::{Received, Synthetic};
+
+/// The media server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Server {
+    Vroom,
+    Janus,
+}
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "Measures vroom's media server CPU per forwarded stream")]
+#[command(about = "Measures a media server's CPU per forwarded stream (vroom or Janus)")]
 struct Args {
+    /// Which server to measure.
+    #[arg(long, value_enum, default_value_t = Server::Vroom)]
+    server: Server,
     /// The vroom binary to run (a release build).
     #[arg(long, default_value = "target/release/vroom")]
     vroom: String,
+    /// The Janus binary to run.
+    #[arg(long, default_value = "/usr/bin/janus")]
+    janus: String,
     /// Participants that publish audio and video (and receive the others').
     #[arg(long, default_value_t = 2)]
     publishers: usize,
@@ -50,41 +65,29 @@ struct Args {
     audio_bytes: usize,
     /// Publishers send video in three simulcast layers (rids q, h, f of a quarter, half and all of
     /// --video-bytes), as twilio-video.js does with simulcast on; subscribers get one layer each.
+    /// vroom only.
     #[arg(long)]
     simulcast: bool,
 }
 
-const ACCOUNT: &str = "AC00000000000000000000000000000001";
-const KEY: &str = "SK00000000000000000000000000000001";
-const SECRET: &str = "bench-secret-0123456789abcdef0123";
-
-/// What the subscribers received, across all of them.
-#[derive(Default)]
-struct Received {
-    frames: AtomicU64,
-    bytes: AtomicU64,
-    /// Frames publishers handed to their WebRTC stack, so delivery can be checked against them.
-    sent: AtomicU64,
+/// A free TCP port on 127.0.0.1 (for the server under test to listen on).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
-fn token(identity: &str) -> anyhow::Result<String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let claims = json!({
-        "jti": format!("{KEY}-{now}"), "iss": KEY, "sub": ACCOUNT, "nbf": now, "exp": now + 3600,
-        "grants": {"identity": identity, "video": {"room": "bench"}},
-    });
-    let header = jsonwebtoken::Header {
-        cty: Some("twilio-fpa;v=1".into()),
-        typ: Some("JWT".into()),
-        ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
-    };
-    Ok(jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )?)
+async fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not start listening on {port}")
 }
 
 /// CPU time (user + system) of a process so far, from /proc (clock ticks of 10 ms).
@@ -98,284 +101,101 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(ticks * 10))
 }
 
-struct Client {
-    signal: SignalClient,
-    rtc: Rtc,
-    socket: UdpSocket,
-    local: SocketAddr,
-    pc: String,
-    media: Option<(Mid, Mid)>,
-    received: Arc<Received>,
-    /// Distinct m-lines media arrived on.
-    streams_seen: std::collections::HashSet<Mid>,
+/// The running peers: their tasks and how many of them must report every stream received.
+struct Room {
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    ready: Arc<AtomicU64>,
 }
 
-impl Client {
-    async fn join(
-        ws: &str,
-        identity: &str,
-        publish: bool,
-        simulcast: bool,
-        received: Arc<Received>,
-    ) -> anyhow::Result<Self> {
-        let socket = UdpSocket::bind("127.0.0.1:0").await?;
-        let local = socket.local_addr()?;
-        let mut rtc = Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-            .build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp")?);
-        let mut change = rtc.sdp_api();
-        let tracks = if publish {
-            let a = change.add_media(
-                MediaKind::Audio,
-                Direction::SendOnly,
-                Some("-".into()),
-                Some(format!("{identity}-mic")),
-                None,
-            );
-            let layers = simulcast.then(|| {
-                let mut s = str0m::media::Simulcast::new();
-                for rid in LAYERS {
-                    s.add_send_layer(str0m::media::SimulcastLayer::new(rid));
-                }
-                s
-            });
-            let v = change.add_media(
-                MediaKind::Video,
-                Direction::SendOnly,
-                Some("-".into()),
-                Some(format!("{identity}-cam")),
-                layers,
-            );
-            vec![
-                (a, track(&format!("{identity}-mic"), "audio", "mic")),
-                (v, track(&format!("{identity}-cam"), "video", "cam")),
-            ]
-        } else {
-            change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
-            change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-            Vec::new()
-        };
-        let (offer, pending) = change.apply().context("an offer")?;
-        let pc = format!("pc-{identity}");
-        let mut body = connect_body(
-            &token(identity)?,
-            Some("bench"),
-            &tracks.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
-        );
-        body["peer_connections"] = json!([{"id": pc, "description": {"type": "offer", "revision": 1, "sdp": offer.to_sdp_string()}}]);
-        let mut signal = SignalClient::open(ws).await?;
-        signal.hello(body).await;
-        let connected = signal.next_of("connected").await.context("connected")?;
-        let answer = connected["peer_connections"][0]["description"]["sdp"]
-            .as_str()
-            .context("an answer")?;
-        rtc.sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(answer)?)?;
-        signal.session = connected["session"].as_str().map(str::to_owned);
-        let media = publish.then(|| (tracks[0].0, tracks[1].0));
-        Ok(Self {
-            signal,
-            rtc,
-            socket,
-            local,
-            pc,
-            media,
-            received,
-            streams_seen: Default::default(),
-        })
-    }
-
-    /// Answers server offers (renegotiations adding the tracks this client receives).
-    async fn on_signal(&mut self, frame: &Value) -> anyhow::Result<()> {
-        if frame["type"] != "msg" {
-            return Ok(());
-        }
-        for pc in frame["body"]["peer_connections"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let d = &pc["description"];
-            if d["type"] == "offer" {
-                let offer = SdpOffer::from_sdp_string(d["sdp"].as_str().unwrap_or_default())?;
-                let answer = self.rtc.sdp_api().accept_offer(offer)?;
-                let session = self.signal.session.clone();
-                self.signal
-                    .msg(json!({"session": session, "type": "update", "version": 2, "peer_connections": [{
-                        "id": self.pc, "description": {"type": "answer", "revision": d["revision"], "sdp": answer.to_sdp_string()}}]}))
-                    .await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Polls str0m until it wants a timeout; returns when.
-    async fn drain(&mut self) -> anyhow::Result<Instant> {
-        loop {
-            match self.rtc.poll_output()? {
-                Output::Timeout(t) => return Ok(t),
-                Output::Transmit(t) => {
-                    self.socket.send_to(&t.contents, t.destination).await?;
-                }
-                Output::Event(Event::MediaData(d)) => {
-                    self.streams_seen.insert(d.mid);
-                    self.received.frames.fetch_add(1, Ordering::Relaxed);
-                    self.received
-                        .bytes
-                        .fetch_add(d.data.len() as u64, Ordering::Relaxed);
-                }
-                Output::Event(_) => {}
-            }
+impl Room {
+    fn new() -> Self {
+        Self {
+            tasks: Vec::new(),
+            ready: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    async fn run(
-        mut self,
-        args: Args,
-        ready: Arc<AtomicU64>,
+    fn spawn<S: peer::Side + 'static>(
+        &mut self,
+        peer: peer::Peer,
+        side: S,
+        synthetic: Synthetic,
         expected_streams: usize,
-    ) -> anyhow::Result<()> {
-        let mut buf = vec![0u8; 2000];
-        let start = Instant::now();
-        let mut next_audio = start;
-        let mut next_video = start;
-        let (mut n_audio, mut n_video) = (0u64, 0u64);
-        let mut counted = false;
-        // vroom closes a signaling connection silent for three heartbeat periods, as Twilio does.
-        let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
-        let payload_video = vec![0x10u8; args.video_bytes];
-        let payload_audio = vec![0xfcu8; args.audio_bytes];
-        loop {
-            let timeout = self.drain().await?;
-            if !counted && self.streams_seen.len() >= expected_streams {
-                counted = true;
-                ready.fetch_add(1, Ordering::Relaxed);
-            }
-            let mut deadline = timeout;
-            if self.media.is_some() {
-                deadline = deadline.min(next_audio).min(next_video);
-            }
-            tokio::select! {
-                r = self.socket.recv_from(&mut buf) => {
-                    let (n, source) = r?;
-                    if let Ok(contents) = buf[..n].try_into() {
-                        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents });
-                        self.rtc.handle_input(input)?;
-                    }
-                }
-                _ = heartbeat.tick() => {
-                    self.signal.send(&json!({"type": "heartbeat"})).await;
-                }
-                frame = self.signal.next_raw(Duration::from_secs(3600)) => {
-                    match frame {
-                        Some(f) => self.on_signal(&f).await?,
-                        None => bail!("the signaling connection closed"),
-                    }
-                }
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    let now = Instant::now();
-                    if let Some((audio, video)) = self.media {
-                        if now >= next_audio {
-                            n_audio += 1;
-                            next_audio += Duration::from_millis(20);
-                            write(&mut self.rtc, audio, now, MediaTime::new(n_audio * 960, Frequency::FORTY_EIGHT_KHZ), &payload_audio, &self.received.sent)?;
-                        } else if now >= next_video {
-                            n_video += 1;
-                            next_video += Duration::from_millis(33);
-                            let time = MediaTime::from_90khz(n_video * 3000);
-                            if args.simulcast {
-                                write_layers(&mut self.rtc, video, now, time, &payload_video, &self.received.sent)?;
-                            } else {
-                                write(&mut self.rtc, video, now, time, &payload_video, &self.received.sent)?;
-                            }
-                        }
-                    }
-                    self.rtc.handle_input(Input::Timeout(Instant::now()))?;
-                }
-            }
-        }
+    ) {
+        let ready = Arc::clone(&self.ready);
+        self.tasks.push(tokio::spawn(peer.run(
+            side,
+            synthetic,
+            ready,
+            expected_streams,
+        )));
     }
 }
 
-/// Writes one frame on `mid` (in layer `rid`, if given) with its first negotiated payload type;
-/// false before negotiation.
-fn write_frame(
-    rtc: &mut Rtc,
-    mid: Mid,
-    rid: Option<&str>,
-    now: Instant,
-    time: MediaTime,
-    data: &[u8],
-) -> anyhow::Result<bool> {
-    let Some(writer) = rtc.writer(mid) else {
-        return Ok(false);
-    };
-    let Some(pt) = writer
-        .payload_params()
-        .next()
-        .map(str0m::format::PayloadParams::pt)
-    else {
-        return Ok(false);
-    };
-    let writer = match rid {
-        Some(rid) => writer.rid(rid.into()),
-        None => writer,
-    };
-    writer.write(pt, now, time, data.to_vec())?;
-    Ok(true)
+/// Joins N publishers and M subscribers to vroom: one peer connection each.
+async fn join_vroom(
+    ws: &str,
+    args: &Args,
+    synthetic: Synthetic,
+    received: &Arc<Received>,
+) -> anyhow::Result<Room> {
+    let mut room = Room::new();
+    let (n, m) = (args.publishers, args.subscribers);
+    for i in 0..n + m {
+        let publish = i < n;
+        let (peer, side) = vroom::join(
+            ws,
+            &format!("p{i}"),
+            publish,
+            args.simulcast,
+            Arc::clone(received),
+        )
+        .await?;
+        // Every participant receives both tracks of every other publisher.
+        room.spawn(peer, side, synthetic, 2 * (n - usize::from(publish)));
+    }
+    Ok(room)
 }
 
-/// Writes one frame on `mid`, counted as sent.
-fn write(
-    rtc: &mut Rtc,
-    mid: Mid,
-    now: Instant,
-    time: MediaTime,
-    data: &[u8],
-    sent: &AtomicU64,
-) -> anyhow::Result<()> {
-    if write_frame(rtc, mid, None, now, time, data)? {
-        sent.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(())
-}
-
-/// The rids of the simulcast layers, lowest first, and the share of `--video-bytes` each carries.
-const LAYERS: [&str; 3] = ["q", "h", "f"];
-const LAYER_DIVISORS: [usize; 3] = [4, 2, 1];
-
-/// Writes one frame in each simulcast layer on `mid` (counted once: a subscriber gets one layer).
-fn write_layers(
-    rtc: &mut Rtc,
-    mid: Mid,
-    now: Instant,
-    time: MediaTime,
-    data: &[u8],
-    sent: &AtomicU64,
-) -> anyhow::Result<()> {
-    let mut wrote = false;
-    for (rid, divisor) in LAYERS.iter().zip(LAYER_DIVISORS) {
-        let frame = &data[..(data.len() / divisor).max(1)];
-        wrote |= write_frame(rtc, mid, Some(rid), now, time, frame)?;
-    }
-    if wrote {
-        sent.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(())
-}
-
-async fn wait_for_port(port: u16) -> anyhow::Result<()> {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+/// Joins N publishers and M subscribers to Janus: a publisher publishes on one peer connection and
+/// receives the other publishers on a second; a subscriber receives every publisher on one.
+async fn join_janus(
+    base: &str,
+    args: &Args,
+    synthetic: Synthetic,
+    received: &Arc<Received>,
+) -> anyhow::Result<Room> {
+    let mut room = Room::new();
+    let (n, m) = (args.publishers, args.subscribers);
+    let ip = janus::host_ip()?;
+    janus::Handle::open(base).await?.create_room(n).await?;
+    let mut feeds = Vec::new();
+    for i in 0..n {
+        let (peer, handle, feed) =
+            janus::publish(base, ip, &format!("p{i}"), Arc::clone(received)).await?;
+        let events = handle.events();
+        room.spawn(peer, handle, synthetic, 0);
+        // Subscribing needs the feed's media up.
+        events
+            .next(|e| e["janus"] == "webrtcup")
             .await
-            .is_ok()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            .context("a publisher's media coming up")?;
+        feeds.push(feed);
     }
-    bail!("vroom did not start listening on {port}")
+    for i in 0..n + m {
+        let others: Vec<_> = feeds
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, f)| f.clone())
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let (peer, handle) = janus::subscribe(base, ip, &others, Arc::clone(received)).await?;
+        room.spawn(peer, handle, synthetic, 2 * others.len());
+    }
+    Ok(room)
 }
 
 #[tokio::main]
@@ -384,70 +204,52 @@ async fn main() -> anyhow::Result<()> {
     if args.publishers == 0 {
         bail!("--publishers must be at least 1");
     }
+    if args.simulcast && args.server == Server::Janus {
+        bail!("--simulcast is measured on vroom only");
+    }
     let dir = std::env::temp_dir().join(format!("vroom-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = tokio::process::Command::new(&args.vroom)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            &format!("sqlite://{}/bench.db", dir.display()),
-        ])
-        .env("VROOM_ACCOUNT_SID", ACCOUNT)
-        .env("VROOM_AUTH_TOKEN", "bench-token")
-        .env("VROOM_API_KEY_SID", KEY)
-        .env("VROOM_API_KEY_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "cannot start {} (build it with cargo build --release)",
-                args.vroom
-            )
-        })?;
-    let pid = server.id().context("vroom's pid")?;
-    wait_for_port(port).await?;
-    let ws = format!("ws://127.0.0.1:{port}/signaling");
-
+    let synthetic = Synthetic {
+        video_bytes: args.video_bytes,
+        audio_bytes: args.audio_bytes,
+        simulcast: args.simulcast,
+    };
     let received = Arc::new(Received::default());
-    let ready = Arc::new(AtomicU64::new(0));
+    let (mut server, room) = match args.server {
+        Server::Vroom => {
+            let (server, ws) = vroom::start(&args.vroom, &dir).await?;
+            (server, join_vroom(&ws, &args, synthetic, &received).await?)
+        }
+        Server::Janus => {
+            // One RTP port per peer connection; a range per run so runs never share ports.
+            let base = 20_000 + (std::process::id() % 20) as u16 * 2_000;
+            let (server, url) = janus::start(&args.janus, &dir, (base, base + 1_999)).await?;
+            (server, join_janus(&url, &args, synthetic, &received).await?)
+        }
+    };
+    let pid = server.id().context("the server's pid")?;
     let (n, m) = (args.publishers, args.subscribers);
-    let mut tasks = Vec::new();
-    for i in 0..n + m {
-        let publish = i < n;
-        let client = Client::join(
-            &ws,
-            &format!("p{i}"),
-            publish,
-            args.simulcast,
-            Arc::clone(&received),
-        )
-        .await?;
-        // Every participant receives both tracks of every other publisher.
-        let expected = 2 * (n - usize::from(publish));
-        tasks.push(tokio::spawn(client.run(
-            args.clone(),
-            Arc::clone(&ready),
-            expected,
-        )));
-    }
-    let participants = (n + m) as u64;
+    let peers = room.tasks.len() as u64;
     let settle = Instant::now();
-    while ready.load(Ordering::Relaxed) < participants {
+    while room.ready.load(Ordering::Relaxed) < peers {
         if settle.elapsed() > Duration::from_secs(60) {
             bail!(
-                "only {} of {participants} participants receive every stream after 60 s",
-                ready.load(Ordering::Relaxed)
+                "only {} of {peers} peers receive every stream after 60 s",
+                room.ready.load(Ordering::Relaxed)
             );
+        }
+        if let Some(t) = room.tasks.iter().position(JoinHandle::is_finished) {
+            let result = room
+                .tasks
+                .into_iter()
+                .nth(t)
+                .expect("a finished task")
+                .await;
+            bail!("a peer stopped before the measurement: {result:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let tasks = room.tasks;
     // Let bandwidth estimation and jitter settle, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let me = std::process::id();
@@ -499,18 +301,19 @@ async fn main() -> anyhow::Result<()> {
         0.0
     };
     println!(
-        "| publishers | subscribers | forwarded streams | vroom CPU (% of a core) | CPU ms per second per stream | CPU µs per forwarded frame | vroom / clients CPU | frames received /s | delivered | payload received kbit/s |"
+        "| server | publishers | subscribers | forwarded streams | server CPU (% of a core) | CPU ms per second per stream | CPU µs per forwarded frame | server / clients CPU | frames received /s | delivered | payload received kbit/s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {n} | {m} | {streams} | {:.1} | {per_stream_ms:.2} | {per_frame_us:.1} | {:.2} | {fps:.0} | {:.1}% | {kbps:.0} |",
+        "| {:?} | {n} | {m} | {streams} | {:.1} | {per_stream_ms:.2} | {per_frame_us:.1} | {:.2} | {fps:.0} | {:.1}% | {kbps:.0} |",
+        args.server,
         cpu * 100.0,
         cpu / clients.max(f64::EPSILON),
         delivered * 100.0
     );
     println!(
         "{}",
-        json!({"publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps})
+        json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps})
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! A few seconds of `vroom-bench` against the debug `vroom` the same `cargo test` built: the bench
-//! and its clients keep working, every stream reaches every receiver (one and three simulcast
-//! layers). It checks delivery, never timings: speed is measured in BENCHMARKS.md with a release build.
+//! A few seconds of `vroom-bench` against the debug `vroom` the same `cargo test` built (one and three
+//! simulcast layers) and against Janus (installed by `scripts/setup-test-deps`): the bench and its
+//! clients keep working with both servers, every stream reaches every receiver. It checks delivery,
+//! never timings: speed is measured in BENCHMARKS.md with a release build.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,16 +37,30 @@ fn run(extra: &[&str]) -> serde_json::Value {
     serde_json::from_str(last).expect("the last line is JSON")
 }
 
+/// Two publishers and one subscriber receive everything: 2 × (1 other publisher + 1 subscriber) ×
+/// audio and video streams.
+fn assert_delivered(extra: &[&str]) {
+    let summary = run(extra);
+    assert_eq!(summary["streams"], 8, "{summary}");
+    let delivered = summary["delivered"].as_f64().unwrap();
+    assert!(
+        delivered >= 0.95,
+        "{extra:?}: delivered {delivered}: {summary}"
+    );
+}
+
 #[test]
 fn the_bench_delivers_every_stream_with_one_and_three_layers() {
     for extra in [&[][..], &["--simulcast"][..]] {
-        let summary = run(extra);
-        // 2 publishers × (1 other publisher + 1 subscriber) × audio and video.
-        assert_eq!(summary["streams"], 8, "{summary}");
-        let delivered = summary["delivered"].as_f64().unwrap();
-        assert!(
-            delivered >= 0.95,
-            "{extra:?}: delivered {delivered}: {summary}"
-        );
+        assert_delivered(extra);
     }
+}
+
+#[test]
+fn the_janus_driver_delivers_every_stream() {
+    assert!(
+        std::path::Path::new("/usr/bin/janus").is_file(),
+        "/usr/bin/janus is missing: scripts/setup-test-deps installs it (Debian's janus)"
+    );
+    assert_delivered(&["--server", "janus"]);
 }

@@ -1,0 +1,168 @@
+//! The vroom driver: starts the vroom binary and joins peers the way twilio-video.js does (one
+//! WebSocket and one peer connection per participant; the server's renegotiations add the tracks a
+//! participant receives).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use str0m::Rtc;
+use str0m::change::{SdpAnswer, SdpOffer};
+use tokio::process::Child;
+use tokio::time::Interval;
+use vroom_testkit::{SignalClient, connect_body, track};
+
+use crate::peer::{Peer, Received, Side};
+
+const ACCOUNT: &str = "AC00000000000000000000000000000001";
+const KEY: &str = "SK00000000000000000000000000000001";
+const SECRET: &str = "bench-secret-0123456789abcdef0123";
+
+/// Starts `binary` on a temporary SQLite database in `dir`; returns the process and its signaling URL.
+pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<(Child, String)> {
+    let port = crate::free_port()?;
+    let server = tokio::process::Command::new(binary)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &format!("sqlite://{}/bench.db", dir.display()),
+        ])
+        .env("VROOM_ACCOUNT_SID", ACCOUNT)
+        .env("VROOM_AUTH_TOKEN", "bench-token")
+        .env("VROOM_API_KEY_SID", KEY)
+        .env("VROOM_API_KEY_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {binary} (build it with cargo build --release)"))?;
+    crate::wait_for_port(port).await?;
+    Ok((server, format!("ws://127.0.0.1:{port}/signaling")))
+}
+
+fn token(identity: &str) -> anyhow::Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = json!({
+        "jti": format!("{KEY}-{now}"), "iss": KEY, "sub": ACCOUNT, "nbf": now, "exp": now + 3600,
+        "grants": {"identity": identity, "video": {"room": "bench"}},
+    });
+    let header = jsonwebtoken::Header {
+        cty: Some("twilio-fpa;v=1".into()),
+        typ: Some("JWT".into()),
+        ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+    };
+    Ok(jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )?)
+}
+
+/// A participant's signaling connection while media flows.
+pub struct Signaling {
+    signal: SignalClient,
+    pc: String,
+    /// vroom closes a signaling connection silent for three heartbeat periods, as Twilio does.
+    heartbeat: Interval,
+}
+
+/// What [`Signaling`] waits for.
+pub enum Due {
+    Heartbeat,
+    Frame(Value),
+}
+
+/// Joins room "bench" as `identity`, publishing an audio and a video track if `publish`.
+pub async fn join(
+    ws: &str,
+    identity: &str,
+    publish: bool,
+    simulcast: bool,
+    received: Arc<Received>,
+) -> anyhow::Result<(Peer, Signaling)> {
+    let mut peer = Peer::bind([127, 0, 0, 1].into(), received).await?;
+    let (offer, pending) = peer.offer(identity, publish, simulcast)?;
+    let tracks = if publish {
+        vec![
+            track(&format!("{identity}-mic"), "audio", "mic"),
+            track(&format!("{identity}-cam"), "video", "cam"),
+        ]
+    } else {
+        Vec::new()
+    };
+    let pc = format!("pc-{identity}");
+    let mut body = connect_body(&token(identity)?, Some("bench"), &tracks);
+    body["peer_connections"] = json!([{"id": pc, "description": {"type": "offer", "revision": 1, "sdp": offer.to_sdp_string()}}]);
+    let mut signal = SignalClient::open(ws).await?;
+    signal.hello(body).await;
+    let connected = signal.next_of("connected").await.context("connected")?;
+    let answer = connected["peer_connections"][0]["description"]["sdp"]
+        .as_str()
+        .context("an answer")?;
+    peer.rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(answer)?)?;
+    signal.session = connected["session"].as_str().map(str::to_owned);
+    let heartbeat = tokio::time::interval(Duration::from_secs(1));
+    Ok((
+        peer,
+        Signaling {
+            signal,
+            pc,
+            heartbeat,
+        },
+    ))
+}
+
+impl Side for Signaling {
+    type Event = Due;
+
+    async fn next(&mut self) -> anyhow::Result<Due> {
+        tokio::select! {
+            _ = self.heartbeat.tick() => Ok(Due::Heartbeat),
+            frame = self.signal.next_raw(Duration::from_secs(3600)) => match frame {
+                Some(f) => Ok(Due::Frame(f)),
+                None => bail!("the signaling connection closed"),
+            },
+        }
+    }
+
+    /// Sends heartbeats and answers server offers (renegotiations adding the tracks this client
+    /// receives).
+    async fn handle(&mut self, event: Due, rtc: &mut Rtc) -> anyhow::Result<()> {
+        let frame = match event {
+            Due::Heartbeat => {
+                self.signal.send(&json!({"type": "heartbeat"})).await;
+                return Ok(());
+            }
+            Due::Frame(frame) => frame,
+        };
+        if frame["type"] != "msg" {
+            return Ok(());
+        }
+        for pc in frame["body"]["peer_connections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let d = &pc["description"];
+            if d["type"] == "offer" {
+                let offer = SdpOffer::from_sdp_string(d["sdp"].as_str().unwrap_or_default())?;
+                let answer = rtc.sdp_api().accept_offer(offer)?;
+                let session = self.signal.session.clone();
+                self.signal
+                    .msg(json!({"session": session, "type": "update", "version": 2, "peer_connections": [{
+                        "id": self.pc, "description": {"type": "answer", "revision": d["revision"], "sdp": answer.to_sdp_string()}}]}))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+}
