@@ -52,6 +52,10 @@ pub struct Config {
     pub quickstart: crate::quickstart::SdkSource,
     /// What one client or account may use.
     pub limits: Limits,
+    /// This node's id among the nodes sharing the database: unique to the node and the same
+    /// across its restarts. None: `local` on SQLite (one node by construction); on PostgreSQL a
+    /// fresh id per start, so a crashed node's rooms wait for their leases to expire.
+    pub node_id: Option<String>,
 }
 
 /// What one client or account may use (`[limits]`). Each limit is answered with a clear error.
@@ -138,6 +142,7 @@ impl Default for Config {
                 }),
             }),
             limits: Limits::default(),
+            node_id: None,
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct App {
     media_stop: CancellationToken,
     credentials: StoredCredentials,
     generated_credentials: bool,
+    node: String,
+    resume_secret: vroom_signaling::ResumeSecret,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     metrics_listener: Option<TcpListener>,
 }
@@ -86,6 +88,10 @@ impl App {
         let resolved = credentials::resolve(store.as_ref(), &config.credentials, deps.clock.now())
             .await
             .context("cannot read or store the credentials")?;
+        let node = node_id(&config);
+        let resume_secret = shared_resume_secret(store.as_ref())
+            .await
+            .context("cannot read or store the shared resume secret")?;
         let outbox = Arc::new(Notify::new());
         let media_stop = CancellationToken::new();
         let media = match &config.media {
@@ -122,6 +128,11 @@ impl App {
             ad_hoc_callback: config.ad_hoc_status_callback.clone(),
             media: hooks,
             max_rooms_per_account: config.limits.max_rooms_per_account,
+            cluster: vroom_rooms::ClusterConfig {
+                node: node.clone(),
+                address: config.public_url.clone().unwrap_or_default(),
+                ..vroom_rooms::ClusterConfig::single()
+            },
         })
         .await
         .context("cannot restore the rooms in progress")?;
@@ -135,6 +146,8 @@ impl App {
             media_stop,
             credentials: resolved.credentials,
             generated_credentials: resolved.generated,
+            node,
+            resume_secret,
             metrics: deps.metrics,
             metrics_listener: None,
         })
@@ -221,10 +234,12 @@ impl App {
                     .as_ref()
                     .and_then(|m| m.turn())
                     .map(|t| t.issuer().clone()),
+                resume_secret: Some(self.resume_secret.clone()),
                 ..SignalingConfig::default()
             },
         );
         let dispatcher = Dispatcher::new(
+            self.node.clone(),
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
             c.auth_token.clone(),
@@ -326,6 +341,30 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The node's id: the configured one; else `local` for SQLite (a database file serves one node),
+/// else a fresh one (a node of a cluster that was not given an id).
+fn node_id(config: &Config) -> String {
+    if let Some(id) = &config.node_id {
+        return id.clone();
+    }
+    if config.database_url.starts_with("sqlite:") {
+        return "local".to_owned();
+    }
+    let n: u64 = rand::random();
+    format!("node-{n:016x}")
+}
+
+/// The secret signaling session keys are signed with, the same on every node of the database: the
+/// stored one, or a fresh one stored by the first node to start.
+async fn shared_resume_secret(store: &dyn Store) -> anyhow::Result<vroom_signaling::ResumeSecret> {
+    let fresh = vroom_signaling::ResumeSecret::random();
+    let stored = store
+        .shared_secret("signaling-resume", &fresh.to_hex())
+        .await?;
+    vroom_signaling::ResumeSecret::from_hex(&stored)
+        .context("the stored signaling resume secret is not 64 hex digits")
 }
 
 /// Starts vroom with the system clock and serves `listener` until `shutdown`.

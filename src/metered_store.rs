@@ -12,8 +12,8 @@ use vroom_domain::room::Room;
 use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 use vroom_store::{
-    Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreResult,
-    WebhookBacklog,
+    Account, Acquired, ApiKey, Change, Lease, ParticipantFilter, PendingWebhook, RoomFilter, Store,
+    StoreResult, WebhookBacklog,
 };
 
 /// Times every call of the store it wraps.
@@ -89,8 +89,18 @@ impl Store for MeteredStore {
     async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
         timed("connected_participants", self.0.connected_participants()).await
     }
-    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
-        timed("due_webhooks", self.0.due_webhooks(now, limit)).await
+    async fn claim_webhooks(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingWebhook>> {
+        timed(
+            "claim_webhooks",
+            self.0.claim_webhooks(claimant, now, until, limit),
+        )
+        .await
     }
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
         timed("next_webhook_due", self.0.next_webhook_due()).await
@@ -131,5 +141,28 @@ impl Store for MeteredStore {
     }
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         timed("save_api_key", self.0.save_api_key(key)).await
+    }
+    async fn acquire_lease(
+        &self,
+        room: RoomSid,
+        node: &str,
+        address: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Acquired> {
+        timed(
+            "acquire_lease",
+            self.0.acquire_lease(room, node, address, now, until),
+        )
+        .await
+    }
+    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
+        timed("renew_lease", self.0.renew_lease(lease, until)).await
+    }
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
+        timed("release_lease", self.0.release_lease(lease)).await
+    }
+    async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
+        timed("shared_secret", self.0.shared_secret(name, fresh)).await
     }
 }

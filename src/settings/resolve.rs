@@ -292,6 +292,8 @@ impl Settings {
                     .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             ),
             quickstart: SdkSource::choose(q.sdk.clone(), Some(&data_dir), &cdn),
+            // No setting yet: `local` on SQLite, a fresh id per start on PostgreSQL.
+            node_id: None,
         };
         Ok(Resolved {
             config,

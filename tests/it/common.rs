@@ -157,6 +157,8 @@ impl TestServer {
             }),
             quickstart: options.quickstart.clone(),
             limits: options.limits.clone(),
+            // One id per test server, the same across its restarts (like a node of a cluster).
+            node_id: Some(format!("test-{}", dir.path().display())),
             ..Config::default()
         };
         let clock: Arc<dyn Clock> = match &options.clock {

@@ -49,6 +49,12 @@ pub enum ApiError {
     },
     /// Something broke on our side (500, 20500); logged, never detailed to the caller.
     Internal(String),
+    /// Another vroom node runs the room this request is about (its lease names the node); 503, so
+    /// the client tries again (through a load balancer, likely another node).
+    ElsewhereRoom {
+        /// The node running the room.
+        node: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -76,6 +82,7 @@ impl ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ElsewhereRoom { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -93,6 +100,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => 20429,
             Self::NotImplemented { .. } => 20501,
             Self::Internal(_) => 20500,
+            Self::ElsewhereRoom { .. } => 20503,
         }
     }
 
@@ -116,6 +124,9 @@ impl ApiError {
                 format!("{what} is not implemented by vroom; see docs/compatibility.md")
             }
             Self::Internal(_) => "Internal server error".to_owned(),
+            Self::ElsewhereRoom { node } => {
+                format!("The room is served by another node ({node}); try again there")
+            }
         }
     }
 
@@ -180,6 +191,7 @@ impl From<HubError> for ApiError {
             HubError::Domain(d) => Self::Rule(d),
             HubError::Store(s) => s.into(),
             HubError::RoomGone => Self::Rule(vroom_domain::Error::RoomCompleted),
+            HubError::Elsewhere { node, .. } => Self::ElsewhereRoom { node },
         }
     }
 }

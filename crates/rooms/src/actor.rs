@@ -1,6 +1,12 @@
 //! The room task: owns one `LiveRoom`, applies commands one at a time, persists their effects, then
 //! tells the sessions. Because one task serialises everything that happens to a room, joins, leaves,
 //! takeovers, limits and revisions need no locks and cannot race.
+//!
+//! A task runs while its node holds the room's lease (`vroom_store::Lease`): it renews the lease
+//! every third of its term, and every batch it writes is fenced by it. When another node took the
+//! room over (this node missed its renewals), the first failed renewal or fenced write ends the
+//! task at once, without writing: its sessions are told they were removed, and the new owner
+//! closes their records.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +20,7 @@ use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{IdSource, ParticipantSid, RoomSid};
 use vroom_domain::time::{Span, Timestamp};
 use vroom_domain::track::TrackInfo;
-use vroom_store::{Change, Store};
+use vroom_store::{Change, Lease, Store, StoreError};
 
 use crate::clock::Clock;
 use crate::{HubError, JoinRequest, Joined, RoomSnapshot, SessionId, SessionLink};
@@ -108,6 +114,7 @@ pub(crate) struct Deps {
     pub media: Arc<dyn crate::MediaHooks>,
     pub registry: Arc<Mutex<HashMap<RoomSid, RoomHandle>>>,
     pub shutdown: CancellationToken,
+    pub cluster: crate::ClusterConfig,
 }
 
 struct RoomActor {
@@ -119,11 +126,18 @@ struct RoomActor {
     /// After a failed write of a timer's effects, when to try again (so a database outage does not
     /// spin).
     retry_at: Option<Timestamp>,
+    /// This node's hold on the room; every write is fenced by it.
+    lease: Lease,
+    /// When to renew the lease next.
+    renew_at: Timestamp,
+    /// Another node took the room over: stop at once, writing nothing more.
+    lost: bool,
 }
 
 /// Starts the task for `live` and returns its handle. The caller registers it.
 pub(crate) fn spawn(
     live: LiveRoom,
+    lease: Lease,
     deps: Arc<Deps>,
     tracker: &tokio_util::task::TaskTracker,
 ) -> RoomHandle {
@@ -136,8 +150,11 @@ pub(crate) fn spawn(
         live,
         sessions: HashMap::new(),
         memories: HashMap::new(),
+        renew_at: deps.clock.now() + deps.cluster.renew_every(),
         deps,
         retry_at: None,
+        lease,
+        lost: false,
     };
     let me = handle.clone();
     tracker.spawn(actor.run(rx, me));
@@ -187,26 +204,38 @@ impl RoomActor {
                 (Some(d), Some(r)) => Some(d.max(r)),
                 (d, _) => d,
             };
-            let timer = async {
-                match deadline {
-                    Some(d) => self.deps.clock.sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let wake = deadline.map_or(self.renew_at, |d| d.min(self.renew_at));
             tokio::select! {
                 command = rx.recv() => match command {
                     Some(command) => self.handle(command).await,
                     None => break,
                 },
-                () = timer => self.on_timer().await,
+                () = self.deps.clock.sleep_until(wake) => {
+                    let now = self.deps.clock.now();
+                    if now >= self.renew_at {
+                        self.renew(now).await;
+                    }
+                    if !self.lost && deadline.is_some_and(|d| now >= d) {
+                        self.on_timer().await;
+                    }
+                }
                 () = self.deps.shutdown.cancelled() => {
-                    self.stop().await;
+                    if !self.lost {
+                        self.stop().await;
+                    }
                     break;
                 }
             }
-            if !self.live.room().is_in_progress() {
+            if self.lost || !self.live.room().is_in_progress() {
                 break;
             }
+        }
+        if self.lost {
+            self.abandon();
+        } else if let Err(e) = self.deps.store.release_lease(&self.lease).await {
+            // It lapses by itself; until then no other node takes the room (it has ended, or
+            // this node is stopping and the next start takes its rooms back).
+            tracing::warn!(room = %sid, error = %e, "could not release the room's lease");
         }
         let mut registry = self
             .deps
@@ -224,10 +253,17 @@ impl RoomActor {
     /// Persists `effects` (restoring `before` if that fails), then delivers the notices.
     async fn commit(&mut self, before: LiveRoom, effects: Effects) -> Result<(), HubError> {
         if !effects.writes.is_empty() || !effects.events.is_empty() {
-            let changes: Vec<Change> = effects.writes.into_iter().map(Change::from).collect();
+            let changes: Vec<Change> = std::iter::once(Change::Fence(self.lease.clone()))
+                .chain(effects.writes.into_iter().map(Change::from))
+                .collect();
             if let Err(e) = self.deps.store.apply(&changes, &effects.events).await {
-                tracing::error!(room = %self.live.room().sid, error = %e, "could not store a room change");
                 self.live = before;
+                if matches!(e, StoreError::LeaseLost) {
+                    tracing::warn!(room = %self.live.room().sid, "another node took the room over; leaving it");
+                    self.lost = true;
+                } else {
+                    tracing::error!(room = %self.live.room().sid, error = %e, "could not store a room change");
+                }
                 return Err(e.into());
             }
             for change in &changes {
@@ -480,6 +516,36 @@ impl RoomActor {
             Ok(()) => None,
             Err(_) => Some(now + Span::from_secs(1)),
         };
+    }
+
+    /// Renews the lease; a renewal refused means another node took the room over.
+    async fn renew(&mut self, now: Timestamp) {
+        let cluster = &self.deps.cluster;
+        match self
+            .deps
+            .store
+            .renew_lease(&self.lease, now + cluster.lease)
+            .await
+        {
+            Ok(true) => self.renew_at = now + cluster.renew_every(),
+            Ok(false) => {
+                tracing::warn!(room = %self.live.room().sid, "another node took the room over; leaving it");
+                self.lost = true;
+            }
+            Err(e) => {
+                tracing::error!(room = %self.live.room().sid, error = %e, "could not renew the room's lease");
+                self.renew_at = now + Span::from_secs(1);
+            }
+        }
+    }
+
+    /// The room is another node's now: its sessions here end (their clients reconnect and find
+    /// the room where it is run); their records are the new owner's to close.
+    fn abandon(&mut self) {
+        for (_, link) in self.sessions.drain() {
+            let _ = link.tx.send(Notice::Removed(EndReason::ServerStopped));
+        }
+        self.memories.clear();
     }
 
     /// The server is stopping: everyone still here leaves now, so their records get a true end time.

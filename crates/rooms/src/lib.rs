@@ -11,6 +11,11 @@
 //! - A change is stored (with its status-callback events) before anyone is told about it.
 //! - Sessions receive [`Notice`]s on the channel they registered; a `Removed` notice is the last one.
 //! - History (rooms, participants) is read from the store; live state (tracks, presence) from the task.
+//! - Several nodes may share one database: a room in progress has a task on exactly one of them,
+//!   the one holding its lease (`Store::acquire_lease`; [`ClusterConfig`]). A node takes a room
+//!   only when nobody holds it — at its start, when asked for a room with no task, or when the
+//!   holder's lease expired (it died) — and then closes the participants the last holder left
+//!   connected. Asked for a room another node runs, the hub answers [`HubError::Elsewhere`].
 
 mod actor;
 pub mod clock;
@@ -32,7 +37,7 @@ use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{AccountSid, IdSource, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 use vroom_domain::track::TrackInfo;
-use vroom_store::{Change, Store, StoreError};
+use vroom_store::{Acquired, Change, Lease, ParticipantFilter, Store, StoreError};
 
 use crate::actor::{Command, Deps, RoomHandle};
 use crate::clock::Clock;
@@ -118,6 +123,45 @@ pub enum HubError {
     /// The room's task is gone (the room just ended, or the server is stopping).
     #[error("the room is no longer in progress")]
     RoomGone,
+    /// Another node runs the room (holds its lease).
+    #[error("the room is run by node {node} ({address})")]
+    Elsewhere {
+        /// That node's id.
+        node: String,
+        /// Where it serves.
+        address: String,
+    },
+}
+
+/// This node among the nodes sharing the database.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The node's id, unique among the nodes sharing the database and the same across its
+    /// restarts (so a restarted node takes its own rooms back at once).
+    pub node: String,
+    /// Where the node serves, for the other nodes.
+    pub address: String,
+    /// How long a room's lease lasts unless renewed (renewed every third of it): how long the
+    /// rooms of a node that died wait before another node takes them over.
+    pub lease: vroom_domain::time::Span,
+}
+
+impl ClusterConfig {
+    /// A node alone with its database (SQLite): id `local`, 10 s leases.
+    #[must_use]
+    pub fn single() -> Self {
+        Self {
+            node: "local".to_owned(),
+            address: String::new(),
+            lease: vroom_domain::time::Span::from_secs(10),
+        }
+    }
+
+    /// How often a room task renews its lease.
+    #[must_use]
+    pub fn renew_every(&self) -> vroom_domain::time::Span {
+        vroom_domain::time::Span::from_millis((self.lease.millis() / 3).max(1))
+    }
 }
 
 /// Where the rooms tell the media server what changed: which tracks each participant now receives,
@@ -153,6 +197,8 @@ pub struct HubDeps {
     pub media: Arc<dyn MediaHooks>,
     /// Rooms in progress one account may have (REST and ad-hoc alike); none: unlimited.
     pub max_rooms_per_account: Option<usize>,
+    /// This node among those sharing the database.
+    pub cluster: ClusterConfig,
 }
 
 /// The rooms service: creates rooms, finds the task of a room in progress, and routes requests to it.
@@ -167,6 +213,8 @@ pub struct Hub {
     max_rooms_per_account: Option<usize>,
     /// Rooms being created right now, per account: counted against the limit until registered.
     creating: Arc<Mutex<HashMap<AccountSid, usize>>>,
+    /// Taken while bringing a room's task back, so one room is never revived twice at once.
+    reviving: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A place an account holds among its rooms in progress while its room is being created.
@@ -205,6 +253,7 @@ impl Hub {
             media: deps.media,
             registry: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
+            cluster: deps.cluster,
         });
         let hub = Self {
             deps: shared,
@@ -214,6 +263,7 @@ impl Hub {
             next_session: Arc::new(AtomicU64::new(1)),
             max_rooms_per_account: deps.max_rooms_per_account,
             creating: Arc::new(Mutex::new(HashMap::new())),
+            reviving: Arc::new(tokio::sync::Mutex::new(())),
         };
         hub.recover().await?;
         Ok(hub)
@@ -242,17 +292,51 @@ impl Hub {
             store.apply(&stray, &[]).await?;
         }
         for room in live_rooms {
+            // A room another node runs is left to it, with its participants.
+            let Ok(lease) = self.acquire(&room).await? else {
+                continue;
+            };
             let left = orphans.remove(&room.sid).unwrap_or_default();
             if !left.is_empty() {
                 tracing::info!(room = %room.sid, count = left.len(), "closing participants left connected by the last run");
             }
-            self.revive(room, left).await?;
+            self.revive(room, left, lease).await?;
         }
         Ok(())
     }
 
-    /// Rebuilds the task of an in-progress room from the store.
-    async fn revive(&self, room: Room, orphans: Vec<Participant>) -> Result<RoomHandle, HubError> {
+    /// Acquires the lease of `room` for this node, or names the node that holds it.
+    async fn acquire(
+        &self,
+        room: &Room,
+    ) -> Result<Result<Lease, vroom_store::LeaseHolder>, HubError> {
+        let now = self.deps.clock.now();
+        let cluster = &self.deps.cluster;
+        let acquired = self
+            .deps
+            .store
+            .acquire_lease(
+                room.sid,
+                &cluster.node,
+                &cluster.address,
+                now,
+                now + cluster.lease,
+            )
+            .await?;
+        Ok(match acquired {
+            Acquired::Ours(lease) => Ok(lease),
+            Acquired::Held(holder) => Err(holder),
+        })
+    }
+
+    /// Rebuilds the task of an in-progress room from the store, `orphans` being the participants
+    /// its last run left connected.
+    async fn revive(
+        &self,
+        room: Room,
+        orphans: Vec<Participant>,
+        lease: Lease,
+    ) -> Result<RoomHandle, HubError> {
         let store = &self.deps.store;
         let ever_joined = store.room_ever_joined(room.sid).await?;
         let sequence = store.next_event_sequence(room.sid).await?;
@@ -265,12 +349,14 @@ impl Hub {
             orphans,
         );
         if !effects.is_empty() {
-            let changes: Vec<Change> = effects.writes.into_iter().map(Change::from).collect();
+            let changes: Vec<Change> = std::iter::once(Change::Fence(lease.clone()))
+                .chain(effects.writes.into_iter().map(Change::from))
+                .collect();
             store.apply(&changes, &effects.events).await?;
             changes.iter().for_each(actor::record);
             self.deps.outbox.notify_one();
         }
-        Ok(self.register(live))
+        Ok(self.register(live, lease))
     }
 
     /// Holds a place for one more room of `account`, or refuses it when the account has as many
@@ -302,8 +388,9 @@ impl Hub {
         }))
     }
 
-    /// Registers and starts the task of `live`, unless one already runs for that room.
-    fn register(&self, live: LiveRoom) -> RoomHandle {
+    /// Registers and starts the task of `live` (holding `lease`), unless one already runs for that
+    /// room.
+    fn register(&self, live: LiveRoom, lease: Lease) -> RoomHandle {
         let sid = live.room().sid;
         let mut registry = self
             .deps
@@ -313,27 +400,75 @@ impl Hub {
         if let Some(existing) = registry.get(&sid) {
             return existing.clone();
         }
-        let handle = actor::spawn(live, Arc::clone(&self.deps), &self.tracker);
+        let handle = actor::spawn(live, lease, Arc::clone(&self.deps), &self.tracker);
         registry.insert(sid, handle.clone());
         handle
     }
 
-    /// The task of an in-progress room, started if needed; `None` if the room is not in progress.
+    fn registered(&self, room: RoomSid) -> Option<RoomHandle> {
+        self.deps
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&room)
+            .cloned()
+    }
+
+    /// The task of an in-progress room, started if needed (when no node runs it: this one takes it
+    /// over, closing the participants the last one left connected); `None` if the room is not in
+    /// progress.
+    ///
+    /// # Errors
+    /// `Elsewhere` when another node runs the room.
     async fn task(&self, room: &Room) -> Result<Option<RoomHandle>, HubError> {
         if !room.is_in_progress() {
             return Ok(None);
         }
-        let found = self
-            .deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&room.sid)
-            .cloned();
-        match found {
-            Some(h) => Ok(Some(h)),
-            None => Ok(Some(self.revive(room.clone(), Vec::new()).await?)),
+        if let Some(h) = self.registered(room.sid) {
+            return Ok(Some(h));
         }
+        let _one_at_a_time = self.reviving.lock().await;
+        if let Some(h) = self.registered(room.sid) {
+            return Ok(Some(h));
+        }
+        let lease = match self.acquire(room).await? {
+            Ok(lease) => lease,
+            Err(holder) => {
+                return Err(HubError::Elsewhere {
+                    node: holder.node,
+                    address: holder.address,
+                });
+            }
+        };
+        // Read again under the lease: the room may have ended on the node that held it.
+        let Some(room) = self.deps.store.room(room.sid).await? else {
+            return Ok(None);
+        };
+        if !room.is_in_progress() {
+            let _ = self.deps.store.release_lease(&lease).await;
+            return Ok(None);
+        }
+        let connected = ParticipantFilter {
+            status: Some(vroom_domain::participant::ParticipantStatus::Connected),
+            ..ParticipantFilter::default()
+        };
+        let left = self
+            .deps
+            .store
+            .list_participants(
+                room.sid,
+                &connected,
+                &vroom_domain::page::PageRequest {
+                    size: 100_000,
+                    cursor: None,
+                },
+            )
+            .await?
+            .items;
+        if !left.is_empty() {
+            tracing::info!(room = %room.sid, count = left.len(), "taking the room over; closing the participants its last node left connected");
+        }
+        Ok(Some(self.revive(room, left, lease).await?))
     }
 
     /// How many rooms in progress have a task in this process.
@@ -400,6 +535,22 @@ impl Hub {
         let _place = self.reserve(account)?;
         let now = self.deps.clock.now();
         let sid = RoomSid::generate(self.deps.ids.as_ref());
+        let cluster = &self.deps.cluster;
+        // The lease first, so the room is this node's from its first moment.
+        let Acquired::Ours(lease) = self
+            .deps
+            .store
+            .acquire_lease(
+                sid,
+                &cluster.node,
+                &cluster.address,
+                now,
+                now + cluster.lease,
+            )
+            .await?
+        else {
+            return Err(vroom_domain::Error::RoomCreateFailed.into());
+        };
         let room = Room {
             sid,
             account_sid: account,
@@ -415,17 +566,28 @@ impl Hub {
         let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0)
             .into_iter()
             .collect();
-        self.deps
+        let stored = self
+            .deps
             .store
-            .apply(&[Change::InsertRoom(room.clone())], &events)
-            .await?;
+            .apply(
+                &[
+                    Change::Fence(lease.clone()),
+                    Change::InsertRoom(room.clone()),
+                ],
+                &events,
+            )
+            .await;
+        if let Err(e) = stored {
+            let _ = self.deps.store.release_lease(&lease).await;
+            return Err(e.into());
+        }
         if !events.is_empty() {
             self.deps.outbox.notify_one();
         }
         tracing::info!(room = %room.sid, ad_hoc, "room created");
         metrics::counter!("vroom_rooms_created_total", "ad_hoc" => if ad_hoc { "true" } else { "false" })
             .increment(1);
-        self.register(LiveRoom::new(room.clone(), self.config));
+        self.register(LiveRoom::new(room.clone(), self.config), lease);
         Ok(room)
     }
 

@@ -26,6 +26,7 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
         ad_hoc_callback: None,
         media: Arc::new(vroom_rooms::NoMedia),
         max_rooms_per_account: None,
+        cluster: vroom_rooms::ClusterConfig::single(),
     })
     .await
     .unwrap()

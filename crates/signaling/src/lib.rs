@@ -17,6 +17,7 @@ mod conn;
 pub use conn::Rate;
 mod pcs;
 mod resume;
+pub use resume::ResumeSecret;
 pub mod rsp;
 pub mod tcmp;
 pub mod token;
@@ -53,6 +54,9 @@ pub struct SignalingConfig {
     pub max_frames: Option<Rate>,
     /// `update` messages one connection may send (none: unlimited).
     pub max_updates: Option<Rate>,
+    /// The secret session keys are signed with, shared by every node on the database (none: a
+    /// random one, so keys are good on this process only).
+    pub resume_secret: Option<ResumeSecret>,
 }
 
 impl Default for SignalingConfig {
@@ -64,6 +68,7 @@ impl Default for SignalingConfig {
             max_frame_bytes: 1 << 20,
             max_frames: None,
             max_updates: None,
+            resume_secret: None,
         }
     }
 }
@@ -89,12 +94,18 @@ impl Signaling {
         keys: Vec<TokenKey>,
         config: SignalingConfig,
     ) -> Arc<Self> {
+        let resume = resume::ResumeKeys::new(
+            &config
+                .resume_secret
+                .clone()
+                .unwrap_or_else(ResumeSecret::random),
+        );
         Arc::new(Self {
             hub,
             media,
             keys,
             config,
-            resume: resume::ResumeKeys::random(),
+            resume,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         })

@@ -20,6 +20,7 @@
 //!   keeps, never a backend's own row id.
 //! - A database failure is an `Err`, never an empty result.
 
+mod cluster;
 mod codec;
 mod lists;
 pub mod open;
@@ -54,6 +55,10 @@ pub enum StoreError {
     /// A paging cursor names no record.
     #[error("the page token names no record")]
     UnknownCursor,
+    /// A batch fenced by a room lease ([`Change::Fence`]) came from a node that no longer holds it:
+    /// another node took the room over. Nothing is written.
+    #[error("another node took over the room")]
+    LeaseLost,
     /// The database URL cannot be used.
     #[error("{0}")]
     Config(String),
@@ -71,6 +76,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// One record change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// Not a change but a condition: the whole batch is written only while `lease` still holds
+    /// (no other node took the room over since it was acquired), else it fails with `LeaseLost`.
+    Fence(Lease),
     /// A new room.
     InsertRoom(Room),
     /// A room whose record changed.
@@ -226,6 +234,37 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// A node's hold on a room in progress: while it holds, only that node runs the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The room.
+    pub room: RoomSid,
+    /// The node holding it.
+    pub node: String,
+    /// The fencing token: larger every time the room changes hands.
+    pub token: i64,
+}
+
+/// The other node holding a room's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// Its node id.
+    pub node: String,
+    /// Where it serves (as it announced when acquiring).
+    pub address: String,
+    /// When its lease ends unless renewed.
+    pub expires_at: Timestamp,
+}
+
+/// What an attempt to acquire a room's lease came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// The lease is ours (new, taken over from a node whose lease expired, or already ours).
+    Ours(Lease),
+    /// Another node holds it.
+    Held(LeaseHolder),
+}
+
 /// Everything vroom keeps. Implementations must be safe to share between tasks.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -286,20 +325,28 @@ pub trait Store: Send + Sync + 'static {
     /// Every participant stored as connected (at start, these were left by a stop or crash).
     async fn connected_participants(&self) -> StoreResult<Vec<Participant>>;
 
-    /// Pending status-callback events due at `now`: for each room only its oldest pending event, so
-    /// a room's events go out in order. At most `limit`.
-    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>>;
+    /// Claims pending status-callback events due at `now` for `claimant` until `until`: for each
+    /// room only its oldest pending event (so a room's events go out in order), and only if no
+    /// other claimant's claim on it lasts past `now` (so one node sends it). At most `limit`, in
+    /// the order they were stored.
+    async fn claim_webhooks(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingWebhook>>;
 
-    /// When the next pending event becomes due, if any is pending.
+    /// When the next pending event becomes due (or its claim lapses), if any is pending.
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>>;
 
     /// How many events are pending and when the oldest of them happened (for metrics).
     async fn webhook_backlog(&self) -> StoreResult<WebhookBacklog>;
 
-    /// Marks an event delivered.
+    /// Marks an event delivered (and no longer claimed).
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()>;
 
-    /// Records a failed attempt; retry at `retry_at`, or give up when `None`.
+    /// Records a failed attempt; retry at `retry_at`, or give up when `None`. The claim ends.
     async fn webhook_failed(
         &self,
         id: i64,
@@ -329,4 +376,27 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// `UnknownAccount` when its account is not stored (nothing is written).
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+
+    /// Acquires the lease of `room` for `node` (serving at `address`) until `until`: a new lease, a
+    /// lease whose holder let it expire by `now` (a new fencing token), or `node`'s own (renewed,
+    /// same token).
+    async fn acquire_lease(
+        &self,
+        room: RoomSid,
+        node: &str,
+        address: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Acquired>;
+
+    /// Extends `lease` to `until`; `false` when another node took the room over meanwhile.
+    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool>;
+
+    /// Gives `lease` up (the room ended, or the node stops): any node may acquire it at once, with
+    /// a new token.
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()>;
+
+    /// The value of the cluster-wide secret `name`: the stored one, or `fresh`, stored, when there is
+    /// none yet. Every node gets the same value, whichever asked first.
+    async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String>;
 }

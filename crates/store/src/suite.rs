@@ -11,7 +11,7 @@ use vroom_domain::room::{CreateRoom, Room, RoomStatus};
 use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::{Span, Timestamp};
 
-use crate::{Account, ApiKey, Change, ParticipantFilter, RoomFilter, Store, StoreError};
+use crate::{Account, Acquired, ApiKey, Change, ParticipantFilter, RoomFilter, Store, StoreError};
 
 const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 
@@ -88,6 +88,9 @@ pub async fn run(store: &dyn Store) {
     participants_history(store).await;
     outbox_order_and_retries(store).await;
     accounts_and_keys(store).await;
+    leases_and_fencing(store).await;
+    outbox_claims(store).await;
+    shared_secrets(store).await;
 }
 
 async fn rooms_and_unique_names(store: &dyn Store) {
@@ -488,7 +491,10 @@ async fn outbox_order_and_retries(store: &dyn Store) {
     assert!(backlog.oldest.is_some_and(|t| t <= at), "{backlog:?}");
 
     let later = at + Span::from_secs(60);
-    let due = store.due_webhooks(later, 100).await.unwrap();
+    let due = store
+        .claim_webhooks("node", later, later + Span::from_secs(30), 100)
+        .await
+        .unwrap();
     let events: Vec<_> = due.iter().map(|d| d.event.clone()).collect();
     assert_eq!(
         events,
@@ -508,11 +514,20 @@ async fn outbox_order_and_retries(store: &dyn Store) {
         .unwrap();
     store.webhook_delivered(due[1].id, later).await.unwrap();
     assert!(
-        store.due_webhooks(later, 100).await.unwrap().is_empty(),
+        store
+            .claim_webhooks("node", later, later + Span::from_secs(30), 100)
+            .await
+            .unwrap()
+            .is_empty(),
         "a room's events stay in order"
     );
     let retry = store
-        .due_webhooks(later + Span::from_secs(10), 100)
+        .claim_webhooks(
+            "node",
+            later + Span::from_secs(10),
+            later + Span::from_secs(40),
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -524,7 +539,12 @@ async fn outbox_order_and_retries(store: &dyn Store) {
         .await
         .unwrap();
     let next = store
-        .due_webhooks(later + Span::from_secs(10), 100)
+        .claim_webhooks(
+            "node",
+            later + Span::from_secs(10),
+            later + Span::from_secs(40),
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -633,4 +653,195 @@ async fn accounts_and_keys(store: &dyn Store) {
         Err(StoreError::UnknownAccount)
     ));
     assert_eq!(store.api_key(orphan.sid).await.unwrap(), None);
+}
+
+async fn leases_and_fencing(store: &dyn Store) {
+    let r = room(60, Some("leased"), T0 + Span::from_secs(12_000), false);
+    store
+        .apply(&[Change::InsertRoom(r.clone())], &[])
+        .await
+        .unwrap();
+    let t = |s| T0 + Span::from_secs(s);
+    let sid = r.sid;
+    let acquire = |node: &'static str, now: i64, until: i64| async move {
+        let address = format!("http://{node}");
+        store
+            .acquire_lease(sid, node, &address, t(now), t(until))
+            .await
+    };
+    let Acquired::Ours(a) = acquire("a", 0, 10).await.unwrap() else {
+        panic!("a room nobody holds is ours")
+    };
+    assert_eq!((a.room, a.node.as_str()), (r.sid, "a"));
+    match acquire("b", 5, 15).await.unwrap() {
+        Acquired::Held(h) => assert_eq!(
+            (h.node.as_str(), h.address.as_str(), h.expires_at),
+            ("a", "http://a", t(10)),
+            "another node is told who holds it, where, and until when"
+        ),
+        other => panic!("a lease in force is refused to others: {other:?}"),
+    }
+    assert!(store.renew_lease(&a, t(20)).await.unwrap());
+    assert_eq!(
+        acquire("a", 6, 20).await.unwrap(),
+        Acquired::Ours(a.clone()),
+        "the holder acquiring again keeps its token"
+    );
+    assert!(
+        matches!(acquire("b", 15, 25).await.unwrap(), Acquired::Held(_)),
+        "a renewed lease holds past its first end"
+    );
+
+    // The holder's fenced writes go through.
+    let mut p = participant(&r, 60, "fenced", t(1));
+    store
+        .apply(
+            &[
+                Change::Fence(a.clone()),
+                Change::InsertParticipant(p.clone()),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+
+    // Expired: another node takes the room over with a larger token, and the old holder can
+    // neither write nor renew.
+    let Acquired::Ours(b) = acquire("b", 20, 30).await.unwrap() else {
+        panic!("an expired lease can be taken over")
+    };
+    assert!(b.token > a.token, "{b:?} after {a:?}");
+    p.disconnect(t(21), EndReason::Kicked);
+    let stale = store
+        .apply(
+            &[
+                Change::Fence(a.clone()),
+                Change::UpdateParticipant(p.clone()),
+            ],
+            &[],
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)), "{stale:?}");
+    assert_eq!(
+        store.participant(p.sid).await.unwrap().map(|p| p.status),
+        Some(ParticipantStatus::Connected),
+        "nothing of a fenced-out batch is written"
+    );
+    assert!(!store.renew_lease(&a, t(40)).await.unwrap());
+    store
+        .apply(
+            &[
+                Change::Fence(b.clone()),
+                Change::UpdateParticipant(p.clone()),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+
+    // Released: any node may acquire it at once, with a larger token; the releaser is fenced out.
+    store.release_lease(&b).await.unwrap();
+    assert!(matches!(
+        store.apply(&[Change::Fence(b.clone())], &[]).await,
+        Err(StoreError::LeaseLost)
+    ));
+    assert!(!store.renew_lease(&b, t(40)).await.unwrap());
+    let Acquired::Ours(c) = acquire("a", 22, 32).await.unwrap() else {
+        panic!("a released lease is free")
+    };
+    assert!(c.token > b.token);
+    store.release_lease(&c).await.unwrap();
+}
+
+async fn outbox_claims(store: &dyn Store) {
+    let a = room(70, Some("claims-a"), T0 + Span::from_secs(15_000), true);
+    let b = room(71, Some("claims-b"), T0 + Span::from_secs(15_000), true);
+    let at = a.date_created;
+    let a0 = event(&a, EventKind::RoomCreated, 0, at);
+    let a1 = event(&a, EventKind::RoomEnded, 1, at + Span::from_secs(1));
+    let b0 = event(&b, EventKind::RoomCreated, 0, at);
+    let before = store.webhook_backlog().await.unwrap();
+    store
+        .apply(
+            &[Change::InsertRoom(a.clone()), Change::InsertRoom(b.clone())],
+            &[a0.clone(), b0.clone(), a1.clone()],
+        )
+        .await
+        .unwrap();
+    let now = at + Span::from_secs(5);
+    let until = now + Span::from_secs(30);
+    let events = |w: Vec<crate::PendingWebhook>| w.into_iter().map(|w| w.event).collect::<Vec<_>>();
+
+    let one = store.claim_webhooks("n1", now, until, 100).await.unwrap();
+    let ids: Vec<i64> = one.iter().map(|w| w.id).collect();
+    assert_eq!(events(one), vec![a0.clone(), b0.clone()]);
+    assert!(
+        store
+            .claim_webhooks("n2", now, until, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "what one node claimed, another does not get while the claim lasts"
+    );
+    assert_eq!(
+        events(store.claim_webhooks("n1", now, until, 100).await.unwrap()),
+        vec![a0.clone(), b0.clone()],
+        "a node's own claims are its own"
+    );
+    store.webhook_delivered(ids[1], now).await.unwrap();
+    assert!(
+        store
+            .claim_webhooks("n2", now, until, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a room's later events wait behind its claimed one"
+    );
+
+    // n1 died: its claim lapses and n2 sends the event, then the next one.
+    let later = until + Span::from_millis(1);
+    let two = store
+        .claim_webhooks("n2", later, later + Span::from_secs(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        two.iter()
+            .map(|w| (&w.event, w.attempts))
+            .collect::<Vec<_>>(),
+        vec![(&a0, 0)]
+    );
+    store.webhook_delivered(two[0].id, later).await.unwrap();
+    let three = store
+        .claim_webhooks("n2", later, later + Span::from_secs(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(events(three.clone()), vec![a1]);
+    // A failed attempt ends the claim: the retry may go from any node.
+    store
+        .webhook_failed(three[0].id, "503", Some(later), later)
+        .await
+        .unwrap();
+    let retry = store
+        .claim_webhooks("n3", later, later + Span::from_secs(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        retry.iter().map(|w| w.attempts).collect::<Vec<_>>(),
+        vec![1]
+    );
+    store.webhook_delivered(retry[0].id, later).await.unwrap();
+    assert_eq!(store.webhook_backlog().await.unwrap(), before);
+}
+
+async fn shared_secrets(store: &dyn Store) {
+    assert_eq!(
+        store.shared_secret("resume", "first").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.shared_secret("resume", "second").await.unwrap(),
+        "first",
+        "the first value stored is everyone's"
+    );
+    assert_eq!(store.shared_secret("other", "x").await.unwrap(), "x");
 }

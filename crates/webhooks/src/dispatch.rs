@@ -1,6 +1,10 @@
 //! Delivery of the outbox: at least once, in order per room, with retries and backoff, without letting
 //! a slow or dead receiver hold up other rooms or other receivers.
 //!
+//! Several nodes may share one database: each dispatcher claims the events it sends (for
+//! [`Dispatcher::claim_for`], longer than any one attempt can take), so every event is sent by one
+//! node; the claims of a node that died lapse, and another node's dispatcher sends those events.
+//!
 //! An event stays pending in the store until a receiver answered 2xx (or it was given up), so a crash
 //! at any point means it is sent again after the restart. Each room's events go one at a time in the
 //! order they were stored. Deliveries to different rooms run concurrently, with a cap per receiving
@@ -92,6 +96,8 @@ enum Outcome {
 
 /// The outbox worker.
 pub struct Dispatcher {
+    /// Who claims the events this worker sends (the node's id).
+    node: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     auth_token: String,
@@ -101,11 +107,13 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A worker that signs with `auth_token` and wakes when `wake` is notified (new events stored).
+    /// A worker of node `node` that signs with `auth_token` and wakes when `wake` is notified (new
+    /// events stored).
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(
+        node: String,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         auth_token: String,
@@ -120,6 +128,7 @@ impl Dispatcher {
             proxy: config.proxy.clone(),
         })?;
         Ok(Self {
+            node,
             store,
             clock,
             auth_token,
@@ -127,6 +136,18 @@ impl Dispatcher {
             client,
             wake,
         })
+    }
+
+    /// How long a claim on an event lasts: longer than one attempt can take (connecting, the
+    /// request, recording the outcome), so no other node sends an event while it is in flight.
+    #[must_use]
+    pub fn claim_for(&self) -> Span {
+        let attempt = self.config.connect_timeout + self.config.request_timeout;
+        Span::from_millis(
+            i64::try_from(attempt.as_millis())
+                .unwrap_or(i64::MAX / 4)
+                .saturating_add(10_000),
+        )
     }
 
     /// Delivers until `stop` is cancelled, or, once `drain` is cancelled, until nothing is due and
@@ -140,7 +161,15 @@ impl Dispatcher {
         loop {
             let now = this.clock.now();
             let mut due_now = false;
-            match this.store.due_webhooks(now, 500).await {
+            let until = now + this.claim_for();
+            // Claim no more than it can have in flight: what this node claims, others wait for. Its
+            // deliveries in flight come back (they are its own claims) and are skipped below.
+            let limit = u32::try_from(this.config.max_in_flight).unwrap_or(u32::MAX);
+            match this
+                .store
+                .claim_webhooks(&this.node, now, until, limit)
+                .await
+            {
                 Ok(due) => {
                     due_now = !due.is_empty();
                     for item in due {

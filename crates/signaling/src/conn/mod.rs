@@ -203,6 +203,12 @@ fn hub_error(e: &HubError) -> (u32, String) {
         HubError::Domain(d) => (d.code(), d.to_string()),
         HubError::RoomGone => (53118, "Room completed".to_owned()),
         HubError::Store(_) => (53104, "Unable to connect to Room".to_owned()),
+        // The room is run by another node (this one does not relay signaling yet): the client
+        // may try again, through a load balancer likely on another node.
+        HubError::Elsewhere { .. } => (
+            53104,
+            "Unable to connect to Room: it is served by another node".to_owned(),
+        ),
     }
 }
 

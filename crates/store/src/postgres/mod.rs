@@ -27,12 +27,35 @@ use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
 use crate::codec::{participant_from_row, room_from_row, webhook_from_row};
-use crate::lists;
 use crate::{
-    Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError,
-    StoreResult, WebhookBacklog,
+    Account, Acquired, ApiKey, Change, Lease, LeaseHolder, ParticipantFilter, PendingWebhook,
+    RoomFilter, Store, StoreError, StoreResult, WebhookBacklog,
 };
+use crate::{cluster, lists};
 
+/// The cluster statements (`crate::cluster`), numbered once.
+struct Numbered {
+    acquire: String,
+    holder: String,
+    renew: String,
+    release: String,
+    fence: String,
+    claim: String,
+    offer_secret: String,
+    secret: String,
+}
+
+static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numbered {
+    acquire: numbered(cluster::ACQUIRE_LEASE),
+    holder: numbered(cluster::LEASE_HOLDER),
+    renew: numbered(cluster::RENEW_LEASE),
+    release: numbered(cluster::RELEASE_LEASE),
+    fence: numbered(cluster::FENCE),
+    // Nodes claiming at once skip each other's rows instead of waiting for them.
+    claim: numbered(&cluster::claim_webhooks("FOR UPDATE SKIP LOCKED")),
+    offer_secret: numbered(cluster::OFFER_SECRET),
+    secret: numbered(cluster::SECRET),
+});
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections each node keeps open at most.
@@ -150,6 +173,20 @@ impl PgStore {
 
     async fn apply_change(tx: &mut Transaction<'_, Postgres>, change: &Change) -> StoreResult<()> {
         match change {
+            Change::Fence(lease) => {
+                let done = sqlx::query(&CLUSTER.fence)
+                    .bind(lease.room.to_string())
+                    .bind(&lease.node)
+                    .bind(lease.token)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::LeaseLost)
+                }
+            }
             Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::UniqueNameTaken
@@ -301,29 +338,36 @@ impl Store for PgStore {
         found.iter().map(participant_from_row).collect()
     }
 
-    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
-        // The oldest pending event of each room, if it is due: a room's later events wait for it.
-        let found = sqlx::query(
-            "SELECT o.* FROM webhook_outbox o
-             WHERE o.state = 'pending' AND o.next_attempt_at <= $1
-               AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p WHERE p.room_sid = o.room_sid AND p.state = 'pending')
-             ORDER BY o.next_attempt_at, o.id LIMIT $2",
-        )
-        .bind(now.millis())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found.iter().map(webhook_from_row).collect()
+    async fn claim_webhooks(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingWebhook>> {
+        let found = sqlx::query(&CLUSTER.claim)
+            .bind(claimant)
+            .bind(until.millis())
+            .bind(now.millis())
+            .bind(now.millis())
+            .bind(claimant)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut claimed = found
+            .iter()
+            .map(webhook_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        claimed.sort_by_key(|w| w.id);
+        Ok(claimed)
     }
 
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
-        let t: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let t: Option<i64> = sqlx::query_scalar(cluster::NEXT_WEBHOOK_DUE)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(t.map(Timestamp::from_millis))
     }
 
@@ -344,7 +388,8 @@ impl Store for PgStore {
 
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = $1, last_error = NULL WHERE id = $2",
+            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = $1, last_error = NULL,
+               claimed_by = NULL, claimed_until = 0 WHERE id = $2",
         )
         .bind(now.millis())
         .bind(id)
@@ -366,7 +411,8 @@ impl Store for PgStore {
             None => ("failed", now.millis(), Some(now.millis())),
         };
         sqlx::query(
-            "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3, finished_at = $4 WHERE id = $5",
+            "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3, finished_at = $4,
+               claimed_by = NULL, claimed_until = 0 WHERE id = $5",
         )
         .bind(state)
         .bind(next)
@@ -402,6 +448,79 @@ impl Store for PgStore {
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         accounts::save_key(self, key).await
     }
+
+    async fn acquire_lease(
+        &self,
+        room: RoomSid,
+        node: &str,
+        address: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Acquired> {
+        let token: Option<i64> = sqlx::query_scalar(&CLUSTER.acquire)
+            .bind(room.to_string())
+            .bind(node)
+            .bind(address)
+            .bind(until.millis())
+            .bind(now.millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if let Some(token) = token {
+            return Ok(Acquired::Ours(Lease {
+                room,
+                node: node.to_owned(),
+                token,
+            }));
+        }
+        let row = sqlx::query(&CLUSTER.holder)
+            .bind(room.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(Acquired::Held(LeaseHolder {
+            node: row.try_get("node_id").map_err(db_err)?,
+            address: row.try_get("address").map_err(db_err)?,
+            expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(db_err)?),
+        }))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
+        let done = sqlx::query(&CLUSTER.renew)
+            .bind(until.millis())
+            .bind(lease.room.to_string())
+            .bind(&lease.node)
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
+        sqlx::query(&CLUSTER.release)
+            .bind(lease.room.to_string())
+            .bind(&lease.node)
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
+        sqlx::query(&CLUSTER.offer_secret)
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        sqlx::query_scalar(&CLUSTER.secret)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
 }
 
 #[cfg(test)]
@@ -423,6 +542,102 @@ mod tests {
             "postgres://vroom@db:5432/vroom"
         );
         assert_eq!(redacted("postgres://db/vroom"), "postgres://db/vroom");
+    }
+
+    /// Nodes racing for one room: exactly one gets it. Nodes claiming the same outbox at once:
+    /// every event is claimed by exactly one of them.
+    #[tokio::test]
+    async fn racing_nodes_get_a_room_and_an_event_once() {
+        use std::collections::HashSet;
+        use std::sync::Arc;
+
+        use vroom_domain::event::EventKind;
+        use vroom_domain::room::CreateRoom;
+        use vroom_domain::time::Span;
+
+        let Some(db) = scratch::ScratchDatabase::create("racing nodes").await else {
+            return;
+        };
+        let store = Arc::new(PgStore::open_url(db.url()).await.unwrap());
+        let t0 = Timestamp::from_secs(1_800_000_000);
+        let room = RoomSid::from_bytes([7; 16]);
+        let racers: Vec<_> = (0..8)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let node = format!("n{n}");
+                    store
+                        .acquire_lease(room, &node, "", t0, t0 + Span::from_secs(10))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for r in racers {
+            if matches!(r.await.unwrap(), Acquired::Ours(_)) {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "one node holds a room");
+
+        // 40 rooms with one pending event each, claimed by 4 nodes at once.
+        let (_, settings) = CreateRoom {
+            status_callback: Some("https://example.com/cb".into()),
+            ..CreateRoom::default()
+        }
+        .validate()
+        .unwrap();
+        for n in 0..40u8 {
+            let sid = RoomSid::from_bytes([n; 16]);
+            let r = Room {
+                sid,
+                account_sid: AccountSid::from_bytes([0xac; 16]),
+                unique_name: sid.to_string(),
+                status: vroom_domain::room::RoomStatus::InProgress,
+                ad_hoc: false,
+                settings: settings.clone(),
+                date_created: t0,
+                date_updated: t0,
+                end_time: None,
+                duration: None,
+            };
+            let e = StatusEvent::for_room(&r, EventKind::RoomCreated, t0, 0).unwrap();
+            store.apply(&[Change::InsertRoom(r)], &[e]).await.unwrap();
+        }
+        let claimers: Vec<_> = (0..4)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    // Like a dispatcher: claim a few, deliver them, claim again.
+                    let mut got = Vec::new();
+                    for _ in 0..40 {
+                        let claimed = store
+                            .claim_webhooks(&format!("c{n}"), t0, t0 + Span::from_secs(30), 4)
+                            .await
+                            .unwrap();
+                        for w in &claimed {
+                            store.webhook_delivered(w.id, t0).await.unwrap();
+                        }
+                        got.extend(claimed.into_iter().map(|w| w.id));
+                    }
+                    got
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        let distinct: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            all.len(),
+            "an event claimed by two nodes: {all:?}"
+        );
+        assert_eq!(all.len(), 40, "every event claimed");
+        store.pool.close().await;
+        db.drop_now().await;
     }
 
     #[tokio::test]

@@ -27,12 +27,22 @@ use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
 use crate::codec::{participant_from_row, room_from_row, webhook_from_row};
-use crate::lists;
 use crate::{
-    Account, ApiKey, Change, ParticipantFilter, PendingWebhook, RoomFilter, Store, StoreError,
-    StoreResult, WebhookBacklog,
+    Account, Acquired, ApiKey, Change, Lease, LeaseHolder, ParticipantFilter, PendingWebhook,
+    RoomFilter, Store, StoreError, StoreResult, WebhookBacklog,
 };
+use crate::{cluster, lists};
 
+// The cluster statements (`crate::cluster`), as SQLite takes them.
+const SQL_ACQUIRE: &str = cluster::ACQUIRE_LEASE;
+const SQL_HOLDER: &str = cluster::LEASE_HOLDER;
+const SQL_RENEW: &str = cluster::RENEW_LEASE;
+const SQL_RELEASE: &str = cluster::RELEASE_LEASE;
+const SQL_FENCE: &str = cluster::FENCE;
+const SQL_OFFER_SECRET: &str = cluster::OFFER_SECRET;
+const SQL_SECRET: &str = cluster::SECRET;
+static CLAIM: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| cluster::claim_webhooks(""));
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite store.
@@ -159,6 +169,20 @@ impl SqliteStore {
 
     async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> StoreResult<()> {
         match change {
+            Change::Fence(lease) => {
+                let done = sqlx::query(SQL_FENCE)
+                    .bind(lease.room.to_string())
+                    .bind(&lease.node)
+                    .bind(lease.token)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::LeaseLost)
+                }
+            }
             Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::UniqueNameTaken
@@ -323,29 +347,36 @@ impl Store for SqliteStore {
         found.iter().map(participant_from_row).collect()
     }
 
-    async fn due_webhooks(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PendingWebhook>> {
-        // The oldest pending event of each room, if it is due: a room's later events wait for it.
-        let found = sqlx::query(
-            "SELECT o.* FROM webhook_outbox o
-             WHERE o.state = 'pending' AND o.next_attempt_at <= ?
-               AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p WHERE p.room_sid = o.room_sid AND p.state = 'pending')
-             ORDER BY o.next_attempt_at, o.id LIMIT ?",
-        )
-        .bind(now.millis())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found.iter().map(webhook_from_row).collect()
+    async fn claim_webhooks(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingWebhook>> {
+        let found = sqlx::query(&CLAIM)
+            .bind(claimant)
+            .bind(until.millis())
+            .bind(now.millis())
+            .bind(now.millis())
+            .bind(claimant)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut claimed = found
+            .iter()
+            .map(webhook_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        claimed.sort_by_key(|w| w.id);
+        Ok(claimed)
     }
 
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
-        let row =
-            sqlx::query("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err)?;
-        let t: Option<i64> = row.try_get(0).map_err(db_err)?;
+        let t: Option<i64> = sqlx::query_scalar(cluster::NEXT_WEBHOOK_DUE)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(t.map(Timestamp::from_millis))
     }
 
@@ -366,7 +397,8 @@ impl Store for SqliteStore {
 
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = ?, last_error = NULL WHERE id = ?",
+            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = ?, last_error = NULL,
+               claimed_by = NULL, claimed_until = 0 WHERE id = ?",
         )
         .bind(now.millis())
         .bind(id)
@@ -388,7 +420,8 @@ impl Store for SqliteStore {
             None => ("failed", now.millis(), Some(now.millis())),
         };
         sqlx::query(
-            "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, finished_at = ? WHERE id = ?",
+            "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, finished_at = ?,
+               claimed_by = NULL, claimed_until = 0 WHERE id = ?",
         )
         .bind(state)
         .bind(next)
@@ -423,6 +456,79 @@ impl Store for SqliteStore {
 
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         accounts::save_key(self, key).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        room: RoomSid,
+        node: &str,
+        address: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Acquired> {
+        let token: Option<i64> = sqlx::query_scalar(SQL_ACQUIRE)
+            .bind(room.to_string())
+            .bind(node)
+            .bind(address)
+            .bind(until.millis())
+            .bind(now.millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if let Some(token) = token {
+            return Ok(Acquired::Ours(Lease {
+                room,
+                node: node.to_owned(),
+                token,
+            }));
+        }
+        let row = sqlx::query(SQL_HOLDER)
+            .bind(room.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(Acquired::Held(LeaseHolder {
+            node: row.try_get("node_id").map_err(db_err)?,
+            address: row.try_get("address").map_err(db_err)?,
+            expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(db_err)?),
+        }))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
+        let done = sqlx::query(SQL_RENEW)
+            .bind(until.millis())
+            .bind(lease.room.to_string())
+            .bind(&lease.node)
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
+        sqlx::query(SQL_RELEASE)
+            .bind(lease.room.to_string())
+            .bind(&lease.node)
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
+        sqlx::query(SQL_OFFER_SECRET)
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        sqlx::query_scalar(SQL_SECRET)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
     }
 }
 

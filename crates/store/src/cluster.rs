@@ -1,0 +1,60 @@
+//! The SQL of what several nodes sharing a database need (room leases, outbox claims, shared
+//! secrets), written once for every backend with `?` placeholders (the PostgreSQL backend numbers
+//! them). Semantics are in `migrations/*/20261201000003_cluster.sql` and on the `Store` methods.
+
+/// Acquires a room's lease: inserts it, or takes it when it is the node's own or has expired by
+/// `now` (a takeover bumps the token). Returns the token, or no row when another node holds it.
+/// Arguments: room, node, address, until, now.
+pub(crate) const ACQUIRE_LEASE: &str =
+    "INSERT INTO room_leases (room_sid, node_id, address, token, expires_at)
+     VALUES (?, ?, ?, 1, ?)
+     ON CONFLICT (room_sid) DO UPDATE SET
+       token = CASE WHEN room_leases.node_id = excluded.node_id AND room_leases.expires_at > 0
+                    THEN room_leases.token ELSE room_leases.token + 1 END,
+       node_id = excluded.node_id, address = excluded.address, expires_at = excluded.expires_at
+     WHERE room_leases.node_id = excluded.node_id OR room_leases.expires_at <= ?
+     RETURNING token";
+
+/// The holder of a room's lease. Argument: room.
+pub(crate) const LEASE_HOLDER: &str =
+    "SELECT node_id, address, expires_at FROM room_leases WHERE room_sid = ?";
+
+/// Extends a lease still held with its token. Arguments: until, room, node, token.
+pub(crate) const RENEW_LEASE: &str = "UPDATE room_leases SET expires_at = ? WHERE room_sid = ? AND node_id = ? AND token = ? AND expires_at > 0";
+
+/// Gives a lease up, keeping its token so the next holder's is larger. Arguments: room, node, token.
+pub(crate) const RELEASE_LEASE: &str =
+    "UPDATE room_leases SET expires_at = 0 WHERE room_sid = ? AND node_id = ? AND token = ?";
+
+/// The fence of a batch: a write (so SQLite takes its write lock before anything is read, and
+/// PostgreSQL locks the lease row against a concurrent takeover until the batch commits) that
+/// touches one row exactly when the lease still holds. Arguments: room, node, token.
+pub(crate) const FENCE: &str = "UPDATE room_leases SET token = token WHERE room_sid = ? AND node_id = ? AND token = ? AND expires_at > 0";
+
+/// Claims due events: for each room its oldest pending event, if due and not claimed by another
+/// claimant past `now`. `{lock}` is the backend's row-locking clause of the inner select (none for
+/// SQLite, whose writers take turns; `FOR UPDATE SKIP LOCKED` for PostgreSQL, so nodes claiming at
+/// once skip each other's rows). Arguments: claimant, until, now, now, claimant, limit.
+pub(crate) fn claim_webhooks(lock: &str) -> String {
+    format!(
+        "UPDATE webhook_outbox SET claimed_by = ?, claimed_until = ?
+         WHERE id IN (
+           SELECT o.id FROM webhook_outbox o
+           WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+             AND (o.claimed_until <= ? OR o.claimed_by = ?)
+             AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p WHERE p.room_sid = o.room_sid AND p.state = 'pending')
+           ORDER BY o.next_attempt_at, o.id LIMIT ? {lock})
+         RETURNING *"
+    )
+}
+
+/// When the next pending event is due or its claim lapses.
+pub(crate) const NEXT_WEBHOOK_DUE: &str = "SELECT MIN(CASE WHEN claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END)
+     FROM webhook_outbox WHERE state = 'pending'";
+
+/// Stores a shared secret unless one of that name exists. Arguments: name, value.
+pub(crate) const OFFER_SECRET: &str =
+    "INSERT INTO cluster_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING";
+
+/// A shared secret. Argument: name.
+pub(crate) const SECRET: &str = "SELECT value FROM cluster_secrets WHERE name = ?";

@@ -1,0 +1,243 @@
+//! Several vroom processes on one PostgreSQL database: what one node runs, the others see and leave
+//! alone; the rooms of a node killed with SIGKILL are taken over once its leases expire; each
+//! status callback is sent by one node. Skipped (saying so) without a PostgreSQL server, except
+//! under `CI=true`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use vroom_store::StoredCredentials;
+use vroom_store::postgres::scratch::ScratchDatabase;
+use vroom_testkit::SignalClient;
+
+use crate::common::{spawn_vroom, test_credentials, token_for};
+
+/// REST on one node.
+struct Node {
+    port: u16,
+    creds: StoredCredentials,
+    http: reqwest::Client,
+}
+
+impl Node {
+    fn new(port: u16, creds: &StoredCredentials) -> Self {
+        Self {
+            port,
+            creds: creds.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn ws(&self) -> String {
+        format!("ws://127.0.0.1:{}/signaling", self.port)
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .request(method, format!("http://127.0.0.1:{}{path}", self.port))
+            .basic_auth(
+                self.creds.api_key_sid.to_string(),
+                Some(&self.creds.api_key_secret),
+            )
+            .form(form)
+            .send()
+            .await
+            .expect("the node answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("a JSON body"))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, &[]).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, form).await
+    }
+}
+
+/// Two distinct free ports: both bound at once, then released (two `free_port` calls in a row
+/// may hand out the same port, and the second node would then not start).
+fn two_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (a, b) = (bind(), bind());
+    (
+        a.local_addr().expect("an address").port(),
+        b.local_addr().expect("an address").port(),
+    )
+}
+
+/// Polls `check` every 100 ms for up to `secs` seconds.
+async fn within<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..secs * 10 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn nodes_share_rooms_and_take_over_the_rooms_of_a_killed_node() {
+    let Some(db) = ScratchDatabase::create("cluster takeover").await else {
+        return;
+    };
+    let creds = test_credentials();
+    let (pa, pb) = two_ports();
+    let mut a = spawn_vroom(pa, db.url(), &creds).await;
+    let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
+    let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "shared")]).await;
+    assert_eq!(status, 201, "{room}");
+    let (_alice, m) =
+        SignalClient::join(&na.ws(), &token_for(&creds, "alice"), Some("shared"), &[]).await;
+    assert_eq!(m["type"], "connected", "{m}");
+    let alice = m["participant"]["sid"].as_str().unwrap().to_owned();
+
+    // A second node starts: it sees the first node's room and participant, and leaves them be.
+    let mut b = spawn_vroom(pb, db.url(), &creds).await;
+    let path = format!("/v1/Rooms/shared/Participants/{alice}");
+    let (status, p) = nb.get(&path).await;
+    assert_eq!(
+        (status, p["status"].as_str()),
+        (200, Some("connected")),
+        "{p}"
+    );
+    let (status, listed) = nb.get("/v1/Rooms?Status=in-progress").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["rooms"][0]["sid"], room["sid"], "{listed}");
+    // A change the room's node must make is refused by the other one, which names the owner.
+    let (status, refused) = nb.post(&path, &[("Status", "disconnected")]).await;
+    assert_eq!(
+        (status, refused["code"].as_u64()),
+        (503, Some(20503)),
+        "{refused}"
+    );
+    assert_eq!(na.get(&path).await.1["status"], "connected");
+
+    // The room's node dies. Once its lease has lapsed, the other node takes the room over: a join
+    // through it works, and the dead node's participant is closed.
+    a.kill().await.unwrap();
+    let bob_token = token_for(&creds, "bob");
+    let mut bob = None;
+    for _ in 0..300 {
+        let (client, m) = SignalClient::join(&nb.ws(), &bob_token, Some("shared"), &[]).await;
+        if m["type"] == "connected" {
+            bob = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        bob.is_some(),
+        "a join through the surviving node works within 30 s"
+    );
+    let (status, p) = nb.get(&path).await;
+    assert_eq!(
+        (status, p["status"].as_str()),
+        (200, Some("disconnected")),
+        "{p}"
+    );
+    assert_eq!(
+        nb.get("/v1/Rooms/shared").await.1["status"],
+        "in-progress",
+        "the room lives on"
+    );
+    drop(bob);
+    b.kill().await.unwrap();
+    db.drop_now().await;
+}
+
+/// Status callbacks received, by (room SID, sequence number), counted.
+type Received = Arc<Mutex<HashMap<(String, u64), usize>>>;
+
+async fn receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post({
+            let received = Arc::clone(&received);
+            move |axum::Form(form): axum::Form<HashMap<String, String>>| {
+                let received = Arc::clone(&received);
+                async move {
+                    // A slow receiver keeps events pending a while, in sight of both dispatchers.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let room = form.get("RoomSid").cloned().unwrap_or_default();
+                    let seq = form
+                        .get("SequenceNumber")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(u64::MAX);
+                    *received.lock().unwrap().entry((room, seq)).or_default() += 1;
+                    "ok"
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn each_status_callback_is_sent_by_one_node() {
+    let Some(db) = ScratchDatabase::create("cluster callbacks").await else {
+        return;
+    };
+    let creds = test_credentials();
+    let (url, received) = receiver().await;
+    let (pa, pb) = two_ports();
+    let mut a = spawn_vroom(pa, db.url(), &creds).await;
+    let mut b = spawn_vroom(pb, db.url(), &creds).await;
+    let nodes = [Node::new(pa, &creds), Node::new(pb, &creds)];
+    // Rooms made and ended on both nodes: two events each (room-created, room-ended), stored by
+    // either node and visible to both dispatchers.
+    let mut rooms = Vec::new();
+    for i in 0..20 {
+        let node = &nodes[i % 2];
+        let (status, room) = node
+            .post("/v1/Rooms", &[("StatusCallback", url.as_str())])
+            .await;
+        assert_eq!(status, 201, "{room}");
+        let sid = room["sid"].as_str().unwrap().to_owned();
+        let (status, done) = node
+            .post(&format!("/v1/Rooms/{sid}"), &[("Status", "completed")])
+            .await;
+        assert_eq!(status, 202, "{done}");
+        rooms.push(sid);
+    }
+    within(30, "every event delivered", || {
+        let received = Arc::clone(&received);
+        let expected = rooms.len() * 2;
+        async move { received.lock().unwrap().len() >= expected }
+    })
+    .await;
+    // A moment more for any duplicate to arrive, then: every event once, none twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = received.lock().unwrap().clone();
+    for sid in &rooms {
+        for seq in [0, 1] {
+            assert_eq!(
+                got.get(&(sid.clone(), seq)).copied(),
+                Some(1),
+                "event {seq} of {sid}: {got:?}"
+            );
+        }
+    }
+    assert_eq!(got.len(), rooms.len() * 2, "{got:?}");
+    a.kill().await.unwrap();
+    b.kill().await.unwrap();
+    db.drop_now().await;
+}
