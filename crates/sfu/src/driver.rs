@@ -165,7 +165,7 @@ impl Media {
         tcp_bind: Option<SocketAddr>,
         stop: CancellationToken,
     ) -> std::io::Result<(Worker, tokio::task::JoinHandle<()>)> {
-        let socket = UdpSocket::bind(bind).await?;
+        let socket = media_socket(bind)?;
         let local = socket.local_addr()?;
         let ip = config.announce_ip.unwrap_or_else(|| {
             if local.ip().is_unspecified() {
@@ -528,4 +528,28 @@ async fn run(
             () = stop.cancelled() => break,
         }
     }
+}
+
+/// Kernel buffer wanted for a media worker's UDP socket, each way. Every peer of a worker shares
+/// the one socket, so the default (≈ 208 KiB) overflows, and drops packets, when the worker is
+/// descheduled for a few milliseconds at tens of thousands of packets per second. The kernel caps
+/// it at `net.core.rmem_max` / `wmem_max`.
+const MEDIA_SOCKET_BUFFER: usize = 4 << 20;
+
+/// A worker's UDP socket with [`MEDIA_SOCKET_BUFFER`] asked for (the kernel may grant less).
+fn media_socket(bind: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(bind),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(e) = socket.set_recv_buffer_size(MEDIA_SOCKET_BUFFER) {
+        tracing::warn!(error = %e, "cannot enlarge the media socket's receive buffer");
+    }
+    if let Err(e) = socket.set_send_buffer_size(MEDIA_SOCKET_BUFFER) {
+        tracing::warn!(error = %e, "cannot enlarge the media socket's send buffer");
+    }
+    socket.bind(&bind.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
 }
