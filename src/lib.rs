@@ -10,6 +10,7 @@
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod forward;
 pub mod listen;
 pub mod logs;
 mod metered_store;
@@ -259,7 +260,18 @@ impl App {
             metrics: self.metrics.clone(),
         };
         let api_credentials = api.credentials.clone();
+        // REST about a room another node runs is relayed to it (forward.rs).
+        let relay_client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .context("cannot build the HTTP client that relays to other nodes")?;
         let mut app = vroom_api::router(api)
+            .layer(axum::middleware::from_fn_with_state(
+                relay_client,
+                forward::relay,
+            ))
             .merge(signaling.router())
             .merge(quickstart::router(&self.config.quickstart))
             .merge(console::router(

@@ -12,7 +12,7 @@ use vroom_store::StoredCredentials;
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
-use crate::common::{spawn_vroom, test_credentials, token_for};
+use crate::common::{spawn_vroom_with, test_credentials, token_for};
 
 /// REST on one node.
 struct Node {
@@ -75,6 +75,12 @@ fn two_ports() -> (u16, u16) {
     )
 }
 
+/// A vroom process on `port` and `db`, announcing its address to the other nodes.
+async fn node(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
+    let url = format!("http://127.0.0.1:{port}");
+    spawn_vroom_with(port, db, creds, &["--public-url", &url]).await
+}
+
 /// Polls `check` every 100 ms for up to `secs` seconds.
 async fn within<F, Fut>(secs: u64, what: &str, mut check: F)
 where
@@ -97,17 +103,21 @@ async fn nodes_share_rooms_and_take_over_the_rooms_of_a_killed_node() {
     };
     let creds = test_credentials();
     let (pa, pb) = two_ports();
-    let mut a = spawn_vroom(pa, db.url(), &creds).await;
+    let mut a = node(pa, db.url(), &creds).await;
     let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
     let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "shared")]).await;
     assert_eq!(status, 201, "{room}");
-    let (_alice, m) =
+    let (mut alice_client, m) =
         SignalClient::join(&na.ws(), &token_for(&creds, "alice"), Some("shared"), &[]).await;
     assert_eq!(m["type"], "connected", "{m}");
     let alice = m["participant"]["sid"].as_str().unwrap().to_owned();
+    let (_carol_client, m) =
+        SignalClient::join(&na.ws(), &token_for(&creds, "carol"), Some("shared"), &[]).await;
+    assert_eq!(m["type"], "connected", "{m}");
+    let carol = m["participant"]["sid"].as_str().unwrap().to_owned();
 
     // A second node starts: it sees the first node's room and participant, and leaves them be.
-    let mut b = spawn_vroom(pb, db.url(), &creds).await;
+    let mut b = node(pb, db.url(), &creds).await;
     let path = format!("/v1/Rooms/shared/Participants/{alice}");
     let (status, p) = nb.get(&path).await;
     assert_eq!(
@@ -118,17 +128,22 @@ async fn nodes_share_rooms_and_take_over_the_rooms_of_a_killed_node() {
     let (status, listed) = nb.get("/v1/Rooms?Status=in-progress").await;
     assert_eq!(status, 200);
     assert_eq!(listed["rooms"][0]["sid"], room["sid"], "{listed}");
-    // A change the room's node must make is refused by the other one, which names the owner.
-    let (status, refused) = nb.post(&path, &[("Status", "disconnected")]).await;
+    // A change only the room's node can make, asked of the other node, is relayed to it: the
+    // kick takes effect on the room's node at once, and alice's client is told.
+    let (status, kicked) = nb.post(&path, &[("Status", "disconnected")]).await;
     assert_eq!(
-        (status, refused["code"].as_u64()),
-        (503, Some(20503)),
-        "{refused}"
+        (status, kicked["status"].as_str()),
+        (202, Some("disconnected")),
+        "{kicked}"
     );
+    let told = alice_client.next_of("error").await.expect("alice is told");
+    assert_eq!(told["code"], 53204, "{told}");
+    alice_client.leave().await;
+    let path = format!("/v1/Rooms/shared/Participants/{carol}");
     assert_eq!(na.get(&path).await.1["status"], "connected");
 
     // The room's node dies. Once its lease has lapsed, the other node takes the room over: a join
-    // through it works, and the dead node's participant is closed.
+    // through it works, and the dead node's participant (carol) is closed.
     a.kill().await.unwrap();
     let bob_token = token_for(&creds, "bob");
     let mut bob = None;
@@ -199,8 +214,8 @@ async fn each_status_callback_is_sent_by_one_node() {
     let creds = test_credentials();
     let (url, received) = receiver().await;
     let (pa, pb) = two_ports();
-    let mut a = spawn_vroom(pa, db.url(), &creds).await;
-    let mut b = spawn_vroom(pb, db.url(), &creds).await;
+    let mut a = node(pa, db.url(), &creds).await;
+    let mut b = node(pb, db.url(), &creds).await;
     let nodes = [Node::new(pa, &creds), Node::new(pb, &creds)];
     // Rooms made and ended on both nodes: two events each (room-created, room-ended), stored by
     // either node and visible to both dispatchers.

@@ -54,6 +54,9 @@ pub enum ApiError {
     ElsewhereRoom {
         /// The node running the room.
         node: String,
+        /// Where it serves (empty: unknown), for the relaying layer in front of the API
+        /// ([`OWNER_HEADER`]).
+        address: String,
     },
 }
 
@@ -124,7 +127,7 @@ impl ApiError {
                 format!("{what} is not implemented by vroom; see docs/compatibility.md")
             }
             Self::Internal(_) => "Internal server error".to_owned(),
-            Self::ElsewhereRoom { node } => {
+            Self::ElsewhereRoom { node, .. } => {
                 format!("The room is served by another node ({node}); try again there")
             }
         }
@@ -138,6 +141,10 @@ impl ApiError {
         }
     }
 }
+
+/// The header of an `ElsewhereRoom` answer that names the address of the node running the room.
+/// The wiring's relaying layer consumes it (and sends the request there); it never reaches a client.
+pub const OWNER_HEADER: &str = "x-vroom-room-node";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -154,6 +161,12 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Self::ElsewhereRoom { address, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(address)
+            && !address.is_empty()
+        {
+            response.headers_mut().insert(OWNER_HEADER, value);
+        }
         if let Self::TooManyRequests { retry_after_secs } = self {
             response
                 .headers_mut()
@@ -191,7 +204,7 @@ impl From<HubError> for ApiError {
             HubError::Domain(d) => Self::Rule(d),
             HubError::Store(s) => s.into(),
             HubError::RoomGone => Self::Rule(vroom_domain::Error::RoomCompleted),
-            HubError::Elsewhere { node, .. } => Self::ElsewhereRoom { node },
+            HubError::Elsewhere { node, address } => Self::ElsewhereRoom { node, address },
         }
     }
 }

@@ -43,7 +43,7 @@ use vroom_rooms::Hub;
 use vroom_store::Store;
 
 pub use auth::{ApiCredentials, Caller};
-pub use error::ApiError;
+pub use error::{ApiError, OWNER_HEADER};
 pub use limit::RateLimit;
 
 /// What the handlers share.
