@@ -60,6 +60,11 @@ struct ServeArgs {
     /// Base of every absolute URL in responses [default: http://<listen address>].
     #[arg(long, env = "VROOM_PUBLIC_URL")]
     public_url: Option<String>,
+    /// This node's id among the nodes sharing a PostgreSQL database; the same across its restarts,
+    /// so a restarted node takes its rooms back at once [default: `local` on SQLite, a fresh one
+    /// per start on PostgreSQL].
+    #[arg(long, env = "VROOM_NODE_ID")]
+    node_id: Option<String>,
     /// Seconds a stop (SIGTERM, SIGINT) may take before vroom exits anyway [default: 8].
     #[arg(long, env = "VROOM_SHUTDOWN_TIMEOUT")]
     shutdown_timeout: Option<u64>,
@@ -220,6 +225,7 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
         data_dir: global.data_dir.clone(),
         database_url: global.database_url.clone(),
         public_url: serve.public_url.clone(),
+        node_id: serve.node_id.clone(),
         shutdown_timeout: serve.shutdown_timeout,
         log_format: global.log_format,
         log_level: global.log_level.clone(),

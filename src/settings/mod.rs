@@ -50,6 +50,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Base of every absolute URL in responses (default `http://<listen>`).
     pub public_url: Option<String>,
+    /// This node's id among the nodes sharing a PostgreSQL database (default: `local` on SQLite, a
+    /// fresh one per start on PostgreSQL).
+    pub node_id: Option<String>,
     /// Seconds a stop may take before vroom exits anyway.
     pub shutdown_timeout: Option<u64>,
     /// `text` or `json`.
@@ -249,6 +252,7 @@ impl Settings {
             data_dir: pick(self.data_dir, top.data_dir),
             database_url: pick(self.database_url, top.database_url),
             public_url: pick(self.public_url, top.public_url),
+            node_id: pick(self.node_id, top.node_id),
             shutdown_timeout: pick(self.shutdown_timeout, top.shutdown_timeout),
             log_format: pick(self.log_format, top.log_format),
             log_level: pick(self.log_level, top.log_level),

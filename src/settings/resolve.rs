@@ -99,6 +99,26 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
     }
 
+    /// The node id, if set: 1 to 100 printable ASCII characters, no spaces.
+    ///
+    /// # Errors
+    /// When it is empty, too long or has other characters.
+    pub fn node_id(&self) -> Result<Option<String>, ConfigError> {
+        match &self.node_id {
+            None => Ok(None),
+            Some(id)
+                if (1..=100).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Ok(Some(id.clone()))
+            }
+            Some(_) => Err(invalid(
+                "node_id",
+                "--node-id, VROOM_NODE_ID",
+                "1 to 100 printable ASCII characters without spaces",
+            )),
+        }
+    }
+
     /// The public URL when it does not depend on the bound port: the one set, else `http://<listen>`
     /// (an unspecified address shown as 127.0.0.1). `None` for port 0, known only once bound.
     ///
@@ -292,8 +312,7 @@ impl Settings {
                     .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             ),
             quickstart: SdkSource::choose(q.sdk.clone(), Some(&data_dir), &cdn),
-            // No setting yet: `local` on SQLite, a fresh id per start on PostgreSQL.
-            node_id: None,
+            node_id: self.node_id()?,
         };
         Ok(Resolved {
             config,
@@ -539,6 +558,17 @@ mod tests {
     fn wrong_values_are_named() {
         let err = |t: &str| resolve(t).unwrap_err().0;
         assert!(err("public_url = \"example.com\"").starts_with("public_url (--public-url"));
+        assert!(err("node_id = \"\"").starts_with("node_id (--node-id"));
+        assert!(err("node_id = \"a b\"").starts_with("node_id (--node-id"));
+        assert_eq!(
+            resolve("node_id = \"vroom-1\"")
+                .unwrap()
+                .config
+                .node_id
+                .as_deref(),
+            Some("vroom-1")
+        );
+        assert_eq!(resolve("").unwrap().config.node_id, None);
         assert!(err("[quickstart]\ncdn = \"ftp://x\"").starts_with("quickstart.cdn"));
         assert!(
             err("[rooms]\nad_hoc_status_callback_method = \"PUT\"")

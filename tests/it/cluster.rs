@@ -256,3 +256,38 @@ async fn each_status_callback_is_sent_by_one_node() {
     b.kill().await.unwrap();
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn a_node_restarted_with_its_id_takes_its_rooms_back_at_once() {
+    let Some(db) = ScratchDatabase::create("cluster restart").await else {
+        return;
+    };
+    let creds = test_credentials();
+    let (port, _) = two_ports();
+    let url = format!("http://127.0.0.1:{port}");
+    let args = ["--public-url", url.as_str(), "--node-id", "vroom-1"];
+    let mut first = spawn_vroom_with(port, db.url(), &creds, &args).await;
+    let n = Node::new(port, &creds);
+    let (status, room) = n.post("/v1/Rooms", &[("UniqueName", "again")]).await;
+    assert_eq!(status, 201, "{room}");
+    let (_client, m) =
+        SignalClient::join(&n.ws(), &token_for(&creds, "dora"), Some("again"), &[]).await;
+    assert_eq!(m["type"], "connected", "{m}");
+    let dora = m["participant"]["sid"].as_str().unwrap().to_owned();
+    first.kill().await.unwrap();
+
+    // Its lease is still in force, but it is the node's own: the restart takes the room back and
+    // closes the participant the crash left, before it serves.
+    let mut second = spawn_vroom_with(port, db.url(), &creds, &args).await;
+    let (status, p) = n.get(&format!("/v1/Rooms/again/Participants/{dora}")).await;
+    assert_eq!(
+        (status, p["status"].as_str()),
+        (200, Some("disconnected")),
+        "{p}"
+    );
+    let (_client, m) =
+        SignalClient::join(&n.ws(), &token_for(&creds, "erin"), Some("again"), &[]).await;
+    assert_eq!(m["type"], "connected", "{m}");
+    second.kill().await.unwrap();
+    db.drop_now().await;
+}
