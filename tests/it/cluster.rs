@@ -291,3 +291,49 @@ async fn a_node_restarted_with_its_id_takes_its_rooms_back_at_once() {
     second.kill().await.unwrap();
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn a_node_stopped_with_sigterm_hands_its_rooms_over_at_once() {
+    let Some(db) = ScratchDatabase::create("cluster sigterm").await else {
+        return;
+    };
+    let creds = test_credentials();
+    let (pa, pb) = two_ports();
+    let mut a = node(pa, db.url(), &creds).await;
+    let mut b = node(pb, db.url(), &creds).await;
+    let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
+    let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "handed")]).await;
+    assert_eq!(status, 201, "{room}");
+    let (_client, m) =
+        SignalClient::join(&na.ws(), &token_for(&creds, "fay"), Some("handed"), &[]).await;
+    assert_eq!(m["type"], "connected", "{m}");
+    let fay = m["participant"]["sid"].as_str().unwrap().to_owned();
+
+    let pid = a.id().expect("the node runs").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let exited = tokio::time::timeout(Duration::from_secs(15), a.wait())
+        .await
+        .expect("the node stops within its shutdown timeout")
+        .unwrap();
+    assert!(exited.success(), "{exited}");
+
+    // The stop ended its participants and released its leases: the other node serves the room
+    // on the first try, without waiting for a lease to expire.
+    let (status, p) = nb
+        .get(&format!("/v1/Rooms/handed/Participants/{fay}"))
+        .await;
+    assert_eq!(
+        (status, p["status"].as_str()),
+        (200, Some("disconnected")),
+        "{p}"
+    );
+    let (_client, m) =
+        SignalClient::join(&nb.ws(), &token_for(&creds, "gus"), Some("handed"), &[]).await;
+    assert_eq!(m["type"], "connected", "{m}");
+    b.kill().await.unwrap();
+    db.drop_now().await;
+}
