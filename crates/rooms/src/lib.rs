@@ -266,7 +266,41 @@ impl Hub {
             reviving: Arc::new(tokio::sync::Mutex::new(())),
         };
         hub.recover().await?;
+        hub.tracker.spawn(hub.clone().watch_orphans());
         Ok(hub)
+    }
+
+    /// Every lease term, takes over the rooms in progress whose node let their lease lapse (it
+    /// died), so their timers and participants are looked after even when nobody asks for them.
+    /// Rooms other nodes hold are left alone. Ends with the hub.
+    async fn watch_orphans(self) {
+        loop {
+            let next = self.deps.clock.now() + self.deps.cluster.lease;
+            tokio::select! {
+                () = self.deps.shutdown.cancelled() => break,
+                () = self.deps.clock.sleep_until(next) => {}
+            }
+            let rooms = match self.deps.store.in_progress_rooms().await {
+                Ok(rooms) => rooms,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot look for rooms left by other nodes");
+                    continue;
+                }
+            };
+            for room in rooms {
+                if self.deps.shutdown.is_cancelled() {
+                    return;
+                }
+                if self.registered(room.sid).is_none() {
+                    match self.task(&room).await {
+                        Ok(_) | Err(HubError::Elsewhere { .. }) => {}
+                        Err(e) => {
+                            tracing::warn!(room = %room.sid, error = %e, "cannot take a room over");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     async fn recover(&self) -> Result<(), HubError> {
