@@ -56,6 +56,8 @@ pub struct Config {
     /// across its restarts. None: `local` on SQLite (one node by construction); on PostgreSQL a
     /// fresh id per start, so a crashed node's rooms wait for their leases to expire.
     pub node_id: Option<String>,
+    /// The media store: the folder recordings are written to (`vroom-data/media` by default).
+    pub media_dir: std::path::PathBuf,
 }
 
 /// What one client or account may use (`[limits]`). Each limit is answered with a clear error.
@@ -130,6 +132,7 @@ impl Default for Config {
                 announce_ip: None,
                 max_subscriber_bitrate: None,
                 workers: 0,
+                media_dir: None,
                 turn: Some(vroom_sfu::TurnConfig {
                     bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                     tcp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
@@ -143,6 +146,7 @@ impl Default for Config {
             }),
             limits: Limits::default(),
             node_id: None,
+            media_dir: std::path::PathBuf::from("vroom-data/media"),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod logs;
 mod metered_store;
 pub mod observe;
 pub mod quickstart;
+pub mod recordings;
 pub mod settings;
 
 use std::future::Future;
@@ -93,6 +94,9 @@ impl App {
         let resume_secret = shared_resume_secret(store.as_ref())
             .await
             .context("cannot read or store the shared resume secret")?;
+        recordings::recover(store.as_ref(), deps.clock.as_ref(), &config.media_dir)
+            .await
+            .context("cannot settle the recordings the last run left")?;
         let outbox = Arc::new(Notify::new());
         let media_stop = CancellationToken::new();
         let media = match &config.media {
@@ -103,6 +107,7 @@ impl App {
                     turn.clock = Arc::clone(&deps.clock);
                 }
                 let bind = m.bind;
+                m.media_dir = Some(config.media_dir.clone());
                 Some(
                     vroom_sfu::Media::start(m, media_stop.clone())
                         .await
@@ -114,6 +119,16 @@ impl App {
             }
             None => None,
         };
+        if let Some(finished) = media
+            .as_ref()
+            .and_then(vroom_sfu::Media::take_finished_recordings)
+        {
+            tokio::spawn(recordings::follow(
+                Arc::clone(&store),
+                Arc::clone(&deps.clock),
+                finished,
+            ));
+        }
         let hooks: Arc<dyn vroom_rooms::MediaHooks> = match &media {
             Some(m) => Arc::new(m.clone()),
             None => Arc::new(vroom_rooms::NoMedia),
@@ -203,19 +218,25 @@ impl App {
             });
             check
         });
-        let api = Arc::new(ApiState::new(
-            self.hub.clone(),
-            Arc::clone(&self.store),
-            ApiCredentials {
-                account_sid: c.account_sid,
-                auth_token: c.auth_token.clone(),
-                api_key_sid: c.api_key_sid,
-                api_key_secret: c.api_key_secret.clone(),
-            },
-            public_url.clone(),
-            callback_check,
-            self.config.limits.rest,
-        ));
+        let api = Arc::new(
+            ApiState::new(
+                self.hub.clone(),
+                Arc::clone(&self.store),
+                ApiCredentials {
+                    account_sid: c.account_sid,
+                    auth_token: c.auth_token.clone(),
+                    api_key_sid: c.api_key_sid,
+                    api_key_secret: c.api_key_secret.clone(),
+                },
+                public_url.clone(),
+                callback_check,
+                self.config.limits.rest,
+            )
+            .with_media(vroom_api::media::MediaStore::new(
+                self.config.media_dir.clone(),
+                rand::random(),
+            )),
+        );
         let keys = vec![TokenKey {
             account_sid: c.account_sid,
             api_key_sid: c.api_key_sid,

@@ -65,6 +65,9 @@ struct ServeArgs {
     /// per start on PostgreSQL].
     #[arg(long, env = "VROOM_NODE_ID")]
     node_id: Option<String>,
+    /// The media store, where recordings are written [default: <data folder>/media].
+    #[arg(long, env = "VROOM_MEDIA_DIR")]
+    media_dir: Option<PathBuf>,
     /// Seconds a stop (SIGTERM, SIGINT) may take before vroom exits anyway [default: 8].
     #[arg(long, env = "VROOM_SHUTDOWN_TIMEOUT")]
     shutdown_timeout: Option<u64>,
@@ -224,6 +227,7 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
         listen: serve.listen.clone(),
         data_dir: global.data_dir.clone(),
         database_url: global.database_url.clone(),
+        media_dir: serve.media_dir.clone(),
         public_url: serve.public_url.clone(),
         node_id: serve.node_id.clone(),
         shutdown_timeout: serve.shutdown_timeout,

@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
+use vroom_domain::recording::Recording;
 use vroom_domain::room::Room;
-use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RecordingSid, RoomSid};
 use vroom_domain::time::Timestamp;
 use vroom_store::{
-    Account, Acquired, ApiKey, Change, Lease, ParticipantFilter, PendingWebhook, RoomFilter, Store,
-    StoreResult, WebhookBacklog,
+    Account, Acquired, ApiKey, Change, Lease, ParticipantFilter, PendingWebhook, RecordingFilter,
+    RoomFilter, Store, StoreResult, WebhookBacklog,
 };
 
 /// Times every call of the store it wraps.
@@ -123,6 +124,24 @@ impl Store for MeteredStore {
             self.0.webhook_failed(id, error, retry_at, now),
         )
         .await
+    }
+    async fn recording(&self, sid: RecordingSid) -> StoreResult<Option<Recording>> {
+        timed("recording", self.0.recording(sid)).await
+    }
+    async fn list_recordings(
+        &self,
+        account: AccountSid,
+        filter: &RecordingFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Recording>> {
+        timed(
+            "list_recordings",
+            self.0.list_recordings(account, filter, page),
+        )
+        .await
+    }
+    async fn processing_recordings(&self) -> StoreResult<Vec<Recording>> {
+        timed("processing_recordings", self.0.processing_recordings()).await
     }
     async fn accounts(&self) -> StoreResult<Vec<Account>> {
         timed("accounts", self.0.accounts()).await

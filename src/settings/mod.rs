@@ -48,6 +48,8 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Database URL (default `sqlite://<data_dir>/vroom.db`).
     pub database_url: Option<String>,
+    /// The media store: recordings' files (default `<data_dir>/media`).
+    pub media_dir: Option<PathBuf>,
     /// Base of every absolute URL in responses (default `http://<listen>`).
     pub public_url: Option<String>,
     /// This node's id among the nodes sharing a PostgreSQL database (default: `local` on SQLite, a
@@ -251,6 +253,7 @@ impl Settings {
             listen: pick(self.listen, top.listen),
             data_dir: pick(self.data_dir, top.data_dir),
             database_url: pick(self.database_url, top.database_url),
+            media_dir: pick(self.media_dir, top.media_dir),
             public_url: pick(self.public_url, top.public_url),
             node_id: pick(self.node_id, top.node_id),
             shutdown_timeout: pick(self.shutdown_timeout, top.shutdown_timeout),

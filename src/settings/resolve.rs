@@ -261,6 +261,7 @@ impl Settings {
                     announce_ip,
                     max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
                     workers: m.workers.unwrap_or(0),
+                    media_dir: None,
                     turn: turn_config(m, bind_ip, announce_ip, public_url.as_deref())?,
                 })
             }
@@ -313,6 +314,10 @@ impl Settings {
             ),
             quickstart: SdkSource::choose(q.sdk.clone(), Some(&data_dir), &cdn),
             node_id: self.node_id()?,
+            media_dir: self
+                .media_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("media")),
         };
         Ok(Resolved {
             config,

@@ -42,7 +42,7 @@ const { chromium } = require('playwright-core');
 
 const { CHROMIUM, CHROMIUM_ARGS, CheckFailed, PagePool, check, inScenario, loadServers, newRun, startPageServer } = require('./lib');
 
-const MODULES = ['./scenarios-signaling', './scenarios-media', './scenarios-adaptive', './scenarios-quickstart', './scenarios-console', './scenarios-fidelity', './scenarios-reach'];
+const MODULES = ['./scenarios-signaling', './scenarios-media', './scenarios-adaptive', './scenarios-quickstart', './scenarios-console', './scenarios-fidelity', './scenarios-reach', './scenarios-recording'];
 const PARALLEL = Math.max(1, Number(process.env.VROOM_BROWSER_PARALLEL || 2));
 const SCENARIO_MS = Number(process.env.VROOM_BROWSER_SCENARIO_MS || 120000);
 

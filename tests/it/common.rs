@@ -159,6 +159,7 @@ impl TestServer {
             limits: options.limits.clone(),
             // One id per test server, the same across its restarts (like a node of a cluster).
             node_id: Some(format!("test-{}", dir.path().display())),
+            media_dir: dir.path().join("media"),
             ..Config::default()
         };
         let clock: Arc<dyn Clock> = match &options.clock {
@@ -234,6 +235,29 @@ impl TestServer {
             self.creds.clone(),
         )
         .await
+    }
+
+    /// Stops gracefully, keeping everything for [`TestServer::resume`] (a test changes what the
+    /// stop left in between).
+    pub async fn pause(&mut self) {
+        self.stop_in_place().await;
+    }
+
+    /// Starts a paused server again on the same data (a new port).
+    pub async fn resume(self) -> Self {
+        Self::boot(
+            self.options.clone(),
+            Arc::clone(&self.dir),
+            self.postgres.clone(),
+            self.db_url.clone(),
+            self.creds.clone(),
+        )
+        .await
+    }
+
+    /// The server's media store.
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("media")
     }
 
     /// The current time of the server's clock.

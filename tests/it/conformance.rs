@@ -49,11 +49,16 @@ const SPEC: &[(&str, &[&str], bool)] = &[
         true,
     ),
     ("/v1/Rooms/{room}/RecordingRules", &["GET", "POST"], true),
-    ("/v1/Rooms/{room}/Recordings", &["GET"], false),
+    ("/v1/Rooms/{room}/Recordings", &["GET"], true),
     (
         "/v1/Rooms/{room}/Recordings/RT00000000000000000000000000000000",
         &["GET", "DELETE"],
-        false,
+        true,
+    ),
+    (
+        "/v1/Rooms/{room}/Recordings/RT00000000000000000000000000000000/Media",
+        &["GET"],
+        true,
     ),
     ("/v1/Rooms/{room}/Transcriptions", &["GET", "POST"], false),
     (
@@ -61,11 +66,16 @@ const SPEC: &[(&str, &[&str], bool)] = &[
         &["GET", "POST"],
         false,
     ),
-    ("/v1/Recordings", &["GET"], false),
+    ("/v1/Recordings", &["GET"], true),
     (
         "/v1/Recordings/RT00000000000000000000000000000000",
         &["GET", "DELETE"],
-        false,
+        true,
+    ),
+    (
+        "/v1/Recordings/RT00000000000000000000000000000000/Media",
+        &["GET"],
+        true,
     ),
     ("/v1/RecordingSettings/Default", &["GET", "POST"], false),
     ("/v1/Compositions", &["GET", "POST"], false),
@@ -118,8 +128,8 @@ async fn each_path_answers_its_spec_methods_and_405_with_allow_for_the_others() 
             let status = resp.status();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             if *built {
-                // Answered by its handler: a resource, a Twilio error about the (empty)
-                // request, or the deliberate 501 of RecordingRules' update.
+                // Answered by its handler: a resource, or a Twilio error about the (empty)
+                // request.
                 assert_ne!(
                     status,
                     StatusCode::METHOD_NOT_ALLOWED,

@@ -19,6 +19,7 @@ mod observe;
 mod operator;
 mod outbound;
 mod quickstart;
+mod recordings;
 mod rest;
 mod schemathesis;
 mod sdk;

@@ -401,8 +401,6 @@ async fn unknown_paths_methods_and_unbuilt_operations_answer_twilio_errors() {
     let sid = room["sid"].as_str().unwrap();
     for path in [
         "/v1/Compositions",
-        "/v1/Recordings",
-        &format!("/v1/Rooms/{sid}/Recordings"),
         &format!("/v1/Rooms/{sid}/Transcriptions"),
     ] {
         let (status, body) = s.get(path).await;

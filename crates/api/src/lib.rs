@@ -7,7 +7,9 @@
 //! - `auth`: HTTP Basic with the account or API key credentials; `cors`: preflights and CORS headers;
 //! - `form`: form bodies and typed parameters; `paging`: PageSize/Page/PageToken and `meta`;
 //! - `limit`: REST requests per account (429, 20429, `Retry-After`);
-//! - `wire`: the JSON resources; `rooms`, `participants`: handlers.
+//! - `wire`: the JSON resources; `rooms`, `participants`: handlers;
+//! - `recordings`: track recordings and their `Media` redirect; `media`: the signed media URLs
+//!   and the files they serve.
 //!
 //! # Contracts
 //! - Only this crate knows Twilio's REST field names and error JSON.
@@ -19,8 +21,10 @@ mod cors;
 mod error;
 mod form;
 mod limit;
+pub mod media;
 mod paging;
 mod participants;
+mod recordings;
 mod rooms;
 mod rules;
 mod tracks;
@@ -60,6 +64,8 @@ pub struct ApiState {
     pub callback_check: Option<CallbackCheck>,
     /// REST requests per account (none: unlimited).
     pub(crate) limiter: Option<limit::Limiter>,
+    /// The media store (recording files), if the server has one.
+    pub media: Option<media::MediaStore>,
 }
 
 impl ApiState {
@@ -80,7 +86,15 @@ impl ApiState {
             public_url,
             callback_check,
             limiter: rate.map(limit::Limiter::new),
+            media: None,
         }
+    }
+
+    /// Serves recording media from `store`.
+    #[must_use]
+    pub fn with_media(mut self, store: media::MediaStore) -> Self {
+        self.media = Some(store);
+        self
     }
 }
 
@@ -181,8 +195,8 @@ async fn method_not_allowed() -> ApiError {
 
 /// The methods Twilio's spec gives a path (`video_v1.openapi.json`).
 #[derive(Clone, Copy)]
+#[allow(clippy::enum_variant_names)]
 enum Spec {
-    Get,
     GetPost,
     GetDelete,
     GetPostDelete,
@@ -195,7 +209,6 @@ fn unbuilt(what: &'static str, spec: Spec) -> MethodRouter<Arc<ApiState>> {
     let handler = move |_: Caller| async move { ApiError::NotImplemented { what } };
     let m = MethodRouter::new().get(handler);
     let m = match spec {
-        Spec::Get => m,
         Spec::GetPost => m.post(handler),
         Spec::GetDelete => m.delete(handler),
         Spec::GetPostDelete => m.post(handler).delete(handler),
@@ -250,19 +263,19 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route(
             "/v1/Rooms/{room}/RecordingRules",
-            route(get(rooms::recording_rules).post(|_: Caller| async {
-                ApiError::NotImplemented {
-                    what: "Updating RecordingRules",
-                }
-            })),
+            route(get(rooms::recording_rules).post(rooms::update_recording_rules)),
         )
         .route(
             "/v1/Rooms/{room}/Recordings",
-            unbuilt("Room Recordings", Spec::Get),
+            route(get(recordings::list_in_room)),
         )
         .route(
             "/v1/Rooms/{room}/Recordings/{sid}",
-            unbuilt("Room Recordings", Spec::GetDelete),
+            route(get(recordings::fetch_in_room).delete(recordings::delete_in_room)),
+        )
+        .route(
+            "/v1/Rooms/{room}/Recordings/{sid}/Media",
+            route(get(recordings::media_in_room)),
         )
         .route(
             "/v1/Rooms/{room}/Transcriptions",
@@ -272,11 +285,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v1/Rooms/{room}/Transcriptions/{sid}",
             unbuilt("Transcriptions", Spec::GetPost),
         )
-        .route("/v1/Recordings", unbuilt("Recordings", Spec::Get))
+        .route("/v1/Recordings", route(get(recordings::list)))
         .route(
             "/v1/Recordings/{sid}",
-            unbuilt("Recordings", Spec::GetDelete),
+            route(get(recordings::fetch).delete(recordings::delete)),
         )
+        .route("/v1/Recordings/{sid}/Media", route(get(recordings::media)))
+        .route("/media/{file}", get(media::serve))
         .route(
             "/v1/RecordingSettings/Default",
             unbuilt("RecordingSettings", Spec::GetPost),

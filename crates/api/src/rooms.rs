@@ -179,7 +179,8 @@ pub(crate) async fn update(
     ))
 }
 
-/// `GET /v1/Rooms/{RoomNameOrSid}/RecordingRules`: the rules the room was created with.
+/// `GET /v1/Rooms/{RoomNameOrSid}/RecordingRules`: the rules in force (as created, or as last
+/// set; `RecordParticipantsOnConnect=true` reads as include-all, nothing as exclude-all).
 pub(crate) async fn recording_rules(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
@@ -187,12 +188,42 @@ pub(crate) async fn recording_rules(
     Segment(room): Segment,
 ) -> ApiResult<Json<Value>> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
-    Ok(Json(json!({
+    let rules = vroom_domain::live::initial_recording_rules(&room);
+    Ok(Json(rules_resource(&room, &rules, room.date_updated)))
+}
+
+fn rules_resource(
+    room: &vroom_domain::room::Room,
+    rules: &[vroom_domain::rules::RecordingRule],
+    updated: vroom_domain::time::Timestamp,
+) -> Value {
+    json!({
         "room_sid": room.sid.to_string(),
-        "rules": rules_json(&room.settings.recording_rules),
+        "rules": rules_json(rules),
         "date_created": date(room.date_created),
-        "date_updated": date(room.date_created),
-    })))
+        "date_updated": date(updated),
+    })
+}
+
+/// `POST /v1/Rooms/{RoomNameOrSid}/RecordingRules` with `Rules`: replaces the room's recording
+/// rules; recordings start and stop to match, and clients are told the room's recording state.
+pub(crate) async fn update_recording_rules(
+    State(st): State<Arc<ApiState>>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Segment(room): Segment,
+    crate::form::Form(form): crate::form::Form,
+) -> ApiResult<Json<Value>> {
+    let room = resolve_room(&st, caller, &room, &uri).await?;
+    let Some(text) = form.get("Rules") else {
+        return Err(vroom_domain::Error::RecordingRulesInvalid {
+            why: "'Rules' is required",
+        }
+        .into());
+    };
+    let rules = crate::rules::parse(text, crate::rules::Purpose::Recording)?;
+    let (rules, updated) = st.hub.set_recording_rules(&room, rules).await?;
+    Ok(Json(rules_resource(&room, &rules, updated)))
 }
 
 #[cfg(test)]

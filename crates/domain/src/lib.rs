@@ -6,6 +6,7 @@
 //! - [`time`]: `Timestamp`/`Span`; the domain never reads a clock, time is passed in.
 //! - [`room`], [`participant`], [`track`], [`rules`], [`names`]: records and their validation.
 //! - [`live`]: `LiveRoom`, the sans-IO state machine of a room in progress.
+//! - [`recording`]: track recordings (`Recording`) and what the media server needs to record.
 //! - [`event`]: status-callback events produced by `LiveRoom`.
 //! - [`page`]: keyset paging requests and results shared by the store and the API.
 //! - [`error`]: `Error`, every broken rule with its Twilio code.
@@ -21,6 +22,7 @@ pub mod live;
 pub mod names;
 pub mod page;
 pub mod participant;
+pub mod recording;
 pub mod room;
 pub mod rules;
 pub mod sid;

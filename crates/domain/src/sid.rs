@@ -26,6 +26,8 @@ pub enum RoomKind {}
 pub enum ParticipantKind {}
 /// Marker for track SIDs (`MT…`).
 pub enum TrackKind {}
+/// Marker for recording SIDs (`RT…`).
+pub enum RecordingKind {}
 
 impl SidKind for AccountKind {
     const PREFIX: &'static str = "AC";
@@ -47,6 +49,10 @@ impl SidKind for TrackKind {
     const PREFIX: &'static str = "MT";
     const NOUN: &'static str = "Track";
 }
+impl SidKind for RecordingKind {
+    const PREFIX: &'static str = "RT";
+    const NOUN: &'static str = "Recording";
+}
 
 /// A SID of kind `K`: 16 random bytes shown as 32 lowercase hex digits after the prefix.
 pub struct Sid<K: SidKind> {
@@ -64,6 +70,8 @@ pub type RoomSid = Sid<RoomKind>;
 pub type ParticipantSid = Sid<ParticipantKind>;
 /// `MT…`
 pub type TrackSid = Sid<TrackKind>;
+/// `RT…`
+pub type RecordingSid = Sid<RecordingKind>;
 
 /// Why a string is not a SID of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

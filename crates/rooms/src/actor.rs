@@ -62,6 +62,13 @@ pub(crate) enum Command {
     Complete {
         reply: Reply<Room>,
     },
+    SetRecordingRules {
+        rules: Vec<vroom_domain::rules::RecordingRule>,
+        reply: Reply<(
+            Vec<vroom_domain::rules::RecordingRule>,
+            vroom_domain::time::Timestamp,
+        )>,
+    },
     Inspect {
         reply: oneshot::Sender<RoomSnapshot>,
     },
@@ -172,6 +179,10 @@ pub(crate) fn record(change: &Change) {
             let reason = p.end_reason.map_or("unknown", EndReason::as_str);
             tracing::info!(room = %p.room_sid, participant = %p.sid, reason, duration_s = p.duration, "participant disconnected");
             metrics::counter!("vroom_participant_leaves_total", "reason" => reason).increment(1);
+        }
+        Change::InsertRecording(r) => {
+            tracing::info!(room = %r.room_sid, recording = %r.sid, track = %r.track_sid, "recording started");
+            metrics::counter!("vroom_recordings_started_total").increment(1);
         }
         Change::UpdateRoom(r) if !r.is_in_progress() => {
             tracing::info!(room = %r.sid, status = r.status.as_str(), duration_s = r.duration, "room ended");
@@ -301,6 +312,7 @@ impl RoomActor {
             roster,
             published: Vec::new(),
             memory: None,
+            recording: self.live.recording_state(),
         }
     }
 
@@ -477,6 +489,22 @@ impl RoomActor {
                         self.live
                             .subscribe_rules(participant)
                             .ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
+                    }),
+                };
+                let _ = reply.send(result);
+            }
+            Command::SetRecordingRules { rules, reply } => {
+                let before = self.live.clone();
+                let result = match self
+                    .live
+                    .set_recording_rules(now, rules, self.deps.ids.as_ref())
+                {
+                    Err(e) => Err(e.into()),
+                    Ok(effects) => self.commit(before, effects).await.map(|()| {
+                        (
+                            self.live.recording_rules().to_vec(),
+                            self.live.recording_rules_updated(),
+                        )
                     }),
                 };
                 let _ = reply.send(result);

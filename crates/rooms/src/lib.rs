@@ -83,6 +83,8 @@ pub struct Joined {
     pub published: Vec<(String, TrackOutcome)>,
     /// On resume: the participant's session memory (the one its first session registered).
     pub memory: Option<SessionMemory>,
+    /// The room's recording state: (revision, whether any track is recorded).
+    pub recording: (u64, bool),
 }
 
 /// The live state of a room in progress.
@@ -862,6 +864,28 @@ impl Hub {
             HubError::RoomGone => vroom_domain::Error::ParticipantNotFound.into(),
             other => other,
         })
+    }
+
+    /// Replaces a room's recording rules (REST `RecordingRules`): recordings start and stop to
+    /// match. Returns the rules in force and when they were set.
+    ///
+    /// # Errors
+    /// `RecordingRulesInvalid` (the old rules stay), `RoomCompleted` when the room is not in
+    /// progress.
+    pub async fn set_recording_rules(
+        &self,
+        room: &Room,
+        rules: Vec<vroom_domain::rules::RecordingRule>,
+    ) -> Result<(Vec<vroom_domain::rules::RecordingRule>, Timestamp), HubError> {
+        let Some(task) = self.task(room).await? else {
+            return Err(vroom_domain::Error::RoomCompleted.into());
+        };
+        task.ask(|reply| Command::SetRecordingRules { rules, reply })
+            .await
+            .map_err(|e| match e {
+                HubError::RoomGone => vroom_domain::Error::RoomCompleted.into(),
+                other => other,
+            })
     }
 
     /// The live state of a room in progress, `None` if it is not.

@@ -38,6 +38,8 @@ pub struct MediaConfig {
     pub turn: Option<crate::TurnConfig>,
     /// Media workers (each a task with its own UDP socket and port); 0: one per core.
     pub workers: usize,
+    /// The media store's folder, where recordings are written; `None`: recordings fail.
+    pub media_dir: Option<std::path::PathBuf>,
 }
 
 impl MediaConfig {
@@ -93,6 +95,35 @@ enum Command {
         reply: oneshot::Sender<ResumeState>,
     },
     Stats(oneshot::Sender<crate::MediaStats>),
+    Record(vroom_domain::recording::RecordTrack),
+    StopRecording(vroom_domain::sid::RecordingSid),
+}
+
+/// Where a worker's recording output goes.
+#[derive(Clone)]
+struct RecordSink {
+    /// The writer thread, when there is a media store.
+    writer: Option<std::sync::mpsc::Sender<crate::RecordIo>>,
+    /// Recordings that could not even start are reported here.
+    done: mpsc::UnboundedSender<crate::RecordingDone>,
+}
+
+impl RecordSink {
+    fn send(&self, io: crate::RecordIo) {
+        match &self.writer {
+            Some(w) => {
+                let _ = w.send(io);
+            }
+            None => {
+                if let crate::RecordIo::Close { recording, .. } = io {
+                    let _ = self.done.send(crate::RecordingDone {
+                        recording,
+                        outcome: crate::RecordingOutcome::Failed("no media store".into()),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// One media worker: its task's command queue and the address clients send it media to.
@@ -113,6 +144,8 @@ pub struct Media {
     placement: Arc<std::sync::Mutex<HashMap<ParticipantSid, usize>>>,
     /// The embedded TURN server, relaying to the workers only.
     turn: Option<crate::Turn>,
+    /// Finished recordings, until the server takes the receiver.
+    finished: Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<crate::RecordingDone>>>>,
 }
 
 impl Media {
@@ -127,10 +160,20 @@ impl Media {
         let count = config.worker_count();
         let mut workers = Vec::with_capacity(count);
         let mut tasks = Vec::with_capacity(count);
+        let (done, finished) = mpsc::unbounded_channel();
+        let sink = RecordSink {
+            writer: config
+                .media_dir
+                .clone()
+                .map(|dir| crate::recorder::spawn(dir, done.clone()))
+                .transpose()?,
+            done,
+        };
         for i in 0..count {
             let udp = nth_port(config.bind, i)?;
             let tcp = config.tcp_bind.map(|b| nth_port(b, i)).transpose()?;
-            let (worker, task) = Self::start_worker(&config, udp, tcp, stop.clone()).await?;
+            let (worker, task) =
+                Self::start_worker(&config, udp, tcp, sink.clone(), stop.clone()).await?;
             workers.push(worker);
             tasks.push(task);
         }
@@ -154,6 +197,7 @@ impl Media {
                 workers: workers.into(),
                 placement: Arc::default(),
                 turn,
+                finished: Arc::new(std::sync::Mutex::new(Some(finished))),
             },
             task,
         ))
@@ -163,6 +207,7 @@ impl Media {
         config: &MediaConfig,
         bind: SocketAddr,
         tcp_bind: Option<SocketAddr>,
+        sink: RecordSink,
         stop: CancellationToken,
     ) -> std::io::Result<(Worker, tokio::task::JoinHandle<()>)> {
         let socket = media_socket(bind)?;
@@ -196,7 +241,7 @@ impl Media {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tracing::info!(%local, %public_addr, "media worker listening (UDP)");
-        let task = tokio::spawn(run(socket, tcp_rx, core, rx, stop));
+        let task = tokio::spawn(run(socket, tcp_rx, core, rx, sink, stop));
         Ok((
             Worker {
                 tx,
@@ -237,6 +282,14 @@ impl Media {
             .and_then(|p| p.get(&participant).copied())
             .unwrap_or(0);
         &self.workers[w]
+    }
+
+    /// The recordings the media server finishes, as they finish (once: later calls get `None`).
+    #[must_use]
+    pub fn take_finished_recordings(
+        &self,
+    ) -> Option<mpsc::UnboundedReceiver<crate::RecordingDone>> {
+        self.finished.lock().ok()?.take()
     }
 
     /// The address clients send media to, of the first worker.
@@ -420,6 +473,12 @@ impl vroom_rooms::MediaHooks for Media {
                         p.remove(&participant);
                     }
                 }
+                MediaCommand::Record(t) => {
+                    let _ = worker.tx.send(Command::Record(t));
+                }
+                MediaCommand::StopRecording { recording } => {
+                    let _ = worker.tx.send(Command::StopRecording(recording));
+                }
             }
         }
     }
@@ -444,6 +503,7 @@ async fn run(
     mut tcp_rx: mpsc::Receiver<TcpEvent>,
     mut core: SfuCore,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    sink: RecordSink,
     stop: CancellationToken,
 ) {
     let mut sessions: HashMap<ParticipantSid, mpsc::UnboundedSender<Signal>> = HashMap::new();
@@ -469,6 +529,7 @@ async fn run(
                         let _ = tx.send(signal);
                     }
                 }
+                CoreOutput::Record(io) => sink.send(io),
             }
         }
         let deadline = core
@@ -522,10 +583,19 @@ async fn run(
                         stats.tcp_connections = u64::try_from(tcp.len()).unwrap_or(u64::MAX);
                         let _ = reply.send(stats);
                     }
+                    Command::Record(t) => core.start_recording(now, &t),
+                    Command::StopRecording(recording) => core.stop_recording(recording),
                 }
             }
             () = tokio::time::sleep_until(deadline.into()) => core.handle_timeout(Instant::now()),
             () = stop.cancelled() => break,
+        }
+    }
+    // Stopping: every recording still running gets a finished, playable file.
+    core.stop_all_recordings();
+    while let Some(out) = core.poll_output() {
+        if let CoreOutput::Record(io) = out {
+            sink.send(io);
         }
     }
 }

@@ -13,6 +13,10 @@
 //!   keyframes, continuous sequence numbers, timestamps and VP8 picture ids;
 //! - `peer`: one peer connection, the tracks (and simulcast layers) it receives and those it sends;
 //! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
+//! - `record`: recording a published track: the layer recorded, Opus frames, VP8 frames
+//!   reassembled from packets despite loss and reordering; `mkv`: the Matroska they are written as
+//!   (playable at every moment: whole clusters, the Duration patched in at the end or by
+//!   [`recover_recording`] after a crash); `recorder`: the thread that owns the files;
 //! - `stats`: [`MediaStats`], totals of what the peer connections carried, from str0m's reports;
 //! - `driver`: [`Media`], the media workers: Tokio tasks each owning a UDP socket (and a TCP
 //!   listener) and a core; a room's peer connections all live on the worker its SID hashes to;
@@ -35,9 +39,12 @@ mod allocate;
 mod core;
 mod driver;
 mod forward;
+mod mkv;
 pub mod msp;
 mod peer;
 mod quality;
+mod record;
+mod recorder;
 mod relay;
 mod rtp;
 pub mod sdp;
@@ -45,9 +52,10 @@ mod speaker;
 mod stats;
 mod tcp;
 
-pub use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
+pub use crate::core::{CoreConfig, CoreOutput, PcState, RecordIo, SfuCore, Signal};
 pub use crate::driver::{Media, MediaConfig};
 pub use crate::msp::MediaOptions;
+pub use crate::recorder::{RecordingDone, RecordingOutcome, recover_recording};
 pub use crate::relay::{REFUSED_REASONS, Turn, TurnConfig, TurnIssuer, TurnTls, TurnTransport};
 pub use crate::stats::{MediaStats, Totals};
 

@@ -34,6 +34,8 @@ pub(crate) struct Forwarded {
     wanted: usize,
     /// The layers being sent now (bit mask).
     active: u8,
+    /// How many layers the track has (simulcast: more than one).
+    layers: usize,
     video: bool,
     marker: bool,
     params: PayloadParams,
@@ -101,6 +103,7 @@ pub(crate) fn ingress(
         },
         wanted,
         active,
+        layers: incoming.layers.len(),
         video: incoming.video,
         marker: header.marker,
         params,
@@ -197,6 +200,7 @@ impl SfuCore {
                 .or_default()
                 .level(f.publisher, level, now);
         }
+        self.record_rtp(f, now);
         if self.routes_stale {
             self.rebuild_routes();
         }
@@ -270,6 +274,33 @@ impl SfuCore {
             *routes = targets;
         }
         if let Some(layer) = want_keyframe {
+            self.request_layer_keyframe(f.from, f.mid, layer, KeyframeRequestKind::Pli, now);
+        }
+    }
+
+    /// Hands a publisher's packet to the recording of its track, if it is recorded.
+    fn record_rtp(&mut self, f: &Forwarded, now: Instant) {
+        let Some(rec) = self
+            .recorders
+            .get_mut(&f.publisher)
+            .and_then(|m| m.get_mut(f.track.as_str()))
+        else {
+            return;
+        };
+        if f.video && f.params.spec().codec != Codec::Vp8 {
+            // Only VP8 video is written; the recording fails when it stops with no frames.
+            return;
+        }
+        let recorded = rec.on_packet(&f.packet, f.wanted, f.layers, f.marker, &f.payload);
+        let recording = rec.recording;
+        if !recorded.bytes.is_empty() {
+            self.out
+                .push_back(crate::core::CoreOutput::Record(crate::RecordIo::Append {
+                    recording,
+                    bytes: recorded.bytes,
+                }));
+        }
+        if let Some(layer) = recorded.want_keyframe {
             self.request_layer_keyframe(f.from, f.mid, layer, KeyframeRequestKind::Pli, now);
         }
     }

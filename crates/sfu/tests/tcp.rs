@@ -60,6 +60,7 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
             // One worker: the test reaches its TCP listener.
             workers: 1,
             turn: None,
+            media_dir: None,
         },
         stop.clone(),
     )

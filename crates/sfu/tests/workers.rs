@@ -47,6 +47,7 @@ async fn rooms_are_spread_over_workers_and_a_room_stays_on_one() {
         max_subscriber_bitrate: None,
         turn: None,
         workers: 3,
+        media_dir: None,
     };
     let (media, task) = Media::start(config, stop.clone()).await.unwrap();
     let ports: HashSet<u16> = media.public_addrs().iter().map(SocketAddr::port).collect();

@@ -323,7 +323,7 @@ pub struct Subscribed {
 pub struct Recording {
     /// Revision.
     pub revision: u64,
-    /// Whether the room records (never, today).
+    /// Whether any track of the room is recorded.
     pub is_recording: bool,
 }
 

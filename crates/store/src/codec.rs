@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde_json::{Value, json};
 use vroom_domain::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
 use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
+use vroom_domain::recording::{Recording, RecordingCodec, RecordingStatus};
 use vroom_domain::room::{CallbackMethod, Room, RoomSettings, RoomStatus, RoomType, VideoCodec};
 use vroom_domain::rules::{RecordingRule, RuleType};
 use vroom_domain::time::Timestamp;
@@ -173,6 +174,37 @@ pub(crate) fn participant_from_row(row: &impl Columns) -> StoreResult<Participan
         end_reason: reason
             .map(|r| EndReason::parse(&r).ok_or_else(|| corrupt("end_reason", &r)))
             .transpose()?,
+    })
+}
+
+fn parsed<T: std::str::FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
+    let s = row.text(col)?;
+    s.parse().map_err(|_| corrupt(col, &s))
+}
+
+pub(crate) fn recording_from_row(row: &impl Columns) -> StoreResult<Recording> {
+    let kind = row.text("kind")?;
+    let codec = row.text("codec")?;
+    let status = row.text("status")?;
+    let size = row.int("size")?;
+    let duration = row.opt_int("duration")?;
+    Ok(Recording {
+        sid: parsed(row, "sid")?,
+        account_sid: parsed(row, "account_sid")?,
+        room_sid: parsed(row, "room_sid")?,
+        participant_sid: parsed(row, "participant_sid")?,
+        track_sid: parsed(row, "track_sid")?,
+        track_name: row.text("track_name")?,
+        kind: TrackKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        codec: RecordingCodec::parse(&codec).ok_or_else(|| corrupt("codec", &codec))?,
+        status: RecordingStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        date_created: Timestamp::from_millis(row.int("date_created")?),
+        date_updated: Timestamp::from_millis(row.int("date_updated")?),
+        size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
+        duration: duration
+            .map(|d| u32::try_from(d).map_err(|_| corrupt("duration", &d.to_string())))
+            .transpose()?,
+        offset: row.int("media_offset")?,
     })
 }
 

@@ -9,7 +9,8 @@
 //!   keyset-paged list queries both backends run;
 //! - [`open`]: picks a backend from a database URL;
 //! - [`private`]: keeps the database folder and files to their owner (they hold the secrets);
-//! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests).
+//! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests), with
+//!   [`suite_recordings`] for the recordings.
 //!
 //! # Contracts
 //! - Writes come as one batch of [`Change`]s plus the status-callback events they cause, applied in
@@ -28,15 +29,18 @@ pub mod postgres;
 pub mod private;
 pub mod sqlite;
 pub mod suite;
+pub mod suite_recordings;
 
 use async_trait::async_trait;
 use vroom_domain::event::StatusEvent;
 use vroom_domain::live::Write;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::{Participant, ParticipantStatus};
+use vroom_domain::recording::{Recording, RecordingStatus};
 use vroom_domain::room::{Room, RoomStatus};
-use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RecordingSid, RoomSid};
 use vroom_domain::time::Timestamp;
+use vroom_domain::track::TrackKind;
 
 pub use open::open;
 
@@ -87,6 +91,10 @@ pub enum Change {
     InsertParticipant(Participant),
     /// A participant whose record changed.
     UpdateParticipant(Participant),
+    /// A recording that started.
+    InsertRecording(Recording),
+    /// A recording whose status, size or duration changed.
+    UpdateRecording(Recording),
 }
 
 impl From<Write> for Change {
@@ -95,6 +103,7 @@ impl From<Write> for Change {
             Write::InsertParticipant(p) => Self::InsertParticipant(p),
             Write::UpdateParticipant(p) => Self::UpdateParticipant(p),
             Write::UpdateRoom(r) => Self::UpdateRoom(r),
+            Write::InsertRecording(r) => Self::InsertRecording(r),
         }
     }
 }
@@ -119,6 +128,25 @@ pub struct ParticipantFilter {
     pub status: Option<ParticipantStatus>,
     /// Only participants with this identity.
     pub identity: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<Timestamp>,
+    /// Created strictly before.
+    pub created_before: Option<Timestamp>,
+}
+
+/// Filters of the recordings lists. `None` (or empty) means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingFilter {
+    /// Only recordings of this room (`/v1/Rooms/{RoomSid}/Recordings`).
+    pub room: Option<RoomSid>,
+    /// Only recordings with this status.
+    pub status: Option<RecordingStatus>,
+    /// Only recordings of this track (`SourceSid`).
+    pub source_sid: Option<String>,
+    /// Only recordings grouped under every one of these SIDs (their room or participant).
+    pub grouping_sids: Vec<String>,
+    /// Only audio or only video.
+    pub kind: Option<TrackKind>,
     /// Created at or after.
     pub created_after: Option<Timestamp>,
     /// Created strictly before.
@@ -354,6 +382,23 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> StoreResult<()>;
+
+    /// A recording by SID.
+    async fn recording(&self, sid: RecordingSid) -> StoreResult<Option<Recording>>;
+
+    /// One page of an account's recordings.
+    ///
+    /// # Errors
+    /// `UnknownCursor` when the page cursor names no recording.
+    async fn list_recordings(
+        &self,
+        account: AccountSid,
+        filter: &RecordingFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Recording>>;
+
+    /// Every recording still `processing` (at start, these were left by a stop or crash).
+    async fn processing_recordings(&self) -> StoreResult<Vec<Recording>>;
 
     /// Every account, oldest first (then by SID).
     async fn accounts(&self) -> StoreResult<Vec<Account>>;

@@ -10,7 +10,7 @@
 use vroom_domain::page::{Direction, Page, PageRequest};
 use vroom_domain::sid::{AccountSid, RoomSid};
 
-use crate::{ParticipantFilter, RoomFilter};
+use crate::{ParticipantFilter, RecordingFilter, RoomFilter};
 
 /// One bound argument.
 #[derive(Debug, Clone)]
@@ -49,6 +49,13 @@ impl Plan {
         self.sql.push_str(" AND ");
         self.sql.push_str(condition);
         self.sql.push_str(" ?");
+        self.args.push(arg);
+    }
+
+    /// `AND (a = ? OR b = ?)` with the same value; `a` and `b` are our own column names.
+    fn and_either(&mut self, a: &'static str, b: &'static str, arg: Arg) {
+        self.sql.push_str(&format!(" AND ({a} = ? OR {b} = ?)"));
+        self.args.push(arg.clone());
         self.args.push(arg);
     }
 
@@ -152,4 +159,37 @@ pub(crate) fn participants(room: RoomSid, filter: &ParticipantFilter, page: &Pag
         p.and("date_created <", Arg::Int(t.millis()));
     }
     p.finish("participants", ("room_sid", room.to_string()), page)
+}
+
+pub(crate) fn recordings(
+    account: AccountSid,
+    filter: &RecordingFilter,
+    page: &PageRequest,
+) -> Plan {
+    let mut p = Plan::new(
+        "SELECT * FROM recordings WHERE account_sid = ?",
+        Arg::Text(account.to_string()),
+    );
+    if let Some(room) = filter.room {
+        p.and("room_sid =", Arg::Text(room.to_string()));
+    }
+    if let Some(status) = filter.status {
+        p.and("status =", Arg::Text(status.as_str().to_owned()));
+    }
+    if let Some(source) = &filter.source_sid {
+        p.and("track_sid =", Arg::Text(source.clone()));
+    }
+    for g in &filter.grouping_sids {
+        p.and_either("room_sid", "participant_sid", Arg::Text(g.clone()));
+    }
+    if let Some(kind) = filter.kind {
+        p.and("kind =", Arg::Text(kind.as_str().to_owned()));
+    }
+    if let Some(t) = filter.created_after {
+        p.and("date_created >=", Arg::Int(t.millis()));
+    }
+    if let Some(t) = filter.created_before {
+        p.and("date_created <", Arg::Int(t.millis()));
+    }
+    p.finish("recordings", ("account_sid", account.to_string()), page)
 }

@@ -15,17 +15,17 @@ use crate::{Account, Acquired, ApiKey, Change, ParticipantFilter, RoomFilter, St
 
 const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 
-fn sid_bytes(tag: u8, n: u32) -> [u8; 16] {
+pub(crate) fn sid_bytes(tag: u8, n: u32) -> [u8; 16] {
     let mut b = [tag; 16];
     b[12..].copy_from_slice(&n.to_be_bytes());
     b
 }
 
-fn account() -> AccountSid {
+pub(crate) fn account() -> AccountSid {
     AccountSid::from_bytes([0xac; 16])
 }
 
-fn room(n: u32, name: Option<&str>, created: Timestamp, callback: bool) -> Room {
+pub(crate) fn room(n: u32, name: Option<&str>, created: Timestamp, callback: bool) -> Room {
     let req = CreateRoom {
         unique_name: name.map(str::to_owned),
         status_callback: callback.then(|| "https://example.com/cb?x=1".to_owned()),
@@ -57,11 +57,11 @@ fn participant(room: &Room, n: u32, identity: &str, at: Timestamp) -> Participan
     )
 }
 
-fn first(size: u32) -> PageRequest {
+pub(crate) fn first(size: u32) -> PageRequest {
     PageRequest { size, cursor: None }
 }
 
-fn after(size: u32, sid: String) -> PageRequest {
+pub(crate) fn after(size: u32, sid: String) -> PageRequest {
     PageRequest {
         size,
         cursor: Some(Cursor {
@@ -91,6 +91,7 @@ pub async fn run(store: &dyn Store) {
     leases_and_fencing(store).await;
     outbox_claims(store).await;
     shared_secrets(store).await;
+    crate::suite_recordings::run(store).await;
 }
 
 async fn rooms_and_unique_names(store: &dyn Store) {

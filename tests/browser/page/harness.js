@@ -55,6 +55,7 @@
         networkQualityLevel: room.localParticipant.networkQualityLevel,
       },
       dominantSpeaker: room.dominantSpeaker ? room.dominantSpeaker.sid : null,
+      isRecording: room.isRecording,
       participants: Array.from(room.participants.values()).map(remote),
     };
   }
@@ -124,6 +125,8 @@
       log('trackPublished', { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind, participant: p.identity }));
     r.on('trackUnpublished', (pub, p) =>
       log('trackUnpublished', { trackSid: pub.trackSid, kind: pub.kind, participant: p.identity }));
+    r.on('recordingStarted', () => log('recordingStarted', { isRecording: r.isRecording }));
+    r.on('recordingStopped', () => log('recordingStopped', { isRecording: r.isRecording }));
     r.on('reconnecting', (e) => log('reconnecting', { error: errorOf(e) }));
     r.on('reconnected', () => log('reconnected'));
     r.on('disconnected', (_room, e) => log('disconnected', { error: errorOf(e) }));

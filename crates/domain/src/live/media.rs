@@ -44,6 +44,13 @@ pub enum MediaCommand {
         /// Who left.
         participant: ParticipantSid,
     },
+    /// Start recording a published track.
+    Record(crate::recording::RecordTrack),
+    /// Stop a recording and finalize its file.
+    StopRecording {
+        /// The recording.
+        recording: crate::sid::RecordingSid,
+    },
 }
 
 impl LiveRoom {

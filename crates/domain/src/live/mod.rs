@@ -8,8 +8,10 @@
 //! can drive hours of room life by passing timestamps.
 
 mod media;
+mod record;
 
 pub use media::{MediaCommand, Subscription};
+pub use record::initial_recording_rules;
 
 use crate::error::Error;
 use crate::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
@@ -69,6 +71,13 @@ pub enum Notice {
     Participant(ParticipantView),
     /// This session's own participant was removed from the room, for the given reason.
     Removed(EndReason),
+    /// The room started or stopped recording.
+    Recording {
+        /// Increases with every change.
+        revision: u64,
+        /// Whether any track is recorded now.
+        is_recording: bool,
+    },
 }
 
 /// A record to write.
@@ -80,6 +89,8 @@ pub enum Write {
     UpdateParticipant(Participant),
     /// The room record changed (completed).
     UpdateRoom(Room),
+    /// A recording that just started.
+    InsertRecording(crate::recording::Recording),
 }
 
 /// What one step of the state machine asks its driver to do.
@@ -192,6 +203,13 @@ pub struct LiveRoom {
     /// When the room last became empty (if it is empty and someone once joined).
     empty_since: Option<Timestamp>,
     next_sequence: u64,
+    /// The recording rules in force and when they were set.
+    recording_rules: Vec<crate::rules::RecordingRule>,
+    recording_rules_updated: Timestamp,
+    /// The recordings in progress, one per recorded track.
+    recordings: Vec<record::Active>,
+    /// Counts changes of the recording state told to clients.
+    recording_revision: u64,
 }
 
 impl LiveRoom {
@@ -199,12 +217,16 @@ impl LiveRoom {
     #[must_use]
     pub fn new(room: Room, config: LiveConfig) -> Self {
         Self {
+            recording_rules: initial_recording_rules(&room),
+            recording_rules_updated: room.date_created,
             room,
             config,
             members: Vec::new(),
             ever_joined: false,
             empty_since: None,
             next_sequence: 1,
+            recordings: Vec::new(),
+            recording_revision: 1,
         }
     }
 
@@ -221,12 +243,16 @@ impl LiveRoom {
         orphans: Vec<Participant>,
     ) -> (Self, Effects) {
         let mut live = Self {
+            recording_rules: initial_recording_rules(&room),
+            recording_rules_updated: room.date_updated,
             room,
             config,
             members: Vec::new(),
             ever_joined,
             empty_since: ever_joined.then_some(now),
             next_sequence,
+            recordings: Vec::new(),
+            recording_revision: 1,
         };
         let mut effects = Effects::default();
         for mut p in orphans {
@@ -509,6 +535,7 @@ impl LiveRoom {
             let view = self.members[index].view();
             self.tell_others(&mut effects, &view);
             self.resubscribe(now, &mut effects);
+            self.rerecord(now, Some(ids), &mut effects);
         }
         Ok((outcomes, effects))
     }
@@ -567,6 +594,7 @@ impl LiveRoom {
             participant: record.sid,
         });
         self.resubscribe(now, &mut effects);
+        self.rerecord(now, None, &mut effects);
         if self.members.is_empty() {
             self.empty_since = Some(now);
         }

@@ -113,6 +113,8 @@ pub struct Net {
     pub core: SfuCore,
     pub clients: Vec<Client>,
     pub signals: Vec<(ParticipantSid, Signal)>,
+    /// What the core asked of the recordings' writer.
+    pub records: Vec<vroom_sfu::RecordIo>,
     /// Drop this many of the next large RTP datagrams the server sends to this address (a lost
     /// video packet on the way to a subscriber).
     pub drop_to: Option<(SocketAddr, usize)>,
@@ -186,6 +188,7 @@ impl Net {
             core,
             clients,
             signals: Vec::new(),
+            records: Vec::new(),
             drop_to: None,
             munge: None,
             links: HashMap::new(),
@@ -323,6 +326,7 @@ impl Net {
                         c.receive_from_server(self.now, &data);
                     }
                     CoreOutput::Signal(p, s) => self.signals.push((p, s)),
+                    CoreOutput::Record(io) => self.records.push(io),
                 }
             }
             for c in &mut self.clients {

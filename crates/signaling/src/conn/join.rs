@@ -162,6 +162,7 @@ impl Conn {
             participant,
             roster,
             published,
+            recording,
             ..
         } = joined;
         self.settle_turn(&room);
@@ -210,8 +211,8 @@ impl Conn {
                 tracks: Vec::new(),
             },
             recording: Recording {
-                revision: 1,
-                is_recording: false,
+                revision: recording.0,
+                is_recording: recording.1,
             },
             media_signaling,
             options: SessionOptions {
@@ -315,8 +316,8 @@ impl Conn {
                 tracks: pcs::subscribed(&subscribed),
             }),
             recording: Some(Recording {
-                revision: 1,
-                is_recording: false,
+                revision: joined.recording.0,
+                is_recording: joined.recording.1,
             }),
             ..ServerUpdate::update()
         };

@@ -564,6 +564,20 @@ impl Conn {
                 }
                 Flow::Continue
             }
+            Notice::Recording {
+                revision,
+                is_recording,
+            } => {
+                let update = ServerUpdate {
+                    recording: Some(crate::rsp::Recording {
+                        revision,
+                        is_recording,
+                    }),
+                    ..ServerUpdate::update()
+                };
+                self.send_msg(&update).await;
+                Flow::Continue
+            }
             Notice::Removed(reason) => {
                 self.phase = Phase::Ending {
                     until: self.now() + GOODBYE_GRACE,

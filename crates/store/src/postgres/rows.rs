@@ -87,12 +87,13 @@ pub(super) async fn update_room(
     r: &Room,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE rooms SET status = $1, date_updated = $2, end_time = $3, duration = $4 WHERE sid = $5",
+        "UPDATE rooms SET status = $1, date_updated = $2, end_time = $3, duration = $4, recording_rules = $5 WHERE sid = $6",
     )
     .bind(r.status.as_str())
     .bind(r.date_updated.millis())
     .bind(r.end_time.map(Timestamp::millis))
     .bind(r.duration)
+    .bind(rules_to_json(&r.settings.recording_rules))
     .bind(r.sid.to_string())
     .execute(&mut **tx)
     .await?;

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod read;
+mod recordings;
 mod rows;
 
 use std::path::Path;
@@ -22,14 +23,15 @@ use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
 use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
+use vroom_domain::recording::Recording;
 use vroom_domain::room::Room;
-use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RecordingSid, RoomSid};
 use vroom_domain::time::Timestamp;
 
-use crate::codec::{participant_from_row, room_from_row, webhook_from_row};
+use crate::codec::{participant_from_row, recording_from_row, room_from_row, webhook_from_row};
 use crate::{
     Account, Acquired, ApiKey, Change, Lease, LeaseHolder, ParticipantFilter, PendingWebhook,
-    RoomFilter, Store, StoreError, StoreResult, WebhookBacklog,
+    RecordingFilter, RoomFilter, Store, StoreError, StoreResult, WebhookBacklog,
 };
 use crate::{cluster, lists};
 
@@ -199,6 +201,8 @@ impl SqliteStore {
                 }
             }),
             Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
+            Change::InsertRecording(r) => recordings::insert(tx, r).await.map_err(db_err),
+            Change::UpdateRecording(r) => recordings::update(tx, r).await.map_err(db_err),
         }
     }
 }
@@ -432,6 +436,40 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn recording(&self, sid: RecordingSid) -> StoreResult<Option<Recording>> {
+        const SQL: &str = "SELECT * FROM recordings WHERE sid = ?";
+        if let Some(r) = &self.readers {
+            return r.one(SQL, &[&sid.to_string()], |row| recording_from_row(row));
+        }
+        let row = sqlx::query(SQL)
+            .bind(sid.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(recording_from_row).transpose()
+    }
+
+    async fn list_recordings(
+        &self,
+        account: AccountSid,
+        filter: &RecordingFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Recording>> {
+        let plan = lists::recordings(account, filter, page);
+        self.page(&plan, |r| recording_from_row(r), recording_from_row)
+            .await
+    }
+
+    async fn processing_recordings(&self) -> StoreResult<Vec<Recording>> {
+        let found = sqlx::query(
+            "SELECT * FROM recordings WHERE status = 'processing' ORDER BY date_created, seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(recording_from_row).collect()
     }
 
     async fn accounts(&self) -> StoreResult<Vec<Account>> {

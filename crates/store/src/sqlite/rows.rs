@@ -78,18 +78,19 @@ pub(super) async fn insert_room(
     Ok(())
 }
 
-/// Only the fields that change after creation: status and timing.
+/// Only the fields that change after creation: status, timing and the recording rules.
 pub(super) async fn update_room(
     tx: &mut Transaction<'_, Sqlite>,
     r: &Room,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE rooms SET status = ?, date_updated = ?, end_time = ?, duration = ? WHERE sid = ?",
+        "UPDATE rooms SET status = ?, date_updated = ?, end_time = ?, duration = ?, recording_rules = ? WHERE sid = ?",
     )
     .bind(r.status.as_str())
     .bind(r.date_updated.millis())
     .bind(r.end_time.map(Timestamp::millis))
     .bind(r.duration)
+    .bind(rules_to_json(&r.settings.recording_rules))
     .bind(r.sid.to_string())
     .execute(&mut **tx)
     .await?;

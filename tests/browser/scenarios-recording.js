@@ -1,0 +1,160 @@
+// Browser scenarios of recordings: what vroom writes of twilio-video.js's tracks, as REST lists it
+// and as ffprobe reads the files /Media leads to; the client's room.isRecording and its
+// recordingStarted / recordingStopped events.
+
+'use strict';
+
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { AV, Client, check, equal, eventually, localSid, receives, rest, roomName, sidPattern } = require('./lib');
+
+// A room created over REST with `params`; returns its SID.
+async function createRoom(name, params) {
+  const r = await rest('POST', '/v1/Rooms', Object.assign({ UniqueName: name, Type: 'group' }, params));
+  equal(r.status, 201, `room ${name} created`);
+  return r.body.sid;
+}
+
+// Alice and bob in `name`, each publishing audio and video and receiving the other's.
+async function twoInRoom(run, name) {
+  const a = await Client.open(run, 'A');
+  const b = await Client.open(run, 'B');
+  const ra = await a.connect('alice', name, AV);
+  const rb = await b.connect('bob', name, AV);
+  const aTracks = [localSid(ra, 'audio'), localSid(ra, 'video')];
+  const bTracks = [localSid(rb, 'audio'), localSid(rb, 'video')];
+  await receives(a, bTracks, 'bob');
+  await receives(b, aTracks, 'alice');
+  return { a, b, ra, rb, tracks: aTracks.concat(bTracks) };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The room's recordings once `count` of them are completed (all of them settled).
+async function completedRecordings(roomSid, count) {
+  const r = await eventually(`REST lists ${count} completed recordings of the room`, async () => {
+    const res = await rest('GET', `/v1/Rooms/${roomSid}/Recordings?PageSize=50`);
+    const list = res.body.recordings || [];
+    const done = list.filter((x) => x.status === 'completed');
+    return { ok: res.status === 200 && done.length === count && list.length === count, seen: list.map((x) => `${x.type}:${x.status}`), list };
+  });
+  return r.list;
+}
+
+// Downloads a recording through /v1/Recordings/{Sid}/Media (302 to a signed URL) and reads it with
+// ffprobe: { codec, format, duration }.
+async function probeMedia(run, recording) {
+  const server = run.server;
+  const auth = `Basic ${Buffer.from(`${server.apiKeySid}:${server.apiKeySecret}`).toString('base64')}`;
+  const res = await fetch(`${server.baseUrl}/v1/Recordings/${recording.sid}/Media`, { headers: { authorization: auth }, redirect: 'manual' });
+  equal(res.status, 302, `${recording.sid}: /Media answers 302`);
+  const location = res.headers.get('location');
+  const body = await res.json();
+  check(location && body.redirect_to === location, `${recording.sid}: Location and redirect_to name the same URL`, { location, body });
+  const file = await fetch(location);
+  equal(file.status, 200, `${recording.sid}: the signed URL serves the file without credentials`);
+  const bytes = Buffer.from(await file.arrayBuffer());
+  equal(bytes.length, recording.size, `${recording.sid}: the file has the recording's size`);
+  const unsigned = await fetch(location.split('?')[0]);
+  equal(unsigned.status, 401, `${recording.sid}: the URL without its signature is refused`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vroom-rec-'));
+  run.cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const where = path.join(dir, `${recording.sid}.${recording.container_format}`);
+  fs.writeFileSync(where, bytes);
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', where], { encoding: 'utf8' });
+  const probe = JSON.parse(out);
+  const stream = probe.streams[0] || {};
+  return { codec: stream.codec_name, format: probe.format.format_name, duration: Number(probe.format.duration), streams: probe.streams.length };
+}
+
+module.exports = {
+  // A room with RecordParticipantsOnConnect=true: two clients for about ten seconds, then the room
+  // is completed. REST lists four completed recordings (alice's and bob's audio and video), each as
+  // long as the call (within a second) and the publisher's participant time; their media, through a
+  // signed URL, is Opus-in-Matroska (.mka) and VP8-in-Matroska (.mkv) of that duration.
+  recordings_on_connect: {
+    solo: true,
+    async run(run) {
+      const name = roomName('rec-connect');
+      const roomSid = await createRoom(name, { RecordParticipantsOnConnect: 'true' });
+      const { a, b, tracks } = await twoInRoom(run, name);
+      const t0 = Date.now();
+      for (const c of [a, b]) {
+        equal((await c.summary()).isRecording, true, `${c.label}: room.isRecording`);
+      }
+      await sleep(10000);
+      const done = await rest('POST', `/v1/Rooms/${roomSid}`, { Status: 'completed' });
+      equal(done.status, 202, 'the room is completed');
+      const call = (Date.now() - t0) / 1000;
+      const list = await completedRecordings(roomSid, 4);
+      const parts = (await rest('GET', `/v1/Rooms/${roomSid}/Participants?Status=disconnected`)).body.participants;
+      const partDuration = Object.fromEntries(parts.map((p) => [p.sid, p.duration]));
+      equal(list.map((r) => r.source_sid).sort().join(), tracks.slice().sort().join(), 'one recording per published track');
+      for (const r of list) {
+        check(sidPattern('RT').test(r.sid), `${r.sid}: an RT SID`);
+        equal(r.container_format, r.type === 'audio' ? 'mka' : 'mkv', `${r.sid}: ${r.type} in ${r.container_format}`);
+        equal(r.codec, r.type === 'audio' ? 'OPUS' : 'VP8', `${r.sid}: codec`);
+        equal(r.grouping_sids.room_sid, roomSid, `${r.sid}: grouped under the room`);
+        const who = r.grouping_sids.participant_sid;
+        check(
+          r.duration >= Math.floor(call) - 1 && r.duration <= partDuration[who] + 1,
+          `${r.sid}: ${r.duration} s, within 1 s of the ${call.toFixed(1)} s call and the publisher's ${partDuration[who]} s`,
+          r,
+        );
+        check(r.size > 0 && r.links.media.endsWith(`/Recordings/${r.sid}/Media`), `${r.sid}: a size and a media link`, r);
+        const fetched = await rest('GET', `/v1/Recordings/${r.sid}`);
+        equal(fetched.body.status, 'completed', `${r.sid}: fetched by SID`);
+        const probe = await probeMedia(run, r);
+        equal(probe.streams, 1, `${r.sid}: one stream`);
+        check(probe.format.includes('matroska'), `${r.sid}: ffprobe reads Matroska`, probe);
+        equal(probe.codec, r.type === 'audio' ? 'opus' : 'vp8', `${r.sid}: ffprobe reads ${r.type === 'audio' ? 'Opus' : 'VP8'}`);
+        check(Math.abs(probe.duration - r.duration) <= 1, `${r.sid}: the file lasts ${probe.duration} s (the resource says ${r.duration} s)`, probe);
+      }
+      const all = await rest('GET', `/v1/Recordings?GroupingSid=${roomSid}`);
+      equal((all.body.recordings || []).length, 4, '/v1/Recordings?GroupingSid=<room> lists the four');
+    },
+  },
+
+  // RecordingRules mid-call: excluding everything stops the recordings (the clients see
+  // recordingStopped and isRecording false), including everything again starts new ones
+  // (recordingStarted). The room ends with eight completed recordings: two spans of four tracks.
+  recording_rules_mid_call: {
+    async run(run) {
+      const name = roomName('rec-rules');
+      const roomSid = await createRoom(name, {});
+      const { a, b } = await twoInRoom(run, name);
+      for (const c of [a, b]) {
+        equal((await c.summary()).isRecording, false, `${c.label}: not recording at first`);
+      }
+      const on = await rest('POST', `/v1/Rooms/${roomSid}/RecordingRules`, { Rules: JSON.stringify([{ type: 'include', all: true }]) });
+      equal(on.status, 200, 'RecordingRules include all');
+      equal(JSON.stringify(on.body.rules), JSON.stringify([{ type: 'include', all: true }]), 'the rules in force are returned');
+      for (const c of [a, b]) {
+        await c.waitEvent('recordingStarted', {}, 'recordingStarted');
+      }
+      await sleep(3000);
+      const off = await rest('POST', `/v1/Rooms/${roomSid}/RecordingRules`, { Rules: JSON.stringify({ rules: [{ type: 'exclude', all: true }] }) });
+      equal(off.status, 200, 'RecordingRules exclude all');
+      for (const c of [a, b]) {
+        const e = await c.waitEvent('recordingStopped', {}, 'recordingStopped');
+        equal(e.isRecording, false, `${c.label}: room.isRecording false after recordingStopped`);
+      }
+      await completedRecordings(roomSid, 4);
+      const marks = [(await a.events()).length - 1, (await b.events()).length - 1];
+      await rest('POST', `/v1/Rooms/${roomSid}/RecordingRules`, { Rules: JSON.stringify([{ type: 'include', kind: 'audio' }]) });
+      await a.waitEvent('recordingStarted', {}, 'recordingStarted again', marks[0]);
+      await b.waitEvent('recordingStarted', {}, 'recordingStarted again', marks[1]);
+      await sleep(2000);
+      const bad = await rest('POST', `/v1/Rooms/${roomSid}/RecordingRules`, { Rules: '[]' });
+      equal(bad.body.code, 53120, 'an empty rule set is refused with 53120');
+      equal((await rest('POST', `/v1/Rooms/${roomSid}`, { Status: 'completed' })).status, 202, 'the room is completed');
+      const list = await completedRecordings(roomSid, 6);
+      equal(list.filter((r) => r.type === 'audio').length, 4, 'audio was recorded in both spans, video in the first only');
+      const rules = await rest('GET', `/v1/Rooms/${roomSid}/RecordingRules`);
+      equal(JSON.stringify(rules.body.rules), JSON.stringify([{ type: 'include', kind: 'audio' }]), 'GET RecordingRules shows the last rules');
+    },
+  },
+};
