@@ -2,11 +2,12 @@
 //! progress and recent ones, each room's participants with their status, tracks and durations,
 //! updating every second; kick a participant, complete a room, mint a join token.
 //!
-//! The page itself is static and holds no data: the operator logs in with the account's SID and auth
-//! token (or the API key's SID and secret), and everything the page shows or does goes through the
+//! The page itself is static and holds no data: the operator logs in with an account's SID and auth
+//! token (or one of its API keys' SID and secret), and everything the page shows or does goes through the
 //! REST API (`/v1`) with those credentials, like any helper library. The one thing REST cannot do is
-//! mint an access token (that needs the API key's secret, which an operator logged in with the
-//! account's token does not hold): `POST /console/token` does it, behind the same credentials.
+//! mint an access token (that needs an API key's secret, which an operator logged in with the
+//! account's token does not hold): `POST /console/token` does it, behind the same credentials,
+//! signed with the key the operator logged in with, else the account's oldest active key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use vroom_api::{ApiCredentials, ApiError};
+use vroom_api::{Accounts, ApiError};
 use vroom_rooms::clock::Clock;
 use vroom_signaling::token::{self, TokenKey};
 
@@ -30,12 +31,12 @@ const DEFAULT_TTL_SECS: i64 = 3600;
 
 #[derive(Clone)]
 struct ConsoleState {
-    credentials: ApiCredentials,
+    accounts: Accounts,
     clock: Arc<dyn Clock>,
 }
 
 /// The console's routes: the page, its script and style, and `POST /console/token`.
-pub fn router(credentials: ApiCredentials, clock: Arc<dyn Clock>) -> Router {
+pub fn router(accounts: Accounts, clock: Arc<dyn Clock>) -> Router {
     let file = |body: &'static str, content_type: &'static str| {
         get(move || async move {
             (
@@ -58,26 +59,27 @@ pub fn router(credentials: ApiCredentials, clock: Arc<dyn Clock>) -> Router {
             file(STYLE, "text/css; charset=utf-8"),
         )
         .route("/console/token", post(mint))
-        .with_state(ConsoleState { credentials, clock })
+        .with_state(ConsoleState { accounts, clock })
 }
 
 /// `POST /console/token` with `Identity`, optional `Room` and `Ttl` (seconds, 1–86400): an access
 /// token for a participant, as `vroom token` prints it.
 async fn mint(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Response {
-    match mint_token(&st, &headers, &body) {
+    match mint_token(&st, &headers, &body).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-fn mint_token(
+async fn mint_token(
     st: &ConsoleState,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Value, ApiError> {
-    let account = st
-        .credentials
+    let caller = st
+        .accounts
         .check_basic(headers)
+        .await?
         .ok_or(ApiError::Unauthorized)?;
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let identity = form
@@ -104,10 +106,16 @@ fn mint_token(
                 )
             })?,
     };
+    let key = st.accounts.signing_key(&caller).await?.ok_or_else(|| {
+        ApiError::param(
+            "Identity",
+            "cannot be given a token: the account has no active API key (vroom keys create)",
+        )
+    })?;
     let key = TokenKey {
-        account_sid: account,
-        api_key_sid: st.credentials.api_key_sid,
-        secret: st.credentials.api_key_secret.clone(),
+        account_sid: key.account_sid,
+        api_key_sid: key.sid,
+        secret: key.secret,
     };
     let jwt = token::mint(
         &key,

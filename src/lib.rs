@@ -26,12 +26,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use vroom_api::{ApiCredentials, ApiState};
+use vroom_api::ApiState;
 use vroom_domain::live::LiveConfig;
 use vroom_domain::sid::{IdSource, RandomIds};
 use vroom_rooms::clock::{Clock, SystemClock};
 use vroom_rooms::{Hub, HubDeps};
-use vroom_signaling::token::TokenKey;
 use vroom_signaling::{Signaling, SignalingConfig};
 use vroom_store::{Store, StoredCredentials};
 use vroom_webhooks::Dispatcher;
@@ -207,7 +206,6 @@ impl App {
             .public_url
             .clone()
             .unwrap_or_else(|| config::derived_public_url(local));
-        let c = &self.credentials;
         let callback_check = self.config.webhooks.block_private.then(|| {
             let check: vroom_api::CallbackCheck = Arc::new(|url: String| {
                 Box::pin(async move {
@@ -222,12 +220,6 @@ impl App {
             ApiState::new(
                 self.hub.clone(),
                 Arc::clone(&self.store),
-                ApiCredentials {
-                    account_sid: c.account_sid,
-                    auth_token: c.auth_token.clone(),
-                    api_key_sid: c.api_key_sid,
-                    api_key_secret: c.api_key_secret.clone(),
-                },
                 public_url.clone(),
                 callback_check,
                 self.config.limits.rest,
@@ -237,15 +229,9 @@ impl App {
                 rand::random(),
             )),
         );
-        let keys = vec![TokenKey {
-            account_sid: c.account_sid,
-            api_key_sid: c.api_key_sid,
-            secret: c.api_key_secret.clone(),
-        }];
         let signaling = Signaling::new(
             self.hub.clone(),
             self.media.clone(),
-            keys,
             SignalingConfig {
                 heartbeat_ms: self.config.heartbeat_ms,
                 max_frame_bytes: self.config.limits.signaling_message_bytes,
@@ -264,7 +250,6 @@ impl App {
             self.node.clone(),
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
-            c.auth_token.clone(),
             self.config.webhooks.clone(),
             Arc::clone(&self.outbox),
         )
@@ -280,7 +265,7 @@ impl App {
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
         };
-        let api_credentials = api.credentials.clone();
+        let accounts = api.accounts.clone();
         // REST about a room another node runs is relayed to it (forward.rs).
         let relay_client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
@@ -295,13 +280,10 @@ impl App {
             ))
             .merge(signaling.router())
             .merge(quickstart::router(&self.config.quickstart))
-            .merge(console::router(
-                api_credentials.clone(),
-                Arc::clone(&self.clock),
-            ))
+            .merge(console::router(accounts.clone(), Arc::clone(&self.clock)))
             .merge(observe::health_router(observe.clone()));
         match self.metrics_listener.take() {
-            None => app = app.merge(observe::metrics_router(observe, Some(api_credentials))),
+            None => app = app.merge(observe::metrics_router(observe, Some(accounts))),
             Some(listener) => {
                 let metrics_app = observe::metrics_router(observe, None);
                 let addr = listener.local_addr().ok();

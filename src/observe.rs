@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
-use vroom_api::ApiCredentials;
+use vroom_api::Accounts;
 use vroom_rooms::Hub;
 use vroom_store::Store;
 
@@ -97,26 +97,31 @@ fn readiness(store: &Probe, media: &Probe) -> (StatusCode, serde_json::Value) {
     (status, body)
 }
 
-/// `/metrics`. With `credentials`, only callers presenting the account's or the API key's
-/// credentials (HTTP Basic) may read it.
-pub fn metrics_router(observe: Observe, credentials: Option<ApiCredentials>) -> Router {
-    let credentials = Arc::new(credentials);
+/// `/metrics`. With `accounts`, only callers presenting the main account's credentials (its auth
+/// token or one of its API keys, HTTP Basic) may read it: the figures are the whole server's, not
+/// one tenant's.
+pub fn metrics_router(observe: Observe, accounts: Option<Accounts>) -> Router {
+    let accounts = Arc::new(accounts);
     Router::new()
         .route(
             "/metrics",
             get(
                 move |State(o): State<Observe>, headers: axum::http::HeaderMap| {
-                    let credentials = Arc::clone(&credentials);
+                    let accounts = Arc::clone(&accounts);
                     async move {
-                        if let Some(c) = credentials.as_ref()
-                            && c.check_basic(&headers).is_none()
-                        {
-                            return (
-                                StatusCode::UNAUTHORIZED,
-                                [(header::WWW_AUTHENTICATE, "Basic realm=\"vroom\"")],
-                                "metrics need the account's or the API key's credentials\n",
-                            )
-                                .into_response();
+                        if let Some(a) = accounts.as_ref() {
+                            match a.check_basic(&headers).await {
+                                Ok(Some(caller)) if caller.main => {}
+                                Ok(_) => {
+                                    return (
+                                        StatusCode::UNAUTHORIZED,
+                                        [(header::WWW_AUTHENTICATE, "Basic realm=\"vroom\"")],
+                                        "metrics need the main account's credentials\n",
+                                    )
+                                        .into_response();
+                                }
+                                Err(e) => return vroom_api::ApiError::from(e).into_response(),
+                            }
                         }
                         render(&o).await
                     }

@@ -26,5 +26,6 @@ mod sdk;
 mod secrets;
 mod shutdown;
 mod signaling;
+mod tenants;
 mod turn;
 mod webhooks;

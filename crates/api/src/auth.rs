@@ -1,4 +1,6 @@
-//! HTTP Basic authentication with the account's auth token or the API key's secret.
+//! HTTP Basic authentication with an account's SID and auth token, or one of its API keys' SID and
+//! secret. Credentials are looked up in the store on every request, so an account or key made, or
+//! a key revoked, with `vroom accounts` / `vroom keys` counts at once, on a running server too.
 
 use std::sync::Arc;
 
@@ -9,29 +11,20 @@ use axum::http::request::Parts;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 use vroom_domain::sid::{AccountSid, ApiKeySid};
+use vroom_store::{ApiKey, Store, StoreError};
 
 use crate::ApiState;
 use crate::error::ApiError;
 
-/// The credentials the REST API accepts.
+/// Who may call: every stored account's auth token and active API keys.
 #[derive(Clone)]
-pub struct ApiCredentials {
-    /// The account.
-    pub account_sid: AccountSid,
-    /// Its auth token.
-    pub auth_token: String,
-    /// The API key acting for the account.
-    pub api_key_sid: ApiKeySid,
-    /// The key's secret.
-    pub api_key_secret: String,
+pub struct Accounts {
+    store: Arc<dyn Store>,
 }
 
-impl std::fmt::Debug for ApiCredentials {
+impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiCredentials")
-            .field("account_sid", &self.account_sid)
-            .field("api_key_sid", &self.api_key_sid)
-            .finish_non_exhaustive()
+        f.debug_struct("Accounts").finish_non_exhaustive()
     }
 }
 
@@ -40,36 +33,102 @@ impl std::fmt::Debug for ApiCredentials {
 pub struct Caller {
     /// The account.
     pub account_sid: AccountSid,
+    /// The API key it authenticated with (`None`: the account's auth token).
+    pub api_key_sid: Option<ApiKeySid>,
+    /// Whether the account is the server's main one.
+    pub main: bool,
 }
 
 fn same(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-impl ApiCredentials {
-    /// The account a `user:password` pair authenticates, if any.
+/// The `user:password` of an `Authorization: Basic …` header.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+impl Accounts {
+    /// The accounts and keys of `store`.
     #[must_use]
-    pub fn check(&self, user: &str, password: &str) -> Option<AccountSid> {
-        let account = same(user, &self.account_sid.to_string()) && same(password, &self.auth_token);
-        let key = same(user, &self.api_key_sid.to_string()) && same(password, &self.api_key_secret);
-        (account || key).then_some(self.account_sid)
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
     }
 
-    /// The account an `Authorization: Basic …` header authenticates, if any (for the other
-    /// endpoints behind the account's credentials: metrics, the console).
-    #[must_use]
-    pub fn check_basic(&self, headers: &HeaderMap) -> Option<AccountSid> {
-        let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, encoded) = header.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
+    /// The caller a `user:password` pair authenticates, if any: an account SID with its auth
+    /// token, or an active API key's SID with its secret.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn check(&self, user: &str, password: &str) -> Result<Option<Caller>, StoreError> {
+        if let Ok(sid) = user.parse::<AccountSid>() {
+            let found = self.store.account(sid).await?;
+            return Ok(found
+                .filter(|a| same(password, &a.auth_token))
+                .map(|a| Caller {
+                    account_sid: a.sid,
+                    api_key_sid: None,
+                    main: a.main,
+                }));
         }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (user, password) = text.split_once(':')?;
-        self.check(user, password)
+        let Ok(sid) = user.parse::<ApiKeySid>() else {
+            return Ok(None);
+        };
+        let Some(key) = self.store.api_key(sid).await? else {
+            return Ok(None);
+        };
+        if !key.active() || !same(password, &key.secret) {
+            return Ok(None);
+        }
+        let main = self
+            .store
+            .account(key.account_sid)
+            .await?
+            .is_some_and(|a| a.main);
+        Ok(Some(Caller {
+            account_sid: key.account_sid,
+            api_key_sid: Some(key.sid),
+            main,
+        }))
+    }
+
+    /// The caller an `Authorization: Basic …` header authenticates, if any (for the other
+    /// endpoints behind credentials: metrics, the console).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn check_basic(&self, headers: &HeaderMap) -> Result<Option<Caller>, StoreError> {
+        match basic(headers) {
+            Some((user, password)) => self.check(&user, &password).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The key that signs access tokens for `caller`: the one it authenticated with, else its
+    /// account's oldest active key; `None` when the account has no active key.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn signing_key(&self, caller: &Caller) -> Result<Option<ApiKey>, StoreError> {
+        if let Some(sid) = caller.api_key_sid {
+            return Ok(self.store.api_key(sid).await?.filter(ApiKey::active));
+        }
+        Ok(self
+            .store
+            .api_keys(caller.account_sid)
+            .await?
+            .into_iter()
+            .find(ApiKey::active))
     }
 }
 
@@ -80,18 +139,19 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         parts: &mut Parts,
         state: &Arc<ApiState>,
     ) -> Result<Self, Self::Rejection> {
-        let account_sid = state
-            .credentials
+        let caller = state
+            .accounts
             .check_basic(&parts.headers)
+            .await?
             .ok_or(ApiError::Unauthorized)?;
         // Counted once authenticated, so nobody can spend another account's allowance.
         if let Some(limiter) = &state.limiter {
             limiter
-                .take(account_sid, std::time::Instant::now())
+                .take(caller.account_sid, std::time::Instant::now())
                 .map_err(|wait| ApiError::TooManyRequests {
                     retry_after_secs: wait.as_secs().saturating_add(1),
                 })?;
         }
-        Ok(Caller { account_sid })
+        Ok(caller)
     }
 }

@@ -4,7 +4,7 @@
 //! - this file: `ApiState`, the router (every path of the spec, built or deliberately not), and
 //!   helpers shared by handlers (path segments, room lookup, 404s);
 //! - `error`: `ApiError` and Twilio's error body;
-//! - `auth`: HTTP Basic with the account or API key credentials; `cors`: preflights and CORS headers;
+//! - `auth`: HTTP Basic with an account's auth token or one of its API keys, looked up per request; `cors`: preflights and CORS headers;
 //! - `form`: form bodies and typed parameters; `paging`: PageSize/Page/PageToken and `meta`;
 //! - `limit`: REST requests per account (429, 20429, `Retry-After`);
 //! - `wire`: the JSON resources; `rooms`, `participants`: handlers;
@@ -46,7 +46,7 @@ use vroom_domain::sid::RoomSid;
 use vroom_rooms::Hub;
 use vroom_store::Store;
 
-pub use auth::{ApiCredentials, Caller};
+pub use auth::{Accounts, Caller};
 pub use error::{ApiError, OWNER_HEADER};
 pub use limit::RateLimit;
 
@@ -56,8 +56,8 @@ pub struct ApiState {
     pub hub: Hub,
     /// History.
     pub store: Arc<dyn Store>,
-    /// Accepted credentials.
-    pub credentials: ApiCredentials,
+    /// The accounts and keys that may call.
+    pub accounts: Accounts,
     /// Base of every absolute URL in responses (no trailing slash).
     pub public_url: String,
     /// The operator's policy on status-callback targets, applied when a room is created.
@@ -69,20 +69,20 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// The state handlers share; `rate` limits each account's REST requests.
+    /// The state handlers share; callers authenticate with the accounts and keys of `store`;
+    /// `rate` limits each account's REST requests.
     #[must_use]
     pub fn new(
         hub: Hub,
         store: Arc<dyn Store>,
-        credentials: ApiCredentials,
         public_url: String,
         callback_check: Option<CallbackCheck>,
         rate: Option<RateLimit>,
     ) -> Self {
         Self {
             hub,
+            accounts: Accounts::new(Arc::clone(&store)),
             store,
-            credentials,
             public_url,
             callback_check,
             limiter: rate.map(limit::Limiter::new),

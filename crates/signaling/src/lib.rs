@@ -35,8 +35,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vroom_rooms::Hub;
 
-use crate::token::TokenKey;
-
 /// Knobs of the signaling server.
 #[derive(Debug, Clone)]
 pub struct SignalingConfig {
@@ -77,7 +75,6 @@ impl Default for SignalingConfig {
 pub struct Signaling {
     hub: Hub,
     media: Option<vroom_sfu::Media>,
-    keys: Vec<TokenKey>,
     config: SignalingConfig,
     resume: resume::ResumeKeys,
     shutdown: CancellationToken,
@@ -86,14 +83,11 @@ pub struct Signaling {
 
 impl Signaling {
     /// A signaling service over `hub` and the media server `media` (without one, offers are left
-    /// unanswered and clients connect without media), accepting tokens signed by `keys`.
+    /// unanswered and clients connect without media), accepting tokens signed by the active API
+    /// keys of the hub's store (looked up for each token, so a revoked key's tokens are refused at
+    /// once).
     #[must_use]
-    pub fn new(
-        hub: Hub,
-        media: Option<vroom_sfu::Media>,
-        keys: Vec<TokenKey>,
-        config: SignalingConfig,
-    ) -> Arc<Self> {
+    pub fn new(hub: Hub, media: Option<vroom_sfu::Media>, config: SignalingConfig) -> Arc<Self> {
         let resume = resume::ResumeKeys::new(
             &config
                 .resume_secret
@@ -103,7 +97,6 @@ impl Signaling {
         Arc::new(Self {
             hub,
             media,
-            keys,
             config,
             resume,
             shutdown: CancellationToken::new(),

@@ -125,6 +125,13 @@ fn unverified_issuer(token: &str) -> Result<String, TokenError> {
         .ok_or(TokenError::Issuer("no issuer"))
 }
 
+/// The API key `token` says signed it (its `iss`), unverified: which key to check it with. `None`
+/// when the token names no key SID.
+#[must_use]
+pub fn issuer(token: &str) -> Option<ApiKeySid> {
+    unverified_issuer(token).ok()?.parse().ok()
+}
+
 /// Checks `token` against the known `keys` at time `now`.
 ///
 /// # Errors

@@ -100,15 +100,14 @@ pub struct Dispatcher {
     node: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    auth_token: String,
     config: WebhookConfig,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
 
 impl Dispatcher {
-    /// A worker of node `node` that signs with `auth_token` and wakes when `wake` is notified (new
-    /// events stored).
+    /// A worker of node `node` that signs each event with its account's auth token (read from the
+    /// store when it is sent) and wakes when `wake` is notified (new events stored).
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
@@ -116,7 +115,6 @@ impl Dispatcher {
         node: String,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        auth_token: String,
         config: WebhookConfig,
         wake: Arc<Notify>,
     ) -> Result<Self, reqwest::Error> {
@@ -131,7 +129,6 @@ impl Dispatcher {
             node,
             store,
             clock,
-            auth_token,
             config,
             client,
             wake,
@@ -258,14 +255,21 @@ impl Dispatcher {
         // A URL fragment is never sent and never signed.
         let url = event.url.split('#').next().unwrap_or_default().to_owned();
         let params = render(event);
+        // Signed with the auth token of the room's account as it is now, so a receiver validating
+        // with that token accepts it.
+        let auth_token = match self.store.account(event.account_sid).await {
+            Ok(Some(account)) => account.auth_token,
+            Ok(None) => return Outcome::GiveUp("the room's account no longer exists".to_owned()),
+            Err(e) => return Outcome::Retry(format!("cannot read the room's account: {e}")),
+        };
         let (target, body, sig) = match event.method {
             CallbackMethod::Get => {
                 let full = with_query(&url, &params);
-                let sig = signature(&self.auth_token, &full, &[]);
+                let sig = signature(&auth_token, &full, &[]);
                 (full, None, sig)
             }
             CallbackMethod::Post => {
-                let sig = signature(&self.auth_token, &url, &params);
+                let sig = signature(&auth_token, &url, &params);
                 let mut form = form_urlencoded::Serializer::new(String::new());
                 for (k, v) in &params {
                     form.append_pair(k, v);

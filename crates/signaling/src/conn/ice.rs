@@ -23,9 +23,9 @@ impl Conn {
         let (Some(turn), Some(token)) = (self.sig.config.turn.clone(), token) else {
             return fallback;
         };
-        let grant = match self.verify(token) {
+        let grant = match self.verify(token).await {
             Ok(grant) => grant,
-            Err(e) => {
+            Err((_, e)) => {
                 tracing::debug!(session = self.session, error = %e, "no TURN credential for an invalid token");
                 return fallback;
             }

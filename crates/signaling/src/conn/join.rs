@@ -35,9 +35,38 @@ async fn same_room(sig: &crate::Signaling, a: &str, b: &str) -> bool {
     matches!(sig.hub.store().room(sid).await, Ok(Some(room)) if room.unique_name == name)
 }
 
+/// Checks `token` with the stored key that signed it (none when unknown or revoked: 20103).
+/// `Err` carries the code and message the client is told; a store failure is 53104.
+pub(super) async fn verify_token(
+    sig: &crate::Signaling,
+    token: &str,
+    now: vroom_domain::time::Timestamp,
+) -> Result<VideoGrant, (u32, String)> {
+    let key = match token::issuer(token) {
+        Some(sid) => match sig.hub.store().api_key(sid).await {
+            Ok(found) => found.filter(vroom_store::ApiKey::active),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read API keys");
+                return Err((53104, "Unable to connect to Room".to_owned()));
+            }
+        },
+        None => None,
+    };
+    let keys: Vec<token::TokenKey> = key
+        .into_iter()
+        .map(|k| token::TokenKey {
+            account_sid: k.account_sid,
+            api_key_sid: k.sid,
+            secret: k.secret,
+        })
+        .collect();
+    token::verify(token, &keys, now).map_err(|e| (e.code(), e.to_string()))
+}
+
 impl Conn {
-    pub(super) fn verify(&self, token: &str) -> Result<VideoGrant, token::TokenError> {
-        token::verify(token, &self.sig.keys, self.now())
+    /// Checks `token` (see [`verify_token`]).
+    pub(super) async fn verify(&mut self, token: &str) -> Result<VideoGrant, (u32, String)> {
+        verify_token(&self.sig, token, self.now()).await
     }
 
     /// The client's tracks as domain values, plus refusals for the ones that are not valid.
@@ -119,9 +148,9 @@ impl Conn {
     }
 
     pub(super) async fn on_connect(&mut self, c: rsp::Connect) -> Flow {
-        let grant = match self.verify(&c.token) {
+        let grant = match self.verify(&c.token).await {
             Ok(g) => g,
-            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+            Err((code, message)) => return self.end_with_error(code, message).await,
         };
         let name = match (
             c.name.as_deref().filter(|n| !n.is_empty()),
@@ -239,9 +268,9 @@ impl Conn {
     }
 
     pub(super) async fn on_sync(&mut self, s: rsp::Sync) -> Flow {
-        let grant = match self.verify(&s.token) {
+        let grant = match self.verify(&s.token).await {
             Ok(g) => g,
-            Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
+            Err((code, message)) => return self.end_with_error(code, message).await,
         };
         let not_found = vroom_domain::Error::ParticipantNotFound;
         let Some(sid) = self.sig.resume.check(&s.session) else {
