@@ -18,6 +18,7 @@ pub mod observe;
 pub mod quickstart;
 pub mod recordings;
 pub mod settings;
+pub mod tenants;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -18,6 +18,7 @@ use vroom_signaling::token::{self, TokenKey};
 
 mod remote;
 mod serve;
+mod tenants_cli;
 
 #[derive(Parser)]
 #[command(
@@ -199,6 +200,17 @@ enum Command {
         #[command(subcommand)]
         command: remote::ParticipantsCommand,
     },
+    /// Create and list accounts (tenants, each with its own auth token and keys), in the server's
+    /// database.
+    Accounts {
+        #[command(subcommand)]
+        command: tenants_cli::AccountsCommand,
+    },
+    /// Create, list and revoke API keys, in the server's database (a running server follows at once).
+    Keys {
+        #[command(subcommand)]
+        command: tenants_cli::KeysCommand,
+    },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -350,7 +362,7 @@ async fn stored_credentials(
 }
 
 /// For an SQLite URL: `Ok` when its file exists, else `Err(absolute path)`; `None` for other URLs.
-fn existing_database(url: &str) -> Option<Result<(), PathBuf>> {
+pub(crate) fn existing_database(url: &str) -> Option<Result<(), PathBuf>> {
     let rest = url.strip_prefix("sqlite://")?;
     let path = PathBuf::from(rest.split('?').next().unwrap_or(""));
     let absolute = std::path::absolute(&path).unwrap_or(path);
@@ -450,6 +462,8 @@ async fn main_async(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Participants { remote, command } => {
             remote::participants::run(&connect(&settings, &remote).await?, command).await
         }
+        Command::Accounts { command } => tenants_cli::accounts(&settings, command).await,
+        Command::Keys { command } => tenants_cli::keys(&settings, command).await,
     }
 }
 

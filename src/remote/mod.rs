@@ -9,7 +9,7 @@
 
 pub mod participants;
 pub mod rooms;
-mod table;
+pub mod table;
 
 use anyhow::Context;
 use serde_json::Value;

@@ -260,3 +260,126 @@ async fn a_revoked_key_is_refused_for_rest_and_for_its_tokens() {
         "{refused}"
     );
 }
+
+/// Runs `vroom --database-url <the server's database> ARGS` and returns its stdout (failing the test
+/// when it fails).
+async fn vroom_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_vroom"))
+        .arg("--database-url")
+        .arg(&s.db_url)
+        .args(args)
+        .env_remove("VROOM_ACCOUNT_SID")
+        .env_remove("VROOM_API_KEY_SID")
+        .output()
+        .await
+        .expect("vroom runs")
+}
+
+fn field<'a>(out: &'a str, label: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(|v| v.trim_start_matches(':').trim())
+        .unwrap_or_else(|| panic!("no {label} in:\n{out}"))
+}
+
+#[tokio::test]
+async fn accounts_and_keys_are_created_listed_and_revoked_from_the_cli_while_the_server_runs() {
+    let s = TestServer::start().await;
+    let a_room = s.create_room(&[("UniqueName", "a-room")]).await;
+
+    let out = vroom_cli(&s, &["accounts", "create", "--name", "Clinic B"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (b_sid, b_token) = (field(&text, "Account SID"), field(&text, "Auth token"));
+    let (key_sid, key_secret) = (field(&text, "API key SID"), field(&text, "API key secret"));
+    assert!(
+        b_sid.starts_with("AC") && key_sid.starts_with("SK"),
+        "{text}"
+    );
+
+    // The running server accepts B's new credentials at once, and B sees none of A's rooms.
+    for auth in [(key_sid, key_secret), (b_sid, b_token)] {
+        let (status, v) = s.request(Method::GET, "/v1/Rooms", Some(auth), None).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["rooms"].as_array().map(Vec::len), Some(0), "{v}");
+        let path = format!("/v1/Rooms/{}", a_room["sid"].as_str().unwrap());
+        let (status, v) = s.request(Method::GET, &path, Some(auth), None).await;
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (StatusCode::NOT_FOUND, Some(20404))
+        );
+    }
+
+    let listed = vroom_cli(&s, &["accounts", "list"]).await;
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains(b_sid) && listed.contains("Clinic B"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&s.creds.account_sid.to_string()),
+        "{listed}"
+    );
+    assert!(!listed.contains(b_token), "no secrets in lists: {listed}");
+
+    // A second key for B, then the first one revoked: rotation without downtime.
+    let out = vroom_cli(
+        &s,
+        &["keys", "create", "--account", b_sid, "--name", "rotated"],
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (key2_sid, key2_secret) = (field(&text, "API key SID"), field(&text, "API key secret"));
+    let out = vroom_cli(&s, &["keys", "revoke", key_sid]).await;
+    assert!(out.status.success(), "{out:?}");
+    let (status, v) = s
+        .request(Method::GET, "/v1/Rooms", Some((key_sid, key_secret)), None)
+        .await;
+    assert_eq!(
+        (status, v["code"].as_u64()),
+        (StatusCode::UNAUTHORIZED, Some(20003))
+    );
+    let (status, _) = s
+        .request(
+            Method::GET,
+            "/v1/Rooms",
+            Some((key2_sid, key2_secret)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let keys = vroom_cli(&s, &["keys", "list", "--account", b_sid]).await;
+    let keys = String::from_utf8(keys.stdout).unwrap();
+    let revoked_line = keys.lines().find(|l| l.starts_with(key_sid)).unwrap();
+    assert!(
+        revoked_line.contains("UTC") && revoked_line.matches("UTC").count() == 2,
+        "{keys}"
+    );
+    assert!(!keys.contains(key2_secret), "no secrets in lists: {keys}");
+
+    // Bad input is refused with a clear message, never a panic.
+    let unknown = ApiKeySid::generate(&RandomIds).to_string();
+    for args in [
+        vec!["keys", "revoke", unknown.as_str()],
+        vec!["keys", "revoke", "not-a-sid"],
+        vec![
+            "keys",
+            "create",
+            "--account",
+            "AC00000000000000000000000000000000",
+        ],
+    ] {
+        let out = vroom_cli(&s, &args).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("no API key") || err.contains("invalid") || err.contains("no account"),
+            "{args:?}: {err}"
+        );
+    }
+}
