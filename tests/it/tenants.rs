@@ -4,12 +4,15 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use vroom_domain::sid::{AccountSid, ApiKeySid, RandomIds};
+use vroom_domain::recording::{Recording, RecordingCodec};
+use vroom_domain::sid::{AccountSid, ApiKeySid, RandomIds, RecordingSid};
+use vroom_domain::track::TrackKind;
 use vroom_signaling::token::{self, TokenKey};
-use vroom_store::{Account, ApiKey};
+use vroom_store::{Account, ApiKey, Change};
 use vroom_testkit::{SignalClient, track};
 
 use crate::common::TestServer;
+use crate::webhooks::Receiver;
 
 /// Stores a second account with one key, as `vroom` would from another process.
 async fn second_account(s: &TestServer) -> (Account, ApiKey) {
@@ -90,6 +93,25 @@ async fn one_account_gets_nothing_of_another() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Bob joined and left: a disconnected participant of B's.
+    let (bob, bob_joined) =
+        SignalClient::join(&s.ws, &token_of(&s, &b_key, "bob"), Some("standup"), &[]).await;
+    let bob_sid = bob_joined["participant"]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bob.leave().await;
+    let bob_path = format!("/v1/Rooms/{rsid}/Participants/{bob_sid}");
+    s.eventually("bob is disconnected", || async {
+        let (_, v) = as_b(Method::GET, bob_path.clone(), None).await;
+        v["status"] == "disconnected"
+    })
+    .await;
+    // A finished recording of alice's microphone, with its file in the media store.
+    let rec = b_recording(&s, &b, &rsid, &psid, &tsid).await;
+    let rt = rec.sid.to_string();
+    let rules_path = format!("/v1/Rooms/{rsid}/RecordingRules");
+    let (_, rules_before) = as_b(Method::GET, rules_path.clone(), None).await;
     let mine = s.create_room(&[("UniqueName", "standup")]).await;
     let my_sid = mine["sid"].as_str().unwrap().to_owned();
     assert_ne!(my_sid, rsid);
@@ -121,6 +143,51 @@ async fn one_account_gets_nothing_of_another() {
         (
             Method::GET,
             format!("/v1/Rooms/{rsid}/RecordingRules"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/Rooms/{rsid}/RecordingRules"),
+            Some("Rules=%5B%7B%22type%22%3A%22include%22%2C%22all%22%3Atrue%7D%5D"),
+        ),
+        // Bob, who left.
+        (Method::GET, bob_path.clone(), None),
+        (Method::POST, bob_path.clone(), Some("Status=disconnected")),
+        (Method::POST, format!("{bob_path}/Anonymize"), None),
+        (Method::GET, format!("{bob_path}/PublishedTracks"), None),
+        // The recording, by itself and through B's room and A's.
+        (Method::GET, format!("/v1/Recordings/{rt}"), None),
+        (Method::GET, format!("/v1/Recordings/{rt}/Media"), None),
+        (Method::DELETE, format!("/v1/Recordings/{rt}"), None),
+        (Method::GET, format!("/v1/Rooms/{rsid}/Recordings"), None),
+        (
+            Method::GET,
+            format!("/v1/Rooms/{rsid}/Recordings/{rt}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/v1/Rooms/{rsid}/Recordings/{rt}/Media"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/Rooms/{rsid}/Recordings/{rt}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/v1/Rooms/{my_sid}/Recordings/{rt}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/v1/Rooms/{my_sid}/Recordings/{rt}/Media"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/Rooms/{my_sid}/Recordings/{rt}"),
             None,
         ),
         // B's participant through A's own room.
@@ -180,6 +247,30 @@ async fn one_account_gets_nothing_of_another() {
             (status, v["code"].as_u64()),
             (StatusCode::BAD_REQUEST, Some(21481))
         );
+        // Recordings lists show none of B's, however they are filtered or paged.
+        for query in [
+            String::new(),
+            format!("?GroupingSid={rsid}"),
+            format!("?SourceSid={tsid}"),
+            format!("?GroupingSid={psid}&MediaType=audio"),
+            "?Status=completed".to_owned(),
+        ] {
+            let path = format!("/v1/Recordings{query}");
+            let (status, list) = s
+                .request(Method::GET, &path, Some((user, password)), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{path}: {list}");
+            assert_eq!(list["recordings"], serde_json::json!([]), "{path}: {list}");
+        }
+        let path = format!("/v1/Recordings?PageToken=PA{rt}");
+        let (status, v) = s
+            .request(Method::GET, &path, Some((user, password)), None)
+            .await;
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (StatusCode::BAD_REQUEST, Some(21481)),
+            "{path}: {v}"
+        );
     }
     // A's SIDs with B's secrets, and the other way round, are nobody.
     for (user, password) in [
@@ -216,7 +307,56 @@ async fn one_account_gets_nothing_of_another() {
     );
     let (_, r_now) = as_b(Method::GET, format!("/v1/Rooms/{rsid}"), None).await;
     assert_eq!(r_now["status"], "in-progress");
+    let (_, rules) = as_b(Method::GET, rules_path, None).await;
+    assert_eq!(rules["rules"], rules_before["rules"], "{rules}");
+    let (_, bob_now) = as_b(Method::GET, bob_path.clone(), None).await;
+    assert_eq!(bob_now["identity"], "bob", "not anonymized: {bob_now}");
+    let (_, rec_now) = as_b(Method::GET, format!("/v1/Recordings/{rt}"), None).await;
+    assert_eq!(rec_now["status"], "completed", "not deleted: {rec_now}");
+    assert!(s.media_dir().join(rec.file_name()).is_file());
+    let (_, listed) = as_b(Method::GET, format!("/v1/Rooms/{rsid}/Recordings"), None).await;
+    assert_eq!(listed["recordings"][0]["sid"], rt.as_str(), "{listed}");
+    // B still gets the file, through the signed URL the Media redirect names.
+    let media = reqwest::Client::new()
+        .get(format!("{}/v1/Recordings/{rt}/Media", s.base))
+        .basic_auth(b_key.sid.to_string(), Some(&b_key.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(media.status(), StatusCode::OK);
+    assert_eq!(media.text().await.unwrap(), "media");
     drop(alice);
+}
+
+/// A completed recording of B's `track`, stored as the media server's would be, its file in the
+/// media store.
+async fn b_recording(
+    s: &TestServer,
+    b: &Account,
+    room: &str,
+    participant: &str,
+    track: &str,
+) -> Recording {
+    let mut rec = Recording::start(
+        RecordingSid::generate(&RandomIds),
+        b.sid,
+        room.parse().unwrap(),
+        participant.parse().unwrap(),
+        track.parse().unwrap(),
+        "mic".into(),
+        TrackKind::Audio,
+        RecordingCodec::Opus,
+        s.now(),
+    );
+    rec.complete(s.now(), 5, 1000);
+    std::fs::create_dir_all(s.media_dir()).unwrap();
+    std::fs::write(s.media_dir().join(rec.file_name()), b"media").unwrap();
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    store
+        .apply(&[Change::InsertRecording(rec.clone())], &[])
+        .await
+        .unwrap();
+    rec
 }
 
 #[tokio::test]
@@ -382,4 +522,153 @@ async fn accounts_and_keys_are_created_listed_and_revoked_from_the_cli_while_the
             "{args:?}: {err}"
         );
     }
+}
+
+/// Creates a room named `name` with a status callback to `callback`, as `auth`; its SID.
+async fn create_hooked(s: &TestServer, auth: (&str, &str), name: &str, callback: String) -> String {
+    let form = format!(
+        "UniqueName={name}&StatusCallback={}",
+        form_urlencoded::byte_serialize(callback.as_bytes()).collect::<String>()
+    );
+    let body = ("application/x-www-form-urlencoded", form.as_str());
+    let (st, room) = s
+        .request(Method::POST, "/v1/Rooms", Some(auth), Some(body))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{room}");
+    room["sid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_accounts_status_callbacks_are_signed_with_its_own_auth_token() {
+    let s = TestServer::start().await;
+    let (b, b_key) = second_account(&s).await;
+    let b_auth = (b_key.sid.to_string(), b_key.secret.clone());
+    // Each receiver checks signatures with Twilio's RequestValidator and one account's token.
+    let mut with_a = Receiver::start(&s.creds.auth_token, None, 0, &[]).await;
+    let mut with_b = Receiver::start(&b.auth_token, None, 0, &[]).await;
+    let a_key = (
+        s.creds.api_key_sid.to_string(),
+        s.creds.api_key_secret.clone(),
+    );
+    let a_room = create_hooked(&s, (&a_key.0, &a_key.1), "a-hooked", with_a.url("/a")).await;
+    let b_room = create_hooked(&s, (&b_auth.0, &b_auth.1), "b-hooked", with_b.url("/b")).await;
+    // B's callback at a receiver holding A's token: its signature is not A's.
+    let b_at_a = create_hooked(&s, (&b_auth.0, &b_auth.1), "b-at-a", with_a.url("/b-at-a")).await;
+
+    let (at_b, _) = with_b.delivered(1).await;
+    let (mut at_a, _) = with_a.delivered(2).await;
+    at_a.sort_by_key(|r| r["path"].as_str().unwrap_or_default().to_owned());
+    let seen: Vec<(&str, &str, &str, bool)> = at_a
+        .iter()
+        .chain(&at_b)
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap(),
+                r["params"]["AccountSid"].as_str().unwrap(),
+                r["params"]["RoomSid"].as_str().unwrap(),
+                r["valid"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let (a_sid, b_sid) = (s.creds.account_sid.to_string(), b.sid.to_string());
+    assert_eq!(
+        seen,
+        [
+            ("/a", a_sid.as_str(), a_room.as_str(), true),
+            ("/b-at-a", b_sid.as_str(), b_at_a.as_str(), false),
+            ("/b", b_sid.as_str(), b_room.as_str(), true),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_console_of_one_account_mints_tokens_for_its_own_rooms_only() {
+    let s = TestServer::start().await;
+    let (b, b_key) = second_account(&s).await;
+    let a_room = s.create_room(&[("UniqueName", "ops")]).await;
+    let (_alice, _) = SignalClient::join(&s.ws, &s.token("alice", None), Some("ops"), &[]).await;
+    let mint = |user: String, password: String| {
+        let s = &s;
+        async move {
+            let (status, v) = s
+                .request(
+                    Method::POST,
+                    "/console/token",
+                    Some((&user, &password)),
+                    Some(("application/x-www-form-urlencoded", "Identity=eve&Room=ops")),
+                )
+                .await;
+            (status, v)
+        }
+    };
+    // Another account's SID with B's secrets, or B's with A's, is nobody.
+    for (user, password) in [
+        (s.creds.account_sid.to_string(), b.auth_token.clone()),
+        (b.sid.to_string(), s.creds.auth_token.clone()),
+        (b_key.sid.to_string(), s.creds.api_key_secret.clone()),
+    ] {
+        let (status, v) = mint(user, password).await;
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (StatusCode::UNAUTHORIZED, Some(20003)),
+            "{v}"
+        );
+    }
+    // Logged in as B (its auth token): the token is B's, signed with B's key.
+    let (status, minted) = mint(b.sid.to_string(), b.auth_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    let jwt = minted["token"].as_str().unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (claims["iss"].as_str(), claims["sub"].as_str()),
+        (
+            Some(b_key.sid.to_string().as_str()),
+            Some(b.sid.to_string().as_str())
+        ),
+        "{claims}"
+    );
+    // It joins B's room of that name, never A's, and sees nothing of alice.
+    let (_eve, joined) = SignalClient::join(&s.ws, jwt, Some("ops"), &[]).await;
+    assert_eq!(joined["type"], "connected", "{joined}");
+    assert_ne!(joined["sid"], a_room["sid"], "{joined}");
+    assert!(!joined.to_string().contains("alice"), "{joined}");
+    // What the console's pages then read with B's login: B's rooms only.
+    let b_auth = (b.sid.to_string(), b.auth_token.clone());
+    for path in [
+        "/v1/Rooms?Status=in-progress&PageSize=100",
+        "/v1/Rooms?Status=completed&PageSize=20",
+    ] {
+        let (_, list) = s
+            .request(Method::GET, path, Some((&b_auth.0, &b_auth.1)), None)
+            .await;
+        let sids: Vec<&Value> = list["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["sid"])
+            .collect();
+        assert!(!sids.contains(&&a_room["sid"]), "{path}: {list}");
+    }
+    let a_participants = format!(
+        "/v1/Rooms/{}/Participants?Status=connected",
+        a_room["sid"].as_str().unwrap()
+    );
+    let (status, v) = s
+        .request(
+            Method::GET,
+            &a_participants,
+            Some((&b_auth.0, &b_auth.1)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_u64()),
+        (StatusCode::NOT_FOUND, Some(20404)),
+        "{v}"
+    );
 }
