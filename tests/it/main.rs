@@ -9,6 +9,7 @@ mod common;
 mod conformance;
 mod console;
 mod cors;
+mod crash;
 mod docs;
 mod external;
 mod fidelity;

@@ -2,6 +2,13 @@
 //! tells the sessions. Because one task serialises everything that happens to a room, joins, leaves,
 //! takeovers, limits and revisions need no locks and cannot race.
 //!
+//! Group commit (`batch`): the task takes every command already queued (up to [`batch::MOST`]),
+//! applies them one after the other to the live state, stores all their records and events in one
+//! write, and only then answers the callers and delivers the notices, in command order. Nobody is
+//! told anything before the write that contains it committed; if it fails, the state before the
+//! batch comes back and every command of the batch fails. One commit then serves a burst of joins
+//! into one room instead of one commit each.
+//!
 //! A task runs while its node holds the room's lease (`vroom_store::Lease`): it renews the lease
 //! every third of its term, and every batch it writes is fenced by it. When another node took the
 //! room over (this node missed its renewals), the first failed renewal or fenced write ends the
@@ -13,17 +20,21 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use vroom_domain::live::{Effects, LiveRoom, Notice, TrackOutcome};
+use vroom_domain::live::{LiveRoom, Notice, TrackOutcome};
 use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{IdSource, ParticipantSid, RoomSid};
 use vroom_domain::time::{Span, Timestamp};
 use vroom_domain::track::TrackInfo;
-use vroom_store::{Change, Lease, Store, StoreError};
+use vroom_store::{Change, Lease, Store};
 
 use crate::clock::Clock;
+
+mod batch;
+
 use crate::{HubError, JoinRequest, Joined, RoomSnapshot, SessionId, SessionLink};
+use batch::Batch;
 
 type Reply<T> = oneshot::Sender<Result<T, HubError>>;
 
@@ -218,7 +229,7 @@ impl RoomActor {
             let wake = deadline.map_or(self.renew_at, |d| d.min(self.renew_at));
             tokio::select! {
                 command = rx.recv() => match command {
-                    Some(command) => self.handle(command).await,
+                    Some(command) => self.serve(command, &mut rx).await,
                     None => break,
                 },
                 () = self.deps.clock.sleep_until(wake) => {
@@ -261,47 +272,73 @@ impl RoomActor {
         tracing::debug!(room = %sid, "room task finished");
     }
 
-    /// Persists `effects` (restoring `before` if that fails), then delivers the notices.
-    async fn commit(&mut self, before: LiveRoom, effects: Effects) -> Result<(), HubError> {
-        if !effects.writes.is_empty() || !effects.events.is_empty() {
-            let changes: Vec<Change> = std::iter::once(Change::Fence(self.lease.clone()))
-                .chain(effects.writes.into_iter().map(Change::from))
-                .collect();
-            if let Err(e) = self.deps.store.apply(&changes, &effects.events).await {
-                self.live = before;
-                if matches!(e, StoreError::LeaseLost) {
-                    tracing::warn!(room = %self.live.room().sid, "another node took the room over; leaving it");
-                    self.lost = true;
-                } else {
-                    tracing::error!(room = %self.live.room().sid, error = %e, "could not store a room change");
+    /// Serves `first` and every command queued behind it, in batches of one commit each.
+    async fn serve(&mut self, first: Command, rx: &mut mpsc::UnboundedReceiver<Command>) {
+        let mut batch = Batch::new(self.live.clone());
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            let now = self.deps.clock.now();
+            match command {
+                Command::Join { request, reply } => {
+                    self.stage_join(&mut batch, now, request, reply)
                 }
-                return Err(e.into());
-            }
-            for change in &changes {
-                if let Change::UpdateParticipant(p) = change {
-                    self.memories.remove(&p.sid);
+                Command::Leave {
+                    participant,
+                    reason,
+                    session,
+                    reply,
+                } => self.stage_leave(&mut batch, now, participant, reason, session, reply),
+                Command::Detach {
+                    participant,
+                    session,
+                } => self.stage_detach(&mut batch, now, participant, session),
+                Command::SetTracks {
+                    participant,
+                    session,
+                    tracks,
+                    reply,
+                } => self.stage_tracks(&mut batch, now, participant, session, tracks, reply),
+                Command::SetRules {
+                    participant,
+                    rules,
+                    reply,
+                } => self.stage_rules(&mut batch, now, participant, rules, reply),
+                Command::SetRecordingRules { rules, reply } => {
+                    self.stage_recording_rules(&mut batch, now, rules, reply);
                 }
-                record(change);
-                count_connected(change);
+                Command::Complete { reply } => {
+                    self.stage_complete(&mut batch, now, reply);
+                    // Nothing after the end of the room: later commands get `RoomGone`.
+                    let _ = self.flush(batch).await;
+                    return;
+                }
+                // These read what is committed: the batch so far goes first.
+                Command::Resume {
+                    participant,
+                    session,
+                    reply,
+                } => {
+                    let _ = self.flush(batch).await;
+                    let result = self.resume(participant, session).await;
+                    let _ = reply.send(result);
+                    batch = Batch::new(self.live.clone());
+                }
+                Command::Inspect { reply } => {
+                    let _ = self.flush(batch).await;
+                    let _ = reply.send(self.snapshot());
+                    batch = Batch::new(self.live.clone());
+                }
             }
-            if !effects.events.is_empty() {
-                self.deps.outbox.notify_one();
+            if self.lost || !self.live.room().is_in_progress() {
+                break;
             }
+            if batch.len() >= batch::MOST {
+                let _ = self.flush(batch).await;
+                batch = Batch::new(self.live.clone());
+            }
+            next = rx.try_recv().ok();
         }
-        if !effects.media.is_empty() {
-            self.deps.media.apply(self.live.room().sid, effects.media);
-        }
-        for (to, notice) in effects.notices {
-            let removed = matches!(notice, Notice::Removed(_));
-            if let Some(link) = self.sessions.get(&to) {
-                // A session that went away has nobody left to tell.
-                let _ = link.tx.send(notice);
-            }
-            if removed {
-                self.sessions.remove(&to);
-            }
-        }
-        Ok(())
+        let _ = self.flush(batch).await;
     }
 
     fn joined(&self, participant: Participant) -> Joined {
@@ -316,217 +353,51 @@ impl RoomActor {
         }
     }
 
-    async fn handle(&mut self, command: Command) {
-        let now = self.deps.clock.now();
-        match command {
-            Command::Join { request, reply } => {
-                let JoinRequest {
-                    identity,
-                    tracks,
-                    rules,
-                    session,
-                } = request;
-                let before = self.live.clone();
-                let result = match self.live.join(now, identity, self.deps.ids.as_ref()) {
-                    Err(e) => Err(e.into()),
-                    Ok((participant, mut effects)) => {
-                        // The first tracks are published in the same step, so the others see the
-                        // newcomer once, with its tracks.
-                        let published = match self.live.set_tracks(
-                            now,
-                            participant.sid,
-                            tracks,
-                            self.deps.ids.as_ref(),
-                        ) {
-                            Ok((outcomes, more)) => {
-                                effects.extend(more);
-                                effects.coalesce_notices();
-                                outcomes
-                            }
-                            Err(_) => Vec::new(),
-                        };
-                        // Rules the client asked for (invalid ones leave the default: everything).
-                        if let Some(rules) = rules
-                            && let Ok(more) =
-                                self.live.set_subscribe_rules(now, participant.sid, rules)
-                        {
-                            effects.extend(more);
-                        }
-                        // Register first so the session also gets notices produced by this very step
-                        // (none are addressed to it today, but the order is the safe one).
-                        self.memories
-                            .insert(participant.sid, std::sync::Arc::clone(&session.memory));
-                        self.sessions.insert(participant.sid, session);
-                        match self.commit(before, effects).await {
-                            Ok(()) => Ok(Joined {
-                                published,
-                                ..self.joined(participant)
-                            }),
-                            Err(e) => {
-                                self.sessions.remove(&participant.sid);
-                                self.memories.remove(&participant.sid);
-                                Err(e)
-                            }
-                        }
-                    }
-                };
-                let _ = reply.send(result);
-            }
-            Command::Resume {
-                participant,
-                session,
-                reply,
-            } => {
-                let before = self.live.clone();
-                let result = match self.live.reattach(participant) {
-                    Err(e) => Err(e.into()),
-                    Ok(effects) => match self.commit(before, effects).await {
-                        Err(e) => Err(e),
-                        Ok(()) => {
-                            // The participant keeps the memory of its first session across reconnections.
-                            let memory = std::sync::Arc::clone(
-                                self.memories
-                                    .entry(participant)
-                                    .or_insert_with(|| std::sync::Arc::clone(&session.memory)),
-                            );
-                            let memory = Some(memory);
-                            self.sessions.insert(participant, session);
-                            self.deps
-                                .store
-                                .participant(participant)
-                                .await
-                                .map_err(HubError::from)
-                                .and_then(|p| {
-                                    p.ok_or(HubError::Domain(
-                                        vroom_domain::Error::ParticipantNotFound,
-                                    ))
-                                })
-                                .map(|p| Joined {
-                                    memory,
-                                    ..self.joined(p)
-                                })
-                        }
-                    },
-                };
-                let _ = reply.send(result);
-            }
-            Command::Leave {
-                participant,
-                reason,
-                session,
-                reply,
-            } => {
-                let result = if session.is_some_and(|s| !self.is_current(participant, s)) {
-                    Err(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
-                } else {
-                    let before = self.live.clone();
-                    match self.live.leave(now, participant, reason) {
-                        Err(e) => Err(e.into()),
-                        Ok((record, effects)) => {
-                            self.commit(before, effects).await.map(|()| record)
-                        }
-                    }
-                };
-                if result.is_ok() && reason == EndReason::Left {
-                    self.sessions.remove(&participant);
-                }
-                let _ = reply.send(result);
-            }
-            Command::Detach {
-                participant,
-                session,
-            } => {
-                if self.is_current(participant, session) {
-                    self.sessions.remove(&participant);
-                    let before = self.live.clone();
-                    if let Ok(effects) = self.live.detach(now, participant) {
-                        let _ = self.commit(before, effects).await;
-                    }
-                }
-            }
-            Command::SetTracks {
-                participant,
-                session,
-                tracks,
-                reply,
-            } => {
-                let result = if self.is_current(participant, session) {
-                    let before = self.live.clone();
-                    match self
-                        .live
-                        .set_tracks(now, participant, tracks, self.deps.ids.as_ref())
-                    {
-                        Err(e) => Err(e.into()),
-                        Ok((outcomes, effects)) => {
-                            self.commit(before, effects).await.map(|()| outcomes)
-                        }
-                    }
-                } else {
-                    Err(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
-                };
-                let _ = reply.send(result);
-            }
-            Command::Complete { reply } => {
-                let before = self.live.clone();
-                let result = match self.live.complete(now) {
-                    Err(e) => Err(e.into()),
-                    Ok(effects) => self
-                        .commit(before, effects)
-                        .await
-                        .map(|()| self.live.room().clone()),
-                };
-                let _ = reply.send(result);
-            }
-            Command::SetRules {
-                participant,
-                rules,
-                reply,
-            } => {
-                let before = self.live.clone();
-                let result = match self.live.set_subscribe_rules(now, participant, rules) {
-                    Err(e) => Err(e.into()),
-                    Ok(effects) => self.commit(before, effects).await.and_then(|()| {
-                        self.live
-                            .subscribe_rules(participant)
-                            .ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound))
-                    }),
-                };
-                let _ = reply.send(result);
-            }
-            Command::SetRecordingRules { rules, reply } => {
-                let before = self.live.clone();
-                let result = match self
-                    .live
-                    .set_recording_rules(now, rules, self.deps.ids.as_ref())
-                {
-                    Err(e) => Err(e.into()),
-                    Ok(effects) => self.commit(before, effects).await.map(|()| {
-                        (
-                            self.live.recording_rules().to_vec(),
-                            self.live.recording_rules_updated(),
-                        )
-                    }),
-                };
-                let _ = reply.send(result);
-            }
-            Command::Inspect { reply } => {
-                let sids: Vec<ParticipantSid> = self.live.participant_sids().collect();
-                let participants = sids.iter().filter_map(|p| self.live.view(*p)).collect();
-                let subscriptions = sids
-                    .iter()
-                    .filter_map(|p| Some((*p, self.live.subscriptions(*p)?)))
-                    .collect();
-                let rules = sids
-                    .iter()
-                    .filter_map(|p| Some((*p, self.live.subscribe_rules(*p)?)))
-                    .collect();
-                let _ = reply.send(RoomSnapshot {
-                    room: self.live.room().clone(),
-                    participants,
-                    subscriptions,
-                    rules,
-                });
-            }
+    /// A participant's new session takes over (`sync`), on the committed state.
+    async fn resume(
+        &mut self,
+        participant: ParticipantSid,
+        session: SessionLink,
+    ) -> Result<Joined, HubError> {
+        let mut batch = Batch::new(self.live.clone());
+        let effects = self.live.reattach(participant)?;
+        self.push(&mut batch, effects, Box::new(|_| {}));
+        self.flush(batch).await?;
+        // The participant keeps the memory of its first session across reconnections.
+        let memory = Some(Arc::clone(
+            self.memories
+                .entry(participant)
+                .or_insert_with(|| Arc::clone(&session.memory)),
+        ));
+        self.sessions.insert(participant, session);
+        let p = self
+            .deps
+            .store
+            .participant(participant)
+            .await?
+            .ok_or(HubError::Domain(vroom_domain::Error::ParticipantNotFound))?;
+        Ok(Joined {
+            memory,
+            ..self.joined(p)
+        })
+    }
+
+    fn snapshot(&self) -> RoomSnapshot {
+        let sids: Vec<ParticipantSid> = self.live.participant_sids().collect();
+        let participants = sids.iter().filter_map(|p| self.live.view(*p)).collect();
+        let subscriptions = sids
+            .iter()
+            .filter_map(|p| Some((*p, self.live.subscriptions(*p)?)))
+            .collect();
+        let rules = sids
+            .iter()
+            .filter_map(|p| Some((*p, self.live.subscribe_rules(*p)?)))
+            .collect();
+        RoomSnapshot {
+            room: self.live.room().clone(),
+            participants,
+            subscriptions,
+            rules,
         }
     }
 
@@ -538,9 +409,10 @@ impl RoomActor {
 
     async fn on_timer(&mut self) {
         let now = self.deps.clock.now();
-        let before = self.live.clone();
+        let mut batch = Batch::new(self.live.clone());
         let effects = self.live.handle_timeout(now);
-        self.retry_at = match self.commit(before, effects).await {
+        self.push(&mut batch, effects, Box::new(|_| {}));
+        self.retry_at = match self.flush(batch).await {
             Ok(()) => None,
             Err(_) => Some(now + Span::from_secs(1)),
         };
@@ -576,16 +448,17 @@ impl RoomActor {
         self.memories.clear();
     }
 
-    /// The server is stopping: everyone still here leaves now, so their records get a true end time.
-    /// The room itself stays in progress and comes back at the next start.
+    /// The server is stopping: everyone still here leaves now, in one commit, so their records
+    /// get a true end time. The room itself stays in progress and comes back at the next start.
     async fn stop(&mut self) {
         let now = self.deps.clock.now();
         let sids: Vec<ParticipantSid> = self.live.participant_sids().collect();
+        let mut batch = Batch::new(self.live.clone());
         for sid in sids {
-            let before = self.live.clone();
             if let Ok((_, effects)) = self.live.leave(now, sid, EndReason::ServerStopped) {
-                let _ = self.commit(before, effects).await;
+                self.push(&mut batch, effects, Box::new(|_| {}));
             }
         }
+        let _ = self.flush(batch).await;
     }
 }

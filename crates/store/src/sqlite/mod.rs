@@ -6,9 +6,11 @@
 //! keys on, and a busy timeout so concurrent writers queue instead of failing.
 
 mod accounts;
+mod changes;
 mod read;
 mod recordings;
 mod rows;
+mod write;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,7 +21,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Row};
 use vroom_domain::event::StatusEvent;
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
@@ -34,6 +36,8 @@ use crate::{
     RecordingFilter, RoomFilter, Store, StoreError, StoreResult, WebhookBacklog,
 };
 use crate::{cluster, lists};
+use changes::{Check, apply_on, lease_args, plan};
+use rows::{Stmt, Val};
 
 // The cluster statements (`crate::cluster`), as SQLite takes them.
 const SQL_ACQUIRE: &str = cluster::ACQUIRE_LEASE;
@@ -54,6 +58,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The REST-facing reads of a file database, inline (see `read.rs`).
     readers: Option<Arc<read::Readers>>,
+    /// The writes of the hot paths to a file database, group-committed (see `write.rs`).
+    writer: Option<Arc<write::Writer>>,
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -122,12 +128,19 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        let readers = if max_connections > 1 {
-            Some(Arc::new(read::Readers::open(options.get_filename())?))
+        let (readers, writer) = if max_connections > 1 {
+            (
+                Some(Arc::new(read::Readers::open(options.get_filename())?)),
+                Some(Arc::new(write::Writer::start(options.get_filename())?)),
+            )
         } else {
-            None
+            (None, None)
         };
-        Ok(Self { pool, readers })
+        Ok(Self {
+            pool,
+            readers,
+            writer,
+        })
     }
 
     /// Runs a planned list on whichever connections serve reads.
@@ -169,41 +182,25 @@ impl SqliteStore {
         Ok(plan.page(items, found.len()))
     }
 
-    async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> StoreResult<()> {
-        match change {
-            Change::Fence(lease) => {
-                let done = sqlx::query(SQL_FENCE)
-                    .bind(lease.room.to_string())
-                    .bind(&lease.node)
-                    .bind(lease.token)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 1 {
-                    Ok(())
-                } else {
-                    Err(StoreError::LeaseLost)
-                }
+    /// Runs planned statements through sqlx's pool (an in-memory database).
+    async fn apply_pooled(&self, planned: &[(Stmt, Check)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for (stmt, check) in planned {
+            let mut q = sqlx::query(stmt.sql);
+            for a in &stmt.args {
+                q = match a {
+                    Val::Text(t) => q.bind(t.as_str()),
+                    Val::Int(i) => q.bind(*i),
+                    Val::Null => q.bind(None::<i64>),
+                };
             }
-            Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::UniqueNameTaken
-                } else {
-                    db_err(e)
-                }
-            }),
-            Change::UpdateRoom(room) => rows::update_room(tx, room).await.map_err(db_err),
-            Change::InsertParticipant(p) => rows::insert_participant(tx, p).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::IdentityTaken
-                } else {
-                    db_err(e)
-                }
-            }),
-            Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
-            Change::InsertRecording(r) => recordings::insert(tx, r).await.map_err(db_err),
-            Change::UpdateRecording(r) => recordings::update(tx, r).await.map_err(db_err),
+            match q.execute(&mut *tx).await {
+                Ok(done) => check.rows(done.rows_affected())?,
+                Err(e) if is_unique_violation(&e) => return Err(check.unique(db_err(e))),
+                Err(e) => return Err(db_err(e)),
+            }
         }
+        tx.commit().await.map_err(db_err)
     }
 }
 
@@ -214,14 +211,11 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl Store for SqliteStore {
     async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        for change in changes {
-            Self::apply_change(&mut tx, change).await?;
+        let planned = plan(changes, events);
+        match &self.writer {
+            Some(w) => w.write(move |conn| apply_on(conn, &planned)).await,
+            None => self.apply_pooled(&planned).await,
         }
-        for event in events {
-            rows::insert_event(&mut tx, event).await.map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
     }
 
     async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
@@ -358,6 +352,34 @@ impl Store for SqliteStore {
         until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<PendingWebhook>> {
+        if let Some(w) = &self.writer {
+            let claimant = claimant.to_owned();
+            let (until, now) = (until.millis(), now.millis());
+            let mut claimed = w
+                .write(move |c| {
+                    let mut st = c.prepare_cached(&CLAIM).map_err(write::err)?;
+                    let names: Vec<String> =
+                        st.column_names().into_iter().map(str::to_owned).collect();
+                    let mut rows = st
+                        .query(rusqlite::params![
+                            claimant,
+                            until,
+                            now,
+                            now,
+                            claimant,
+                            i64::from(limit)
+                        ])
+                        .map_err(write::err)?;
+                    let mut claimed = Vec::new();
+                    while let Some(row) = rows.next().map_err(write::err)? {
+                        claimed.push(webhook_from_row(&read::Named::new(row, &names))?);
+                    }
+                    Ok(claimed)
+                })
+                .await?;
+            claimed.sort_by_key(|w| w.id);
+            return Ok(claimed);
+        }
         let found = sqlx::query(&CLAIM)
             .bind(claimant)
             .bind(until.millis())
@@ -400,15 +422,25 @@ impl Store for SqliteStore {
     }
 
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = ?, last_error = NULL,
-               claimed_by = NULL, claimed_until = 0 WHERE id = ?",
-        )
-        .bind(now.millis())
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        const SQL: &str = "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, finished_at = ?, last_error = NULL,
+               claimed_by = NULL, claimed_until = 0 WHERE id = ?";
+        if let Some(w) = &self.writer {
+            let now = now.millis();
+            return w
+                .write(move |c| {
+                    c.prepare_cached(SQL)
+                        .and_then(|mut st| st.execute(rusqlite::params![now, id]))
+                        .map(drop)
+                        .map_err(write::err)
+                })
+                .await;
+        }
+        sqlx::query(SQL)
+            .bind(now.millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -423,18 +455,30 @@ impl Store for SqliteStore {
             Some(t) => ("pending", t.millis(), None),
             None => ("failed", now.millis(), Some(now.millis())),
         };
-        sqlx::query(
-            "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, finished_at = ?,
-               claimed_by = NULL, claimed_until = 0 WHERE id = ?",
-        )
-        .bind(state)
-        .bind(next)
-        .bind(error)
-        .bind(finished)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        const SQL: &str = "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, finished_at = ?,
+               claimed_by = NULL, claimed_until = 0 WHERE id = ?";
+        if let Some(w) = &self.writer {
+            let error = error.to_owned();
+            return w
+                .write(move |c| {
+                    c.prepare_cached(SQL)
+                        .and_then(|mut st| {
+                            st.execute(rusqlite::params![state, next, error, finished, id])
+                        })
+                        .map(drop)
+                        .map_err(write::err)
+                })
+                .await;
+        }
+        sqlx::query(SQL)
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .bind(finished)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -504,6 +548,41 @@ impl Store for SqliteStore {
         now: Timestamp,
         until: Timestamp,
     ) -> StoreResult<Acquired> {
+        if let Some(w) = &self.writer {
+            let (node, address) = (node.to_owned(), address.to_owned());
+            let (until, now) = (until.millis(), now.millis());
+            return w
+                .write(move |c| {
+                    use rusqlite::OptionalExtension;
+                    let room_s = room.to_string();
+                    let token: Option<i64> = c
+                        .prepare_cached(SQL_ACQUIRE)
+                        .and_then(|mut st| {
+                            st.query_row(
+                                rusqlite::params![room_s, node, address, until, now],
+                                |r| r.get(0),
+                            )
+                            .optional()
+                        })
+                        .map_err(write::err)?;
+                    if let Some(token) = token {
+                        return Ok(Acquired::Ours(Lease { room, node, token }));
+                    }
+                    c.prepare_cached(SQL_HOLDER)
+                        .and_then(|mut st| {
+                            st.query_row(rusqlite::params![room_s], |r| {
+                                Ok(LeaseHolder {
+                                    node: r.get(0)?,
+                                    address: r.get(1)?,
+                                    expires_at: Timestamp::from_millis(r.get(2)?),
+                                })
+                            })
+                        })
+                        .map(Acquired::Held)
+                        .map_err(write::err)
+                })
+                .await;
+        }
         let token: Option<i64> = sqlx::query_scalar(SQL_ACQUIRE)
             .bind(room.to_string())
             .bind(node)
@@ -533,6 +612,20 @@ impl Store for SqliteStore {
     }
 
     async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
+        if let Some(w) = &self.writer {
+            let args = lease_args(lease);
+            let until = until.millis();
+            return w
+                .write(move |c| {
+                    c.prepare_cached(SQL_RENEW)
+                        .and_then(|mut st| {
+                            st.execute(rusqlite::params![until, args.0, args.1, args.2])
+                        })
+                        .map(|n| n == 1)
+                        .map_err(write::err)
+                })
+                .await;
+        }
         let done = sqlx::query(SQL_RENEW)
             .bind(until.millis())
             .bind(lease.room.to_string())
@@ -545,6 +638,17 @@ impl Store for SqliteStore {
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
+        if let Some(w) = &self.writer {
+            let args = lease_args(lease);
+            return w
+                .write(move |c| {
+                    c.prepare_cached(SQL_RELEASE)
+                        .and_then(|mut st| st.execute(rusqlite::params![args.0, args.1, args.2]))
+                        .map(drop)
+                        .map_err(write::err)
+                })
+                .await;
+        }
         sqlx::query(SQL_RELEASE)
             .bind(lease.room.to_string())
             .bind(&lease.node)
@@ -583,7 +687,7 @@ mod tests {
         crate::suite::run(&store).await;
     }
 
-    /// Every pooled connection, the ones that write included, syncs each commit to disk.
+    /// Every connection that writes (the writer thread's, and sqlx's pool) syncs each commit to disk.
     #[tokio::test]
     async fn commits_are_synced_to_disk() {
         let dir = tempfile::tempdir().unwrap();
@@ -600,6 +704,15 @@ mod tests {
             assert_eq!(level, 2, "synchronous=FULL");
             held.push(conn);
         }
+        let writer = store.writer.as_ref().expect("a file database has a writer");
+        let level: i64 = writer
+            .write(|c| {
+                c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(write::err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(level, 2, "the writer's connection: synchronous=FULL");
     }
 
     /// A database from before accounts and keys: its one row of credentials becomes the main

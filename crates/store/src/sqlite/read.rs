@@ -9,8 +9,8 @@
 //! The cost of that choice: a read that has to wait for the disk holds its Tokio worker meanwhile.
 //!
 //! The connections are read-only and the database is in WAL mode: a reader sees every transaction
-//! committed before it started, never waits for the writer, and cannot change anything. Writes stay
-//! on sqlx's pool (one transaction per `apply`).
+//! committed before it started, never waits for the writer, and cannot change anything. Writes go
+//! to the writer thread (`write.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,12 @@ pub(super) struct Named<'a, 'r> {
     names: &'a [String],
 }
 
-impl Named<'_, '_> {
+impl<'a, 'r> Named<'a, 'r> {
+    /// `row` of a statement whose columns are `names`.
+    pub(super) fn new(row: &'a rusqlite::Row<'r>, names: &'a [String]) -> Self {
+        Self { row, names }
+    }
+
     fn at(&self, col: &str) -> StoreResult<usize> {
         self.names
             .iter()

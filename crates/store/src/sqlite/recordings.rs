@@ -1,50 +1,43 @@
 //! Writing recording rows (reading them back is shared: `crate::codec`; lists: `crate::lists`).
 
-use sqlx::{Sqlite, Transaction};
 use vroom_domain::recording::Recording;
 
-pub(super) async fn insert(
-    tx: &mut Transaction<'_, Sqlite>,
-    r: &Recording,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO recordings (sid, account_sid, room_sid, participant_sid, track_sid, track_name, kind,
+use super::rows::{Stmt, Val};
+
+pub(super) fn insert(r: &Recording) -> Stmt {
+    Stmt {
+        sql: "INSERT INTO recordings (sid, account_sid, room_sid, participant_sid, track_sid, track_name, kind,
             codec, status, date_created, date_updated, size, duration, media_offset, seq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM recordings))",
-    )
-    .bind(r.sid.to_string())
-    .bind(r.account_sid.to_string())
-    .bind(r.room_sid.to_string())
-    .bind(r.participant_sid.to_string())
-    .bind(r.track_sid.to_string())
-    .bind(&r.track_name)
-    .bind(r.kind.as_str())
-    .bind(r.codec.as_str())
-    .bind(r.status.as_str())
-    .bind(r.date_created.millis())
-    .bind(r.date_updated.millis())
-    .bind(i64::try_from(r.size).unwrap_or(i64::MAX))
-    .bind(r.duration.map(i64::from))
-    .bind(r.offset)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        args: vec![
+            Val::from(r.sid.to_string()),
+            Val::from(r.account_sid.to_string()),
+            Val::from(r.room_sid.to_string()),
+            Val::from(r.participant_sid.to_string()),
+            Val::from(r.track_sid.to_string()),
+            Val::from(r.track_name.as_str()),
+            Val::from(r.kind.as_str()),
+            Val::from(r.codec.as_str()),
+            Val::from(r.status.as_str()),
+            Val::from(r.date_created.millis()),
+            Val::from(r.date_updated.millis()),
+            Val::from(i64::try_from(r.size).unwrap_or(i64::MAX)),
+            Val::from(r.duration.map(i64::from)),
+            Val::from(r.offset),
+        ],
+    }
 }
 
 /// Only what changes after the start: status, size, duration.
-pub(super) async fn update(
-    tx: &mut Transaction<'_, Sqlite>,
-    r: &Recording,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE recordings SET status = ?, date_updated = ?, size = ?, duration = ? WHERE sid = ?",
-    )
-    .bind(r.status.as_str())
-    .bind(r.date_updated.millis())
-    .bind(i64::try_from(r.size).unwrap_or(i64::MAX))
-    .bind(r.duration.map(i64::from))
-    .bind(r.sid.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+pub(super) fn update(r: &Recording) -> Stmt {
+    Stmt {
+        sql: "UPDATE recordings SET status = ?, date_updated = ?, size = ?, duration = ? WHERE sid = ?",
+        args: vec![
+            Val::from(r.status.as_str()),
+            Val::from(r.date_updated.millis()),
+            Val::from(i64::try_from(r.size).unwrap_or(i64::MAX)),
+            Val::from(r.duration.map(i64::from)),
+            Val::from(r.sid.to_string()),
+        ],
+    }
 }

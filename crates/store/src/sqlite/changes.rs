@@ -1,0 +1,86 @@
+//! The statements of one `apply` (a batch of changes and their events) and what their outcomes
+//! mean, for both ways a batch is run: on the writer's connection (`write.rs`) or through sqlx.
+
+use vroom_domain::event::StatusEvent;
+
+use super::rows::{self, Stmt, Val};
+use super::{SQL_FENCE, recordings, write};
+use crate::{Change, Lease, StoreError, StoreResult};
+
+/// What a planned statement's outcome means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Check {
+    /// Nothing beyond success.
+    Done,
+    /// A lease fence: exactly one row, or the lease was lost.
+    Fence,
+    /// A room insert: a unique violation is a taken name.
+    Room,
+    /// A participant insert: a unique violation is a taken identity.
+    Participant,
+}
+
+impl Check {
+    pub(super) fn rows(self, n: u64) -> StoreResult<()> {
+        if self == Self::Fence && n != 1 {
+            Err(StoreError::LeaseLost)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(super) fn unique(self, other: StoreError) -> StoreError {
+        match self {
+            Self::Room => StoreError::UniqueNameTaken,
+            Self::Participant => StoreError::IdentityTaken,
+            Self::Done | Self::Fence => other,
+        }
+    }
+}
+
+/// A lease's room, node and token, as its statements take them.
+pub(super) fn lease_args(lease: &Lease) -> (String, String, i64) {
+    (lease.room.to_string(), lease.node.clone(), lease.token)
+}
+
+/// The statements of one `apply`, in order.
+pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Check)> {
+    let mut planned: Vec<(Stmt, Check)> = changes
+        .iter()
+        .map(|change| match change {
+            Change::Fence(lease) => (
+                Stmt {
+                    sql: SQL_FENCE,
+                    args: vec![
+                        Val::from(lease.room.to_string()),
+                        Val::from(lease.node.as_str()),
+                        Val::from(lease.token),
+                    ],
+                },
+                Check::Fence,
+            ),
+            Change::InsertRoom(room) => (rows::insert_room(room), Check::Room),
+            Change::UpdateRoom(room) => (rows::update_room(room), Check::Done),
+            Change::InsertParticipant(p) => (rows::insert_participant(p), Check::Participant),
+            Change::UpdateParticipant(p) => (rows::update_participant(p), Check::Done),
+            Change::InsertRecording(r) => (recordings::insert(r), Check::Done),
+            Change::UpdateRecording(r) => (recordings::update(r), Check::Done),
+        })
+        .collect();
+    planned.extend(events.iter().map(|e| (rows::insert_event(e), Check::Done)));
+    planned
+}
+
+/// Runs planned statements on the writer's connection, inside its transaction.
+pub(super) fn apply_on(conn: &rusqlite::Connection, planned: &[(Stmt, Check)]) -> StoreResult<()> {
+    for (stmt, check) in planned {
+        match write::run(conn, stmt) {
+            Ok(n) => check.rows(n as u64)?,
+            Err(e) if write::is_unique_violation(&e) => {
+                return Err(check.unique(StoreError::Database(Box::new(e))));
+            }
+            Err(e) => return Err(StoreError::Database(Box::new(e))),
+        }
+    }
+    Ok(())
+}

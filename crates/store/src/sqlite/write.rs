@@ -1,0 +1,238 @@
+//! The write path of a file database: one thread owns the one connection that writes, and commits
+//! the writes queued while it was busy in one transaction (group commit).
+//!
+//! Why: with `synchronous=FULL` every commit waits for the disk, and SQLite has one writer at a
+//! time. One transaction per change made every room task and every REST create queue for a sync
+//! of its own, through sqlx's connection threads (two thread hand-offs per statement), and
+//! concurrent writers on several connections waited for each other in SQLite's busy handler,
+//! which sleeps in steps of milliseconds. Here a caller hands its job to the thread and waits;
+//! the thread takes every job queued (up to [`MOST`]), runs each inside a savepoint of one
+//! transaction (a job that fails is rolled back alone and only its caller hears of it), commits
+//! once, and only then answers every caller. So a change is still on disk before anyone is told,
+//! and one sync serves all the changes that arrived during the previous one.
+//!
+//! Every write of the hot paths comes here (`apply`, the room leases, the outbox's claims and
+//! outcomes), so they never wait for each other in the busy handler; rare writes (accounts, keys,
+//! shared secrets, migrations) stay on sqlx's pool and take the write lock in turn.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+use tokio::sync::oneshot;
+
+use super::rows::{Stmt, Val};
+use crate::{StoreError, StoreResult};
+
+/// Jobs in one transaction at most.
+const MOST: usize = 512;
+
+pub(super) fn err(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(Box::new(e))
+}
+
+/// The same failure, for one more caller.
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::UniqueNameTaken => StoreError::UniqueNameTaken,
+        StoreError::IdentityTaken => StoreError::IdentityTaken,
+        StoreError::UnknownAccount => StoreError::UnknownAccount,
+        StoreError::UnknownCursor => StoreError::UnknownCursor,
+        StoreError::LeaseLost => StoreError::LeaseLost,
+        StoreError::Config(s) => StoreError::Config(s.clone()),
+        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        StoreError::Database(d) => StoreError::Database(d.to_string().into()),
+    }
+}
+
+/// Whether `e` is a UNIQUE or PRIMARY KEY constraint failing.
+pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+impl ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Self::Text(s) => ValueRef::Text(s.as_bytes()),
+            Self::Int(i) => ValueRef::Integer(*i),
+            Self::Null => ValueRef::Null,
+        }))
+    }
+}
+
+/// Runs `stmt` on the writer's connection; the number of rows it changed.
+pub(super) fn run(conn: &Connection, stmt: &Stmt) -> rusqlite::Result<usize> {
+    conn.prepare_cached(stmt.sql)?
+        .execute(rusqlite::params_from_iter(stmt.args.iter()))
+}
+
+/// Work for the writer thread: `run` inside the batch's transaction, `finish` after its commit
+/// (or failure).
+trait Job: Send {
+    fn run(&mut self, conn: &Connection) -> StoreResult<()>;
+    fn finish(self: Box<Self>, outcome: StoreResult<()>);
+}
+
+struct Task<T, F> {
+    work: Option<F>,
+    out: Option<T>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Task<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> StoreResult<()> {
+        // `run` is called once per job.
+        let work = self
+            .work
+            .take()
+            .ok_or(StoreError::Corrupt("job ran twice".into()))?;
+        self.out = Some(work(conn)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, outcome: StoreResult<()>) {
+        let Self { out, reply, .. } = *self;
+        let result =
+            outcome.and_then(|()| out.ok_or_else(|| StoreError::Corrupt("job did not run".into())));
+        // A caller that stopped waiting has nobody to tell.
+        let _ = reply.send(result);
+    }
+}
+
+/// The handle of the writer thread; the thread ends when the last handle is dropped.
+#[derive(Debug)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Opens the writing connection to the (migrated) database at `path` and starts its thread.
+    pub(super) fn start(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        // Per connection: every commit reaches the disk before it returns; foreign keys checked.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("vroom-sqlite-writer".into())
+            .spawn(move || serve(&conn, &rx))
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` in the next transaction; returns its result once that transaction committed.
+    pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let task = Task {
+            work: Some(work),
+            out: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(task))
+            .map_err(|_| StoreError::Database("the database writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Database("the database writer has stopped".into()))?
+    }
+}
+
+fn serve(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MOST {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        commit(conn, jobs);
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(err)
+}
+
+/// Runs `jobs` in one transaction, each in a savepoint of its own when there are several, commits,
+/// then tells each job its outcome.
+fn commit(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        for job in jobs {
+            job.finish(Err(copy(&e)));
+        }
+        return;
+    }
+    let alone = jobs.len() == 1;
+    let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
+    let mut broken = None;
+    for job in &mut jobs {
+        if alone {
+            outcomes.push(job.run(conn));
+            break;
+        }
+        if let Err(e) = exec(conn, "SAVEPOINT job") {
+            broken = Some(e);
+            break;
+        }
+        let outcome = job.run(conn);
+        let undone = if outcome.is_err() {
+            exec(conn, "ROLLBACK TO job")
+        } else {
+            Ok(())
+        };
+        if let Err(e) = undone.and_then(|()| exec(conn, "RELEASE job")) {
+            broken = Some(e);
+            break;
+        }
+        outcomes.push(outcome);
+    }
+    let committed = match broken {
+        Some(e) => Err(e),
+        None if alone && outcomes.iter().any(Result::is_err) => {
+            // The one job failed: nothing of it may stay.
+            let _ = exec(conn, "ROLLBACK");
+            let mut outcomes = outcomes.into_iter();
+            for job in jobs {
+                job.finish(outcomes.next().unwrap_or(Ok(())));
+            }
+            return;
+        }
+        None => exec(conn, "COMMIT"),
+    };
+    if let Err(e) = committed {
+        if !conn.is_autocommit() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        tracing::error!(error = %e, jobs = jobs.len(), "could not commit a batch of writes");
+        for job in jobs {
+            job.finish(Err(copy(&e)));
+        }
+        return;
+    }
+    let mut outcomes = outcomes.into_iter();
+    for job in jobs {
+        // Every job ran (the loop stops early only when broken, handled above).
+        job.finish(outcomes.next().unwrap_or(Ok(())));
+    }
+}
