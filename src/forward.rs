@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 pub use vroom_api::OWNER_HEADER;
 
 /// Marks a request one node relayed to another.
-pub const RELAYED_HEADER: &str = "x-vroom-relayed";
+pub use vroom_signaling::RELAYED_HEADER;
 
 /// Bodies kept for relaying at most (REST bodies are forms, far smaller).
 const MAX_BODY: usize = 1 << 20;

@@ -15,14 +15,14 @@ use vroom_testkit::SignalClient;
 use crate::common::{spawn_vroom_with, test_credentials, token_for};
 
 /// REST on one node.
-struct Node {
-    port: u16,
+pub(crate) struct Node {
+    pub(crate) port: u16,
     creds: StoredCredentials,
     http: reqwest::Client,
 }
 
 impl Node {
-    fn new(port: u16, creds: &StoredCredentials) -> Self {
+    pub(crate) fn new(port: u16, creds: &StoredCredentials) -> Self {
         Self {
             port,
             creds: creds.clone(),
@@ -30,11 +30,11 @@ impl Node {
         }
     }
 
-    fn ws(&self) -> String {
+    pub(crate) fn ws(&self) -> String {
         format!("ws://127.0.0.1:{}/signaling", self.port)
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -55,18 +55,18 @@ impl Node {
         (status, r.json().await.expect("a JSON body"))
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, &[]).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, form).await
     }
 }
 
 /// Two distinct free ports: both bound at once, then released (two `free_port` calls in a row
 /// may hand out the same port, and the second node would then not start).
-fn two_ports() -> (u16, u16) {
+pub(crate) fn two_ports() -> (u16, u16) {
     let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let (a, b) = (bind(), bind());
     (
@@ -76,13 +76,13 @@ fn two_ports() -> (u16, u16) {
 }
 
 /// A vroom process on `port` and `db`, announcing its address to the other nodes.
-async fn node(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
+pub(crate) async fn node(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
     let url = format!("http://127.0.0.1:{port}");
     spawn_vroom_with(port, db, creds, &["--public-url", &url]).await
 }
 
 /// Polls `check` every 100 ms for up to `secs` seconds.
-async fn within<F, Fut>(secs: u64, what: &str, mut check: F)
+pub(crate) async fn within<F, Fut>(secs: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod cluster;
+mod cluster_relay;
 mod common;
 mod conformance;
 mod console;

@@ -766,17 +766,26 @@ impl Hub {
     /// A client that lost its connection came back (`sync`) on a new session.
     ///
     /// # Errors
-    /// `ParticipantNotFound` if it was disconnected meanwhile.
+    /// `ParticipantNotFound` if it was disconnected meanwhile; `Elsewhere` when another node runs
+    /// the room.
     pub async fn resume(
         &self,
         room: RoomSid,
         participant: ParticipantSid,
         session: SessionLink,
     ) -> Result<Joined, HubError> {
-        let task = self
-            .task_of(room)
-            .await
-            .map_err(|_| vroom_domain::Error::ParticipantNotFound)?;
+        let task = match self.registered(room) {
+            Some(task) => task,
+            // Not run here: `Elsewhere` if another node runs it (signaling relays the session
+            // there); if nobody does, this node takes it over, which closes the participant.
+            None => {
+                let found = match self.deps.store.room(room).await? {
+                    Some(record) => self.task(&record).await?,
+                    None => None,
+                };
+                found.ok_or(vroom_domain::Error::ParticipantNotFound)?
+            }
+        };
         task.ask(|reply| Command::Resume {
             participant,
             session,

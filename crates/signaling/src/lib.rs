@@ -5,7 +5,8 @@
 //! - [`rsp`]: room signaling protocol v2 messages, parsed and built;
 //! - [`token`]: access tokens (verify, and mint for the CLI and tests);
 //! - `resume`: the session key a client presents to resume after a dropped connection;
-//! - `conn`: one task per WebSocket, driving the protocol against the rooms hub.
+//! - `conn`: one task per WebSocket, driving the protocol against the rooms hub, or relaying it to
+//!   the node that runs its room (`conn/relay.rs`).
 //!
 //! # Contracts
 //! - Only this crate knows RSP message shapes.
@@ -125,6 +126,10 @@ impl Signaling {
     }
 }
 
+/// Marks a request one node relays to another (REST, and the WebSocket of a signaling connection
+/// whose room another node runs); a relayed request is never relayed again.
+pub const RELAYED_HEADER: &str = "x-vroom-relayed";
+
 /// The WebSocket read buffer of one signaling connection.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
@@ -175,6 +180,7 @@ async fn upgrade(
 ) -> Response {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let region = asked_region(query.as_deref(), host);
+    let relayed = headers.contains_key(RELAYED_HEADER);
     let max = signaling.config.max_frame_bytes;
     // No subprotocol is selected: twilio-video.js offers none, and a browser fails the handshake if
     // the server picks one.
@@ -188,7 +194,7 @@ async fn upgrade(
         .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let tracker = signaling.tracker.clone();
-            tracker.track_future(conn::run(socket, signaling, region))
+            tracker.track_future(conn::run(socket, signaling, region, relayed))
         })
 }
 

@@ -7,7 +7,7 @@ use vroom_domain::participant::ParticipantStatus;
 use vroom_domain::sid::RoomSid;
 use vroom_rooms::{JoinRequest, Joined, SessionLink, SessionMemory};
 
-use super::{Conn, Counters, Flow, Live, Phase, hub_error};
+use super::{Conn, Counters, Flow, Live, Phase};
 use crate::pcs;
 use crate::rsp::{
     self, Connected, LocalParticipant, LocalParticipantAck, Published, PublishedEntry, Recording,
@@ -181,10 +181,7 @@ impl Conn {
             .await
         {
             Ok(j) => j,
-            Err(e) => {
-                let (code, message) = hub_error(&e);
-                return self.end_with_error(code, message).await;
-            }
+            Err(e) => return self.refused(e).await,
         };
         let Joined {
             room,
@@ -300,10 +297,7 @@ impl Conn {
             .await
         {
             Ok(j) => j,
-            Err(e) => {
-                let (code, message) = hub_error(&e);
-                return self.end_with_error(code, message).await;
-            }
+            Err(e) => return self.refused(e).await,
         };
         let counters = joined
             .memory

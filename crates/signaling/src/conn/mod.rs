@@ -23,6 +23,7 @@ mod budget;
 mod ice;
 mod join;
 mod media;
+mod relay;
 
 use crate::rsp::{
     self, ClientMessage, Disconnected, ErrorMessage, Iced, LocalTrack, Published, PublishedEntry,
@@ -110,6 +111,18 @@ enum Phase {
 enum Flow {
     Continue,
     Close(u16, &'static str),
+    /// The room is another node's: from now on this connection only relays to it.
+    Relay(Box<relay::Upstream>),
+}
+
+/// How the connection loop ended.
+enum Exit {
+    /// The client's connection closed or broke.
+    Gone,
+    /// This side closes, with a code and reason.
+    Close(u16, &'static str),
+    /// Relay to the node that runs the room.
+    Relay(Box<relay::Upstream>),
 }
 
 struct Conn {
@@ -136,6 +149,11 @@ struct Conn {
     updates: budget::Budget,
     /// The TURN username handed out in `iced`, until the room it is for is known.
     turn_user: Option<String>,
+    /// Whether another node relays this connection (then it is never relayed again).
+    relayed: bool,
+    /// The client's `connect` or `sync`, kept as sent until it is answered, to pass it on to the
+    /// node that runs the room.
+    first: Option<serde_json::Value>,
 }
 
 /// Counts an open connection in `vroom_signaling_connections` for as long as it lives.
@@ -170,7 +188,12 @@ fn message_kind(m: &ClientMessage) -> &'static str {
     }
 }
 
-pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>, region: &'static str) {
+pub(crate) async fn run(
+    socket: WebSocket,
+    sig: Arc<Signaling>,
+    region: &'static str,
+    relayed: bool,
+) {
     let _open = Open::new();
     let now = sig.hub.clock().now();
     let (notices_tx, notices_rx) = mpsc::unbounded_channel();
@@ -194,6 +217,8 @@ pub(crate) async fn run(socket: WebSocket, sig: Arc<Signaling>, region: &'static
         frames: budget::Budget::new(sig_rates.0, now),
         updates: budget::Budget::new(sig_rates.1, now),
         turn_user: None,
+        relayed,
+        first: None,
     };
     conn.serve().await;
 }
@@ -203,8 +228,8 @@ fn hub_error(e: &HubError) -> (u32, String) {
         HubError::Domain(d) => (d.code(), d.to_string()),
         HubError::RoomGone => (53118, "Room completed".to_owned()),
         HubError::Store(_) => (53104, "Unable to connect to Room".to_owned()),
-        // The room is run by another node (this one does not relay signaling yet): the client
-        // may try again, through a load balancer likely on another node.
+        // The room is run by another node that could not be relayed to (no address, not
+        // reachable, or this connection is itself a relay): the client may try again.
         HubError::Elsewhere { .. } => (
             53104,
             "Unable to connect to Room: it is served by another node".to_owned(),
@@ -233,7 +258,7 @@ impl Conn {
     }
 
     async fn serve(mut self) {
-        let flow = loop {
+        let exit = loop {
             let deadline = self.deadline();
             let clock = std::sync::Arc::clone(self.sig.hub.clock());
             let flow = tokio::select! {
@@ -253,7 +278,7 @@ impl Conn {
                     Some(Err(e)) if too_big(&e) => {
                         Flow::Close(CLOSE_TOO_BIG, "message too big")
                     }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break Exit::Gone,
                 },
                 Some(notice) = self.notices_rx.recv() => self.on_notice(notice).await,
                 Some(signal) = self.media_rx.recv() => self.on_media(signal).await,
@@ -264,8 +289,19 @@ impl Conn {
                     Flow::Close(CLOSE_SERVER_STOPPING, "server stopping")
                 }
             };
-            if let Flow::Close(code, reason) = flow {
-                break Some((code, reason));
+            match flow {
+                Flow::Continue => {}
+                Flow::Close(code, reason) => break Exit::Close(code, reason),
+                Flow::Relay(up) => break Exit::Relay(up),
+            }
+        };
+        let flow = match exit {
+            Exit::Gone => None,
+            Exit::Close(code, reason) => Some((code, reason)),
+            Exit::Relay(up) => {
+                // Never live here: nothing to detach.
+                relay::pipe(self.socket, *up, &self.sig).await;
+                return;
             }
         };
         // A live participant whose connection ended without a goodbye may come back with `sync`.
@@ -417,6 +453,14 @@ impl Conn {
     }
 
     async fn on_message(&mut self, body: serde_json::Value) -> Flow {
+        if matches!(self.phase, Phase::AwaitConnect)
+            && matches!(
+                body.get("type").and_then(serde_json::Value::as_str),
+                Some("connect" | "sync")
+            )
+        {
+            self.first = Some(body.clone());
+        }
         let message = match rsp::parse(body) {
             Ok(m) => m,
             Err(e) => {
@@ -425,6 +469,14 @@ impl Conn {
             }
         };
         received(message_kind(&message));
+        let flow = self.on_parsed(message).await;
+        if !matches!(self.phase, Phase::AwaitConnect) {
+            self.first = None;
+        }
+        flow
+    }
+
+    async fn on_parsed(&mut self, message: ClientMessage) -> Flow {
         match (&self.phase, message) {
             (Phase::Ending { .. }, _) => Flow::Continue,
             (_, ClientMessage::Unknown(kind)) => {
