@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod cluster_relay;
+mod cluster_three;
 mod common;
 mod conformance;
 mod console;
