@@ -2,7 +2,9 @@
 //! UDP, TCP and TLS (a certificate made for the test): a fresh credential allocates a relay that
 //! reaches the media server (a socket standing in for it) both ways; the relay neither sends to nor
 //! hears from anyone else; a credential stops working once the server's clock passes its expiry,
-//! and a revoked one at once (its relay closed); forged ones never work.
+//! and a revoked one at once (its relay closed); forged ones never work. A relay allocated over TCP
+//! or TLS closes with its client's connection; a renewed TLS certificate is served from the next
+//! connection on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,21 +81,59 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Conn for StreamSocket<S> {
     }
 }
 
+/// Closing a client's connection the way a network drop or a closed tab does: no Refresh with
+/// lifetime 0 first, only the end of the stream.
+#[async_trait]
+trait HangUp: Send + Sync {
+    async fn hang_up(&self);
+}
+
+#[async_trait]
+impl<S: AsyncRead + AsyncWrite + Send + 'static> HangUp for StreamSocket<S> {
+    async fn hang_up(&self) {
+        let _ = self.write.lock().await.shutdown().await;
+    }
+}
+
+type StreamParts = (Arc<dyn Conn + Send + Sync>, Arc<dyn HangUp>);
+
 fn stream_socket<S: AsyncRead + AsyncWrite + Send + 'static>(
     stream: S,
     server: SocketAddr,
     local: SocketAddr,
-) -> Arc<dyn Conn + Send + Sync> {
+) -> StreamParts {
     let (read, write) = tokio::io::split(stream);
-    Arc::new(StreamSocket {
+    let socket = Arc::new(StreamSocket {
         read: tokio::sync::Mutex::new(read),
         write: tokio::sync::Mutex::new(write),
         server,
         local,
-    })
+    });
+    (Arc::clone(&socket) as Arc<dyn Conn + Send + Sync>, socket)
 }
 
-/// A self-signed certificate for `localhost`, written as PEM files in `dir`; and its DER.
+/// A TLS connection to `server` trusting only the certificate `trust` (DER).
+async fn tls_connect(
+    server: SocketAddr,
+    trust: &[u8],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(server).await?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trust.to_vec().into()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files in `dir` (over any there); and
+/// its DER.
 fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let pem = |label: &str, der: &[u8]| {
@@ -123,7 +163,8 @@ struct Setup {
     /// The test certificate (DER), which the TLS client trusts.
     cert: Vec<u8>,
     stop: CancellationToken,
-    _dir: tempfile::TempDir,
+    /// Where the certificate files are.
+    dir: tempfile::TempDir,
 }
 
 async fn setup() -> Setup {
@@ -161,7 +202,7 @@ async fn setup() -> Setup {
         stranger,
         cert,
         stop,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -172,31 +213,38 @@ impl Setup {
 
     /// A TURN client reaching the server over `transport`.
     async fn client(&self, transport: TurnTransport, username: String, password: String) -> Client {
+        self.client_and_hang_up(transport, username, password)
+            .await
+            .0
+    }
+
+    /// A TURN client reaching the server over `transport`, and for TCP and TLS what closes its
+    /// connection.
+    async fn client_and_hang_up(
+        &self,
+        transport: TurnTransport,
+        username: String,
+        password: String,
+    ) -> (Client, Option<Arc<dyn HangUp>>) {
         let server = self.turn.addr_of(transport).unwrap();
-        let conn: Arc<dyn Conn + Send + Sync> = match transport {
-            TurnTransport::Udp => Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
+        let (conn, hang_up): (Arc<dyn Conn + Send + Sync>, _) = match transport {
+            TurnTransport::Udp => (
+                Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
+                None,
+            ),
             TurnTransport::Tcp => {
                 let tcp = TcpStream::connect(server).await.unwrap();
                 let local = tcp.local_addr().unwrap();
-                stream_socket(tcp, server, local)
+                let (conn, hang_up) = stream_socket(tcp, server, local);
+                (conn, Some(hang_up))
             }
             TurnTransport::Tls => {
-                let tcp = TcpStream::connect(server).await.unwrap();
-                let local = tcp.local_addr().unwrap();
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(self.cert.clone().into()).unwrap();
-                let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-                let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-                    .connect("localhost".try_into().unwrap(), tcp)
+                let tls = tls_connect(server, &self.cert)
                     .await
                     .expect("the TLS handshake succeeds with the configured certificate");
-                stream_socket(tls, server, local)
+                let local = tls.get_ref().0.local_addr().unwrap();
+                let (conn, hang_up) = stream_socket(tls, server, local);
+                (conn, Some(hang_up))
             }
         };
         let client = Client::new(ClientConfig {
@@ -213,7 +261,7 @@ impl Setup {
         .await
         .unwrap();
         client.listen().await.unwrap();
-        client
+        (client, hang_up)
     }
 
     /// A relay over `transport` reaches the media server both ways, and no one else.
@@ -371,5 +419,109 @@ async fn a_credential_is_refused_once_the_clock_passes_its_expiry_or_it_is_revok
     }
     assert!(closed, "the revoked credential's relay was closed");
     assert_eq!(s.turn.refused()[1], ("revoked", 1));
+    s.stop.cancel();
+}
+
+/// Polls `check` for up to 10 s.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
+
+#[tokio::test]
+async fn a_relay_closes_with_its_clients_tcp_or_tls_connection() {
+    let s = setup().await;
+    // One credential for every relay, as a browser allocates over each TURN URL it was given.
+    let (user, pass) = s.turn.issuer().credential("frank", s.now());
+    let udp = s
+        .client(TurnTransport::Udp, user.clone(), pass.clone())
+        .await;
+    let udp_relay = udp.allocate().await.expect("a relay over UDP");
+    for transport in [TurnTransport::Tcp, TurnTransport::Tls] {
+        let (client, hang_up) = s
+            .client_and_hang_up(transport, user.clone(), pass.clone())
+            .await;
+        let relay = client.allocate().await.expect("a relay");
+        let port = relay.local_addr().unwrap().port();
+        assert_eq!(s.turn.relays_over(transport), 1, "{transport:?}");
+        // The connection ends without a deallocation (the client is kept, never closed).
+        hang_up.expect("a stream client").hang_up().await;
+        eventually(
+            &format!("the {transport:?} relay is counted closed"),
+            || s.turn.relays_over(transport) == 0,
+        )
+        .await;
+        // Its socket is gone: the port can be bound again.
+        eventually(
+            &format!("the {transport:?} relay's port {port} is free"),
+            || std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok(),
+        )
+        .await;
+        drop(client);
+    }
+    // The relay of the same credential over UDP has no connection to lose: it stays, and relays.
+    assert_eq!(s.turn.relays_over(TurnTransport::Udp), 1);
+    let media_addr = s.media.local_addr().unwrap();
+    udp_relay.send_to(b"still here", media_addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let (n, relay_local) = s.media.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"still here");
+    s.media.send_to(b"and back", relay_local).await.unwrap();
+    let (n, _) = udp_relay.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"and back");
+    let _ = udp.close().await;
+    s.stop.cancel();
+}
+
+#[tokio::test]
+async fn a_renewed_tls_certificate_is_served_from_the_next_connection_on() {
+    let s = setup().await;
+    let server = s.turn.addr_of(TurnTransport::Tls).unwrap();
+    let first = tls_connect(server, &s.cert)
+        .await
+        .expect("the first certificate is served");
+    // The files are replaced (a renewal): a new key pair, the same paths.
+    let (_, key_file, renewed) = certificate(s.dir.path());
+    assert!(
+        tls_connect(server, &s.cert).await.is_err(),
+        "the old certificate is no longer served to new connections"
+    );
+    let tls = tls_connect(server, &renewed)
+        .await
+        .expect("the renewed certificate is served without a restart");
+    drop(tls);
+    // A half-written renewal (a key that does not parse): the last good certificate stays.
+    std::fs::write(&key_file, "-----BEGIN PRIVATE KEY-----\nnot a key\n").unwrap();
+    tls_connect(server, &renewed)
+        .await
+        .expect("a broken renewal leaves the last good certificate in use");
+    // The connection made before the renewal still works: a relay over it.
+    let local = first.get_ref().0.local_addr().unwrap();
+    let (conn, _) = stream_socket(first, server, local);
+    let (user, pass) = s.turn.issuer().credential("gina", s.now());
+    let client = Client::new(ClientConfig {
+        stun_serv_addr: server.to_string(),
+        turn_serv_addr: server.to_string(),
+        username: user,
+        password: pass,
+        realm: "vroom".into(),
+        software: String::new(),
+        rto_in_ms: 0,
+        conn,
+        vnet: None,
+    })
+    .await
+    .unwrap();
+    client.listen().await.unwrap();
+    client
+        .allocate()
+        .await
+        .expect("a connection opened before the renewal keeps working");
+    let _ = client.close().await;
     s.stop.cancel();
 }

@@ -13,6 +13,7 @@
 
 mod credentials;
 mod stream;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +25,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use turn::relay::RelayAddressGenerator;
 use turn::server::Server;
@@ -140,34 +140,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Reads the certificate chain and key for TURN over TLS.
-fn tls_acceptor(tls: &TurnTls) -> std::io::Result<TlsAcceptor> {
-    use tokio_rustls::rustls::ServerConfig as TlsConfig;
-    use tokio_rustls::rustls::crypto::ring;
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let invalid = |what: &str, path: &PathBuf, e: &dyn std::fmt::Display| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("TURN/TLS {what} {}: {e}", path.display()),
-        )
-    };
-    let certs = CertificateDer::pem_file_iter(&tls.cert)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| invalid("certificate", &tls.cert, &e))?;
-    if certs.is_empty() {
-        return Err(invalid("certificate", &tls.cert, &"no CERTIFICATE in it"));
-    }
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| invalid("key", &tls.key, &e))?;
-    let config = TlsConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| invalid("certificate and key", &tls.cert, &e))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
 /// Makes relay sockets that only exchange datagrams with the media server.
 struct MediaOnlyRelays {
     /// The IP relay sockets bind.
@@ -179,6 +151,8 @@ struct MediaOnlyRelays {
     media: Arc<[(SocketAddr, SocketAddr)]>,
     /// How the clients of this listener reach the TURN server.
     transport: TurnTransport,
+    /// The listener's connections, for TCP and TLS: a relay closes with its client's.
+    stream: Option<Arc<StreamConn>>,
     stats: Arc<RelayStats>,
 }
 
@@ -196,6 +170,15 @@ impl RelayAddressGenerator for MediaOnlyRelays {
         if use_ipv4 != self.bind_ip.is_ipv4() {
             return Err(turn::Error::Other("address family not relayed".into()));
         }
+        let gone = match &self.stream {
+            None => None,
+            Some(stream) => {
+                let (_, gone) = stream.current_client().ok_or_else(|| {
+                    turn::Error::Other("the client's connection is closed".into())
+                })?;
+                Some(gone)
+            }
+        };
         let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0))
             .await
             .map_err(|e| turn::Error::Other(e.to_string()))?;
@@ -212,6 +195,9 @@ impl RelayAddressGenerator for MediaOnlyRelays {
         let conn = MediaOnly {
             socket,
             media: Arc::clone(&self.media),
+            gone,
+            port,
+            stats: Arc::clone(&self.stats),
         };
         Ok((Arc::new(conn), SocketAddr::new(self.announce_ip, port)))
     }
@@ -223,6 +209,13 @@ struct MediaOnly {
     socket: UdpSocket,
     /// (as clients know it, as this host reaches it) for each worker.
     media: Arc<[(SocketAddr, SocketAddr)]>,
+    /// For a TCP or TLS client, cancelled when its connection closes. The relay's receive then
+    /// fails, and the crate's packet handler removes the allocation on a failed receive, so the
+    /// relay goes with the connection (the crate sends no close notice that way: it is counted
+    /// here).
+    gone: Option<CancellationToken>,
+    port: u16,
+    stats: Arc<RelayStats>,
 }
 
 fn refused() -> webrtc_util::Error {
@@ -241,7 +234,24 @@ impl Conn for MediaOnly {
 
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         loop {
-            let (n, from) = self.socket.recv_from(buf).await?;
+            let (n, from) = match &self.gone {
+                None => self.socket.recv_from(buf).await?,
+                Some(gone) => tokio::select! {
+                    r = self.socket.recv_from(buf) => r?,
+                    () = gone.cancelled() => {
+                        if let Some(transport) = self.stats.closed(self.port) {
+                            tracing::info!(
+                                transport = transport.as_str(),
+                                relay_port = self.port,
+                                "TURN: relay closed with its client's connection"
+                            );
+                        }
+                        return Err(webrtc_util::Error::Other(
+                            "the TURN client's connection closed".into(),
+                        ));
+                    }
+                },
+            };
             // Anyone else who finds the relay port is not relayed to the client.
             if let Some((public, _)) = self.media.iter().find(|(_, local)| *local == from) {
                 return Ok((n, *public));
@@ -306,7 +316,10 @@ impl Turn {
             None => None,
         };
         let tls = match &config.tls {
-            Some(t) => Some((TcpListener::bind(t.bind).await?, tls_acceptor(t)?)),
+            Some(t) => Some((
+                TcpListener::bind(t.bind).await?,
+                Arc::new(tls::Certificate::load(t)?),
+            )),
             None => None,
         };
         let announce_ip = config
@@ -331,19 +344,22 @@ impl Turn {
             local.ip()
         };
         let stats = Arc::new(RelayStats::default());
-        let relays = |transport| -> Box<dyn RelayAddressGenerator + Send + Sync> {
+        let relays = |transport: TurnTransport,
+                      stream: Option<Arc<StreamConn>>|
+         -> Box<dyn RelayAddressGenerator + Send + Sync> {
             Box::new(MediaOnlyRelays {
                 bind_ip,
                 announce_ip,
                 media: Arc::clone(&media),
                 transport,
+                stream,
                 stats: Arc::clone(&stats),
             })
         };
         let mut addrs = [Some(SocketAddr::new(announce_ip, local.port())), None, None];
         let mut conn_configs = vec![ConnConfig {
             conn: Arc::new(socket),
-            relay_addr_generator: relays(TurnTransport::Udp),
+            relay_addr_generator: relays(TurnTransport::Udp, None),
         }];
         let mut listening = vec![local];
         for (transport, listener, security) in [
@@ -358,8 +374,8 @@ impl Turn {
             addrs[transport.index()] = Some(SocketAddr::new(announce_ip, at.port()));
             let conn = StreamConn::start(listener, security, transport.as_str(), stop.clone())?;
             conn_configs.push(ConnConfig {
-                conn,
-                relay_addr_generator: relays(transport),
+                conn: Arc::clone(&conn) as Arc<dyn Conn + Send + Sync>,
+                relay_addr_generator: relays(transport, Some(conn)),
             });
         }
         let (drop_tx, mut drops) = mpsc::unbounded_channel::<String>();
@@ -384,13 +400,15 @@ impl Turn {
                 tokio::select! {
                     info = closes.recv() => {
                         let Some(info) = info else { return };
-                        let transport = closed.closed(info.relay_addr.port());
-                        tracing::info!(
-                            transport = transport.map_or("?", TurnTransport::as_str),
-                            relay = %info.relay_addr,
-                            user = %info.username,
-                            "TURN: relay closed"
-                        );
+                        // None: counted already, closed with its client's connection.
+                        if let Some(transport) = closed.closed(info.relay_addr.port()) {
+                            tracing::info!(
+                                transport = transport.as_str(),
+                                relay = %info.relay_addr,
+                                user = %info.username,
+                                "TURN: relay closed"
+                            );
+                        }
                     }
                     user = drops.recv() => {
                         let Some(user) = user else { return };

@@ -4,7 +4,14 @@
 //! stream into STUN messages and ChannelData messages (their own lengths say where they end, and
 //! ChannelData is padded to four bytes over streams, §12.5) and queues them for the server; a writer
 //! task writes what the server sends to that address. TLS is rustls terminating the stream before
-//! the same framing.
+//! the same framing (with the certificate as its files are now, `tls`).
+//!
+//! A relay belongs to the connection it was allocated over: when that connection closes, its
+//! relays close too (RFC 8656 §3.1: a TCP client's allocation ends with its connection) rather than
+//! lingering until their lifetime lapses. The crate's relay generator is not told which client it
+//! allocates for, but the server's read loop handles one message at a time, to its end, before it
+//! reads the next: so the sender of the message being handled ([`StreamConn::current_client`]) is
+//! the client an allocation is being made for.
 
 use std::collections::HashMap;
 use std::io;
@@ -16,7 +23,6 @@ use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use webrtc_util::Conn;
 
@@ -37,14 +43,26 @@ const READ_QUEUE: usize = 1024;
 #[derive(Clone)]
 pub(crate) enum Security {
     Plain,
-    Tls(TlsAcceptor),
+    Tls(Arc<super::tls::Certificate>),
 }
+
+/// An open connection, as the server's side of the adapter sees it.
+struct Peer {
+    /// What to write to it.
+    tx: mpsc::Sender<Vec<u8>>,
+    /// Cancelled when it closes.
+    gone: CancellationToken,
+}
+
+type Peers = Arc<Mutex<HashMap<SocketAddr, Peer>>>;
 
 /// A listener of stream connections seen by the TURN server as one datagram socket.
 pub(crate) struct StreamConn {
     local: SocketAddr,
     inbound: tokio::sync::Mutex<mpsc::Receiver<(Vec<u8>, SocketAddr)>>,
-    writers: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
+    writers: Peers,
+    /// The sender of the message the server's read loop is handling.
+    handling: Mutex<Option<SocketAddr>>,
 }
 
 impl StreamConn {
@@ -61,6 +79,7 @@ impl StreamConn {
             local,
             inbound: tokio::sync::Mutex::new(rx),
             writers: Arc::default(),
+            handling: Mutex::new(None),
         });
         tokio::spawn(accept(
             listener,
@@ -72,6 +91,14 @@ impl StreamConn {
         ));
         Ok(conn)
     }
+
+    /// The client whose message the server is handling (and so whose allocation is being made),
+    /// with a token cancelled when its connection closes; `None` if it is already closed.
+    pub(crate) fn current_client(&self) -> Option<(SocketAddr, CancellationToken)> {
+        let client = (*lock(&self.handling))?;
+        let gone = lock(&self.writers).get(&client)?.gone.clone();
+        Some((client, gone))
+    }
 }
 
 async fn accept(
@@ -79,7 +106,7 @@ async fn accept(
     security: Security,
     label: &'static str,
     inbound: mpsc::Sender<(Vec<u8>, SocketAddr)>,
-    writers: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
+    writers: Peers,
     stop: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -109,7 +136,8 @@ async fn accept(
         tokio::spawn(async move {
             match security {
                 Security::Plain => serve(stream, remote, &inbound, &writers, &stop).await,
-                Security::Tls(acceptor) => {
+                Security::Tls(certificate) => {
+                    let acceptor = certificate.acceptor().await;
                     match tokio::time::timeout(FIRST_MESSAGE, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => serve(tls, remote, &inbound, &writers, &stop).await,
                         Ok(Err(e)) => tracing::debug!(error = %e, "TURN: TLS handshake failed"),
@@ -145,12 +173,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     remote: SocketAddr,
     inbound: &mpsc::Sender<(Vec<u8>, SocketAddr)>,
-    writers: &Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    writers: &Mutex<HashMap<SocketAddr, Peer>>,
     stop: &CancellationToken,
 ) {
     let (mut read, write) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    lock(writers).insert(remote, tx);
+    let gone = CancellationToken::new();
+    lock(writers).insert(
+        remote,
+        Peer {
+            tx,
+            gone: gone.clone(),
+        },
+    );
     let writer = async move {
         let mut write = BufWriter::new(write);
         while let Some(data) = rx.recv().await {
@@ -182,6 +217,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         () = stop.cancelled() => {}
     }
     lock(writers).remove(&remote);
+    // Its relays close (MediaOnly watches this).
+    gone.cancel();
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -214,6 +251,7 @@ impl Conn for StreamConn {
             // over UDP either.
             if message.len() <= buf.len() {
                 buf[..message.len()].copy_from_slice(&message);
+                *lock(&self.handling) = Some(from);
                 return Ok((message.len(), from));
             }
         }
@@ -224,7 +262,10 @@ impl Conn for StreamConn {
     }
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
-        let tx = lock(&self.writers).get(&target).cloned().ok_or_else(gone)?;
+        let tx = lock(&self.writers)
+            .get(&target)
+            .map(|p| p.tx.clone())
+            .ok_or_else(gone)?;
         if tx.try_send(buf.to_vec()).is_err() {
             tracing::trace!("TURN: a message dropped (the connection's queue is full)");
         }
