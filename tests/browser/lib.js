@@ -23,6 +23,9 @@ const EVENT_TIMEOUT_MS = 20000;
 const REST_TIMEOUT_MS = 10000;
 const FRAME_CHARS = process.env.VROOM_BROWSER_TRACE ? 100000 : 400;
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+// The hosts of the vroom servers under test (loadServers adds them): netns.js's server is on a
+// veth address, not on loopback.
+const SERVER_HOSTS = new Set();
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -73,11 +76,27 @@ function loadServers() {
     s.baseUrl = s.baseUrl.replace(/\/$/, '');
     // The signaling URL of the server at baseUrl unless told otherwise.
     s.wsUrl = s.wsUrl || `${s.baseUrl.replace(/^http/, 'ws')}/signaling`;
+    SERVER_HOSTS.add(new URL(s.baseUrl).hostname);
+    SERVER_HOSTS.add(new URL(s.wsUrl).hostname);
   }
   return servers;
 }
 
 const CHROMIUM = process.env.VROOM_CHROMIUM || '/usr/bin/chromium';
+
+// CHROMIUM_ARGS, and for servers whose TURN/TLS certificate is a test one (`turnTlsCert`, a PEM
+// file) the flag that makes Chromium accept that certificate's public key, and no other, despite its
+// unknown issuer: --ignore-certificate-errors-spki-list (base64 SHA-256 of the SubjectPublicKeyInfo;
+// honoured with a --user-data-dir, which Playwright always passes).
+function chromiumArgs(servers) {
+  const spkis = Object.values(servers)
+    .filter((s) => s.turnTlsCert)
+    .map((s) => {
+      const key = new crypto.X509Certificate(fs.readFileSync(s.turnTlsCert)).publicKey;
+      return crypto.createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64');
+    });
+  return spkis.length ? CHROMIUM_ARGS.concat([`--ignore-certificate-errors-spki-list=${spkis.join(',')}`]) : CHROMIUM_ARGS;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The scenario context
@@ -365,7 +384,7 @@ function isLocal(url) {
   if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') {
     return true;
   }
-  return LOCAL_HOSTS.has(u.hostname);
+  return LOCAL_HOSTS.has(u.hostname) || SERVER_HOSTS.has(u.hostname);
 }
 
 function isHeartbeat(payload) {
@@ -761,6 +780,37 @@ async function receives(client, sids, who, after = -1) {
   return client.mediaFlows(sids, `receives ${who}'s ${sids.length === 1 ? 'track' : 'tracks'}`);
 }
 
+// The local candidate of every peer connection's selected pair: its type ('host', 'relay', …), its
+// protocol ('udp', 'tcp') and, for a relay, how the browser reaches the TURN server. Read from the
+// RTCPeerConnections twilio-video.js keeps (2.36's internals: room → signaling → peer connection
+// manager).
+function selectedCandidates(client) {
+  return client.page.evaluate(async () => {
+    const room = window.harness.room();
+    const out = [];
+    for (const pcv2 of room._signaling._peerConnectionManager._peerConnections.values()) {
+      const report = await pcv2._peerConnection.getStats();
+      const stats = [];
+      report.forEach((s) => stats.push(s));
+      const byId = new Map(stats.map((s) => [s.id, s]));
+      for (const t of stats.filter((s) => s.type === 'transport' && s.selectedCandidatePairId)) {
+        const pair = byId.get(t.selectedCandidatePairId);
+        const local = pair && byId.get(pair.localCandidateId);
+        const remote = pair && byId.get(pair.remoteCandidateId);
+        if (local) {
+          out.push({
+            type: local.candidateType,
+            protocol: local.protocol,
+            relayProtocol: local.relayProtocol || null,
+            remote: remote ? `${remote.address}:${remote.port}/${remote.protocol}` : null,
+          });
+        }
+      }
+    }
+    return out;
+  });
+}
+
 // REST: the SIDs of the tracks `participant` is subscribed to, sorted.
 async function restSubscribed(roomSid, participantSid) {
   const r = await rest('GET', `/v1/Rooms/${roomSid}/Participants/${participantSid}/SubscribedTracks`);
@@ -772,6 +822,7 @@ module.exports = {
   CHROMIUM,
   CHROMIUM_ARGS,
   CheckFailed,
+  chromiumArgs,
   Client,
   PagePool,
   EVENT_TIMEOUT_MS,
@@ -790,6 +841,7 @@ module.exports = {
   receives,
   rest,
   restSubscribed,
+  selectedCandidates,
   roomName,
   sidPattern,
   startPageServer,

@@ -40,7 +40,7 @@
 const fs = require('node:fs');
 const { chromium } = require('playwright-core');
 
-const { CHROMIUM, CHROMIUM_ARGS, CheckFailed, PagePool, check, inScenario, loadServers, newRun, startPageServer } = require('./lib');
+const { CHROMIUM, CheckFailed, PagePool, check, chromiumArgs, inScenario, loadServers, newRun, startPageServer } = require('./lib');
 
 const MODULES = ['./scenarios-signaling', './scenarios-media', './scenarios-adaptive', './scenarios-quickstart', './scenarios-console', './scenarios-fidelity', './scenarios-reach', './scenarios-recording'];
 const PARALLEL = Math.max(1, Number(process.env.VROOM_BROWSER_PARALLEL || 2));
@@ -145,7 +145,7 @@ async function main() {
   const pageServer = await startPageServer();
   const pageUrl = `http://127.0.0.1:${pageServer.address().port}`;
   const started = Date.now();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: chromiumArgs(servers) });
   const where = Object.entries(servers).map(([n, s]) => `${n} ${s.baseUrl}`).join(', ');
   console.log(`run.js: ${browser.version()} via playwright-core ${require('playwright-core/package.json').version}; ${wanted.length} scenario(s), ${PARALLEL} at once; vroom: ${where}`);
   let failed;

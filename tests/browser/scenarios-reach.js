@@ -3,29 +3,7 @@
 
 'use strict';
 
-const { AV, Client, check, equal, roomName } = require('./lib');
-
-// The local candidate of every peer connection's selected pair: its type ('host', 'relay', …) and,
-// for a relay, how the browser reaches the TURN server. Read from the RTCPeerConnections
-// twilio-video.js keeps (2.36's internals: room → signaling → peer connection manager).
-function selectedCandidates(client) {
-  return client.page.evaluate(async () => {
-    const room = window.harness.room();
-    const out = [];
-    for (const pcv2 of room._signaling._peerConnectionManager._peerConnections.values()) {
-      const report = await pcv2._peerConnection.getStats();
-      const stats = [];
-      report.forEach((s) => stats.push(s));
-      const byId = new Map(stats.map((s) => [s.id, s]));
-      for (const t of stats.filter((s) => s.type === 'transport' && s.selectedCandidatePairId)) {
-        const pair = byId.get(t.selectedCandidatePairId);
-        const local = pair && byId.get(pair.localCandidateId);
-        if (local) out.push({ type: local.candidateType, relayProtocol: local.relayProtocol || null });
-      }
-    }
-    return out;
-  });
-}
+const { AV, Client, check, equal, roomName, selectedCandidates } = require('./lib');
 
 // Two pages whose apps pass no `iceServers` and allow only relayed candidates
 // (`iceTransportPolicy: 'relay'`): twilio-video.js asks vroom for ICE servers (`ice` → `iced`),
@@ -53,12 +31,13 @@ async function relayed(run, { only, protocol }) {
   for (const [client, label] of [[a, 'A'], [b, 'B']]) {
     if (only) {
       const dropped = await client.page.evaluate(() => window.iceUrlsDropped);
-      const other = protocol === 'tcp' ? 'udp' : 'tcp';
-      check(
-        dropped.some((u) => u.endsWith(`?transport=${other}`)),
-        `${label}: vroom's TURN/${other.toUpperCase()} URL was in iced and kept from the browser`,
-        dropped,
-      );
+      for (const other of ['udp', 'tcp'].filter((p) => p !== protocol)) {
+        check(
+          dropped.some((u) => u.startsWith('turn:') && u.endsWith(`?transport=${other}`)),
+          `${label}: vroom's TURN/${other.toUpperCase()} URL was in iced and kept from the browser`,
+          dropped,
+        );
+      }
     }
     const selected = await selectedCandidates(client);
     check(selected.length > 0, `${label}: a selected candidate pair`, selected);
@@ -79,5 +58,16 @@ module.exports = {
   // The same where only TURN over TCP gets through (a network that blocks UDP).
   async turn_relay_tcp(run) {
     await relayed(run, { only: '^turn:[^?]*\\?transport=tcp$', protocol: 'tcp' });
+  },
+
+  // The same where only TURN over TLS gets through (a network that lets only TLS out). Chromium
+  // checks the TURN server's certificate as it checks a web server's (against the host in the
+  // `turns:` URL); the profile's server has a test certificate for 127.0.0.1, which run.js tells
+  // Chromium to accept by its public key (--ignore-certificate-errors-spki-list: that key only).
+  turn_relay_tls: {
+    server: 'turn_tls',
+    async run(run) {
+      await relayed(run, { only: '^turns:', protocol: 'tls' });
+    },
   },
 };

@@ -50,8 +50,9 @@ pub(crate) struct Served {
 }
 
 enum Running {
-    /// Boxed: a `TestServer` is large, and a few of these live for the whole run.
-    InProcess(Box<TestServer>),
+    /// Boxed: a `TestServer` is large, and a few of these live for the whole run. With what must
+    /// outlive it.
+    InProcess(Box<TestServer>, Box<dyn Send>),
     /// The vroom binary (stopped when dropped) and whatever else must live as long as it.
     Binary(
         #[expect(dead_code, reason = "held only to be dropped when the run ends")] Box<dyn Send>,
@@ -60,10 +61,19 @@ enum Running {
 
 impl Served {
     pub(crate) fn in_process(server: TestServer, extra: Value) -> Self {
+        Self::in_process_keeping(server, extra, Box::new(()))
+    }
+
+    /// [`Served::in_process`], keeping `keep` (files the server reads) until the server stops.
+    pub(crate) fn in_process_keeping(
+        server: TestServer,
+        extra: Value,
+        keep: Box<dyn Send>,
+    ) -> Self {
         let description = describe(&server.base, &server.creds, extra);
         Self {
             description,
-            running: Running::InProcess(Box::new(server)),
+            running: Running::InProcess(Box::new(server), keep),
         }
     }
 
@@ -81,8 +91,9 @@ impl Served {
     }
 
     async fn stop(self) {
-        if let Running::InProcess(server) = self.running {
+        if let Running::InProcess(server, keep) = self.running {
             server.stop().await;
+            drop(keep);
         }
     }
 }
@@ -125,6 +136,8 @@ async fn profile(name: &str) -> Served {
             })
             .await
         }
+        // TURN over TLS too, with a test certificate for 127.0.0.1 (run.js has Chromium accept it).
+        "turn_tls" => crate::turn::with_tls().await,
         "quickstart_cdn" => crate::quickstart::sdk_from_a_cdn().await,
         "quickstart_offline" => crate::quickstart::sdk_in_the_data_folder().await,
         other => panic!(

@@ -46,6 +46,12 @@ pub struct Options {
     pub max_subscriber_bitrate: Option<u64>,
     /// Per-client and per-account limits.
     pub limits: vroom::config::Limits,
+    /// The address every listener binds and announces (HTTP, media UDP and TCP, TURN); default
+    /// 127.0.0.1. netns.rs serves a client in another network namespace on its veth address.
+    pub bind_ip: Option<std::net::IpAddr>,
+    /// TURN over TLS with this certificate chain and key (PEM files); the `turns:` URL names the
+    /// bound address.
+    pub turn_tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for Options {
@@ -59,6 +65,8 @@ impl Default for Options {
             quickstart: Config::default().quickstart,
             max_subscriber_bitrate: None,
             limits: vroom::config::Limits::default(),
+            bind_ip: None,
+            turn_tls: None,
         }
     }
 }
@@ -151,9 +159,30 @@ impl TestServer {
                 .ad_hoc_status_callback
                 .clone()
                 .map(|url| (url, vroom_domain::room::CallbackMethod::Post)),
-            media: Config::default().media.map(|m| vroom_sfu::MediaConfig {
-                max_subscriber_bitrate: options.max_subscriber_bitrate,
-                ..m
+            media: Config::default().media.map(|m| {
+                let on = |addr: std::net::SocketAddr| {
+                    std::net::SocketAddr::new(options.bind_ip.unwrap_or(addr.ip()), addr.port())
+                };
+                vroom_sfu::MediaConfig {
+                    max_subscriber_bitrate: options.max_subscriber_bitrate,
+                    bind: on(m.bind),
+                    tcp_bind: m.tcp_bind.map(on),
+                    turn: m.turn.map(|t| vroom_sfu::TurnConfig {
+                        bind: on(t.bind),
+                        tcp_bind: t.tcp_bind.map(on),
+                        tls: options
+                            .turn_tls
+                            .clone()
+                            .map(|(cert, key)| vroom_sfu::TurnTls {
+                                bind: on(t.bind),
+                                cert,
+                                key,
+                                host: None,
+                            }),
+                        ..t
+                    }),
+                    ..m
+                }
             }),
             quickstart: options.quickstart.clone(),
             limits: options.limits.clone(),
@@ -176,7 +205,10 @@ impl TestServer {
         )
         .await
         .expect("vroom starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let ip = options
+            .bind_ip
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
             .expect("bind port 0");
         let addr = listener.local_addr().expect("a local address");

@@ -18,6 +18,7 @@ mod fidelity;
 mod lifecycle;
 mod limits;
 mod load;
+mod netns;
 mod observe;
 mod operator;
 mod outbound;

@@ -12,7 +12,8 @@ use tokio::net::UdpSocket;
 use turn::client::{Client, ClientConfig};
 use vroom_testkit::{SignalClient, connect_body};
 
-use crate::common::TestServer;
+use crate::browser::Served;
+use crate::common::{Options, TestServer};
 
 /// Opens a signaling connection and asks for ICE servers as twilio-video.js does (an `ice`
 /// message in the hello); returns the connection and `iced`'s `ice_servers`.
@@ -128,4 +129,38 @@ async fn iced_hands_out_turn_except_to_rooms_created_with_enable_turn_false() {
     c.msg(body).await;
     assert_eq!(c.next_msg().await.unwrap()["type"], "connected");
     assert!(allocates(turn, &user, &pass).await);
+}
+
+/// The browser profile `turn_tls`: a server with TURN over TLS on a self-signed certificate for
+/// 127.0.0.1 (the host of its `turns:` URL); the description names the certificate file
+/// (`turnTlsCert`) so run.js can have Chromium accept it.
+pub(crate) async fn with_tls() -> Served {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+        .expect("a test certificate");
+    let cert = dir.path().join("turn.crt");
+    let key = dir.path().join("turn.key");
+    std::fs::write(&cert, pem("CERTIFICATE", made.cert.der())).unwrap();
+    std::fs::write(&key, pem("PRIVATE KEY", &made.signing_key.serialize_der())).unwrap();
+    let server = TestServer::with(Options {
+        turn_tls: Some((cert.clone(), key)),
+        ..Options::default()
+    })
+    .await;
+    Served::in_process_keeping(server, json!({ "turnTlsCert": cert }), Box::new(dir))
+}
+
+/// DER as a PEM block (rcgen is built without its `pem` feature).
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
