@@ -2,6 +2,7 @@
 //! working (set-up, the requests it sends, what it expects back) and the server answers all of it
 //! without an error. Timings are printed, never asserted.
 
+use vroom_load::cross::{CrossArgs, Effect};
 use vroom_load::live::{IdleArgs, JoinArgs, KickArgs};
 use vroom_load::{Pace, RunOptions, Scenario, Target, callbacks::CallbackArgs};
 
@@ -108,6 +109,21 @@ async fn every_load_scenario_runs_without_errors() {
         opts.clone(),
     )
     .await;
+    // One node here: the changes are issued on the room's own node (tests/it/cluster* and
+    // scripts/bench-cluster run it across nodes).
+    for effect in [Effect::Kick, Effect::Complete, Effect::Takeover] {
+        no_errors(
+            &t,
+            Scenario::Cross(CrossArgs {
+                via: s.base.clone(),
+                effect,
+                concurrency: 2,
+                seconds: 0.5,
+            }),
+            opts.clone(),
+        )
+        .await;
+    }
     no_errors(
         &t,
         Scenario::Callbacks(CallbackArgs {

@@ -8,6 +8,8 @@
 //! - `rest`: REST fetch, list and create at a fixed concurrency or rate;
 //! - `live`: joins at a rate into N rooms, idle participants, kicks;
 //! - `callbacks`: a status-callback receiver and the event → callback latency;
+//! - `cross`: a kick, completion or identity takeover issued on one node of a cluster, timed until
+//!   the socket on the room's node learns of it;
 //! - `server`: what `/proc` says about the server process (RSS, CPU), when given its pid;
 //! - `vroom-bare` (src/bin): the bare axum baseline that answers byte-identical bodies.
 //!
@@ -15,6 +17,7 @@
 //! its JSON as the last line of stdout.
 
 pub mod callbacks;
+pub mod cross;
 pub mod http;
 pub mod live;
 pub mod rest;
@@ -74,6 +77,9 @@ pub enum Scenario {
     Kick(live::KickArgs),
     /// Room and participant events → the status callback reaching a receiver this tool runs.
     Callbacks(callbacks::CallbackArgs),
+    /// A kick, completion or identity takeover issued on another node (`--via`) than the one
+    /// running the room → the participant's socket learns of it.
+    Cross(cross::CrossArgs),
 }
 
 impl Scenario {
@@ -88,6 +94,7 @@ impl Scenario {
             Self::Idle(_) => "idle",
             Self::Kick(_) => "kick",
             Self::Callbacks(_) => "callbacks",
+            Self::Cross(_) => "cross",
         }
     }
 }
@@ -124,6 +131,7 @@ pub async fn run(
         Scenario::Idle(a) => live::idle(target, a, opts).await,
         Scenario::Kick(a) => live::kick(target, a, opts).await,
         Scenario::Callbacks(a) => callbacks::run(target, a, opts).await,
+        Scenario::Cross(a) => cross::run(target, a, opts).await,
     }
 }
 
