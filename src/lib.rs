@@ -7,6 +7,7 @@
 //! The seam for tests is [`App::start`] + [`App::serve`]: tests bind `127.0.0.1:0`, pass a temporary
 //! database, a manual clock if they need one, and a shutdown future they control.
 
+pub mod compose;
 pub mod config;
 pub mod console;
 pub mod credentials;
@@ -97,6 +98,7 @@ impl App {
         recordings::recover(store.as_ref(), deps.clock.as_ref(), &config.media_dir)
             .await
             .context("cannot settle the recordings the last run left")?;
+        compose::remove_leftovers(&config.media_dir);
         let outbox = Arc::new(Notify::new());
         let media_stop = CancellationToken::new();
         let media = match &config.media {
@@ -207,6 +209,18 @@ impl App {
             .public_url
             .clone()
             .unwrap_or_else(|| config::derived_public_url(local));
+        let composer_wake = Arc::new(Notify::new());
+        let stop_composer = CancellationToken::new();
+        let composing = tokio::spawn(
+            compose::Composer {
+                node: self.node.clone(),
+                store: Arc::clone(&self.store),
+                clock: Arc::clone(&self.clock),
+                config: compose::ComposerConfig::new(self.config.media_dir.clone()),
+                wake: Arc::clone(&composer_wake),
+            }
+            .run(stop_composer.clone()),
+        );
         let callback_check = self.config.webhooks.block_private.then(|| {
             let check: vroom_api::CallbackCheck = Arc::new(|url: String| {
                 Box::pin(async move {
@@ -228,7 +242,8 @@ impl App {
             .with_media(vroom_api::media::MediaStore::new(
                 self.config.media_dir.clone(),
                 rand::random(),
-            )),
+            ))
+            .with_composer(Arc::clone(&composer_wake)),
         );
         let signaling = Signaling::new(
             self.hub.clone(),
@@ -342,6 +357,9 @@ impl App {
             .shutdown(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .await;
         self.media_stop.cancel();
+        // A composition in progress is cut short: the next start composes it again.
+        stop_composer.cancel();
+        let _ = composing.await;
         // The callbacks of those departures go out now; whatever is not delivered by the deadline
         // stays in the outbox for the next start.
         drain_dispatcher.cancel();

@@ -5,16 +5,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use vroom_domain::composition::{Composition, CompositionHook};
 use vroom_domain::event::StatusEvent;
+use vroom_domain::media_settings::{MediaSettings, SettingsKind};
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
 use vroom_domain::recording::Recording;
 use vroom_domain::room::Room;
-use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RecordingSid, RoomSid};
+use vroom_domain::sid::{
+    AccountSid, ApiKeySid, CompositionHookSid, CompositionSid, ParticipantSid, RecordingSid,
+    RoomSid,
+};
 use vroom_domain::time::Timestamp;
 use vroom_store::{
-    Account, Acquired, ApiKey, Change, Lease, ParticipantFilter, PendingWebhook, RecordingFilter,
-    RoomFilter, Store, StoreResult, WebhookBacklog,
+    Account, Acquired, ApiKey, Change, CompositionFilter, CompositionHookFilter, Lease,
+    ParticipantFilter, PendingWebhook, RecordingFilter, RoomFilter, Store, StoreResult,
+    WebhookBacklog,
 };
 
 /// Times every call of the store it wraps.
@@ -183,5 +189,75 @@ impl Store for MeteredStore {
     }
     async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
         timed("shared_secret", self.0.shared_secret(name, fresh)).await
+    }
+    async fn composition(&self, sid: CompositionSid) -> StoreResult<Option<Composition>> {
+        timed("composition", self.0.composition(sid)).await
+    }
+    async fn list_compositions(
+        &self,
+        account: AccountSid,
+        filter: &CompositionFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Composition>> {
+        timed(
+            "list_compositions",
+            self.0.list_compositions(account, filter, page),
+        )
+        .await
+    }
+    async fn claim_composition(
+        &self,
+        node: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Option<Composition>> {
+        timed(
+            "claim_composition",
+            self.0.claim_composition(node, now, until),
+        )
+        .await
+    }
+    async fn hold_composition(
+        &self,
+        sid: CompositionSid,
+        node: &str,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        timed(
+            "hold_composition",
+            self.0.hold_composition(sid, node, until),
+        )
+        .await
+    }
+    async fn release_compositions(&self, node: &str) -> StoreResult<()> {
+        timed("release_compositions", self.0.release_compositions(node)).await
+    }
+    async fn rooms_for_hooks(&self, limit: u32) -> StoreResult<Vec<(CompositionHookSid, RoomSid)>> {
+        timed("rooms_for_hooks", self.0.rooms_for_hooks(limit)).await
+    }
+    async fn composition_hook(
+        &self,
+        sid: CompositionHookSid,
+    ) -> StoreResult<Option<CompositionHook>> {
+        timed("composition_hook", self.0.composition_hook(sid)).await
+    }
+    async fn list_composition_hooks(
+        &self,
+        account: AccountSid,
+        filter: &CompositionHookFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<CompositionHook>> {
+        timed(
+            "list_composition_hooks",
+            self.0.list_composition_hooks(account, filter, page),
+        )
+        .await
+    }
+    async fn media_settings(
+        &self,
+        account: AccountSid,
+        kind: SettingsKind,
+    ) -> StoreResult<Option<MediaSettings>> {
+        timed("media_settings", self.0.media_settings(account, kind)).await
     }
 }

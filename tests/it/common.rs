@@ -187,7 +187,7 @@ impl TestServer {
             quickstart: options.quickstart.clone(),
             limits: options.limits.clone(),
             // One id per test server, the same across its restarts (like a node of a cluster).
-            node_id: Some(format!("test-{}", dir.path().display())),
+            node_id: Some(format!("test-{}", dir.path().display())), // see `node_id`
             media_dir: dir.path().join("media"),
             ..Config::default()
         };
@@ -285,6 +285,11 @@ impl TestServer {
             self.creds.clone(),
         )
         .await
+    }
+
+    /// The server's node id (the same across its restarts).
+    pub fn node_id(&self) -> String {
+        format!("test-{}", self.dir.path().display())
     }
 
     /// The server's media store.

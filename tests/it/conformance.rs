@@ -77,20 +77,25 @@ const SPEC: &[(&str, &[&str], bool)] = &[
         &["GET"],
         true,
     ),
-    ("/v1/RecordingSettings/Default", &["GET", "POST"], false),
-    ("/v1/Compositions", &["GET", "POST"], false),
+    ("/v1/RecordingSettings/Default", &["GET", "POST"], true),
+    ("/v1/Compositions", &["GET", "POST"], true),
     (
         "/v1/Compositions/CJ00000000000000000000000000000000",
         &["GET", "DELETE"],
-        false,
+        true,
     ),
-    ("/v1/CompositionHooks", &["GET", "POST"], false),
+    (
+        "/v1/Compositions/CJ00000000000000000000000000000000/Media",
+        &["GET"],
+        true,
+    ),
+    ("/v1/CompositionHooks", &["GET", "POST"], true),
     (
         "/v1/CompositionHooks/HK00000000000000000000000000000000",
         &["GET", "DELETE", "POST"],
-        false,
+        true,
     ),
-    ("/v1/CompositionSettings/Default", &["GET", "POST"], false),
+    ("/v1/CompositionSettings/Default", &["GET", "POST"], true),
 ];
 
 fn methods(header: &str) -> BTreeSet<String> {

@@ -8,6 +8,8 @@ mod cluster;
 mod cluster_relay;
 mod cluster_three;
 mod common;
+mod composition_hooks;
+mod compositions;
 mod conformance;
 mod console;
 mod cors;

@@ -399,10 +399,7 @@ async fn unknown_paths_methods_and_unbuilt_operations_answer_twilio_errors() {
     );
     let room = s.create_room(&[]).await;
     let sid = room["sid"].as_str().unwrap();
-    for path in [
-        "/v1/Compositions",
-        &format!("/v1/Rooms/{sid}/Transcriptions"),
-    ] {
+    for path in [&format!("/v1/Rooms/{sid}/Transcriptions")] {
         let (status, body) = s.get(path).await;
         assert_eq!(
             (status, code(&body)),

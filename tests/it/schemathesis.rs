@@ -21,19 +21,6 @@ use crate::external::{require_installed, run_to_end};
 /// The operations of the spec that vroom does not build and answers with 501 (the **no** rows of
 /// docs/compatibility.md), as schemathesis names them.
 const UNBUILT: &[&str] = &[
-    "GET /v1/Compositions",
-    "POST /v1/Compositions",
-    "GET /v1/Compositions/{Sid}",
-    "DELETE /v1/Compositions/{Sid}",
-    "GET /v1/CompositionHooks",
-    "POST /v1/CompositionHooks",
-    "GET /v1/CompositionHooks/{Sid}",
-    "POST /v1/CompositionHooks/{Sid}",
-    "DELETE /v1/CompositionHooks/{Sid}",
-    "GET /v1/CompositionSettings/Default",
-    "POST /v1/CompositionSettings/Default",
-    "GET /v1/RecordingSettings/Default",
-    "POST /v1/RecordingSettings/Default",
     "GET /v1/Rooms/{RoomSid}/Transcriptions",
     "POST /v1/Rooms/{RoomSid}/Transcriptions",
     "GET /v1/Rooms/{RoomSid}/Transcriptions/{Ttid}",

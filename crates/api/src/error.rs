@@ -188,11 +188,24 @@ impl From<vroom_domain::Error> for ApiError {
     }
 }
 
+impl From<vroom_domain::composition::SpecError> for ApiError {
+    fn from(e: vroom_domain::composition::SpecError) -> Self {
+        Self::BadParameter {
+            name: e.param,
+            problem: e.problem,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::UnknownCursor => Self::BadPageToken,
             StoreError::UniqueNameTaken => Self::Rule(vroom_domain::Error::RoomExists),
+            StoreError::HookNameTaken => Self::param(
+                "FriendlyName",
+                "another composition hook of the account has this name",
+            ),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -9,7 +9,9 @@
 //! - `limit`: REST requests per account (429, 20429, `Retry-After`);
 //! - `wire`: the JSON resources; `rooms`, `participants`: handlers;
 //! - `recordings`: track recordings and their `Media` redirect; `media`: the signed media URLs
-//!   and the files they serve.
+//!   and the files they serve; `compositions`: compositions and their `Media`; `layouts`: the
+//!   spec parameters compositions and composition hooks share; `hooks`: composition hooks;
+//!   `settings`: RecordingSettings and CompositionSettings.
 //!
 //! # Contracts
 //! - Only this crate knows Twilio's REST field names and error JSON.
@@ -17,9 +19,12 @@
 //! - Every absolute URL starts with the configured public URL.
 
 mod auth;
+mod compositions;
 mod cors;
 mod error;
 mod form;
+mod hooks;
+mod layouts;
 mod limit;
 pub mod media;
 mod paging;
@@ -27,6 +32,7 @@ mod participants;
 mod recordings;
 mod rooms;
 mod rules;
+mod settings;
 mod tracks;
 pub mod wire;
 
@@ -66,6 +72,8 @@ pub struct ApiState {
     pub(crate) limiter: Option<limit::Limiter>,
     /// The media store (recording files), if the server has one.
     pub media: Option<media::MediaStore>,
+    /// Wakes the composer when a composition is requested (none: it finds jobs on its own time).
+    pub composer: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl ApiState {
@@ -87,7 +95,15 @@ impl ApiState {
             callback_check,
             limiter: rate.map(limit::Limiter::new),
             media: None,
+            composer: None,
         }
+    }
+
+    /// Wakes `composer` whenever a composition is requested.
+    #[must_use]
+    pub fn with_composer(mut self, composer: Arc<tokio::sync::Notify>) -> Self {
+        self.composer = Some(composer);
+        self
     }
 
     /// Serves recording media from `store`.
@@ -195,11 +211,8 @@ async fn method_not_allowed() -> ApiError {
 
 /// The methods Twilio's spec gives a path (`video_v1.openapi.json`).
 #[derive(Clone, Copy)]
-#[allow(clippy::enum_variant_names)]
 enum Spec {
     GetPost,
-    GetDelete,
-    GetPostDelete,
 }
 
 /// A route whose operations vroom does not build: authenticated callers get a deliberate 501 for
@@ -210,8 +223,6 @@ fn unbuilt(what: &'static str, spec: Spec) -> MethodRouter<Arc<ApiState>> {
     let m = MethodRouter::new().get(handler);
     let m = match spec {
         Spec::GetPost => m.post(handler),
-        Spec::GetDelete => m.delete(handler),
-        Spec::GetPostDelete => m.post(handler).delete(handler),
     };
     route(m)
 }
@@ -294,24 +305,31 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/media/{file}", get(media::serve))
         .route(
             "/v1/RecordingSettings/Default",
-            unbuilt("RecordingSettings", Spec::GetPost),
+            route(get(settings::recording).post(settings::set_recording)),
         )
-        .route("/v1/Compositions", unbuilt("Compositions", Spec::GetPost))
+        .route(
+            "/v1/Compositions",
+            route(get(compositions::list).post(compositions::create)),
+        )
         .route(
             "/v1/Compositions/{sid}",
-            unbuilt("Compositions", Spec::GetDelete),
+            route(get(compositions::fetch).delete(compositions::delete)),
+        )
+        .route(
+            "/v1/Compositions/{sid}/Media",
+            route(get(compositions::media)),
         )
         .route(
             "/v1/CompositionHooks",
-            unbuilt("CompositionHooks", Spec::GetPost),
+            route(get(hooks::list).post(hooks::create)),
         )
         .route(
             "/v1/CompositionHooks/{sid}",
-            unbuilt("CompositionHooks", Spec::GetPostDelete),
+            route(get(hooks::fetch).post(hooks::update).delete(hooks::delete)),
         )
         .route(
             "/v1/CompositionSettings/Default",
-            unbuilt("CompositionSettings", Spec::GetPost),
+            route(get(settings::composition).post(settings::set_composition)),
         )
         .fallback(unknown_path)
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))

@@ -1,4 +1,4 @@
-//! The media store as REST sees it: short-lived signed URLs of recording files (what
+//! The media store as REST sees it: short-lived signed URLs of recording and composition files (what
 //! `…/Media` redirects to), serving them, and deleting them. A URL carries its expiry and an
 //! HMAC-SHA256 of the file name and expiry under a key of this process, so it needs no
 //! credentials and stops working after [`URL_TTL_SECS`].
@@ -80,15 +80,18 @@ impl MediaStore {
     }
 }
 
-/// A file name of the media store: a recording SID and its container, nothing that walks paths.
+/// A file name of the media store: a recording SID and its container, or a composition SID and
+/// its format; nothing that walks paths.
 fn valid_name(file: &str) -> bool {
     let Some((stem, ext)) = file.split_once('.') else {
         return false;
     };
-    matches!(ext, "mka" | "mkv")
-        && stem.len() == 34
-        && stem.starts_with("RT")
-        && stem[2..].chars().all(|c| c.is_ascii_hexdigit())
+    let prefix = match ext {
+        "mka" | "mkv" => "RT",
+        "mp4" | "webm" => "CJ",
+        _ => return false,
+    };
+    stem.len() == 34 && stem.starts_with(prefix) && stem[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// `GET /media/{file}?Expires=…&Signature=…`: the file, if the URL is genuine and not expired.
@@ -112,10 +115,11 @@ pub(crate) async fn serve(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(&uri)),
         Err(e) => return Err(ApiError::Internal(format!("cannot read a media file: {e}"))),
     };
-    let kind = if file.ends_with(".mka") {
-        "audio/x-matroska"
-    } else {
-        "video/x-matroska"
+    let kind = match file.rsplit('.').next() {
+        Some("mka") => "audio/x-matroska",
+        Some("mp4") => "video/mp4",
+        Some("webm") => "video/webm",
+        _ => "video/x-matroska",
     };
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, kind)], bytes).into_response())
 }
@@ -152,5 +156,7 @@ mod tests {
         assert!(valid_name(file));
         assert!(!valid_name("../vroom.db"));
         assert!(!valid_name("RT0123456789abcdef0123456789abcdef.db"));
+        assert!(valid_name("CJ0123456789abcdef0123456789abcdef.mp4"));
+        assert!(!valid_name("RT0123456789abcdef0123456789abcdef.mp4"));
     }
 }

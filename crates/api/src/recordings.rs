@@ -371,15 +371,16 @@ fn media_redirect(st: &ApiState, r: &Recording, uri: &Uri) -> ApiResult<Response
         // Twilio answers 404 for media that is not (or no longer) there.
         return Err(not_found(uri));
     }
+    redirect_to_file(st, &r.file_name(), uri)
+}
+
+/// The 302 (and `redirect_to`) to a signed URL of `file` in the media store.
+pub(crate) fn redirect_to_file(st: &ApiState, file: &str, uri: &Uri) -> ApiResult<Response> {
     let Some(media) = &st.media else {
         return Err(not_found(uri));
     };
     let now = st.hub.clock().now();
-    let url = format!(
-        "{}{}",
-        st.public_url,
-        media.signed_path(&r.file_name(), now)
-    );
+    let url = format!("{}{}", st.public_url, media.signed_path(file, now));
     let mut response = (StatusCode::FOUND, Json(json!({ "redirect_to": url }))).into_response();
     if let Ok(v) = url.parse() {
         response.headers_mut().insert(header::LOCATION, v);

@@ -7,6 +7,9 @@
 //! - [`room`], [`participant`], [`track`], [`rules`], [`names`]: records and their validation.
 //! - [`live`]: `LiveRoom`, the sans-IO state machine of a room in progress.
 //! - [`recording`]: track recordings (`Recording`) and what the media server needs to record.
+//! - [`composition`]: compositions, composition hooks and what they compose; [`layout`]: video
+//!   layouts and the plan of one composition; [`media_settings`]: RecordingSettings and
+//!   CompositionSettings.
 //! - [`event`]: status-callback events produced by `LiveRoom`.
 //! - [`page`]: keyset paging requests and results shared by the store and the API.
 //! - [`error`]: `Error`, every broken rule with its Twilio code.
@@ -16,9 +19,12 @@
 //! and an `IdSource`. Nothing here knows HTTP, SQL or JSON.
 #![deny(missing_docs)]
 
+pub mod composition;
 pub mod error;
 pub mod event;
+pub mod layout;
 pub mod live;
+pub mod media_settings;
 pub mod names;
 pub mod page;
 pub mod participant;

@@ -28,6 +28,10 @@ pub enum ParticipantKind {}
 pub enum TrackKind {}
 /// Marker for recording SIDs (`RT…`).
 pub enum RecordingKind {}
+/// Marker for composition SIDs (`CJ…`).
+pub enum CompositionKind {}
+/// Marker for composition hook SIDs (`HK…`).
+pub enum CompositionHookKind {}
 
 impl SidKind for AccountKind {
     const PREFIX: &'static str = "AC";
@@ -53,6 +57,14 @@ impl SidKind for RecordingKind {
     const PREFIX: &'static str = "RT";
     const NOUN: &'static str = "Recording";
 }
+impl SidKind for CompositionKind {
+    const PREFIX: &'static str = "CJ";
+    const NOUN: &'static str = "Composition";
+}
+impl SidKind for CompositionHookKind {
+    const PREFIX: &'static str = "HK";
+    const NOUN: &'static str = "CompositionHook";
+}
 
 /// A SID of kind `K`: 16 random bytes shown as 32 lowercase hex digits after the prefix.
 pub struct Sid<K: SidKind> {
@@ -72,6 +84,10 @@ pub type ParticipantSid = Sid<ParticipantKind>;
 pub type TrackSid = Sid<TrackKind>;
 /// `RT…`
 pub type RecordingSid = Sid<RecordingKind>;
+/// `CJ…`
+pub type CompositionSid = Sid<CompositionKind>;
+/// `HK…`
+pub type CompositionHookSid = Sid<CompositionHookKind>;
 
 /// Why a string is not a SID of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

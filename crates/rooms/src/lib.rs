@@ -523,6 +523,12 @@ impl Hub {
         &self.deps.clock
     }
 
+    /// Where the hub's SIDs come from (also for records made beside it, such as compositions).
+    #[must_use]
+    pub fn ids(&self) -> &dyn IdSource {
+        self.deps.ids.as_ref()
+    }
+
     /// The store the hub writes to.
     #[must_use]
     pub fn store(&self) -> &Arc<dyn Store> {

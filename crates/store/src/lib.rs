@@ -10,7 +10,8 @@
 //! - [`open`]: picks a backend from a database URL;
 //! - [`private`]: keeps the database folder and files to their owner (they hold the secrets);
 //! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests), with
-//!   [`suite_recordings`] for the recordings.
+//!   [`suite_recordings`] for the recordings and [`suite_compositions`] for compositions, hooks
+//!   and media settings; `compositions` (private): their statements, stored JSON and rows.
 //!
 //! # Contracts
 //! - Writes come as one batch of [`Change`]s plus the status-callback events they cause, applied in
@@ -23,22 +24,29 @@
 
 mod cluster;
 mod codec;
+mod compositions;
 mod lists;
 pub mod open;
 pub mod postgres;
 pub mod private;
 pub mod sqlite;
 pub mod suite;
+pub mod suite_compositions;
 pub mod suite_recordings;
 
 use async_trait::async_trait;
+use vroom_domain::composition::{Composition, CompositionHook, CompositionStatus};
 use vroom_domain::event::StatusEvent;
 use vroom_domain::live::Write;
+use vroom_domain::media_settings::{MediaSettings, SettingsKind};
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::recording::{Recording, RecordingStatus};
 use vroom_domain::room::{Room, RoomStatus};
-use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RecordingSid, RoomSid};
+use vroom_domain::sid::{
+    AccountSid, ApiKeySid, CompositionHookSid, CompositionSid, ParticipantSid, RecordingSid,
+    RoomSid,
+};
 use vroom_domain::time::Timestamp;
 use vroom_domain::track::TrackKind;
 
@@ -53,6 +61,12 @@ pub enum StoreError {
     /// A connected participant with this identity is already in the room.
     #[error("a connected participant with this identity is already in the room")]
     IdentityTaken,
+    /// Another composition hook of the account has this friendly name.
+    #[error("a composition hook of the account already has this friendly name")]
+    HookNameTaken,
+    /// The composition hook already made a composition of this room.
+    #[error("the composition hook already composed this room")]
+    AlreadyComposed,
     /// An API key names an account that is not stored.
     #[error("no such account")]
     UnknownAccount,
@@ -95,6 +109,18 @@ pub enum Change {
     InsertRecording(Recording),
     /// A recording whose status, size or duration changed.
     UpdateRecording(Recording),
+    /// A composition that was requested (enqueued).
+    InsertComposition(Composition),
+    /// A composition whose status, figures, attempts or error changed.
+    UpdateComposition(Composition),
+    /// A new composition hook (`HookNameTaken` if its name is another's of the account).
+    InsertCompositionHook(CompositionHook),
+    /// A composition hook whose name, flag or spec changed.
+    UpdateCompositionHook(CompositionHook),
+    /// A composition hook removed.
+    DeleteCompositionHook(CompositionHookSid),
+    /// An account's recording or composition settings, stored or replaced.
+    SaveMediaSettings(MediaSettings),
 }
 
 impl From<Write> for Change {
@@ -147,6 +173,32 @@ pub struct RecordingFilter {
     pub grouping_sids: Vec<String>,
     /// Only audio or only video.
     pub kind: Option<TrackKind>,
+    /// Created at or after.
+    pub created_after: Option<Timestamp>,
+    /// Created strictly before.
+    pub created_before: Option<Timestamp>,
+}
+
+/// Filters of the compositions list. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompositionFilter {
+    /// Only compositions of this room (`RoomSid`).
+    pub room: Option<RoomSid>,
+    /// Only compositions with this status.
+    pub status: Option<CompositionStatus>,
+    /// Created at or after.
+    pub created_after: Option<Timestamp>,
+    /// Created strictly before.
+    pub created_before: Option<Timestamp>,
+}
+
+/// Filters of the composition hooks list. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompositionHookFilter {
+    /// Only enabled (or only disabled) hooks.
+    pub enabled: Option<bool>,
+    /// Only the hook with this friendly name.
+    pub friendly_name: Option<String>,
     /// Created at or after.
     pub created_after: Option<Timestamp>,
     /// Created strictly before.
@@ -399,6 +451,70 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every recording still `processing` (at start, these were left by a stop or crash).
     async fn processing_recordings(&self) -> StoreResult<Vec<Recording>>;
+
+    /// A composition by SID.
+    async fn composition(&self, sid: CompositionSid) -> StoreResult<Option<Composition>>;
+
+    /// One page of an account's compositions.
+    ///
+    /// # Errors
+    /// `UnknownCursor` when the page cursor names no composition.
+    async fn list_compositions(
+        &self,
+        account: AccountSid,
+        filter: &CompositionFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Composition>>;
+
+    /// Claims the oldest composition job that is ready (`enqueued`, or `processing` by a run whose
+    /// claim lapsed; its room ended and none of the room's recordings still processing) for
+    /// `node` until `until`, counting one more attempt. `None` when no job is ready.
+    async fn claim_composition(
+        &self,
+        node: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Option<Composition>>;
+
+    /// Extends `node`'s claim on a job to `until`; `false` when the claim is no longer its own.
+    async fn hold_composition(
+        &self,
+        sid: CompositionSid,
+        node: &str,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Ends every claim `node` holds on unfinished jobs (at its start: runs of its last life died
+    /// with it), so they are claimed again at once.
+    async fn release_compositions(&self, node: &str) -> StoreResult<()>;
+
+    /// Rooms an enabled composition hook should compose and has not yet (ended after the hook was
+    /// created, with recordings), oldest end first, at most `limit`: (hook, room) pairs.
+    async fn rooms_for_hooks(&self, limit: u32) -> StoreResult<Vec<(CompositionHookSid, RoomSid)>>;
+
+    /// A composition hook by SID.
+    async fn composition_hook(
+        &self,
+        sid: CompositionHookSid,
+    ) -> StoreResult<Option<CompositionHook>>;
+
+    /// One page of an account's composition hooks.
+    ///
+    /// # Errors
+    /// `UnknownCursor` when the page cursor names no hook.
+    async fn list_composition_hooks(
+        &self,
+        account: AccountSid,
+        filter: &CompositionHookFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<CompositionHook>>;
+
+    /// An account's recording or composition settings, if it ever set them.
+    async fn media_settings(
+        &self,
+        account: AccountSid,
+        kind: SettingsKind,
+    ) -> StoreResult<Option<MediaSettings>>;
 
     /// Every account, oldest first (then by SID).
     async fn accounts(&self) -> StoreResult<Vec<Account>>;

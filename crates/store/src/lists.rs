@@ -10,7 +10,9 @@
 use vroom_domain::page::{Direction, Page, PageRequest};
 use vroom_domain::sid::{AccountSid, RoomSid};
 
-use crate::{ParticipantFilter, RecordingFilter, RoomFilter};
+use crate::{
+    CompositionFilter, CompositionHookFilter, ParticipantFilter, RecordingFilter, RoomFilter,
+};
 
 /// One bound argument.
 #[derive(Debug, Clone)]
@@ -192,4 +194,60 @@ pub(crate) fn recordings(
         p.and("date_created <", Arg::Int(t.millis()));
     }
     p.finish("recordings", ("account_sid", account.to_string()), page)
+}
+
+pub(crate) fn compositions(
+    account: AccountSid,
+    filter: &CompositionFilter,
+    page: &PageRequest,
+) -> Plan {
+    let mut p = Plan::new(
+        "SELECT * FROM compositions WHERE account_sid = ?",
+        Arg::Text(account.to_string()),
+    );
+    if let Some(room) = filter.room {
+        p.and("room_sid =", Arg::Text(room.to_string()));
+    }
+    if let Some(status) = filter.status {
+        p.and("status =", Arg::Text(status.as_str().to_owned()));
+    }
+    if let Some(t) = filter.created_after {
+        p.and("date_created >=", Arg::Int(t.millis()));
+    }
+    if let Some(t) = filter.created_before {
+        p.and("date_created <", Arg::Int(t.millis()));
+    }
+    p.finish("compositions", ("account_sid", account.to_string()), page)
+}
+
+pub(crate) fn composition_hooks(
+    account: AccountSid,
+    filter: &CompositionHookFilter,
+    page: &PageRequest,
+) -> Plan {
+    let mut p = Plan::new(
+        "SELECT * FROM composition_hooks WHERE account_sid = ?",
+        Arg::Text(account.to_string()),
+    );
+    if let Some(enabled) = filter.enabled {
+        // `enabled` is 0/1 on SQLite and a boolean on PostgreSQL: compared through a CASE both read.
+        p.and(
+            "(CASE WHEN enabled THEN 1 ELSE 0 END) =",
+            Arg::Int(i64::from(enabled)),
+        );
+    }
+    if let Some(name) = &filter.friendly_name {
+        p.and("friendly_name =", Arg::Text(name.clone()));
+    }
+    if let Some(t) = filter.created_after {
+        p.and("date_created >=", Arg::Int(t.millis()));
+    }
+    if let Some(t) = filter.created_before {
+        p.and("date_created <", Arg::Int(t.millis()));
+    }
+    p.finish(
+        "composition_hooks",
+        ("account_sid", account.to_string()),
+        page,
+    )
 }

@@ -92,6 +92,7 @@ pub async fn run(store: &dyn Store) {
     outbox_claims(store).await;
     shared_secrets(store).await;
     crate::suite_recordings::run(store).await;
+    crate::suite_compositions::run(store).await;
 }
 
 async fn rooms_and_unique_names(store: &dyn Store) {

@@ -10,6 +10,7 @@
 //! [`scratch`] makes throw-away databases for tests.
 
 mod accounts;
+mod compositions;
 mod recordings;
 mod rows;
 pub mod scratch;
@@ -20,18 +21,24 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
+use vroom_domain::composition::{Composition, CompositionHook};
 use vroom_domain::event::StatusEvent;
+use vroom_domain::media_settings::{MediaSettings, SettingsKind};
 use vroom_domain::page::{Page, PageRequest};
 use vroom_domain::participant::Participant;
 use vroom_domain::recording::Recording;
 use vroom_domain::room::Room;
-use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RecordingSid, RoomSid};
+use vroom_domain::sid::{
+    AccountSid, ApiKeySid, CompositionHookSid, CompositionSid, ParticipantSid, RecordingSid,
+    RoomSid,
+};
 use vroom_domain::time::Timestamp;
 
 use crate::codec::{participant_from_row, recording_from_row, room_from_row, webhook_from_row};
 use crate::{
-    Account, Acquired, ApiKey, Change, Lease, LeaseHolder, ParticipantFilter, PendingWebhook,
-    RecordingFilter, RoomFilter, Store, StoreError, StoreResult, WebhookBacklog,
+    Account, Acquired, ApiKey, Change, CompositionFilter, CompositionHookFilter, Lease,
+    LeaseHolder, ParticipantFilter, PendingWebhook, RecordingFilter, RoomFilter, Store, StoreError,
+    StoreResult, WebhookBacklog,
 };
 use crate::{cluster, lists};
 
@@ -207,6 +214,7 @@ impl PgStore {
             Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
             Change::InsertRecording(r) => recordings::insert(tx, r).await.map_err(db_err),
             Change::UpdateRecording(r) => recordings::update(tx, r).await.map_err(db_err),
+            other => compositions::apply(tx, other).await.map(|_| ()),
         }
     }
 }
@@ -456,6 +464,69 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         found.iter().map(recording_from_row).collect()
+    }
+
+    async fn composition(&self, sid: CompositionSid) -> StoreResult<Option<Composition>> {
+        compositions::composition(self, sid).await
+    }
+
+    async fn list_compositions(
+        &self,
+        account: AccountSid,
+        filter: &CompositionFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Composition>> {
+        compositions::list(self, account, filter, page).await
+    }
+
+    async fn claim_composition(
+        &self,
+        node: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Option<Composition>> {
+        compositions::claim(self, node, now, until).await
+    }
+
+    async fn hold_composition(
+        &self,
+        sid: CompositionSid,
+        node: &str,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        compositions::hold(self, sid, node, until).await
+    }
+
+    async fn release_compositions(&self, node: &str) -> StoreResult<()> {
+        compositions::release(self, node).await
+    }
+
+    async fn rooms_for_hooks(&self, limit: u32) -> StoreResult<Vec<(CompositionHookSid, RoomSid)>> {
+        compositions::rooms_for_hooks(self, limit).await
+    }
+
+    async fn composition_hook(
+        &self,
+        sid: CompositionHookSid,
+    ) -> StoreResult<Option<CompositionHook>> {
+        compositions::hook(self, sid).await
+    }
+
+    async fn list_composition_hooks(
+        &self,
+        account: AccountSid,
+        filter: &CompositionHookFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<CompositionHook>> {
+        compositions::hooks(self, account, filter, page).await
+    }
+
+    async fn media_settings(
+        &self,
+        account: AccountSid,
+        kind: SettingsKind,
+    ) -> StoreResult<Option<MediaSettings>> {
+        compositions::settings(self, account, kind).await
     }
 
     async fn accounts(&self) -> StoreResult<Vec<Account>> {

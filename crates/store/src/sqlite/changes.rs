@@ -18,6 +18,8 @@ pub(super) enum Check {
     Room,
     /// A participant insert: a unique violation is a taken identity.
     Participant,
+    /// A composition, hook or settings change: a unique violation means what it says.
+    Composition(crate::compositions::Unique),
 }
 
 impl Check {
@@ -33,6 +35,7 @@ impl Check {
         match self {
             Self::Room => StoreError::UniqueNameTaken,
             Self::Participant => StoreError::IdentityTaken,
+            Self::Composition(u) => u.error(),
             Self::Done | Self::Fence => other,
         }
     }
@@ -65,10 +68,37 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
             Change::UpdateParticipant(p) => (rows::update_participant(p), Check::Done),
             Change::InsertRecording(r) => (recordings::insert(r), Check::Done),
             Change::UpdateRecording(r) => (recordings::update(r), Check::Done),
+            other => composition_change(other),
         })
         .collect();
     planned.extend(events.iter().map(|e| (rows::insert_event(e), Check::Done)));
     planned
+}
+
+/// A composition, hook or settings change (`crate::compositions`), in this backend's values.
+fn composition_change(change: &Change) -> (Stmt, Check) {
+    use crate::compositions::{Seq, Val as V, statement};
+    let Some((stmt, unique)) = statement(change, Seq::Computed) else {
+        unreachable!("every other change is planned by `plan`")
+    };
+    let args = stmt
+        .args
+        .into_iter()
+        .map(|v| match v {
+            V::Text(t) => Val::from(t),
+            V::OptText(t) => Val::from(t),
+            V::Int(i) => Val::from(i),
+            V::OptInt(i) => Val::from(i),
+            V::Flag(b) => Val::from(b),
+        })
+        .collect();
+    (
+        Stmt {
+            sql: stmt.sql,
+            args,
+        },
+        Check::Composition(unique),
+    )
 }
 
 /// Runs planned statements on the writer's connection, inside its transaction.

@@ -38,6 +38,8 @@ fn copy(e: &StoreError) -> StoreError {
     match e {
         StoreError::UniqueNameTaken => StoreError::UniqueNameTaken,
         StoreError::IdentityTaken => StoreError::IdentityTaken,
+        StoreError::HookNameTaken => StoreError::HookNameTaken,
+        StoreError::AlreadyComposed => StoreError::AlreadyComposed,
         StoreError::UnknownAccount => StoreError::UnknownAccount,
         StoreError::UnknownCursor => StoreError::UnknownCursor,
         StoreError::LeaseLost => StoreError::LeaseLost,
