@@ -7,7 +7,7 @@
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
-const path = require('node:path');
+const path_ = require('node:path');
 
 const { AV, Client, check, equal, eventually, localSid, receives, rest, roomName, sidPattern } = require('./lib');
 
@@ -23,12 +23,13 @@ async function twoInRoom(run, name) {
   const a = await Client.open(run, 'A');
   const b = await Client.open(run, 'B');
   const ra = await a.connect('alice', name, AV);
+  const aliceAt = Date.now();
   const rb = await b.connect('bob', name, AV);
   const aTracks = [localSid(ra, 'audio'), localSid(ra, 'video')];
   const bTracks = [localSid(rb, 'audio'), localSid(rb, 'video')];
   await receives(a, bTracks, 'bob');
   await receives(b, aTracks, 'alice');
-  return { a, b, ra, rb, tracks: aTracks.concat(bTracks) };
+  return { a, b, ra, rb, aliceAt, tracks: aTracks.concat(bTracks) };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -60,9 +61,9 @@ async function probeMedia(run, recording) {
   equal(bytes.length, recording.size, `${recording.sid}: the file has the recording's size`);
   const unsigned = await fetch(location.split('?')[0]);
   equal(unsigned.status, 401, `${recording.sid}: the URL without its signature is refused`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vroom-rec-'));
+  const dir = fs.mkdtempSync(path_.join(os.tmpdir(), 'vroom-rec-'));
   run.cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const where = path.join(dir, `${recording.sid}.${recording.container_format}`);
+  const where = path_.join(dir, `${recording.sid}.${recording.container_format}`);
   fs.writeFileSync(where, bytes);
   const out = execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', where], { encoding: 'utf8' });
   const probe = JSON.parse(out);
@@ -70,17 +71,79 @@ async function probeMedia(run, recording) {
   return { codec: stream.codec_name, format: probe.format.format_name, duration: Number(probe.format.duration), streams: probe.streams.length };
 }
 
+// Downloads a media file through `path` (a /Media sub-resource: 302 to a signed URL) into a
+// temporary folder; returns its path.
+async function download(run, path, name) {
+  const server = run.server;
+  const auth = `Basic ${Buffer.from(`${server.apiKeySid}:${server.apiKeySecret}`).toString('base64')}`;
+  const res = await fetch(`${server.baseUrl}${path}`, { headers: { authorization: auth }, redirect: 'manual' });
+  equal(res.status, 302, `${path} answers 302`);
+  const file = await fetch(res.headers.get('location'));
+  equal(file.status, 200, `${path}: the signed URL serves the file`);
+  const dir = fs.mkdtempSync(path_.join(os.tmpdir(), 'vroom-comp-'));
+  run.cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const where = path_.join(dir, name);
+  fs.writeFileSync(where, Buffer.from(await file.arrayBuffer()));
+  return where;
+}
+
+// How much of the left and right halves of the frame at `at` seconds of `file` is not black: the
+// share of pixels (the frame scaled to 64x48 by ffmpeg, as RGB) with a channel above 40. Measured
+// in RGB, not luma: Chromium's fake camera paints its green with Y = U = V = 0, so its frames are
+// nearly as dark as the black canvas in luma (the mean luma of a cell was 23, black is 16) while
+// every pixel of them is green (G = 135).
+function halves(file, at) {
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-ss', at.toFixed(2), '-i', file, '-frames:v', '1', '-vf', 'scale=64:48', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-'], { maxBuffer: 1 << 20 });
+  let left = 0;
+  let right = 0;
+  const pixels = raw.length / 3;
+  for (let i = 0; i < pixels; i++) {
+    const lit = Math.max(raw[3 * i], raw[3 * i + 1], raw[3 * i + 2]) > 40;
+    if (!lit) continue;
+    if (i % 64 < 32) left += 1;
+    else right += 1;
+  }
+  return { left: left / (pixels / 2), right: right / (pixels / 2) };
+}
+
+// A grid composition of the room (mp4), once the composer has made it: { resource, file }.
+async function composeGrid(run, roomSid) {
+  const created = await rest('POST', '/v1/Compositions', {
+    RoomSid: roomSid,
+    VideoLayout: JSON.stringify({ grid: { video_sources: ['*'] } }),
+    AudioSources: '*',
+    Format: 'mp4',
+  });
+  equal(created.status, 201, 'POST /v1/Compositions');
+  const sid = created.body.sid;
+  check(sidPattern('CJ').test(sid), `${sid}: a CJ SID`);
+  // Composing takes CPU seconds (more on a loaded machine): up to 90 s.
+  const until = Date.now() + 90000;
+  let c;
+  for (;;) {
+    c = (await rest('GET', `/v1/Compositions/${sid}`)).body;
+    if (c.status !== 'enqueued' && c.status !== 'processing') break;
+    check(Date.now() < until, `${sid}: composed within 90 s`, c);
+    await sleep(500);
+  }
+  equal(c.status, 'completed', `${sid}: completed`);
+  const file = await download(run, `/v1/Compositions/${sid}/Media`, `${sid}.mp4`);
+  return { resource: c, file };
+}
+
 module.exports = {
   // A room with RecordParticipantsOnConnect=true: two clients for about ten seconds, then the room
   // is completed. REST lists four completed recordings (alice's and bob's audio and video), each as
   // long as the call (within a second) and the publisher's participant time; their media, through a
-  // signed URL, is Opus-in-Matroska (.mka) and VP8-in-Matroska (.mkv) of that duration.
+  // signed URL, is Opus-in-Matroska (.mka) and VP8-in-Matroska (.mkv) of that duration. Then a grid
+  // composition of the room (mp4): ffprobe reads H.264 and AAC lasting the call (within a second),
+  // and the frame in the middle shows both participants (two non-black halves).
   recordings_on_connect: {
     solo: true,
     async run(run) {
       const name = roomName('rec-connect');
       const roomSid = await createRoom(name, { RecordParticipantsOnConnect: 'true' });
-      const { a, b, tracks } = await twoInRoom(run, name);
+      const { a, b, aliceAt, tracks } = await twoInRoom(run, name);
       const t0 = Date.now();
       for (const c of [a, b]) {
         equal((await c.summary()).isRecording, true, `${c.label}: room.isRecording`);
@@ -89,6 +152,7 @@ module.exports = {
       const done = await rest('POST', `/v1/Rooms/${roomSid}`, { Status: 'completed' });
       equal(done.status, 202, 'the room is completed');
       const call = (Date.now() - t0) / 1000;
+      const whole = (Date.now() - aliceAt) / 1000;
       const list = await completedRecordings(roomSid, 4);
       const parts = (await rest('GET', `/v1/Rooms/${roomSid}/Participants?Status=disconnected`)).body.participants;
       const partDuration = Object.fromEntries(parts.map((p) => [p.sid, p.duration]));
@@ -115,6 +179,18 @@ module.exports = {
       }
       const all = await rest('GET', `/v1/Recordings?GroupingSid=${roomSid}`);
       equal((all.body.recordings || []).length, 4, '/v1/Recordings?GroupingSid=<room> lists the four');
+
+      const { resource, file } = await composeGrid(run, roomSid);
+      const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file], { encoding: 'utf8' }));
+      equal(probe.streams.map((x) => x.codec_name).join(), 'h264,aac', 'the composition is H.264 and AAC');
+      const secs = Number(probe.format.duration);
+      check(Math.abs(secs - whole) <= 1, `the composition lasts ${secs} s, the call (from alice's join) ${whole.toFixed(1)} s`, { probe: probe.format, resource });
+      check(Math.abs(resource.duration - secs) <= 1, `the resource's duration ${resource.duration} s matches the file`, resource);
+      equal(resource.resolution, '640x480', 'default resolution');
+      // Each cell of the grid of two is 320x480 and holds a 4:3 camera letterboxed: about half of
+      // each half of the frame is picture, none of it when a cell stays black.
+      const mid = halves(file, secs / 2);
+      check(mid.left > 0.3 && mid.right > 0.3, `the middle frame shows both participants (${(100 * mid.left).toFixed(0)} % | ${(100 * mid.right).toFixed(0)} % of each half not black)`, mid);
     },
   },
 
