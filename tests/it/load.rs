@@ -2,8 +2,11 @@
 //! working (set-up, the requests it sends, what it expects back) and the server answers all of it
 //! without an error. Timings are printed, never asserted.
 
+use hyper::{Method, StatusCode};
 use vroom_load::cross::{CrossArgs, Effect};
+use vroom_load::http::Conn;
 use vroom_load::live::{IdleArgs, JoinArgs, KickArgs};
+use vroom_load::seed::{self, SeedArgs};
 use vroom_load::{Pace, RunOptions, Scenario, Target, callbacks::CallbackArgs};
 
 use crate::common::TestServer;
@@ -134,6 +137,90 @@ async fn every_load_scenario_runs_without_errors() {
             grace_seconds: 10.0,
         }),
         opts,
+    )
+    .await;
+    s.stop().await;
+}
+
+/// `vroom-seed`'s history, written into the server's database, lists as seeded through every path
+/// the seed prints, and `get` runs over all of them without an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seeded_history_lists_through_every_path_the_seed_prints() {
+    let s = TestServer::start().await;
+    let t = target(&s);
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    let args = SeedArgs {
+        participants: 500,
+        rooms: 6,
+        big_room: 400,
+        identities: 10,
+        batch: 70,
+        progress: false,
+    };
+    let report = seed::seed(&*store, s.creds.account_sid, &args)
+        .await
+        .unwrap();
+    assert_eq!(report["records"], 506, "{report}");
+    let paths = &report["paths"];
+    let mut conn = Conn::open(&t).await.unwrap();
+    let mut sids = async |key: &str, list: &str| -> Vec<String> {
+        let path = paths[key].as_str().unwrap();
+        let a = conn.request(Method::GET, path, None).await.unwrap();
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        let body = a.json().unwrap();
+        body[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["sid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let pa = |n: u64| seed::participant_sid(n).to_string();
+    let rm = |n: u64| seed::room_sid(n).to_string();
+    // Newest first: the big room's last joiner, 399, heads the first page of 50.
+    let first = sids("participants", "participants").await;
+    assert_eq!((first.len(), first[0].as_str()), (50, pa(399).as_str()));
+    // The page after the middle participant (200) starts with the one who joined before it.
+    let deep = sids("participants_deep", "participants").await;
+    assert_eq!((deep.len(), deep[0].as_str()), (50, pa(199).as_str()));
+    // user-7 is every tenth joiner: 397, 387, …, 7.
+    let seven = sids("participants_identity", "participants").await;
+    assert_eq!(
+        seven,
+        (0..40).rev().map(|k| pa(k * 10 + 7)).collect::<Vec<_>>()
+    );
+    assert!(
+        sids("participants_connected", "participants")
+            .await
+            .is_empty()
+    );
+    // Joins are 10 ms apart: the middle one (200) joined 2 s after the first.
+    let after = sids("participants_after", "participants").await;
+    assert_eq!((after.len(), after[49].as_str()), (50, pa(350).as_str()));
+    let before = sids("participants_before", "participants").await;
+    assert_eq!((before.len(), before[0].as_str()), (50, pa(199).as_str()));
+    let rooms = sids("rooms", "rooms").await;
+    assert_eq!(rooms, (0..6).rev().map(rm).collect::<Vec<_>>());
+    assert!(sids("rooms_in_progress", "rooms").await.is_empty());
+    assert_eq!(sids("rooms_name", "rooms").await, vec![rm(3)]);
+    assert_eq!(
+        sids("rooms_after", "rooms").await,
+        vec![rm(5), rm(4), rm(3)]
+    );
+    assert_eq!(sids("rooms_deep", "rooms").await, vec![rm(2), rm(1), rm(0)]);
+    let all = paths
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    no_errors(
+        &t,
+        Scenario::Get {
+            pace: pace(),
+            paths: all,
+        },
+        RunOptions::default(),
     )
     .await;
     s.stop().await;

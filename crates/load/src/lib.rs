@@ -5,13 +5,15 @@
 //! - [`stats`]: the lock-free latency histogram, error counts, the summary and its JSON line;
 //! - [`http`]: the target and its credentials, keep-alive HTTP/1.1 connections, access tokens;
 //! - [`signal`]: a lean signaling client (join, heartbeat like twilio-video.js, leave);
-//! - `rest`: REST fetch, list and create at a fixed concurrency or rate;
+//! - `rest`: REST fetch, list, create and get (any paths) at a fixed concurrency or rate;
 //! - `live`: joins at a rate into N rooms, idle participants, kicks;
 //! - `callbacks`: a status-callback receiver and the event → callback latency;
 //! - `cross`: a kick, completion or identity takeover issued on one node of a cluster, timed until
 //!   the socket on the room's node learns of it;
 //! - `server`: what `/proc` says about the server process (RSS, CPU), when given its pid;
-//! - `vroom-bare` (src/bin): the bare axum baseline that answers byte-identical bodies.
+//! - `vroom-bare` (src/bin): the bare axum baseline that answers byte-identical bodies;
+//! - `vroom-seed` (src/bin): writes a large history (rooms, departed participants) into a database,
+//!   through vroom's store, and prints the list paths to measure over it.
 //!
 //! Every scenario returns a [`Summary`]; `main` prints live progress on stderr, the summary, and
 //! its JSON as the last line of stdout.
@@ -21,6 +23,7 @@ pub mod cross;
 pub mod http;
 pub mod live;
 pub mod rest;
+pub mod seed;
 mod server;
 pub mod signal;
 pub mod stats;
@@ -69,6 +72,15 @@ pub enum Scenario {
     },
     /// POST `/v1/Rooms` (a group room, no unique name).
     Create(Pace),
+    /// GET the given paths, each worker taking them in turn (list pages of a history written by
+    /// `vroom-seed`, which prints such paths: every filter, a PageToken deep down).
+    Get {
+        #[command(flatten)]
+        pace: Pace,
+        /// A path and query to GET (`/v1/Rooms?PageSize=50`); repeat for several.
+        #[arg(long = "path", required = true)]
+        paths: Vec<String>,
+    },
     /// Joins at a rate into N rooms: `connect` sent → `connected` received, then hold and leave.
     Join(live::JoinArgs),
     /// Idle participants that heartbeat like twilio-video.js; server memory per participant.
@@ -90,6 +102,7 @@ impl Scenario {
             Self::Fetch(_) => "fetch",
             Self::List { .. } => "list",
             Self::Create(_) => "create",
+            Self::Get { .. } => "get",
             Self::Join(_) => "join",
             Self::Idle(_) => "idle",
             Self::Kick(_) => "kick",
@@ -124,9 +137,10 @@ pub async fn run(
     opts: &RunOptions,
 ) -> anyhow::Result<Summary> {
     match scenario {
-        Scenario::Fetch(pace) | Scenario::Create(pace) | Scenario::List { pace, .. } => {
-            rest::run(target, scenario, pace, opts).await
-        }
+        Scenario::Fetch(pace)
+        | Scenario::Create(pace)
+        | Scenario::List { pace, .. }
+        | Scenario::Get { pace, .. } => rest::run(target, scenario, pace, opts).await,
         Scenario::Join(a) => live::join(target, a, opts).await,
         Scenario::Idle(a) => live::idle(target, a, opts).await,
         Scenario::Kick(a) => live::kick(target, a, opts).await,

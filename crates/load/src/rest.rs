@@ -1,5 +1,5 @@
-//! REST fetch, list and create at a fixed concurrency or rate, optionally interleaved with the
-//! same requests against the bare baseline.
+//! REST fetch, list, create and get (any paths) at a fixed concurrency or rate, optionally
+//! interleaved with the same requests against the bare baseline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +13,11 @@ use crate::http::{Conn, Target, form};
 use crate::signal::Client;
 use crate::{Pace, Progress, Recorder, RunOptions, Scenario, Summary, due};
 
-/// The one request a REST scenario repeats.
+/// The request a REST scenario repeats: one method and body, over one or more paths taken in turn.
 #[derive(Debug, Clone)]
 struct Request {
     method: Method,
-    path: String,
+    paths: Vec<String>,
     form: Option<String>,
     want: StatusCode,
 }
@@ -44,10 +44,26 @@ async fn prepare(target: &Target, scenario: &Scenario) -> anyhow::Result<Request
     match scenario {
         Scenario::Create(_) => Ok(Request {
             method: Method::POST,
-            path: "/v1/Rooms".into(),
+            paths: vec!["/v1/Rooms".into()],
             form: Some(form(&[("Type", "group")])),
             want: StatusCode::CREATED,
         }),
+        Scenario::Get { paths, .. } => {
+            // Each path must answer 200 before the load starts, so a mistyped one fails the run
+            // rather than measuring error pages.
+            for path in paths {
+                let a = conn.request(Method::GET, path, None).await?;
+                if a.status != StatusCode::OK {
+                    bail!("GET {path} answers {}", a.status);
+                }
+            }
+            Ok(Request {
+                method: Method::GET,
+                paths: paths.clone(),
+                form: None,
+                want: StatusCode::OK,
+            })
+        }
         Scenario::Fetch(_) | Scenario::List { .. } => {
             let people = match scenario {
                 Scenario::List { participants, .. } => *participants,
@@ -98,7 +114,7 @@ async fn prepare(target: &Target, scenario: &Scenario) -> anyhow::Result<Request
             }
             Ok(Request {
                 method: Method::GET,
-                path,
+                paths: vec![path],
                 form: None,
                 want: StatusCode::OK,
             })
@@ -140,8 +156,9 @@ async fn drive(
                     break;
                 }
                 let into = if began < measure_from { &warm } else { &rec };
+                let path = &req.paths[(k as usize + i) % req.paths.len()];
                 match conn
-                    .request(req.method.clone(), &req.path, req.form.as_deref())
+                    .request(req.method.clone(), path, req.form.as_deref())
                     .await
                 {
                     Ok(a) if a.status == req.want => into.ok(began.elapsed()),
@@ -166,9 +183,17 @@ async fn drive(
     if let Some(r) = pace.rate {
         s.extra.insert("rate".into(), json!(r));
     }
+    let requests: Vec<String> = req
+        .paths
+        .iter()
+        .map(|p| format!("{} {p}", req.method))
+        .collect();
     s.extra.insert(
         "request".into(),
-        json!(format!("{} {}", req.method, req.path)),
+        match requests.as_slice() {
+            [one] => json!(one),
+            _ => json!(requests),
+        },
     );
     Ok(s)
 }
@@ -190,16 +215,17 @@ pub(crate) async fn run(
     };
     // The baseline learns each body from the target on its first request; warm it up once.
     let mut c = Conn::open(&bare).await?;
-    let first = c
-        .request(req.method.clone(), &req.path, req.form.as_deref())
-        .await?;
-    if first.status != req.want {
-        bail!(
-            "the baseline answers {} to {} {}",
-            first.status,
-            req.method,
-            req.path
-        );
+    for path in &req.paths {
+        let first = c
+            .request(req.method.clone(), path, req.form.as_deref())
+            .await?;
+        if first.status != req.want {
+            bail!(
+                "the baseline answers {} to {} {path}",
+                first.status,
+                req.method
+            );
+        }
     }
     let mut rounds = Vec::new();
     for _ in 0..opts.rounds.max(1) {
