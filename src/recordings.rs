@@ -1,12 +1,14 @@
 //! Recordings between the media server and the store: a finished recording's record is completed
 //! (or failed) when the media server reports its file done, and at start every recording a stop or
-//! crash left `processing` is settled from what its file holds.
+//! crash left `processing` is settled from what its file holds. Either way the room's status
+//! callback is told (`recording-completed` or `recording-failed`), in the same write.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use vroom_domain::recording::Recording;
+use vroom_domain::event::{EventKind, RecordingFacts, StatusEvent};
+use vroom_domain::recording::{Recording, RecordingStatus};
 use vroom_rooms::clock::Clock;
 use vroom_sfu::{RecordingDone, RecordingOutcome};
 use vroom_store::{Change, Store, StoreResult};
@@ -44,7 +46,41 @@ async fn finish(store: &dyn Store, clock: &dyn Clock, done: &RecordingDone) -> S
         tracing::info!(recording = %rec.sid, why, "a recording failed");
     }
     settle(&mut rec, &done.outcome, clock);
-    store.apply(&[Change::UpdateRecording(rec)], &[]).await
+    let events = settled_event(store, &rec, &done.outcome, clock).await?;
+    store.apply(&[Change::UpdateRecording(rec)], &events).await
+}
+
+/// The `recording-completed` or `recording-failed` event of `rec`, just settled, for its room's
+/// status callback (none when the room has none).
+async fn settled_event(
+    store: &dyn Store,
+    rec: &Recording,
+    outcome: &RecordingOutcome,
+    clock: &dyn Clock,
+) -> StoreResult<Vec<StatusEvent>> {
+    let Some(room) = store.room(rec.room_sid).await? else {
+        return Ok(Vec::new());
+    };
+    if room.settings.status_callback.is_none() {
+        return Ok(Vec::new());
+    }
+    let identity = store
+        .participant(rec.participant_sid)
+        .await?
+        .map(|p| p.identity)
+        .unwrap_or_default();
+    let (kind, failure) = match (rec.status, outcome) {
+        (RecordingStatus::Completed, _) => (EventKind::RecordingCompleted, None),
+        (_, RecordingOutcome::Failed(why)) => (EventKind::RecordingFailed, Some(why.clone())),
+        _ => (EventKind::RecordingFailed, None),
+    };
+    let seq = store.next_event_sequence(room.sid).await?;
+    let facts = RecordingFacts::of(rec, &identity, failure);
+    Ok(
+        StatusEvent::for_recording(&room, kind, facts, clock.now(), seq)
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// Settles the recordings left `processing` by a stop or crash: a file with media is made final
@@ -69,7 +105,10 @@ pub async fn recover(store: &dyn Store, clock: &dyn Clock, media_dir: &Path) -> 
         };
         tracing::info!(recording = %rec.sid, ?outcome, "a recording left unfinished by the last run is settled");
         settle(&mut rec, &outcome, clock);
-        store.apply(&[Change::UpdateRecording(rec)], &[]).await?;
+        let events = settled_event(store, &rec, &outcome, clock).await?;
+        store
+            .apply(&[Change::UpdateRecording(rec)], &events)
+            .await?;
     }
     Ok(())
 }

@@ -8,6 +8,11 @@
 //! duration and bit rate (or `failed`, with why). While ffmpeg runs, the claim is held and the
 //! progress stored every few seconds.
 //!
+//! Status callbacks: a composition with a `StatusCallback` is told `composition-enqueued` (REST, or
+//! here for a hook's), `composition-started`, `composition-progress` at every tenth of the work,
+//! then `composition-available` or `composition-failed`, each event stored in the write that
+//! changes the composition.
+//!
 //! Restarts: a node releases its claims when it starts, so a job its last life left
 //! `processing` is claimed again at once and started over; one that was started
 //! [`MAX_ATTEMPTS`](vroom_domain::composition::MAX_ATTEMPTS) times without finishing is failed
@@ -22,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vroom_domain::composition::Composition;
+use vroom_domain::event::{CompositionFacts, EventKind, StatusEvent};
 use vroom_domain::layout::{Source, plan};
 use vroom_domain::page::PageRequest;
 use vroom_domain::recording::{Recording, RecordingStatus};
@@ -119,9 +125,12 @@ impl Composer {
                 self.clock.now(),
             );
             c.hook = Some(hook.sid);
+            let enqueued = self
+                .event(&c, EventKind::CompositionEnqueued, CompositionFacts::of(&c))
+                .await?;
             match self
                 .store
-                .apply(&[Change::InsertComposition(c.clone())], &[])
+                .apply(&[Change::InsertComposition(c.clone())], &enqueued)
                 .await
             {
                 Ok(()) => {
@@ -151,32 +160,70 @@ impl Composer {
             );
             tracing::warn!(composition = %job.sid, why, "a composition is failed");
             job.fail(now, why);
+            let failed = self
+                .event(
+                    &job,
+                    EventKind::CompositionFailed,
+                    CompositionFacts::of(&job),
+                )
+                .await?;
             self.store
-                .apply(&[Change::UpdateComposition(job)], &[])
+                .apply(&[Change::UpdateComposition(job)], &failed)
                 .await?;
             return Ok(true);
         }
         job.start();
+        let started = self
+            .event(
+                &job,
+                EventKind::CompositionStarted,
+                CompositionFacts::of(&job),
+            )
+            .await?;
         self.store
-            .apply(&[Change::UpdateComposition(job.clone())], &[])
+            .apply(&[Change::UpdateComposition(job.clone())], &started)
             .await?;
         tracing::info!(composition = %job.sid, room = %job.room_sid, attempt = job.attempts, "composing");
         let outcome = self.compose(&mut job).await;
         let now = self.clock.now();
-        match outcome {
+        let kind = match outcome {
             Ok((size, media_ms)) => {
                 job.complete(now, size, media_ms);
                 tracing::info!(composition = %job.sid, size, media_ms, "a composition is completed");
+                EventKind::CompositionAvailable
             }
             Err(why) => {
                 tracing::warn!(composition = %job.sid, why, "a composition failed");
                 job.fail(now, why);
+                EventKind::CompositionFailed
             }
-        }
+        };
+        let finished = self.event(&job, kind, CompositionFacts::of(&job)).await?;
         self.store
-            .apply(&[Change::UpdateComposition(job)], &[])
+            .apply(&[Change::UpdateComposition(job)], &finished)
             .await?;
         Ok(true)
+    }
+
+    /// The status-callback event `kind` of `job` (none without a callback or a stored room).
+    async fn event(
+        &self,
+        job: &Composition,
+        kind: EventKind,
+        facts: CompositionFacts,
+    ) -> StoreResult<Vec<StatusEvent>> {
+        if job.spec.status_callback.is_none() {
+            return Ok(Vec::new());
+        }
+        let Some(room) = self.store.room(job.room_sid).await? else {
+            return Ok(Vec::new());
+        };
+        let seq = self.store.next_event_sequence(room.sid).await?;
+        Ok(
+            StatusEvent::for_composition(&room, job, kind, facts, self.clock.now(), seq)
+                .into_iter()
+                .collect(),
+        )
     }
 
     /// Composes `job` into the media store: `(size, media milliseconds)` of the file.
@@ -227,7 +274,8 @@ impl Composer {
         let part = dir.join(format!("{}.part", job.file_name()));
         let args = ffmpeg::arguments(&plan, &files, job.spec.resolution, job.spec.format, &part);
         let total = u64::try_from(plan.duration_ms).unwrap_or(1).max(1);
-        let mut last_store = self.clock.now();
+        let started = self.clock.now();
+        let mut last_store = started;
         let mut last_hold = last_store;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let running = ffmpeg::run(&self.config.ffmpeg, &args, tx);
@@ -249,12 +297,29 @@ impl Composer {
                     tracing::warn!(composition = %job.sid, "another node took this composition over");
                 }
             }
-            if pct > job.progress && now - last_store >= PROGRESS_EVERY {
+            // `composition-progress` at every tenth of the work, with the time left at the pace
+            // so far.
+            let tenth = pct / 10 > job.progress / 10 && pct < 100;
+            if pct > job.progress && (tenth || now - last_store >= PROGRESS_EVERY) {
                 last_store = now;
                 job.progress = pct;
+                let mut events = Vec::new();
+                if tenth {
+                    let spent = (now - started).millis().max(0);
+                    let left = u64::try_from(spent).unwrap_or(0) * u64::from(100 - pct)
+                        / u64::from(pct.max(1))
+                        / 1000;
+                    let mut facts = CompositionFacts::of(job);
+                    facts.percentage_done = pct / 10 * 10;
+                    facts.seconds_remaining = Some(left);
+                    events = self
+                        .event(job, EventKind::CompositionProgress, facts)
+                        .await
+                        .unwrap_or_default();
+                }
                 let _ = self
                     .store
-                    .apply(&[Change::UpdateComposition(job.clone())], &[])
+                    .apply(&[Change::UpdateComposition(job.clone())], &events)
                     .await;
             }
         };

@@ -20,6 +20,7 @@ mod fidelity;
 mod lifecycle;
 mod limits;
 mod load;
+mod media_callbacks;
 mod netns;
 mod observe;
 mod operator;

@@ -12,6 +12,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 use vroom_domain::composition::{Composition, CompositionSpec, CompositionStatus};
+use vroom_domain::event::{CompositionFacts, EventKind, StatusEvent};
 use vroom_domain::sid::{CompositionSid, RoomSid};
 use vroom_store::{Change, CompositionFilter};
 
@@ -136,8 +137,20 @@ pub(crate) async fn create(
         spec,
         st.hub.clock().now(),
     );
+    // `composition-enqueued`, stored with the composition (its room's order).
+    let seq = st.store.next_event_sequence(room.sid).await?;
+    let enqueued: Vec<_> = StatusEvent::for_composition(
+        &room,
+        &c,
+        EventKind::CompositionEnqueued,
+        CompositionFacts::of(&c),
+        c.date_created,
+        seq,
+    )
+    .into_iter()
+    .collect();
     st.store
-        .apply(&[Change::InsertComposition(c.clone())], &[])
+        .apply(&[Change::InsertComposition(c.clone())], &enqueued)
         .await?;
     if let Some(wake) = &st.composer {
         wake.notify_one();

@@ -5,7 +5,9 @@
 use std::str::FromStr;
 
 use serde_json::{Value, json};
-use vroom_domain::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
+use vroom_domain::event::{
+    CompositionFacts, EventKind, ParticipantFacts, RecordingFacts, StatusEvent, TrackFacts,
+};
 use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
 use vroom_domain::recording::{Recording, RecordingCodec, RecordingStatus};
 use vroom_domain::room::{CallbackMethod, Room, RoomSettings, RoomStatus, RoomType, VideoCodec};
@@ -208,6 +210,93 @@ pub(crate) fn recording_from_row(row: &impl Columns) -> StoreResult<Recording> {
     })
 }
 
+/// The `extra` column of an outbox row: the recording or composition facts of its event, as JSON
+/// (`None` for room events).
+pub(crate) fn event_extra(e: &StatusEvent) -> Option<String> {
+    if let Some(r) = &e.recording {
+        return Some(
+            json!({ "recording": {
+                "sid": r.sid.to_string(),
+                "participant_sid": r.participant_sid.to_string(),
+                "participant_identity": r.participant_identity,
+                "track_sid": r.track_sid.to_string(),
+                "track_name": r.track_name,
+                "kind": r.kind.as_str(),
+                "codec": r.codec.as_str(),
+                "offset": r.offset,
+                "duration": r.duration,
+                "size": r.size,
+                "failure": r.failure,
+            }})
+            .to_string(),
+        );
+    }
+    let c = e.composition.as_ref()?;
+    Some(
+        json!({ "composition": {
+            "sid": c.sid.to_string(),
+            "hook": c.hook.map(|h| h.to_string()),
+            "percentage_done": c.percentage_done,
+            "seconds_remaining": c.seconds_remaining,
+            "duration": c.duration,
+            "size": c.size,
+            "error": c.error,
+        }})
+        .to_string(),
+    )
+}
+
+/// Reads [`event_extra`]'s JSON back: (recording facts, composition facts).
+fn extra_from_text(
+    text: Option<&str>,
+) -> StoreResult<(Option<RecordingFacts>, Option<CompositionFacts>)> {
+    let Some(text) = text else {
+        return Ok((None, None));
+    };
+    let bad = || corrupt("extra", text);
+    let v: Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let str_of = |o: &Value, k: &str| o[k].as_str().map(str::to_owned).ok_or_else(bad);
+    let parse = |o: &Value, k: &str| -> StoreResult<String> { str_of(o, k) };
+    if let Some(r) = v.get("recording") {
+        let kind = parse(r, "kind")?;
+        let codec = parse(r, "codec")?;
+        let facts = RecordingFacts {
+            sid: parse(r, "sid")?.parse().map_err(|_| bad())?,
+            participant_sid: parse(r, "participant_sid")?.parse().map_err(|_| bad())?,
+            participant_identity: parse(r, "participant_identity")?,
+            track_sid: parse(r, "track_sid")?.parse().map_err(|_| bad())?,
+            track_name: parse(r, "track_name")?,
+            kind: TrackKind::parse(&kind).ok_or_else(bad)?,
+            codec: RecordingCodec::parse(&codec).ok_or_else(bad)?,
+            offset: r["offset"].as_i64().ok_or_else(bad)?,
+            duration: r["duration"]
+                .as_u64()
+                .map(|d| u32::try_from(d).map_err(|_| bad()))
+                .transpose()?,
+            size: r["size"].as_u64().ok_or_else(bad)?,
+            failure: r["failure"].as_str().map(str::to_owned),
+        };
+        return Ok((Some(facts), None));
+    }
+    if let Some(c) = v.get("composition") {
+        let facts = CompositionFacts {
+            sid: parse(c, "sid")?.parse().map_err(|_| bad())?,
+            hook: c["hook"]
+                .as_str()
+                .map(|h| h.parse().map_err(|_| bad()))
+                .transpose()?,
+            percentage_done: u8::try_from(c["percentage_done"].as_u64().ok_or_else(bad)?)
+                .map_err(|_| bad())?,
+            seconds_remaining: c["seconds_remaining"].as_u64(),
+            duration: u32::try_from(c["duration"].as_u64().ok_or_else(bad)?).map_err(|_| bad())?,
+            size: c["size"].as_u64().ok_or_else(bad)?,
+            error: c["error"].as_str().map(str::to_owned),
+        };
+        return Ok((None, Some(facts)));
+    }
+    Err(bad())
+}
+
 pub(crate) fn webhook_from_row(row: &impl Columns) -> StoreResult<PendingWebhook> {
     let text = |c: &str| row.text(c);
     let kind = text("kind")?;
@@ -238,6 +327,7 @@ pub(crate) fn webhook_from_row(row: &impl Columns) -> StoreResult<PendingWebhook
             })
         }
     };
+    let (recording, composition) = extra_from_text(row.opt_text("extra")?.as_deref())?;
     let event = StatusEvent {
         kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
         url: text("url")?,
@@ -251,6 +341,8 @@ pub(crate) fn webhook_from_row(row: &impl Columns) -> StoreResult<PendingWebhook
         room_duration: row.opt_int("room_duration")?,
         participant,
         track,
+        recording,
+        composition,
         timestamp: ts(row, "event_time")?,
         sequence_number: u64::try_from(row.int("sequence_number")?).unwrap_or(0),
     };

@@ -87,6 +87,7 @@ pub async fn run(store: &dyn Store) {
     room_paging_and_filters(store).await;
     participants_history(store).await;
     outbox_order_and_retries(store).await;
+    outbox_recording_and_composition_facts(store).await;
     accounts_and_keys(store).await;
     leases_and_fencing(store).await;
     outbox_claims(store).await;
@@ -561,6 +562,62 @@ async fn outbox_order_and_retries(store: &dyn Store) {
     store.webhook_delivered(next[0].id, later).await.unwrap();
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
     assert_eq!(store.webhook_backlog().await.unwrap(), before);
+}
+
+/// Recording and composition events keep their facts (the outbox's `extra`) exactly.
+async fn outbox_recording_and_composition_facts(store: &dyn Store) {
+    use vroom_domain::event::{CompositionFacts, RecordingFacts};
+    use vroom_domain::recording::RecordingCodec;
+    use vroom_domain::sid::{CompositionHookSid, CompositionSid, RecordingSid, TrackSid};
+    use vroom_domain::track::TrackKind;
+    let r = room(52, Some("hooks-c"), T0 + Span::from_secs(9100), true);
+    let at = r.date_created;
+    let mut started = event(&r, EventKind::RecordingStarted, 0, at);
+    started.recording = Some(RecordingFacts {
+        sid: RecordingSid::from_bytes(sid_bytes(52, 1)),
+        participant_sid: ParticipantSid::from_bytes(sid_bytes(52, 2)),
+        participant_identity: "zoë".into(),
+        track_sid: TrackSid::from_bytes(sid_bytes(52, 3)),
+        track_name: "camera".into(),
+        kind: TrackKind::Video,
+        codec: RecordingCodec::Vp8,
+        offset: 1_800_000_000_123,
+        duration: Some(12),
+        size: 4096,
+        failure: Some("no media".into()),
+    });
+    let mut progress = event(&r, EventKind::CompositionProgress, 1, at);
+    progress.composition = Some(CompositionFacts {
+        sid: CompositionSid::from_bytes(sid_bytes(52, 4)),
+        hook: Some(CompositionHookSid::from_bytes(sid_bytes(52, 5))),
+        percentage_done: 40,
+        seconds_remaining: Some(3),
+        duration: 0,
+        size: 0,
+        error: None,
+    });
+    store
+        .apply(
+            &[Change::InsertRoom(r.clone())],
+            &[started.clone(), progress.clone()],
+        )
+        .await
+        .unwrap();
+    let later = at + Span::from_secs(60);
+    let claim = |now: Timestamp| store.claim_webhooks("facts", now, now + Span::from_secs(30), 100);
+    let first: Vec<_> = claim(later).await.unwrap();
+    let mine = first.iter().find(|d| d.event.room_sid == r.sid).unwrap();
+    assert_eq!(mine.event, started, "recording facts read back exactly");
+    store.webhook_delivered(mine.id, later).await.unwrap();
+    for other in first.iter().filter(|d| d.event.room_sid != r.sid) {
+        store.webhook_delivered(other.id, later).await.unwrap();
+    }
+    let second = claim(later).await.unwrap();
+    let mine = second.iter().find(|d| d.event.room_sid == r.sid).unwrap();
+    assert_eq!(mine.event, progress, "composition facts read back exactly");
+    for d in &second {
+        store.webhook_delivered(d.id, later).await.unwrap();
+    }
 }
 
 async fn accounts_and_keys(store: &dyn Store) {

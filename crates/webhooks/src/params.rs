@@ -1,18 +1,23 @@
-//! The parameters Twilio sends with each room status callback, and the `X-Twilio-Signature` over them.
+//! The parameters Twilio sends with each room, recording and composition status callback, and the
+//! `X-Twilio-Signature` over them.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use vroom_domain::event::{EventKind, StatusEvent};
+use vroom_domain::event::{CompositionFacts, EventKind, RecordingFacts, StatusEvent};
 
 /// The callback parameters of `event`, in Twilio's names.
 ///
-/// Every event carries the room's facts, `StatusCallbackEvent`, `Timestamp` (UTC, with milliseconds,
-/// as Twilio's callbacks do) and `SequenceNumber`; participant and track events add the participant;
-/// `participant-disconnected` adds `ParticipantDuration`, `room-ended` adds `RoomDuration`, track
-/// events add `TrackSid`, `TrackKind` and `TrackName`.
+/// Every room event carries the room's facts, `StatusCallbackEvent`, `Timestamp` (UTC, with
+/// milliseconds, as Twilio's callbacks do) and `SequenceNumber`; participant and track events add
+/// the participant; `participant-disconnected` adds `ParticipantDuration`, `room-ended` adds
+/// `RoomDuration`, track events add `TrackSid`, `TrackKind` and `TrackName`. Recording and
+/// composition events have parameters of their own ([`recording`], [`composition`]).
 #[must_use]
 pub fn render(event: &StatusEvent) -> Vec<(&'static str, String)> {
+    if let Some(c) = &event.composition {
+        return composition(event, c);
+    }
     let mut p = vec![
         ("AccountSid", event.account_sid.to_string()),
         ("RoomSid", event.room_sid.to_string()),
@@ -20,14 +25,7 @@ pub fn render(event: &StatusEvent) -> Vec<(&'static str, String)> {
         ("RoomStatus", event.room_status.as_str().to_owned()),
         ("RoomType", event.room_type.as_str().to_owned()),
         ("StatusCallbackEvent", event.kind.as_str().to_owned()),
-        (
-            "Timestamp",
-            event
-                .timestamp
-                .to_chrono()
-                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string(),
-        ),
+        ("Timestamp", timestamp(event)),
         ("SequenceNumber", event.sequence_number.to_string()),
     ];
     if let Some(part) = &event.participant {
@@ -48,6 +46,91 @@ pub fn render(event: &StatusEvent) -> Vec<(&'static str, String)> {
         p.push(("TrackSid", track.sid.to_string()));
         p.push(("TrackKind", track.kind.as_str().to_owned()));
         p.push(("TrackName", track.name.clone()));
+    }
+    if let Some(r) = &event.recording {
+        recording(event.kind, r, &mut p);
+    }
+    p
+}
+
+fn timestamp(event: &StatusEvent) -> String {
+    event
+        .timestamp
+        .to_chrono()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// A recording event's parameters, after the room's (Twilio's "Recordings Status Callbacks", sent
+/// to the room's callback): `RecordingSid`, `RecordingUri`, `ParticipantSid`,
+/// `ParticipantIdentity`, `SourceSid`, `TrackName`, `Type`, `Container`, `Codec`,
+/// `OffsetFromTwilioVideoEpoch`; `recording-completed` adds `MediaUri`, `Duration`, `Size`;
+/// `recording-failed` adds `FailedOperation`.
+fn recording(kind: EventKind, r: &RecordingFacts, p: &mut Vec<(&'static str, String)>) {
+    let uri = format!("/v1/Recordings/{}", r.sid);
+    p.extend([
+        ("RecordingSid", r.sid.to_string()),
+        ("RecordingUri", uri.clone()),
+        ("ParticipantSid", r.participant_sid.to_string()),
+        ("ParticipantIdentity", r.participant_identity.clone()),
+        ("SourceSid", r.track_sid.to_string()),
+        ("TrackName", r.track_name.clone()),
+        ("Type", r.kind.as_str().to_owned()),
+        ("Container", r.container().to_owned()),
+        ("Codec", r.codec.as_str().to_owned()),
+        ("OffsetFromTwilioVideoEpoch", r.offset.to_string()),
+    ]);
+    match kind {
+        EventKind::RecordingCompleted => p.extend([
+            ("MediaUri", format!("{uri}/Media")),
+            ("Duration", r.duration.unwrap_or(0).to_string()),
+            ("Size", r.size.to_string()),
+        ]),
+        EventKind::RecordingFailed => p.push((
+            "FailedOperation",
+            r.failure.clone().unwrap_or_else(|| "media".to_owned()),
+        )),
+        _ => {}
+    }
+}
+
+/// A composition event's parameters (Twilio's "Compositions Status Callbacks", sent to the
+/// composition's own callback): `AccountSid`, `RoomSid`, `CompositionSid`, `CompositionUri`,
+/// `StatusCallbackEvent`, `Timestamp`, and `CompositionHookSid`/`CompositionHookUri` for a hook's
+/// composition; `composition-progress` adds `PercentageDone` and `SecondsRemaining`;
+/// `composition-available` adds `MediaUri`, `Duration` and `Size`; `composition-failed` adds
+/// `ErrorMessage`.
+fn composition(event: &StatusEvent, c: &CompositionFacts) -> Vec<(&'static str, String)> {
+    let uri = format!("/v1/Compositions/{}", c.sid);
+    let mut p = vec![
+        ("AccountSid", event.account_sid.to_string()),
+        ("RoomSid", event.room_sid.to_string()),
+        ("CompositionSid", c.sid.to_string()),
+        ("CompositionUri", uri.clone()),
+        ("StatusCallbackEvent", event.kind.as_str().to_owned()),
+        ("Timestamp", timestamp(event)),
+    ];
+    if let Some(hook) = c.hook {
+        p.push(("CompositionHookSid", hook.to_string()));
+        p.push(("CompositionHookUri", format!("/v1/CompositionHooks/{hook}")));
+    }
+    match event.kind {
+        EventKind::CompositionProgress => {
+            p.push(("PercentageDone", c.percentage_done.to_string()));
+            if let Some(left) = c.seconds_remaining {
+                p.push(("SecondsRemaining", left.to_string()));
+            }
+        }
+        EventKind::CompositionAvailable => p.extend([
+            ("MediaUri", format!("{uri}/Media")),
+            ("Duration", c.duration.to_string()),
+            ("Size", c.size.to_string()),
+        ]),
+        EventKind::CompositionFailed => p.push((
+            "ErrorMessage",
+            c.error.clone().unwrap_or_else(|| "failed".to_owned()),
+        )),
+        _ => {}
     }
     p
 }

@@ -5,6 +5,7 @@
 
 use super::{Effects, LiveRoom, MediaCommand, Write};
 use crate::error::Error;
+use crate::event::{EventKind, RecordingFacts};
 use crate::recording::{RecordTrack, Recording, RecordingCodec};
 use crate::room::{Room, VideoCodec};
 use crate::rules::{RecordingRule, RuleSubject, RuleType, TrackRule, select};
@@ -144,6 +145,7 @@ impl LiveRoom {
                 recording: a.recording,
             });
         }
+        let mut started = Vec::new();
         if let Some(ids) = ids {
             for (j, k) in chosen {
                 let member = &self.members[j];
@@ -180,7 +182,18 @@ impl LiveRoom {
                     track: t.sid,
                     recording: recording.sid,
                 });
+                started.push(RecordingFacts::of(
+                    &recording,
+                    &member.record.identity,
+                    None,
+                ));
                 effects.writes.push(Write::InsertRecording(recording));
+            }
+        }
+        for facts in started {
+            if let Some(mut ev) = self.event(EventKind::RecordingStarted, now) {
+                ev.recording = Some(facts);
+                effects.events.push(ev);
             }
         }
         if was_recording != self.is_recording() {

@@ -153,8 +153,8 @@ pub(super) async fn insert_event(
     sqlx::query(
         "INSERT INTO webhook_outbox (room_sid, sequence_number, kind, url, method, account_sid, room_name,
             room_status, room_type, room_duration, participant_sid, participant_identity, participant_status,
-            participant_duration, track_sid, track_kind, track_name, event_time, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            participant_duration, track_sid, track_kind, track_name, event_time, next_attempt_at, extra)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(e.room_sid.to_string())
     .bind(i64::try_from(e.sequence_number).unwrap_or(i64::MAX))
@@ -175,6 +175,7 @@ pub(super) async fn insert_event(
     .bind(t.map(|t| t.name.clone()))
     .bind(e.timestamp.millis())
     .bind(e.timestamp.millis())
+    .bind(crate::codec::event_extra(e))
     .execute(&mut **tx)
     .await?;
     Ok(())

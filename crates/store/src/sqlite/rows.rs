@@ -178,8 +178,8 @@ pub(super) fn insert_event(e: &StatusEvent) -> Stmt {
     Stmt {
         sql: "INSERT INTO webhook_outbox (room_sid, sequence_number, kind, url, method, account_sid, room_name,
             room_status, room_type, room_duration, participant_sid, participant_identity, participant_status,
-            participant_duration, track_sid, track_kind, track_name, event_time, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            participant_duration, track_sid, track_kind, track_name, event_time, next_attempt_at, extra)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         args: args![
             e.room_sid.to_string(),
             i64::try_from(e.sequence_number).unwrap_or(i64::MAX),
@@ -200,6 +200,7 @@ pub(super) fn insert_event(e: &StatusEvent) -> Stmt {
             t.map(|t| t.name.clone()),
             e.timestamp.millis(),
             e.timestamp.millis(),
+            crate::codec::event_extra(e),
         ],
     }
 }
