@@ -14,9 +14,9 @@ use crate::cluster::{Node, node, within};
 use crate::common::{test_credentials, token_for};
 
 /// Status callbacks as they arrived: (room SID, sequence number, event).
-type Arrivals = Arc<Mutex<Vec<(String, u64, String)>>>;
+pub(crate) type Arrivals = Arc<Mutex<Vec<(String, u64, String)>>>;
 
-async fn receiver() -> (String, Arrivals) {
+pub(crate) async fn receiver() -> (String, Arrivals) {
     let arrivals: Arrivals = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/events", listener.local_addr().unwrap());
@@ -44,7 +44,7 @@ async fn receiver() -> (String, Arrivals) {
 }
 
 /// Three distinct free ports, all bound at once, then released.
-fn three_ports() -> [u16; 3] {
+pub(crate) fn three_ports() -> [u16; 3] {
     let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let held = [bind(), bind(), bind()];
     held.map(|l| l.local_addr().expect("an address").port())
@@ -52,7 +52,7 @@ fn three_ports() -> [u16; 3] {
 
 /// Each room's sequence numbers in the order they first arrived (a redelivery after a node died is
 /// allowed: delivery is at least once).
-fn per_room(arrivals: &[(String, u64, String)]) -> BTreeMap<String, Vec<(u64, String)>> {
+pub(crate) fn per_room(arrivals: &[(String, u64, String)]) -> BTreeMap<String, Vec<(u64, String)>> {
     let mut rooms: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
     for (room, seq, event) in arrivals {
         let seen = rooms.entry(room.clone()).or_default();

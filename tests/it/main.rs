@@ -5,8 +5,11 @@
 mod browser;
 mod cli;
 mod cluster;
+mod cluster_limits;
+mod cluster_reads;
 mod cluster_relay;
 mod cluster_three;
+mod cluster_timers;
 mod common;
 mod composition_hooks;
 mod compositions;

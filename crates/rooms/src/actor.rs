@@ -89,8 +89,6 @@ pub(crate) enum Command {
 #[derive(Clone)]
 pub(crate) struct RoomHandle {
     tx: mpsc::UnboundedSender<Command>,
-    /// The room's account, to count an account's rooms in progress.
-    pub(crate) account: vroom_domain::sid::AccountSid,
 }
 
 impl RoomHandle {
@@ -160,10 +158,7 @@ pub(crate) fn spawn(
     tracker: &tokio_util::task::TaskTracker,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = RoomHandle {
-        tx,
-        account: live.room().account_sid,
-    };
+    let handle = RoomHandle { tx };
     let actor = RoomActor {
         live,
         sessions: HashMap::new(),

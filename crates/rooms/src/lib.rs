@@ -212,32 +212,10 @@ pub struct Hub {
     ad_hoc_callback: Option<(String, vroom_domain::room::CallbackMethod)>,
     tracker: TaskTracker,
     next_session: Arc<AtomicU64>,
+    /// Rooms in progress one account may have, counted in the store (so across the cluster).
     max_rooms_per_account: Option<usize>,
-    /// Rooms being created right now, per account: counted against the limit until registered.
-    creating: Arc<Mutex<HashMap<AccountSid, usize>>>,
     /// Taken while bringing a room's task back, so one room is never revived twice at once.
     reviving: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A place an account holds among its rooms in progress while its room is being created.
-struct Reserved {
-    creating: Arc<Mutex<HashMap<AccountSid, usize>>>,
-    account: AccountSid,
-}
-
-impl Drop for Reserved {
-    fn drop(&mut self) {
-        let mut creating = self
-            .creating
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = creating.get_mut(&self.account) {
-            *n -= 1;
-            if *n == 0 {
-                creating.remove(&self.account);
-            }
-        }
-    }
 }
 
 impl Hub {
@@ -264,7 +242,6 @@ impl Hub {
             tracker: TaskTracker::new(),
             next_session: Arc::new(AtomicU64::new(1)),
             max_rooms_per_account: deps.max_rooms_per_account,
-            creating: Arc::new(Mutex::new(HashMap::new())),
             reviving: Arc::new(tokio::sync::Mutex::new(())),
         };
         hub.recover().await?;
@@ -393,35 +370,6 @@ impl Hub {
             self.deps.outbox.notify_one();
         }
         Ok(self.register(live, lease))
-    }
-
-    /// Holds a place for one more room of `account`, or refuses it when the account has as many
-    /// rooms in progress (and being created) as allowed. Every room in progress has a task in the
-    /// registry (the hub revives them all at start), so the registry is the count; the rooms being
-    /// created are added so that concurrent creates cannot overshoot.
-    fn reserve(&self, account: AccountSid) -> Result<Option<Reserved>, HubError> {
-        let Some(limit) = self.max_rooms_per_account else {
-            return Ok(None);
-        };
-        let registry = self
-            .deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut creating = self
-            .creating
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live = registry.values().filter(|h| h.account == account).count();
-        let pending = creating.get(&account).copied().unwrap_or(0);
-        if live + pending >= limit {
-            return Err(vroom_domain::Error::TooManyRooms { limit }.into());
-        }
-        creating.insert(account, pending + 1);
-        Ok(Some(Reserved {
-            creating: Arc::clone(&self.creating),
-            account,
-        }))
     }
 
     /// Registers and starts the task of `live` (holding `lease`), unless one already runs for that
@@ -574,7 +522,6 @@ impl Hub {
         settings: vroom_domain::room::RoomSettings,
         ad_hoc: bool,
     ) -> Result<Room, HubError> {
-        let _place = self.reserve(account)?;
         let now = self.deps.clock.now();
         let sid = RoomSid::generate(self.deps.ids.as_ref());
         let cluster = &self.deps.cluster;
@@ -608,20 +555,21 @@ impl Hub {
         let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0)
             .into_iter()
             .collect();
-        let stored = self
-            .deps
-            .store
-            .apply(
-                &[
-                    Change::Fence(lease.clone()),
-                    Change::InsertRoom(room.clone()),
-                ],
-                &events,
-            )
-            .await;
+        let mut changes = vec![Change::Fence(lease.clone())];
+        if let Some(limit) = self.max_rooms_per_account {
+            // Counted in the store, among every node's rooms, in the insert's own transaction.
+            changes.push(Change::RoomCap { account, limit });
+        }
+        changes.push(Change::InsertRoom(room.clone()));
+        let stored = self.deps.store.apply(&changes, &events).await;
         if let Err(e) = stored {
             let _ = self.deps.store.release_lease(&lease).await;
-            return Err(e.into());
+            return Err(match e {
+                StoreError::TooManyRooms { limit } => {
+                    vroom_domain::Error::TooManyRooms { limit }.into()
+                }
+                other => other.into(),
+            });
         }
         if !events.is_empty() {
             self.deps.outbox.notify_one();

@@ -31,6 +31,11 @@ pub(crate) const RELEASE_LEASE: &str =
 /// touches one row exactly when the lease still holds. Arguments: room, node, token.
 pub(crate) const FENCE: &str = "UPDATE room_leases SET token = token WHERE room_sid = ? AND node_id = ? AND token = ? AND expires_at > 0";
 
+/// How many rooms in progress an account has (the count of a [`crate::Change::RoomCap`]).
+/// Argument: account.
+pub(crate) const ROOMS_IN_PROGRESS: &str =
+    "SELECT COUNT(*) FROM rooms WHERE account_sid = ? AND status = 'in-progress'";
+
 /// Claims due events: for each room its oldest pending event, if due and not claimed by another
 /// claimant past `now`. `{lock}` is the backend's row-locking clause of the inner select (none for
 /// SQLite, whose writers take turns; `FOR UPDATE SKIP LOCKED` for PostgreSQL, so nodes claiming at

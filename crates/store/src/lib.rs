@@ -77,6 +77,13 @@ pub enum StoreError {
     /// another node took the room over. Nothing is written.
     #[error("another node took over the room")]
     LeaseLost,
+    /// A batch capped by [`Change::RoomCap`] would give the account more rooms in progress than
+    /// its limit. Nothing is written.
+    #[error("the account already has {limit} rooms in progress")]
+    TooManyRooms {
+        /// The limit.
+        limit: usize,
+    },
     /// The database URL cannot be used.
     #[error("{0}")]
     Config(String),
@@ -97,6 +104,17 @@ pub enum Change {
     /// Not a change but a condition: the whole batch is written only while `lease` still holds
     /// (no other node took the room over since it was acquired), else it fails with `LeaseLost`.
     Fence(Lease),
+    /// Not a change but a condition: the batch is written only while `account` has fewer than
+    /// `limit` rooms in progress, counted in the store (so across every node) when the condition
+    /// is met, else it fails with `TooManyRooms`. Put it before the batch's `InsertRoom`. Batches
+    /// capped for one account are serialised (PostgreSQL: an advisory lock per account held to the
+    /// commit; SQLite: its single writer), so concurrent creates on any nodes never overshoot.
+    RoomCap {
+        /// The account whose rooms are counted.
+        account: AccountSid,
+        /// Rooms in progress it may have, this batch's included.
+        limit: usize,
+    },
     /// A new room.
     InsertRoom(Room),
     /// A room whose record changed.

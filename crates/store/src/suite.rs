@@ -92,6 +92,7 @@ pub async fn run(store: &dyn Store) {
     leases_and_fencing(store).await;
     outbox_claims(store).await;
     shared_secrets(store).await;
+    room_caps(store).await;
     crate::suite_recordings::run(store).await;
     crate::suite_compositions::run(store).await;
 }
@@ -903,4 +904,62 @@ async fn shared_secrets(store: &dyn Store) {
         "the first value stored is everyone's"
     );
     assert_eq!(store.shared_secret("other", "x").await.unwrap(), "x");
+}
+
+/// A capped batch counts the account's rooms in progress in the store: refused (and nothing of it
+/// written) at the limit; completed rooms and other accounts' rooms do not count.
+async fn room_caps(store: &dyn Store) {
+    let other = AccountSid::from_bytes([0xbc; 16]);
+    let capped = |r: &Room, limit: usize| {
+        vec![
+            Change::RoomCap {
+                account: r.account_sid,
+                limit,
+            },
+            Change::InsertRoom(r.clone()),
+        ]
+    };
+    let live = store
+        .list_rooms(
+            other,
+            &RoomFilter {
+                status: Some(RoomStatus::InProgress),
+                ..RoomFilter::default()
+            },
+            &first(50),
+        )
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(live, 0, "the suite's other parts use another account");
+    let mut rooms = Vec::new();
+    for n in 0..3 {
+        let mut r = room(950 + n, Some(&format!("capped-{n}")), T0, false);
+        r.account_sid = other;
+        rooms.push(r);
+    }
+    store.apply(&capped(&rooms[0], 2), &[]).await.unwrap();
+    store.apply(&capped(&rooms[1], 2), &[]).await.unwrap();
+    let refused = store.apply(&capped(&rooms[2], 2), &[]).await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyRooms { limit: 2 })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.room(rooms[2].sid).await.unwrap(),
+        None,
+        "nothing of a refused batch is written"
+    );
+    // Rooms of another account do not count.
+    let mut third = room(953, Some("capped-third"), T0, false);
+    third.account_sid = AccountSid::from_bytes([0xbd; 16]);
+    store.apply(&capped(&third, 1), &[]).await.unwrap();
+    // A completed room no longer counts.
+    let mut done = rooms[0].clone();
+    done.status = RoomStatus::Completed;
+    done.end_time = Some(T0 + Span::from_secs(5));
+    done.duration = Some(5);
+    store.apply(&[Change::UpdateRoom(done)], &[]).await.unwrap();
+    store.apply(&capped(&rooms[2], 2), &[]).await.unwrap();
 }

@@ -49,6 +49,7 @@ struct Numbered {
     renew: String,
     release: String,
     fence: String,
+    rooms_in_progress: String,
     claim: String,
     offer_secret: String,
     secret: String,
@@ -60,12 +61,19 @@ static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numb
     renew: numbered(cluster::RENEW_LEASE),
     release: numbered(cluster::RELEASE_LEASE),
     fence: numbered(cluster::FENCE),
+    rooms_in_progress: numbered(cluster::ROOMS_IN_PROGRESS),
     // Nodes claiming at once skip each other's rows instead of waiting for them.
     claim: numbered(&cluster::claim_webhooks("FOR UPDATE SKIP LOCKED")),
     offer_secret: numbered(cluster::OFFER_SECRET),
     secret: numbered(cluster::SECRET),
 });
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The transaction-scoped advisory lock serialising an account's capped batches
+/// ([`Change::RoomCap`]) across nodes. Its first key keeps vroom's locks apart from any other
+/// advisory locks of the database ("vroo"); the second is the account SID hashed. Two accounts
+/// whose hashes collide only wait for each other. Argument: account.
+const ACCOUNT_LOCK: &str = "SELECT pg_advisory_xact_lock(1987211119, hashtext($1))";
 
 /// Connections each node keeps open at most.
 const MAX_CONNECTIONS: u32 = 16;
@@ -196,6 +204,26 @@ impl PgStore {
                     Err(StoreError::LeaseLost)
                 }
             }
+            Change::RoomCap { account, limit } => {
+                let account = account.to_string();
+                // Held to the commit: another node's capped batch for the account waits here, and
+                // its count then sees this batch's room.
+                sqlx::query(ACCOUNT_LOCK)
+                    .bind(&account)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                let counted: i64 = sqlx::query_scalar(&CLUSTER.rooms_in_progress)
+                    .bind(&account)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                if usize::try_from(counted).map_or(true, |n| n >= *limit) {
+                    Err(StoreError::TooManyRooms { limit: *limit })
+                } else {
+                    Ok(())
+                }
+            }
             Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::UniqueNameTaken
@@ -235,6 +263,14 @@ fn redacted(url: &str) -> String {
 impl Store for PgStore {
     async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if changes.iter().any(|c| matches!(c, Change::RoomCap { .. })) {
+            // The cap's count must see what committed while it waited for its lock, whatever
+            // the server's default isolation: each statement its own snapshot.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
         for change in changes {
             Self::apply_change(&mut tx, change).await?;
         }
@@ -741,6 +777,76 @@ mod tests {
         );
         assert_eq!(all.len(), 40, "every event claimed");
         store.pool.close().await;
+        db.drop_now().await;
+    }
+
+    /// Two nodes (two pools) creating 24 rooms of one account at once under a cap of 5: five are
+    /// stored, every other create is refused, whichever node asked.
+    #[tokio::test]
+    async fn capped_creates_racing_on_two_nodes_never_overshoot() {
+        use std::sync::Arc;
+
+        use vroom_domain::room::CreateRoom;
+
+        let Some(db) = scratch::ScratchDatabase::create("racing caps").await else {
+            return;
+        };
+        let nodes = [
+            Arc::new(PgStore::open_url(db.url()).await.unwrap()),
+            Arc::new(PgStore::open_url(db.url()).await.unwrap()),
+        ];
+        let account = AccountSid::from_bytes([0xad; 16]);
+        let t0 = Timestamp::from_secs(1_800_000_000);
+        let (_, settings) = CreateRoom::default().validate().unwrap();
+        let racers: Vec<_> = (0..24u8)
+            .map(|n| {
+                let store = Arc::clone(&nodes[usize::from(n % 2)]);
+                let sid = RoomSid::from_bytes([n + 1; 16]);
+                let room = Room {
+                    sid,
+                    account_sid: account,
+                    unique_name: sid.to_string(),
+                    status: vroom_domain::room::RoomStatus::InProgress,
+                    ad_hoc: false,
+                    settings: settings.clone(),
+                    date_created: t0,
+                    date_updated: t0,
+                    end_time: None,
+                    duration: None,
+                };
+                tokio::spawn(async move {
+                    store
+                        .apply(
+                            &[
+                                Change::RoomCap { account, limit: 5 },
+                                Change::InsertRoom(room),
+                            ],
+                            &[],
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut created = 0;
+        for r in racers {
+            match r.await.unwrap() {
+                Ok(()) => created += 1,
+                Err(StoreError::TooManyRooms { limit: 5 }) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(created, 5);
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM rooms WHERE account_sid = $1 AND status = 'in-progress'",
+        )
+        .bind(account.to_string())
+        .fetch_one(&nodes[0].pool)
+        .await
+        .unwrap();
+        assert_eq!(stored, 5);
+        for n in nodes {
+            n.pool.close().await;
+        }
         db.drop_now().await;
     }
 

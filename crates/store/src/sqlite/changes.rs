@@ -4,7 +4,7 @@
 use vroom_domain::event::StatusEvent;
 
 use super::rows::{self, Stmt, Val};
-use super::{SQL_FENCE, recordings, write};
+use super::{SQL_FENCE, SQL_ROOMS_IN_PROGRESS, recordings, write};
 use crate::{Change, Lease, StoreError, StoreResult};
 
 /// What a planned statement's outcome means.
@@ -14,6 +14,8 @@ pub(super) enum Check {
     Done,
     /// A lease fence: exactly one row, or the lease was lost.
     Fence,
+    /// A room cap: the statement is a count (run as a query), which must stay under the limit.
+    Cap(usize),
     /// A room insert: a unique violation is a taken name.
     Room,
     /// A participant insert: a unique violation is a taken identity.
@@ -31,12 +33,22 @@ impl Check {
         }
     }
 
+    /// The outcome of a counting statement (`Cap`): rows counted `n`.
+    pub(super) fn count(self, n: i64) -> StoreResult<()> {
+        match self {
+            Self::Cap(limit) if usize::try_from(n).map_or(true, |n| n >= limit) => {
+                Err(StoreError::TooManyRooms { limit })
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn unique(self, other: StoreError) -> StoreError {
         match self {
             Self::Room => StoreError::UniqueNameTaken,
             Self::Participant => StoreError::IdentityTaken,
             Self::Composition(u) => u.error(),
-            Self::Done | Self::Fence => other,
+            Self::Done | Self::Fence | Self::Cap(_) => other,
         }
     }
 }
@@ -61,6 +73,14 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
                     ],
                 },
                 Check::Fence,
+            ),
+            // SQLite has one writer: capped batches are counted and written one after another.
+            Change::RoomCap { account, limit } => (
+                Stmt {
+                    sql: SQL_ROOMS_IN_PROGRESS,
+                    args: vec![Val::from(account.to_string())],
+                },
+                Check::Cap(*limit),
             ),
             Change::InsertRoom(room) => (rows::insert_room(room), Check::Room),
             Change::UpdateRoom(room) => (rows::update_room(room), Check::Done),
@@ -104,6 +124,10 @@ fn composition_change(change: &Change) -> (Stmt, Check) {
 /// Runs planned statements on the writer's connection, inside its transaction.
 pub(super) fn apply_on(conn: &rusqlite::Connection, planned: &[(Stmt, Check)]) -> StoreResult<()> {
     for (stmt, check) in planned {
+        if let Check::Cap(_) = check {
+            check.count(write::count(conn, stmt).map_err(write::err)?)?;
+            continue;
+        }
         match write::run(conn, stmt) {
             Ok(n) => check.rows(n as u64)?,
             Err(e) if write::is_unique_violation(&e) => {

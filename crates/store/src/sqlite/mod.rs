@@ -52,6 +52,7 @@ const SQL_HOLDER: &str = cluster::LEASE_HOLDER;
 const SQL_RENEW: &str = cluster::RENEW_LEASE;
 const SQL_RELEASE: &str = cluster::RELEASE_LEASE;
 const SQL_FENCE: &str = cluster::FENCE;
+const SQL_ROOMS_IN_PROGRESS: &str = cluster::ROOMS_IN_PROGRESS;
 const SQL_OFFER_SECRET: &str = cluster::OFFER_SECRET;
 const SQL_SECRET: &str = cluster::SECRET;
 static CLAIM: std::sync::LazyLock<String> =
@@ -200,6 +201,11 @@ impl SqliteStore {
                     Val::Int(i) => q.bind(*i),
                     Val::Null => q.bind(None::<i64>),
                 };
+            }
+            if let Check::Cap(_) = check {
+                let row = q.fetch_one(&mut *tx).await.map_err(db_err)?;
+                check.count(row.try_get(0).map_err(db_err)?)?;
+                continue;
             }
             match q.execute(&mut *tx).await {
                 Ok(done) => check.rows(done.rows_affected())?,

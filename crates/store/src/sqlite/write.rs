@@ -43,6 +43,7 @@ fn copy(e: &StoreError) -> StoreError {
         StoreError::UnknownAccount => StoreError::UnknownAccount,
         StoreError::UnknownCursor => StoreError::UnknownCursor,
         StoreError::LeaseLost => StoreError::LeaseLost,
+        StoreError::TooManyRooms { limit } => StoreError::TooManyRooms { limit: *limit },
         StoreError::Config(s) => StoreError::Config(s.clone()),
         StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
         StoreError::Database(d) => StoreError::Database(d.to_string().into()),
@@ -70,6 +71,14 @@ impl ToSql for Val {
 pub(super) fn run(conn: &Connection, stmt: &Stmt) -> rusqlite::Result<usize> {
     conn.prepare_cached(stmt.sql)?
         .execute(rusqlite::params_from_iter(stmt.args.iter()))
+}
+
+/// Runs the counting statement `stmt` on the writer's connection; the count.
+pub(super) fn count(conn: &Connection, stmt: &Stmt) -> rusqlite::Result<i64> {
+    conn.prepare_cached(stmt.sql)?
+        .query_row(rusqlite::params_from_iter(stmt.args.iter()), |row| {
+            row.get(0)
+        })
 }
 
 /// Work for the writer thread: `run` inside the batch's transaction, `finish` after its commit
