@@ -217,8 +217,10 @@ async fn main() -> anyhow::Result<()> {
     let received = Arc::new(Received::default());
     let (mut server, room) = match args.server {
         Server::Vroom => {
-            let (server, ws) = vroom::start(&args.vroom, &dir).await?;
-            (server, join_vroom(&ws, &args, synthetic, &received).await?)
+            let started = vroom::start(&args.vroom, &dir).await?;
+            vroom::create_room(&started.http, args.publishers + args.subscribers).await?;
+            let room = join_vroom(&started.ws, &args, synthetic, &received).await?;
+            (started.child, room)
         }
         Server::Janus => {
             // One RTP port per peer connection; a range per run so runs never share ports.
@@ -231,10 +233,13 @@ async fn main() -> anyhow::Result<()> {
     let (n, m) = (args.publishers, args.subscribers);
     let peers = room.tasks.len() as u64;
     let settle = Instant::now();
+    // A webinar's hundreds of subscribers take longer to come up than a meeting's dozen.
+    let settle_for = Duration::from_secs(60)
+        + Duration::from_millis(100) * u32::try_from(peers).unwrap_or(u32::MAX);
     while room.ready.load(Ordering::Relaxed) < peers {
-        if settle.elapsed() > Duration::from_secs(60) {
+        if settle.elapsed() > settle_for {
             bail!(
-                "only {} of {peers} peers receive every stream after 60 s",
+                "only {} of {peers} peers receive every stream after {settle_for:?}",
                 room.ready.load(Ordering::Relaxed)
             );
         }

@@ -21,8 +21,17 @@ const ACCOUNT: &str = "AC00000000000000000000000000000001";
 const KEY: &str = "SK00000000000000000000000000000001";
 const SECRET: &str = "bench-secret-0123456789abcdef0123";
 
-/// Starts `binary` on a temporary SQLite database in `dir`; returns the process and its signaling URL.
-pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<(Child, String)> {
+/// A started vroom: its process and where it listens.
+pub struct Started {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, for REST.
+    pub http: String,
+    /// The signaling WebSocket URL.
+    pub ws: String,
+}
+
+/// Starts `binary` on a temporary SQLite database in `dir`.
+pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<Started> {
     let port = crate::free_port()?;
     let server = tokio::process::Command::new(binary)
         .args([
@@ -42,7 +51,42 @@ pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<(Child, String)> 
         .spawn()
         .with_context(|| format!("cannot start {binary} (build it with cargo build --release)"))?;
     crate::wait_for_port(port).await?;
-    Ok((server, format!("ws://127.0.0.1:{port}/signaling")))
+    Ok(Started {
+        child: server,
+        http: format!("http://127.0.0.1:{port}"),
+        ws: format!("ws://127.0.0.1:{port}/signaling"),
+    })
+}
+
+/// Creates the bench's group room, "bench", over REST for `participants`: an ad-hoc room (made by
+/// the first join) holds 50, so a larger one is a `LargeRoom` (up to 1,000), as an app server
+/// would make a webinar's room.
+pub async fn create_room(http: &str, participants: usize) -> anyhow::Result<()> {
+    let large = participants > 50;
+    let max = participants.max(1).to_string();
+    let mut form = vec![
+        ("UniqueName", "bench"),
+        ("Type", "group"),
+        ("MaxParticipants", max.as_str()),
+    ];
+    if large {
+        form.push(("LargeRoom", "true"));
+    }
+    let reply = reqwest::Client::new()
+        .post(format!("{http}/v1/Rooms"))
+        .basic_auth(ACCOUNT, Some("bench-token"))
+        .form(&form)
+        .send()
+        .await
+        .context("creating the bench room")?;
+    let status = reply.status();
+    if !status.is_success() {
+        bail!(
+            "creating the bench room: {status} {}",
+            reply.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 fn token(identity: &str) -> anyhow::Result<String> {
