@@ -321,8 +321,12 @@ impl App {
         tracing::info!(%local, %public_url, "vroom is serving");
         tokio::spawn({
             let stopping = stopping.clone();
+            let hub = self.hub.clone();
             async move {
                 shutdown.await;
+                // From the stop on, no new room here (the requests in flight that would make or
+                // take one get 503): the rooms this node still runs are handed over below.
+                hub.drain();
                 stopping.cancel();
             }
         });

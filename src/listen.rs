@@ -246,6 +246,10 @@ pub async fn serve(
             let _ = connection.await;
         });
     }
+    // Closed now, not when the last connection ends: a client connecting during the drain is
+    // refused at once (and tries another node) instead of waiting in the kernel's backlog for a
+    // node that will never serve it.
+    drop(listener);
     tracker.close();
     tracker.wait().await;
 }

@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod cluster;
+mod cluster_drain;
 mod cluster_limits;
 mod cluster_reads;
 mod cluster_relay;

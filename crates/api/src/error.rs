@@ -49,6 +49,9 @@ pub enum ApiError {
     },
     /// Something broke on our side (500, 20500); logged, never detailed to the caller.
     Internal(String),
+    /// This node is stopping and takes no new room (503, 20503, `Retry-After: 1`): another node
+    /// will.
+    Stopping,
     /// Another vroom node runs the room this request is about (its lease names the node); 503, so
     /// the client tries again (through a load balancer, likely another node).
     ElsewhereRoom {
@@ -85,7 +88,7 @@ impl ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ElsewhereRoom { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ElsewhereRoom { .. } | Self::Stopping => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -103,7 +106,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => 20429,
             Self::NotImplemented { .. } => 20501,
             Self::Internal(_) => 20500,
-            Self::ElsewhereRoom { .. } => 20503,
+            Self::ElsewhereRoom { .. } | Self::Stopping => 20503,
         }
     }
 
@@ -129,6 +132,10 @@ impl ApiError {
             Self::Internal(_) => "Internal server error".to_owned(),
             Self::ElsewhereRoom { node, .. } => {
                 format!("The room is served by another node ({node}); try again there")
+            }
+            Self::Stopping => {
+                "Service Unavailable: this node is stopping; try again (another node serves)"
+                    .to_owned()
             }
         }
     }
@@ -171,6 +178,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if matches!(self, Self::Stopping) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
@@ -217,6 +229,7 @@ impl From<HubError> for ApiError {
             HubError::Domain(d) => Self::Rule(d),
             HubError::Store(s) => s.into(),
             HubError::RoomGone => Self::Rule(vroom_domain::Error::RoomCompleted),
+            HubError::Stopping => Self::Stopping,
             HubError::Elsewhere { node, address } => Self::ElsewhereRoom { node, address },
         }
     }

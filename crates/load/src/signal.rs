@@ -29,7 +29,12 @@ pub fn unique() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     });
-    format!("{start}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    // The pid too: several loads started in the same millisecond (one per node) stay apart.
+    format!(
+        "{start}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// One signaling connection.

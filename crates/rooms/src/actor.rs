@@ -130,6 +130,8 @@ pub(crate) struct Deps {
     pub media: Arc<dyn crate::MediaHooks>,
     pub registry: Arc<Mutex<HashMap<RoomSid, RoomHandle>>>,
     pub shutdown: CancellationToken,
+    /// The node is stopping: it runs the rooms it has until `shutdown`, but takes no new ones.
+    pub draining: CancellationToken,
     pub cluster: crate::ClusterConfig,
 }
 

@@ -125,6 +125,10 @@ pub enum HubError {
     /// The room's task is gone (the room just ended, or the server is stopping).
     #[error("the room is no longer in progress")]
     RoomGone,
+    /// This node is stopping: it takes no new room (neither a new one nor one without a task
+    /// here); another node will.
+    #[error("this node is stopping")]
+    Stopping,
     /// Another node runs the room (holds its lease).
     #[error("the room is run by node {node} ({address})")]
     Elsewhere {
@@ -233,6 +237,7 @@ impl Hub {
             media: deps.media,
             registry: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
             cluster: deps.cluster,
         });
         let hub = Self {
@@ -256,7 +261,7 @@ impl Hub {
         loop {
             let next = self.deps.clock.now() + self.deps.cluster.lease;
             tokio::select! {
-                () = self.deps.shutdown.cancelled() => break,
+                () = self.deps.draining.cancelled() => break,
                 () = self.deps.clock.sleep_until(next) => {}
             }
             let rooms = match self.deps.store.in_progress_rooms().await {
@@ -267,7 +272,7 @@ impl Hub {
                 }
             };
             for room in rooms {
-                if self.deps.shutdown.is_cancelled() {
+                if self.deps.draining.is_cancelled() {
                     return;
                 }
                 if self.registered(room.sid).is_none() {
@@ -424,6 +429,11 @@ impl Hub {
                 });
             }
         };
+        if self.deps.draining.is_cancelled() {
+            // Nobody runs the room, and this node is stopping: leave it to the next node asked.
+            let _ = self.deps.store.release_lease(&lease).await;
+            return Err(HubError::Stopping);
+        }
         // Read again under the lease: the room may have ended on the node that held it.
         let Some(room) = self.deps.store.room(room.sid).await? else {
             return Ok(None);
@@ -522,6 +532,9 @@ impl Hub {
         settings: vroom_domain::room::RoomSettings,
         ad_hoc: bool,
     ) -> Result<Room, HubError> {
+        if self.deps.draining.is_cancelled() {
+            return Err(HubError::Stopping);
+        }
         let now = self.deps.clock.now();
         let sid = RoomSid::generate(self.deps.ids.as_ref());
         let cluster = &self.deps.cluster;
@@ -865,9 +878,17 @@ impl Hub {
         }
     }
 
+    /// The node begins to stop: from now on it creates no room and takes over none (`Stopping`;
+    /// its orphan watch ends), while the rooms it runs carry on until [`Hub::shutdown`].
+    pub fn drain(&self) {
+        self.deps.draining.cancel();
+    }
+
     /// Stops every room task: connected participants leave now (their records get an end time), and
-    /// rooms stay in progress for the next start. Waits for the tasks to finish.
+    /// rooms stay in progress, their leases released for the other nodes (or the next start).
+    /// Waits for the tasks to finish.
     pub async fn shutdown(&self) {
+        self.deps.draining.cancel();
         self.deps.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;

@@ -89,6 +89,7 @@ fn again(e: &HubError) -> HubError {
         HubError::Store(StoreError::LeaseLost) => HubError::Store(StoreError::LeaseLost),
         HubError::Store(s) => HubError::Store(StoreError::Database(s.to_string().into())),
         HubError::RoomGone => HubError::RoomGone,
+        HubError::Stopping => HubError::Stopping,
         HubError::Elsewhere { node, address } => HubError::Elsewhere {
             node: node.clone(),
             address: address.clone(),

@@ -228,6 +228,11 @@ fn hub_error(e: &HubError) -> (u32, String) {
         HubError::Domain(d) => (d.code(), d.to_string()),
         HubError::RoomGone => (53118, "Room completed".to_owned()),
         HubError::Store(_) => (53104, "Unable to connect to Room".to_owned()),
+        // This node is stopping and takes no new room; the client may join again elsewhere.
+        HubError::Stopping => (
+            CODE_SERVER_STOPPING,
+            "Signaling connection error: the server is stopping".to_owned(),
+        ),
         // The room is run by another node that could not be relayed to (no address, not
         // reachable, or this connection is itself a relay): the client may try again.
         HubError::Elsewhere { .. } => (
