@@ -256,6 +256,34 @@ pub struct StatusEvent {
 }
 
 impl StatusEvent {
+    /// An event about `room` as it is now, to `url`, with no participant, track, recording or
+    /// composition facts yet: the fields every event shares.
+    fn about_room(
+        room: &Room,
+        kind: EventKind,
+        (url, method): (String, CallbackMethod),
+        at: Timestamp,
+        sequence_number: u64,
+    ) -> Self {
+        Self {
+            kind,
+            url,
+            method,
+            account_sid: room.account_sid,
+            room_sid: room.sid,
+            room_name: room.unique_name.clone(),
+            room_status: room.status,
+            room_type: room.settings.room_type,
+            room_duration: None,
+            participant: None,
+            track: None,
+            recording: None,
+            composition: None,
+            timestamp: at,
+            sequence_number,
+        }
+    }
+
     /// A room-level event for `room` as it is now, or `None` when the room has no status callback.
     #[must_use]
     pub fn for_room(
@@ -265,27 +293,17 @@ impl StatusEvent {
         sequence_number: u64,
     ) -> Option<Self> {
         let url = room.settings.status_callback.clone()?;
-        Some(Self {
+        let mut ev = Self::about_room(
+            room,
             kind,
-            url,
-            method: room.settings.status_callback_method,
-            account_sid: room.account_sid,
-            room_sid: room.sid,
-            room_name: room.unique_name.clone(),
-            room_status: room.status,
-            room_type: room.settings.room_type,
-            room_duration: if kind == EventKind::RoomEnded {
-                room.duration
-            } else {
-                None
-            },
-            participant: None,
-            track: None,
-            recording: None,
-            composition: None,
-            timestamp: at,
+            (url, room.settings.status_callback_method),
+            at,
             sequence_number,
-        })
+        );
+        if kind == EventKind::RoomEnded {
+            ev.room_duration = room.duration;
+        }
+        Some(ev)
     }
 
     /// A recording event of `rec` in `room` (to the room's status callback), or `None` when the
@@ -316,22 +334,15 @@ impl StatusEvent {
         sequence_number: u64,
     ) -> Option<Self> {
         let url = c.spec.status_callback.clone()?;
-        Some(Self {
+        let mut ev = Self::about_room(
+            room,
             kind,
-            url,
-            method: c.spec.status_callback_method,
-            account_sid: c.account_sid,
-            room_sid: room.sid,
-            room_name: room.unique_name.clone(),
-            room_status: room.status,
-            room_type: room.settings.room_type,
-            room_duration: None,
-            participant: None,
-            track: None,
-            recording: None,
-            composition: Some(facts),
-            timestamp: at,
+            (url, c.spec.status_callback_method),
+            at,
             sequence_number,
-        })
+        );
+        ev.account_sid = c.account_sid;
+        ev.composition = Some(facts);
+        Some(ev)
     }
 }
