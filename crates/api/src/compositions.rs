@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::Form;
 use crate::layouts::{layout_json, spec};
-use crate::paging::{Filters, Listing, listing, paging};
+use crate::paging::{Filters, listing, paging};
 use crate::wire::date;
 use crate::{ApiState, Segment, list_base, not_found, query_of};
 
@@ -183,7 +183,7 @@ pub(crate) async fn list(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Listing<CompositionResource>>> {
+) -> ApiResult<axum::response::Response> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
     let mut f = Filters::new(&q);

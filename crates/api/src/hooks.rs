@@ -19,7 +19,7 @@ use crate::compositions::check_callback;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Params};
 use crate::layouts::{layout_json, spec};
-use crate::paging::{Filters, Listing, listing, paging};
+use crate::paging::{Filters, listing, paging};
 use crate::wire::date;
 use crate::{ApiState, Segment, list_base, not_found, query_of};
 
@@ -125,7 +125,7 @@ pub(crate) async fn list(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Listing<HookResource>>> {
+) -> ApiResult<axum::response::Response> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
     let mut f = Filters::new(&q);

@@ -171,6 +171,26 @@ pub(crate) fn not_found(uri: &Uri) -> ApiError {
     }
 }
 
+/// A `200 OK` answer whose body is `value` as JSON (`Content-Type: application/json`, as axum's
+/// `Json` sends it), written into a buffer of `capacity` bytes to start with, so a page of records
+/// is not copied through a dozen doublings. The resources borrow their records, so they are
+/// serialized here, before the handler's records go away.
+pub(crate) fn json(value: &impl serde::Serialize, capacity: usize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
 /// The query parameters of a request.
 pub(crate) fn query_of(uri: &Uri) -> form::Params {
     form::Params::parse(uri.query().unwrap_or("").as_bytes())

@@ -161,19 +161,21 @@ impl<R: Serialize> Serialize for Listing<R> {
     }
 }
 
-/// A list response: the page's records under `key`, and `meta`.
-pub fn listing<T, R: Serialize>(
+/// A list response: the page's records under `key`, and `meta`, serialized at once (the resources
+/// may borrow the page's records).
+pub fn listing<'p, T, R: Serialize>(
     base: &str,
     filters: &[(&str, String)],
     paging: &Paging,
-    page: &Page<T>,
+    page: &'p Page<T>,
     key: &'static str,
-    render: impl Fn(&T) -> R,
+    render: impl Fn(&'p T) -> R,
     sid_of: impl Fn(&T) -> String,
-) -> axum::Json<Listing<R>> {
+) -> axum::response::Response {
     let items: Vec<R> = page.items.iter().map(render).collect();
     let meta = meta(base, filters, paging, page, key, sid_of);
-    axum::Json(Listing { key, items, meta })
+    // About 700 bytes per participant or room, 600 for the meta block.
+    crate::json(&Listing { key, items, meta }, 1024 + 768 * page.items.len())
 }
 
 /// Builds `meta` for one page. `base` is the public URL plus the path as the caller wrote it;

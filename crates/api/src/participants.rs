@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::sid::ParticipantSid;
@@ -13,7 +13,7 @@ use vroom_store::{Change, ParticipantFilter};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::form::Form;
-use crate::paging::{Filters, Listing, listing, paging};
+use crate::paging::{Filters, listing, paging};
 use crate::wire::ParticipantResource;
 use crate::{ApiState, Segment2, list_base, not_found, query_of, resolve_room};
 
@@ -41,7 +41,7 @@ pub(crate) async fn list(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     crate::Segment(room): crate::Segment,
-) -> ApiResult<Json<Listing<ParticipantResource>>> {
+) -> ApiResult<Response> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let q = query_of(&uri);
     let paging = paging(&q)?;
@@ -88,10 +88,30 @@ pub(crate) async fn fetch(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     Segment2(room, participant): Segment2,
-) -> ApiResult<Json<ParticipantResource>> {
+) -> ApiResult<Response> {
+    // Both by SID (how the SDKs fetch): the participant's record names its room and account, so
+    // one read answers, found or not, as the room and then the participant would.
+    if let (Ok(room_sid), Ok(sid)) = (
+        room.parse::<vroom_domain::sid::RoomSid>(),
+        participant.parse::<ParticipantSid>(),
+    ) {
+        let p = st
+            .store
+            .participant(sid)
+            .await?
+            .filter(|p| p.room_sid == room_sid && p.account_sid == caller.account_sid)
+            .ok_or_else(|| not_found(&uri))?;
+        return Ok(crate::json(
+            &ParticipantResource::new(&p, &st.public_url),
+            1024,
+        ));
+    }
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let p = resolve_participant(&st, &room, &participant, &uri).await?;
-    Ok(Json(ParticipantResource::new(&p, &st.public_url)))
+    Ok(crate::json(
+        &ParticipantResource::new(&p, &st.public_url),
+        1024,
+    ))
 }
 
 /// `POST …/Participants/{ParticipantIdentityOrSid}` with `Status=disconnected`: removes the
@@ -102,7 +122,7 @@ pub(crate) async fn update(
     OriginalUri(uri): OriginalUri,
     Segment2(room, participant): Segment2,
     Form(form): Form,
-) -> ApiResult<(StatusCode, Json<ParticipantResource>)> {
+) -> ApiResult<(StatusCode, Response)> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let p = resolve_participant(&st, &room, &participant, &uri).await?;
     if form.get("Status") != Some("disconnected") {
@@ -125,7 +145,7 @@ pub(crate) async fn update(
     };
     Ok((
         StatusCode::ACCEPTED,
-        Json(ParticipantResource::new(&record, &st.public_url)),
+        crate::json(&ParticipantResource::new(&record, &st.public_url), 1024),
     ))
 }
 
@@ -136,7 +156,7 @@ pub(crate) async fn anonymize(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     Segment2(room, participant): Segment2,
-) -> ApiResult<Json<ParticipantResource>> {
+) -> ApiResult<Response> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let mut p = resolve_participant(&st, &room, &participant, &uri).await?;
     if p.status != ParticipantStatus::Disconnected {
@@ -153,5 +173,8 @@ pub(crate) async fn anonymize(
             .apply(&[Change::UpdateParticipant(p.clone())], &[])
             .await?;
     }
-    Ok(Json(ParticipantResource::anonymized(&p, &st.public_url)))
+    Ok(crate::json(
+        &ParticipantResource::anonymized(&p, &st.public_url),
+        1024,
+    ))
 }

@@ -17,7 +17,7 @@ use vroom_store::{Change, RecordingFilter};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{Filters, Listing, listing, paging};
+use crate::paging::{Filters, listing, paging};
 use crate::wire::date;
 use crate::{ApiState, Segment, Segment2, list_base, not_found, query_of, resolve_room};
 
@@ -210,7 +210,7 @@ pub(crate) async fn list(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Listing<RecordingResource>>> {
+) -> ApiResult<axum::response::Response> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
     let mut f = Filters::new(&q);
@@ -271,7 +271,7 @@ pub(crate) async fn list_in_room(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     Segment(room): Segment,
-) -> ApiResult<Json<Listing<RoomRecordingResource>>> {
+) -> ApiResult<axum::response::Response> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let q = query_of(&uri);
     let paging = paging(&q)?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Value, json};
 use vroom_domain::room::{CallbackMethod, CreateRoom, RoomStatus, RoomType, VideoCodec};
 use vroom_store::RoomFilter;
@@ -12,7 +13,7 @@ use vroom_store::RoomFilter;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Form, Params};
-use crate::paging::{Filters, Listing, listing, paging};
+use crate::paging::{Filters, listing, paging};
 use crate::wire::{RoomResource, date, rules_json};
 use crate::{ApiState, Segment, list_base, query_of, resolve_room};
 
@@ -97,7 +98,7 @@ pub(crate) async fn create(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
     Form(p): Form,
-) -> ApiResult<(StatusCode, Json<RoomResource>)> {
+) -> ApiResult<(StatusCode, Response)> {
     let request = create_request(&p)?;
     if let (Some(check), Some(url)) = (&st.callback_check, &request.status_callback) {
         // Refused now, with the reason, rather than accepted and given up at the first event.
@@ -108,7 +109,7 @@ pub(crate) async fn create(
     let room = st.hub.create_room(caller.account_sid, request).await?;
     Ok((
         StatusCode::CREATED,
-        Json(RoomResource::new(&room, &st.public_url)),
+        crate::json(&RoomResource::new(&room, &st.public_url), 1024),
     ))
 }
 
@@ -117,7 +118,7 @@ pub(crate) async fn list(
     State(st): State<Arc<ApiState>>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Listing<RoomResource>>> {
+) -> ApiResult<Response> {
     let q = query_of(&uri);
     let paging = paging(&q)?;
     let mut f = Filters::new(&q);
@@ -155,9 +156,9 @@ pub(crate) async fn fetch(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     Segment(room): Segment,
-) -> ApiResult<Json<RoomResource>> {
+) -> ApiResult<Response> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
-    Ok(Json(RoomResource::new(&room, &st.public_url)))
+    Ok(crate::json(&RoomResource::new(&room, &st.public_url), 1024))
 }
 
 /// `POST /v1/Rooms/{RoomNameOrSid}` with `Status=completed`.
@@ -167,7 +168,7 @@ pub(crate) async fn update(
     OriginalUri(uri): OriginalUri,
     Segment(room): Segment,
     Form(p): Form,
-) -> ApiResult<(StatusCode, Json<RoomResource>)> {
+) -> ApiResult<(StatusCode, Response)> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     if p.get("Status") != Some("completed") {
         return Err(vroom_domain::Error::RoomStatusInvalid.into());
@@ -175,7 +176,7 @@ pub(crate) async fn update(
     let done = st.hub.complete_room(&room).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(RoomResource::new(&done, &st.public_url)),
+        crate::json(&RoomResource::new(&done, &st.public_url), 1024),
     ))
 }
 

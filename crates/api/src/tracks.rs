@@ -18,7 +18,7 @@ use vroom_rooms::RoomSnapshot;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::form::Form;
-use crate::paging::{Listing, listing, page_in_memory, paging};
+use crate::paging::{listing, page_in_memory, paging};
 use crate::participants::resolve_participant;
 use crate::rules::{Purpose, parse};
 use crate::wire::{PublishedTrackResource, SubscribedTrackResource, date, rules_json};
@@ -63,7 +63,7 @@ pub(crate) async fn list_published(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     Segment2(room, participant): Segment2,
-) -> ApiResult<Json<Listing<PublishedTrackResource>>> {
+) -> ApiResult<axum::response::Response> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let p = resolve_participant(&st, &room, &participant, &uri).await?;
     let paging = paging(&query_of(&uri))?;
@@ -112,7 +112,7 @@ pub(crate) async fn list_subscribed(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
     Segment2(room, participant): Segment2,
-) -> ApiResult<Json<Listing<SubscribedTrackResource>>> {
+) -> ApiResult<axum::response::Response> {
     let room = resolve_room(&st, caller, &room, &uri).await?;
     let p = resolve_participant(&st, &room, &participant, &uri).await?;
     let paging = paging(&query_of(&uri))?;

@@ -3,40 +3,84 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 use serde_json::{Value, json};
 use vroom_domain::live::{ParticipantView, Subscription};
 use vroom_domain::participant::Participant;
-use vroom_domain::room::Room;
+use vroom_domain::room::{Room, VideoCodec};
 use vroom_domain::rules::RecordingRule;
+use vroom_domain::sid::RoomSid;
 use vroom_domain::time::Timestamp;
 use vroom_domain::track::PublishedTrack;
 
 use crate::error::ApiError;
 
+/// Writes `t` as Twilio's resources do (`YYYY-MM-DDTHH:MM:SSZ`, whole seconds) into 20 bytes.
+fn date_bytes(t: Timestamp) -> [u8; 20] {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`), so no calendar
+    // library is called per date: a page of 50 participants writes 200 of them.
+    let secs = t.millis().div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (0..width).rev() {
+            // A digit: `v % 10` of a non-negative value.
+            out[at + i] = b'0' + u8::try_from(v.rem_euclid(10)).unwrap_or(0);
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, rem / 3600);
+    put(14, 2, rem / 60 % 60);
+    put(17, 2, rem % 60);
+    out
+}
+
 /// Formats a timestamp the way Twilio's resources do (whole seconds, `Z`).
 #[must_use]
 pub fn date(t: Timestamp) -> String {
-    use chrono::{Datelike, Timelike};
-    use std::fmt::Write;
-    // Field by field: chrono's `format` parses its pattern again for every date, which was a
-    // good part of rendering a list page.
-    let d = t.to_chrono();
-    let mut s = String::with_capacity(20);
-    let _ = write!(
-        s,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        d.year(),
-        d.month(),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
-    );
-    s
+    Date(t).to_string()
 }
 
-fn opt_date(t: Option<Timestamp>) -> Option<String> {
-    t.map(date)
+/// A timestamp in Twilio's form, written where it is displayed or serialized, never allocated.
+#[derive(Debug, Clone, Copy)]
+pub struct Date(pub Timestamp);
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = date_bytes(self.0);
+        // The bytes are ASCII digits and separators.
+        f.write_str(std::str::from_utf8(&bytes).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let bytes = date_bytes(self.0);
+        let text = std::str::from_utf8(&bytes).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text)
+    }
+}
+
+/// Serializes any `Display` as a JSON string, escaped as `serialize_str` escapes it, without
+/// building the `String` first.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 /// Parses a date filter: `YYYY-MM-DD` (midnight UTC) or an ISO 8601 date-time (`Z` or an offset).
@@ -62,145 +106,208 @@ pub fn parse_date(name: &'static str, value: &str) -> Result<Timestamp, ApiError
     ))
 }
 
-/// `video.v1.room`.
-#[derive(Debug, Serialize)]
-pub struct RoomResource {
-    sid: String,
-    status: &'static str,
-    date_created: String,
-    date_updated: String,
-    account_sid: String,
-    enable_turn: bool,
-    unique_name: String,
-    status_callback: Option<String>,
-    status_callback_method: &'static str,
-    end_time: Option<String>,
-    duration: Option<i64>,
-    #[serde(rename = "type")]
-    room_type: &'static str,
-    max_participants: u32,
-    max_participant_duration: u32,
-    max_concurrent_published_tracks: u32,
-    record_participants_on_connect: bool,
-    video_codecs: Vec<&'static str>,
-    media_region: String,
-    audio_only: bool,
-    empty_room_timeout: u32,
-    unused_room_timeout: u32,
-    large_room: bool,
-    url: String,
-    links: RoomLinks,
+/// `video.v1.room`, serialized straight from the record: no field is copied or formatted into a
+/// `String` of its own first (that was most of a list page's cost).
+#[derive(Debug, Clone, Copy)]
+pub struct RoomResource<'a> {
+    room: &'a Room,
+    base: &'a str,
 }
 
-/// A room's `links`.
-#[derive(Debug, Serialize)]
-struct RoomLinks {
-    participants: String,
-    recordings: String,
-    transcriptions: String,
-    recording_rules: String,
-}
-
-impl RoomResource {
+impl<'a> RoomResource<'a> {
     /// The resource of `room`, with absolute URLs under `base` (the public URL).
     #[must_use]
-    pub fn new(room: &Room, base: &str) -> Self {
-        let s = &room.settings;
-        let url = format!("{base}/v1/Rooms/{}", room.sid);
-        Self {
-            sid: room.sid.to_string(),
-            status: room.status.as_str(),
-            date_created: date(room.date_created),
-            date_updated: date(room.date_updated),
-            account_sid: room.account_sid.to_string(),
-            enable_turn: s.enable_turn,
-            unique_name: room.unique_name.clone(),
-            status_callback: s.status_callback.clone(),
-            status_callback_method: s.status_callback_method.as_str(),
-            end_time: opt_date(room.end_time),
-            duration: room.duration,
-            room_type: s.room_type.as_str(),
-            max_participants: s.max_participants,
-            max_participant_duration: s.max_participant_duration,
-            max_concurrent_published_tracks: s.max_concurrent_published_tracks,
-            record_participants_on_connect: s.record_participants_on_connect,
-            video_codecs: s.video_codecs.iter().map(|c| c.as_str()).collect(),
-            media_region: s.media_region.clone(),
-            audio_only: s.audio_only,
-            empty_room_timeout: s.empty_room_timeout,
-            unused_room_timeout: s.unused_room_timeout,
-            large_room: s.large_room,
-            links: RoomLinks {
-                participants: format!("{url}/Participants"),
-                recordings: format!("{url}/Recordings"),
-                transcriptions: format!("{url}/Transcriptions"),
-                recording_rules: format!("{url}/RecordingRules"),
-            },
-            url,
-        }
+    pub fn new(room: &'a Room, base: &'a str) -> Self {
+        Self { room, base }
     }
 }
 
-/// `video.v1.room.room_participant` (and its `Anonymize` variant, which has no links).
-#[derive(Debug, Serialize)]
-pub struct ParticipantResource {
-    sid: String,
-    room_sid: String,
-    account_sid: String,
-    status: &'static str,
-    identity: String,
-    date_created: String,
-    date_updated: String,
-    start_time: String,
-    end_time: Option<String>,
-    duration: Option<i64>,
-    url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    links: Option<ParticipantLinks>,
+/// `{base}/v1/Rooms/{sid}{suffix}`.
+struct RoomUrl<'a> {
+    base: &'a str,
+    room: RoomSid,
+    suffix: &'static str,
+}
+
+impl std::fmt::Display for RoomUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/v1/Rooms/{}{}", self.base, self.room, self.suffix)
+    }
+}
+
+/// A room's `links`.
+struct RoomLinks<'a>(&'a str, RoomSid);
+
+impl Serialize for RoomLinks<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let url = |suffix| {
+            Text(RoomUrl {
+                base: self.0,
+                room: self.1,
+                suffix,
+            })
+        };
+        let mut m = s.serialize_struct("RoomLinks", 4)?;
+        m.serialize_field("participants", &url("/Participants"))?;
+        m.serialize_field("recordings", &url("/Recordings"))?;
+        m.serialize_field("transcriptions", &url("/Transcriptions"))?;
+        m.serialize_field("recording_rules", &url("/RecordingRules"))?;
+        m.end()
+    }
+}
+
+/// A room's `video_codecs`.
+struct Codecs<'a>(&'a [VideoCodec]);
+
+impl Serialize for Codecs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|c| c.as_str()))
+    }
+}
+
+impl Serialize for RoomResource<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (r, st) = (self.room, &self.room.settings);
+        let mut m = s.serialize_struct("RoomResource", 24)?;
+        m.serialize_field("sid", &Text(r.sid))?;
+        m.serialize_field("status", r.status.as_str())?;
+        m.serialize_field("date_created", &Date(r.date_created))?;
+        m.serialize_field("date_updated", &Date(r.date_updated))?;
+        m.serialize_field("account_sid", &Text(r.account_sid))?;
+        m.serialize_field("enable_turn", &st.enable_turn)?;
+        m.serialize_field("unique_name", &r.unique_name)?;
+        m.serialize_field("status_callback", &st.status_callback)?;
+        m.serialize_field("status_callback_method", st.status_callback_method.as_str())?;
+        m.serialize_field("end_time", &r.end_time.map(Date))?;
+        m.serialize_field("duration", &r.duration)?;
+        m.serialize_field("type", st.room_type.as_str())?;
+        m.serialize_field("max_participants", &st.max_participants)?;
+        m.serialize_field("max_participant_duration", &st.max_participant_duration)?;
+        m.serialize_field(
+            "max_concurrent_published_tracks",
+            &st.max_concurrent_published_tracks,
+        )?;
+        m.serialize_field(
+            "record_participants_on_connect",
+            &st.record_participants_on_connect,
+        )?;
+        m.serialize_field("video_codecs", &Codecs(&st.video_codecs))?;
+        m.serialize_field("media_region", &st.media_region)?;
+        m.serialize_field("audio_only", &st.audio_only)?;
+        m.serialize_field("empty_room_timeout", &st.empty_room_timeout)?;
+        m.serialize_field("unused_room_timeout", &st.unused_room_timeout)?;
+        m.serialize_field("large_room", &st.large_room)?;
+        m.serialize_field(
+            "url",
+            &Text(RoomUrl {
+                base: self.base,
+                room: r.sid,
+                suffix: "",
+            }),
+        )?;
+        m.serialize_field("links", &RoomLinks(self.base, r.sid))?;
+        m.end()
+    }
+}
+
+/// `video.v1.room.room_participant` (and its `Anonymize` variant, which has no links), serialized
+/// straight from the record like [`RoomResource`].
+#[derive(Debug, Clone, Copy)]
+pub struct ParticipantResource<'a> {
+    p: &'a Participant,
+    base: &'a str,
+    anonymized: bool,
+}
+
+/// `{base}/v1/Rooms/{room}/Participants/{sid}{suffix}`.
+struct ParticipantUrl<'a> {
+    base: &'a str,
+    p: &'a Participant,
+    suffix: &'static str,
+}
+
+impl std::fmt::Display for ParticipantUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/v1/Rooms/{}/Participants/{}{}",
+            self.base, self.p.room_sid, self.p.sid, self.suffix
+        )
+    }
 }
 
 /// A participant's `links`.
-#[derive(Debug, Serialize)]
-struct ParticipantLinks {
-    published_tracks: String,
-    subscribed_tracks: String,
-    subscribe_rules: String,
-    anonymize: String,
+struct ParticipantLinks<'a>(&'a str, &'a Participant);
+
+impl Serialize for ParticipantLinks<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let url = |suffix| {
+            Text(ParticipantUrl {
+                base: self.0,
+                p: self.1,
+                suffix,
+            })
+        };
+        let mut m = s.serialize_struct("ParticipantLinks", 4)?;
+        m.serialize_field("published_tracks", &url("/PublishedTracks"))?;
+        m.serialize_field("subscribed_tracks", &url("/SubscribedTracks"))?;
+        m.serialize_field("subscribe_rules", &url("/SubscribeRules"))?;
+        m.serialize_field("anonymize", &url("/Anonymize"))?;
+        m.end()
+    }
 }
 
-impl ParticipantResource {
+impl<'a> ParticipantResource<'a> {
     /// The resource of `p` under `base`.
     #[must_use]
-    pub fn new(p: &Participant, base: &str) -> Self {
-        let url = format!("{base}/v1/Rooms/{}/Participants/{}", p.room_sid, p.sid);
+    pub fn new(p: &'a Participant, base: &'a str) -> Self {
         Self {
-            sid: p.sid.to_string(),
-            room_sid: p.room_sid.to_string(),
-            account_sid: p.account_sid.to_string(),
-            status: p.status.as_str(),
-            identity: p.identity.clone(),
-            date_created: date(p.date_created),
-            date_updated: date(p.date_updated),
-            start_time: date(p.start_time),
-            end_time: opt_date(p.end_time),
-            duration: p.duration,
-            links: Some(ParticipantLinks {
-                published_tracks: format!("{url}/PublishedTracks"),
-                subscribed_tracks: format!("{url}/SubscribedTracks"),
-                subscribe_rules: format!("{url}/SubscribeRules"),
-                anonymize: format!("{url}/Anonymize"),
-            }),
-            url,
+            p,
+            base,
+            anonymized: false,
         }
     }
 
     /// The `Anonymize` answer: no links, and the URL of the anonymize action.
     #[must_use]
-    pub fn anonymized(p: &Participant, base: &str) -> Self {
-        let mut r = Self::new(p, base);
-        r.links = None;
-        r.url = format!("{}/Anonymize", r.url);
-        r
+    pub fn anonymized(p: &'a Participant, base: &'a str) -> Self {
+        Self {
+            p,
+            base,
+            anonymized: true,
+        }
+    }
+}
+
+impl Serialize for ParticipantResource<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.p;
+        let fields = if self.anonymized { 11 } else { 12 };
+        let mut m = s.serialize_struct("ParticipantResource", fields)?;
+        m.serialize_field("sid", &Text(p.sid))?;
+        m.serialize_field("room_sid", &Text(p.room_sid))?;
+        m.serialize_field("account_sid", &Text(p.account_sid))?;
+        m.serialize_field("status", p.status.as_str())?;
+        m.serialize_field("identity", &p.identity)?;
+        m.serialize_field("date_created", &Date(p.date_created))?;
+        m.serialize_field("date_updated", &Date(p.date_updated))?;
+        m.serialize_field("start_time", &Date(p.start_time))?;
+        m.serialize_field("end_time", &p.end_time.map(Date))?;
+        m.serialize_field("duration", &p.duration)?;
+        let url = |suffix| {
+            Text(ParticipantUrl {
+                base: self.base,
+                p,
+                suffix,
+            })
+        };
+        if self.anonymized {
+            m.serialize_field("url", &url("/Anonymize"))?;
+        } else {
+            m.serialize_field("url", &url(""))?;
+            m.serialize_field("links", &ParticipantLinks(self.base, p))?;
+        }
+        m.end()
     }
 }
 
@@ -309,6 +416,28 @@ pub fn rules_json(rules: &[RecordingRule]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The civil-date arithmetic agrees with chrono's calendar, leap days and centuries included.
+    #[test]
+    fn dates_agree_with_chrono() {
+        let mut t = 0_i64;
+        while t < 7_258_118_400_000 {
+            let want = Timestamp::from_millis(t)
+                .to_chrono()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            assert_eq!(date(Timestamp::from_millis(t)), want, "at {t} ms");
+            // Steps of about 9.3 hours with a changing millisecond part, to 2200.
+            t += 33_333_333;
+        }
+        for t in [951_782_400_000, 951_868_799_999, 4_107_542_400_000] {
+            let want = Timestamp::from_millis(t)
+                .to_chrono()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            assert_eq!(date(Timestamp::from_millis(t)), want);
+        }
+    }
 
     #[test]
     fn dates() {
