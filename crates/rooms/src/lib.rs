@@ -538,20 +538,12 @@ impl Hub {
         let now = self.deps.clock.now();
         let sid = RoomSid::generate(self.deps.ids.as_ref());
         let cluster = &self.deps.cluster;
-        // The lease first, so the room is this node's from its first moment.
-        let Acquired::Ours(lease) = self
-            .deps
-            .store
-            .acquire_lease(
-                sid,
-                &cluster.node,
-                &cluster.address,
-                now,
-                now + cluster.lease,
-            )
-            .await?
-        else {
-            return Err(vroom_domain::Error::RoomCreateFailed.into());
+        // The lease is written with the room, so the room is this node's from its first moment;
+        // the SID is fresh, so nobody holds it, and one commit serves both.
+        let lease = Lease {
+            room: sid,
+            node: cluster.node.clone(),
+            token: 1,
         };
         let room = Room {
             sid,
@@ -568,7 +560,11 @@ impl Hub {
         let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0)
             .into_iter()
             .collect();
-        let mut changes = vec![Change::Fence(lease.clone())];
+        let mut changes = vec![Change::NewLease {
+            lease: lease.clone(),
+            address: cluster.address.clone(),
+            until: now + cluster.lease,
+        }];
         if let Some(limit) = self.max_rooms_per_account {
             // Counted in the store, among every node's rooms, in the insert's own transaction.
             changes.push(Change::RoomCap { account, limit });
@@ -576,7 +572,7 @@ impl Hub {
         changes.push(Change::InsertRoom(room.clone()));
         let stored = self.deps.store.apply(&changes, &events).await;
         if let Err(e) = stored {
-            let _ = self.deps.store.release_lease(&lease).await;
+            // Nothing of the batch was written, the lease neither.
             return Err(match e {
                 StoreError::TooManyRooms { limit } => {
                     vroom_domain::Error::TooManyRooms { limit }.into()

@@ -15,6 +15,10 @@ pub(crate) const ACQUIRE_LEASE: &str =
      WHERE room_leases.node_id = excluded.node_id OR room_leases.expires_at <= ?
      RETURNING token";
 
+/// Writes a new room's lease ([`crate::Change::NewLease`]); a stored lease of the room is a
+/// conflict. Arguments: room, node, address, token, until.
+pub(crate) const NEW_LEASE: &str = "INSERT INTO room_leases (room_sid, node_id, address, token, expires_at) VALUES (?, ?, ?, ?, ?)";
+
 /// The holder of a room's lease. Argument: room.
 pub(crate) const LEASE_HOLDER: &str =
     "SELECT node_id, address, expires_at FROM room_leases WHERE room_sid = ?";

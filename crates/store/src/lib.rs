@@ -104,6 +104,18 @@ pub enum Change {
     /// Not a change but a condition: the whole batch is written only while `lease` still holds
     /// (no other node took the room over since it was acquired), else it fails with `LeaseLost`.
     Fence(Lease),
+    /// A new room's lease, written in the batch that inserts the room: the room is the node's
+    /// from its first moment, in one commit rather than an `acquire_lease` and then the insert.
+    /// Only for a room SID just drawn (nobody can hold it); a lease of the room already stored
+    /// fails the batch. Its token is `lease.token` (1 for a new room).
+    NewLease {
+        /// The lease taken.
+        lease: Lease,
+        /// Where its node serves (as `acquire_lease` records it).
+        address: String,
+        /// When it ends unless renewed.
+        until: Timestamp,
+    },
     /// Not a change but a condition: the batch is written only while `account` has fewer than
     /// `limit` rooms in progress, counted in the store (so across every node) when the condition
     /// is met, else it fails with `TooManyRooms`. Put it before the batch's `InsertRoom`. Batches

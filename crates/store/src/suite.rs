@@ -11,7 +11,9 @@ use vroom_domain::room::{CreateRoom, Room, RoomStatus};
 use vroom_domain::sid::{AccountSid, ApiKeySid, ParticipantSid, RoomSid};
 use vroom_domain::time::{Span, Timestamp};
 
-use crate::{Account, Acquired, ApiKey, Change, ParticipantFilter, RoomFilter, Store, StoreError};
+use crate::{
+    Account, Acquired, ApiKey, Change, Lease, ParticipantFilter, RoomFilter, Store, StoreError,
+};
 
 const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 
@@ -811,6 +813,66 @@ async fn leases_and_fencing(store: &dyn Store) {
     };
     assert!(c.token > b.token);
     store.release_lease(&c).await.unwrap();
+
+    // A new room's lease written with its insert: held at once, by that node, until the given
+    // end; the batch's fenced writes go through, and a second new lease of the room fails whole.
+    let fresh = room(61, Some("born-leased"), T0 + Span::from_secs(12_001), false);
+    let lease = Lease {
+        room: fresh.sid,
+        node: "a".into(),
+        token: 1,
+    };
+    store
+        .apply(
+            &[
+                Change::NewLease {
+                    lease: lease.clone(),
+                    address: "http://a".into(),
+                    until: t(10),
+                },
+                Change::InsertRoom(fresh.clone()),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    match store
+        .acquire_lease(fresh.sid, "b", "http://b", t(5), t(15))
+        .await
+        .unwrap()
+    {
+        Acquired::Held(h) => assert_eq!(
+            (h.node.as_str(), h.address.as_str(), h.expires_at),
+            ("a", "http://a", t(10))
+        ),
+        other => panic!("a new room's lease is its node's: {other:?}"),
+    }
+    store
+        .apply(&[Change::Fence(lease.clone())], &[])
+        .await
+        .unwrap();
+    assert!(store.renew_lease(&lease, t(20)).await.unwrap());
+    let again = room(62, Some("born-twice"), T0 + Span::from_secs(12_002), false);
+    let twice = store
+        .apply(
+            &[
+                Change::NewLease {
+                    lease: lease.clone(),
+                    address: "http://b".into(),
+                    until: t(30),
+                },
+                Change::InsertRoom(again.clone()),
+            ],
+            &[],
+        )
+        .await;
+    assert!(twice.is_err(), "a stored lease is never overwritten as new");
+    assert_eq!(
+        store.room(again.sid).await.unwrap(),
+        None,
+        "nothing of it is written"
+    );
+    store.release_lease(&lease).await.unwrap();
 }
 
 async fn outbox_claims(store: &dyn Store) {

@@ -49,6 +49,7 @@ struct Numbered {
     renew: String,
     release: String,
     fence: String,
+    new_lease: String,
     rooms_in_progress: String,
     claim: String,
     offer_secret: String,
@@ -61,6 +62,7 @@ static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numb
     renew: numbered(cluster::RENEW_LEASE),
     release: numbered(cluster::RELEASE_LEASE),
     fence: numbered(cluster::FENCE),
+    new_lease: numbered(cluster::NEW_LEASE),
     rooms_in_progress: numbered(cluster::ROOMS_IN_PROGRESS),
     // Nodes claiming at once skip each other's rows instead of waiting for them.
     claim: numbered(&cluster::claim_webhooks("FOR UPDATE SKIP LOCKED")),
@@ -203,6 +205,22 @@ impl PgStore {
                 } else {
                     Err(StoreError::LeaseLost)
                 }
+            }
+            Change::NewLease {
+                lease,
+                address,
+                until,
+            } => {
+                sqlx::query(&CLUSTER.new_lease)
+                    .bind(lease.room.to_string())
+                    .bind(&lease.node)
+                    .bind(address)
+                    .bind(lease.token)
+                    .bind(until.millis())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
             }
             Change::RoomCap { account, limit } => {
                 let account = account.to_string();

@@ -4,7 +4,7 @@
 use vroom_domain::event::StatusEvent;
 
 use super::rows::{self, Stmt, Val};
-use super::{SQL_FENCE, SQL_ROOMS_IN_PROGRESS, recordings, write};
+use super::{SQL_FENCE, SQL_NEW_LEASE, SQL_ROOMS_IN_PROGRESS, recordings, write};
 use crate::{Change, Lease, StoreError, StoreResult};
 
 /// What a planned statement's outcome means.
@@ -73,6 +73,23 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
                     ],
                 },
                 Check::Fence,
+            ),
+            Change::NewLease {
+                lease,
+                address,
+                until,
+            } => (
+                Stmt {
+                    sql: SQL_NEW_LEASE,
+                    args: vec![
+                        Val::from(lease.room.to_string()),
+                        Val::from(lease.node.as_str()),
+                        Val::from(address.as_str()),
+                        Val::from(lease.token),
+                        Val::from(until.millis()),
+                    ],
+                },
+                Check::Done,
             ),
             // SQLite has one writer: capped batches are counted and written one after another.
             Change::RoomCap { account, limit } => (

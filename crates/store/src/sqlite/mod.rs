@@ -52,6 +52,7 @@ const SQL_HOLDER: &str = cluster::LEASE_HOLDER;
 const SQL_RENEW: &str = cluster::RENEW_LEASE;
 const SQL_RELEASE: &str = cluster::RELEASE_LEASE;
 const SQL_FENCE: &str = cluster::FENCE;
+const SQL_NEW_LEASE: &str = cluster::NEW_LEASE;
 const SQL_ROOMS_IN_PROGRESS: &str = cluster::ROOMS_IN_PROGRESS;
 const SQL_OFFER_SECRET: &str = cluster::OFFER_SECRET;
 const SQL_SECRET: &str = cluster::SECRET;
