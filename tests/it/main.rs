@@ -30,6 +30,7 @@ mod observe;
 mod operator;
 mod outbound;
 mod quickstart;
+mod recording_crash;
 mod recordings;
 mod rest;
 mod schemathesis;

@@ -1,6 +1,7 @@
 //! Recordings over REST: Twilio's shapes and errors, RecordingRules, and what a restart makes of
 //! recordings a stop or crash left processing. (The media itself: the `recordings_*` browser
-//! scenarios, and the SFU's tests/recording.rs.)
+//! scenarios, the SFU's tests/recording.rs, and recording_crash.rs: a SIGKILL while real media
+//! is recorded.)
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

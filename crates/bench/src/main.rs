@@ -7,16 +7,15 @@
 //! (ICE, DTLS-SRTP, BUNDLE) — lets publishers send a synthetic Opus stream (50 frames/s) and a
 //! synthetic VP8 stream (30 frames/s), waits until every receiver gets every stream, and then
 //! measures, over a fixed window, the CPU time of the server process (from /proc) and the frames
-//! receivers got.
+//! receivers got. With `--clip-kbps` publishers send real VP8 and Opus (encoded by ffmpeg) instead;
+//! with `--record` vroom records every published track, and the summary adds the tracks recorded
+//! and the bytes its media store grew by per second; `--compose` then ends the room and times the
+//! composition of its recordings (`scripts/bench-recording` runs both).
 //!
 //! ```text
 //! cargo build --release && ./target/release/vroom-bench --publishers 2 --subscribers 4
 //! ./target/release/vroom-bench --server janus --publishers 2 --subscribers 4
 //! ```
-
-mod janus;
-mod peer;
-mod vroom;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +26,8 @@ use clap::{Parser, ValueEnum};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use crate::peer::{Received, Synthetic};
+use vroom_bench::peer::{self, Received, Synthetic};
+use vroom_bench::{clip, cpu_time, janus, recording, vroom};
 
 /// The media server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,37 +68,21 @@ struct Args {
     /// vroom only.
     #[arg(long)]
     simulcast: bool,
-}
-
-/// A free TCP port on 127.0.0.1 (for the server under test to listen on).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-async fn wait_for_port(port: u16) -> anyhow::Result<()> {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the server did not start listening on {port}")
-}
-
-/// CPU time (user + system) of a process so far, from /proc (clock ticks of 10 ms).
-fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(')').context("malformed /proc stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).context("utime")?.parse::<u64>()?
-        + fields.get(12).context("stime")?.parse::<u64>()?;
-    Ok(Duration::from_millis(ticks * 10))
+    /// Creates the room with RecordParticipantsOnConnect=true, so vroom records every published
+    /// track into its media store; the summary adds the tracks recorded and the bytes written per
+    /// second. vroom only.
+    #[arg(long)]
+    record: bool,
+    /// Publishers send real media, looped: VP8 at about this many kbit/s (640×360, 30 frames/s,
+    /// a keyframe a second) and Opus at 32 kbit/s, encoded by ffmpeg (--video-bytes and
+    /// --audio-bytes no longer apply).
+    #[arg(long)]
+    clip_kbps: Option<u32>,
+    /// After the measured window: ends the room, waits for its recordings and times their
+    /// composition (POST /v1/Compositions: a grid of every video, mp4) until it is completed.
+    /// Needs --record and --clip-kbps (a composition decodes what was recorded).
+    #[arg(long)]
+    compose: bool,
 }
 
 /// The running peers: their tasks and how many of them must report every stream received.
@@ -136,7 +120,7 @@ impl Room {
 async fn join_vroom(
     ws: &str,
     args: &Args,
-    synthetic: Synthetic,
+    synthetic: &Synthetic,
     received: &Arc<Received>,
 ) -> anyhow::Result<Room> {
     let mut room = Room::new();
@@ -152,7 +136,12 @@ async fn join_vroom(
         )
         .await?;
         // Every participant receives both tracks of every other publisher.
-        room.spawn(peer, side, synthetic, 2 * (n - usize::from(publish)));
+        room.spawn(
+            peer,
+            side,
+            synthetic.clone(),
+            2 * (n - usize::from(publish)),
+        );
     }
     Ok(room)
 }
@@ -162,7 +151,7 @@ async fn join_vroom(
 async fn join_janus(
     base: &str,
     args: &Args,
-    synthetic: Synthetic,
+    synthetic: &Synthetic,
     received: &Arc<Received>,
 ) -> anyhow::Result<Room> {
     let mut room = Room::new();
@@ -174,7 +163,7 @@ async fn join_janus(
         let (peer, handle, feed) =
             janus::publish(base, ip, &format!("p{i}"), Arc::clone(received)).await?;
         let events = handle.events();
-        room.spawn(peer, handle, synthetic, 0);
+        room.spawn(peer, handle, synthetic.clone(), 0);
         // Subscribing needs the feed's media up.
         events
             .next(|e| e["janus"] == "webrtcup")
@@ -193,7 +182,7 @@ async fn join_janus(
             continue;
         }
         let (peer, handle) = janus::subscribe(base, ip, &others, Arc::clone(received)).await?;
-        room.spawn(peer, handle, synthetic, 2 * others.len());
+        room.spawn(peer, handle, synthetic.clone(), 2 * others.len());
     }
     Ok(room)
 }
@@ -204,29 +193,55 @@ async fn main() -> anyhow::Result<()> {
     if args.publishers == 0 {
         bail!("--publishers must be at least 1");
     }
-    if args.simulcast && args.server == Server::Janus {
-        bail!("--simulcast is measured on vroom only");
+    if (args.simulcast || args.record) && args.server == Server::Janus {
+        bail!("--simulcast and --record are measured on vroom only");
+    }
+    if args.simulcast && args.clip_kbps.is_some() {
+        bail!("--clip-kbps sends one layer: it cannot be cut into simulcast layers");
+    }
+    if args.compose && !(args.record && args.clip_kbps.is_some()) {
+        bail!("--compose needs --record and --clip-kbps");
     }
     let dir = std::env::temp_dir().join(format!("vroom-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let clip = match args.clip_kbps {
+        Some(kbps) => Some(Arc::new(clip::Clip::make(
+            &std::env::temp_dir().join("vroom-bench-clips"),
+            10,
+            kbps,
+        )?)),
+        None => None,
+    };
     let synthetic = Synthetic {
         video_bytes: args.video_bytes,
         audio_bytes: args.audio_bytes,
         simulcast: args.simulcast,
+        clip,
     };
+    let media = dir.join("media");
+    let mut vroom_http = None;
     let received = Arc::new(Received::default());
     let (mut server, room) = match args.server {
         Server::Vroom => {
             let started = vroom::start(&args.vroom, &dir).await?;
-            vroom::create_room(&started.http, args.publishers + args.subscribers).await?;
-            let room = join_vroom(&started.ws, &args, synthetic, &received).await?;
+            let sid = vroom::create_room(
+                &started.http,
+                args.publishers + args.subscribers,
+                args.record,
+            )
+            .await?;
+            vroom_http = Some((started.http.clone(), sid));
+            let room = join_vroom(&started.ws, &args, &synthetic, &received).await?;
             (started.child, room)
         }
         Server::Janus => {
             // One RTP port per peer connection; a range per run so runs never share ports.
             let base = 20_000 + (std::process::id() % 20) as u16 * 2_000;
             let (server, url) = janus::start(&args.janus, &dir, (base, base + 1_999)).await?;
-            (server, join_janus(&url, &args, synthetic, &received).await?)
+            (
+                server,
+                join_janus(&url, &args, &synthetic, &received).await?,
+            )
         }
     };
     let pid = server.id().context("the server's pid")?;
@@ -258,6 +273,7 @@ async fn main() -> anyhow::Result<()> {
     // Let bandwidth estimation and jitter settle, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let me = std::process::id();
+    let written0 = recording::folder_bytes(&media);
     let (cpu0, clients0, sent0, frames0, bytes0) = (
         cpu_time(pid)?,
         cpu_time(me)?,
@@ -275,6 +291,7 @@ async fn main() -> anyhow::Result<()> {
         received.frames.load(Ordering::Relaxed),
         received.bytes.load(Ordering::Relaxed),
     );
+    let written = (recording::folder_bytes(&media) - written0) as f64 / wall;
     // A client that stopped (its connection closed, its WebRTC stack failed) would make the figures
     // describe a smaller room than the one asked for.
     for t in tasks {
@@ -285,6 +302,21 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         t.abort();
+    }
+    let mut recorded = json!({});
+    if let (true, Some((http, room))) = (args.record, &vroom_http) {
+        let tracks = recording::recordings(http, room).await?.len();
+        recorded = json!({"recorded_tracks": tracks, "media_bytes_per_second": written});
+        if args.compose {
+            let c = recording::compose(http, room).await?;
+            recorded["call_seconds"] = json!(c.call_seconds);
+            recorded["compose_seconds"] = json!(c.compose_seconds);
+            recorded["composition_seconds"] = json!(c.composition_seconds);
+            recorded["compose_seconds_per_call_minute"] =
+                json!(c.compose_seconds * 60.0 / c.call_seconds.max(1.0));
+            recorded["composed_recordings"] = json!(c.recordings);
+        }
+        println!("recording: {recorded}");
     }
     server.kill().await.ok();
     let _ = std::fs::remove_dir_all(&dir);
@@ -316,9 +348,10 @@ async fn main() -> anyhow::Result<()> {
         cpu / clients.max(f64::EPSILON),
         delivered * 100.0
     );
-    println!(
-        "{}",
-        json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps})
-    );
+    let mut summary = json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps, "record": args.record, "clip_kbps": args.clip_kbps});
+    if let (Some(all), Some(extra)) = (summary.as_object_mut(), recorded.as_object()) {
+        all.extend(extra.clone());
+    }
+    println!("{summary}");
     Ok(())
 }

@@ -15,6 +15,8 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
+use crate::clip::Clip;
+
 /// What the receivers got, across all of them.
 #[derive(Default)]
 pub struct Received {
@@ -25,7 +27,7 @@ pub struct Received {
 }
 
 /// What publishers send.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Synthetic {
     /// Bytes per VP8 frame (30 per second).
     pub video_bytes: usize,
@@ -33,6 +35,9 @@ pub struct Synthetic {
     pub audio_bytes: usize,
     /// Video goes out in three simulcast layers.
     pub simulcast: bool,
+    /// Real VP8 and Opus frames, sent in a loop instead of the synthetic payloads (their sizes are
+    /// the clip's).
+    pub clip: Option<Arc<Clip>>,
 }
 
 /// The rids of the simulcast layers, lowest first, and the share of the video bytes each carries.
@@ -187,12 +192,20 @@ impl Peer {
                             n_audio += 1;
                             next_audio += Duration::from_millis(20);
                             let time = MediaTime::new(n_audio * 960, Frequency::FORTY_EIGHT_KHZ);
-                            self.write(audio, now, time, &payload_audio, false)?;
+                            let payload = match &synthetic.clip {
+                                Some(clip) => &clip.audio[(n_audio as usize - 1) % clip.audio.len()],
+                                None => &payload_audio,
+                            };
+                            self.write(audio, now, time, payload, false)?;
                         } else if now >= next_video {
                             n_video += 1;
                             next_video += Duration::from_millis(33);
                             let time = MediaTime::from_90khz(n_video * 3000);
-                            self.write(video, now, time, &payload_video, synthetic.simulcast)?;
+                            let payload = match &synthetic.clip {
+                                Some(clip) => &clip.video[(n_video as usize - 1) % clip.video.len()].0,
+                                None => &payload_video,
+                            };
+                            self.write(video, now, time, payload, synthetic.simulcast)?;
                         }
                     }
                     self.rtc.handle_input(Input::Timeout(Instant::now()))?;

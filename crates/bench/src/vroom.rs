@@ -30,7 +30,8 @@ pub struct Started {
     pub ws: String,
 }
 
-/// Starts `binary` on a temporary SQLite database in `dir`.
+/// Starts `binary` on a temporary SQLite database in `dir`, which is its data folder too
+/// (recordings go to `dir/media`).
 pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<Started> {
     let port = crate::free_port()?;
     let server = tokio::process::Command::new(binary)
@@ -38,6 +39,8 @@ pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<Started> {
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            &dir.display().to_string(),
             "--database-url",
             &format!("sqlite://{}/bench.db", dir.display()),
         ])
@@ -58,10 +61,11 @@ pub async fn start(binary: &str, dir: &Path) -> anyhow::Result<Started> {
     })
 }
 
-/// Creates the bench's group room, "bench", over REST for `participants`: an ad-hoc room (made by
-/// the first join) holds 50, so a larger one is a `LargeRoom` (up to 1,000), as an app server
-/// would make a webinar's room.
-pub async fn create_room(http: &str, participants: usize) -> anyhow::Result<()> {
+/// Creates the bench's group room, "bench", over REST for `participants` (recording every track
+/// published in it when `record`); returns its SID. An ad-hoc room (made by the first join) holds
+/// 50, so a larger one is a `LargeRoom` (up to 1,000), as an app server would make a webinar's
+/// room.
+pub async fn create_room(http: &str, participants: usize, record: bool) -> anyhow::Result<String> {
     let large = participants > 50;
     let max = participants.max(1).to_string();
     let mut form = vec![
@@ -72,21 +76,37 @@ pub async fn create_room(http: &str, participants: usize) -> anyhow::Result<()> 
     if large {
         form.push(("LargeRoom", "true"));
     }
-    let reply = reqwest::Client::new()
-        .post(format!("{http}/v1/Rooms"))
-        .basic_auth(ACCOUNT, Some("bench-token"))
-        .form(&form)
-        .send()
+    if record {
+        form.push(("RecordParticipantsOnConnect", "true"));
+    }
+    let room = rest(http, reqwest::Method::POST, "/v1/Rooms", &form)
         .await
         .context("creating the bench room")?;
+    Ok(room["sid"].as_str().context("a room SID")?.to_owned())
+}
+
+/// A REST call to the bench's vroom (its account's credentials): the JSON of a 2xx answer.
+///
+/// # Errors
+/// When the call fails or answers anything else.
+pub async fn rest(
+    http: &str,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    let reply = reqwest::Client::new()
+        .request(method, format!("{http}{path}"))
+        .basic_auth(ACCOUNT, Some("bench-token"))
+        .form(form)
+        .send()
+        .await?;
     let status = reply.status();
+    let text = reply.text().await.unwrap_or_default();
     if !status.is_success() {
-        bail!(
-            "creating the bench room: {status} {}",
-            reply.text().await.unwrap_or_default()
-        );
+        bail!("{path}: {status} {text}");
     }
-    Ok(())
+    Ok(serde_json::from_str(&text)?)
 }
 
 fn token(identity: &str) -> anyhow::Result<String> {
@@ -131,6 +151,32 @@ pub async fn join(
     simulcast: bool,
     received: Arc<Received>,
 ) -> anyhow::Result<(Peer, Signaling)> {
+    join_with(
+        ws,
+        &token(identity)?,
+        "bench",
+        identity,
+        publish,
+        simulcast,
+        received,
+    )
+    .await
+}
+
+/// Joins `room` with `token` (whose identity is `identity`), publishing an audio and a video
+/// track if `publish`.
+///
+/// # Errors
+/// When the WebSocket or the negotiation fails.
+pub async fn join_with(
+    ws: &str,
+    token: &str,
+    room: &str,
+    identity: &str,
+    publish: bool,
+    simulcast: bool,
+    received: Arc<Received>,
+) -> anyhow::Result<(Peer, Signaling)> {
     let mut peer = Peer::bind([127, 0, 0, 1].into(), received).await?;
     let (offer, pending) = peer.offer(identity, publish, simulcast)?;
     let tracks = if publish {
@@ -142,7 +188,7 @@ pub async fn join(
         Vec::new()
     };
     let pc = format!("pc-{identity}");
-    let mut body = connect_body(&token(identity)?, Some("bench"), &tracks);
+    let mut body = connect_body(token, Some(room), &tracks);
     body["peer_connections"] = json!([{"id": pc, "description": {"type": "offer", "revision": 1, "sdp": offer.to_sdp_string()}}]);
     let mut signal = SignalClient::open(ws).await?;
     signal.hello(body).await;
