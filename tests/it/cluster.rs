@@ -64,36 +64,80 @@ impl Node {
     }
 }
 
-/// Two distinct free ports: both bound at once, then released (two `free_port` calls in a row
-/// may hand out the same port, and the second node would then not start).
+/// `N` distinct free ports: all bound at once, then released (`free_port` calls in a row may hand
+/// out the same port twice, and a node would then not start).
+pub(crate) fn ports<const N: usize>() -> [u16; N] {
+    let held: [std::net::TcpListener; N] =
+        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"));
+    held.map(|l| l.local_addr().expect("an address").port())
+}
+
+/// Two distinct free ports.
 pub(crate) fn two_ports() -> (u16, u16) {
-    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let (a, b) = (bind(), bind());
-    (
-        a.local_addr().expect("an address").port(),
-        b.local_addr().expect("an address").port(),
-    )
+    let [a, b] = ports();
+    (a, b)
 }
 
 /// A vroom process on `port` and `db`, announcing its address to the other nodes.
 pub(crate) async fn node(port: u16, db: &str, creds: &StoredCredentials) -> tokio::process::Child {
-    let url = format!("http://127.0.0.1:{port}");
-    spawn_vroom_with(port, db, creds, &["--public-url", &url]).await
+    node_with(port, db, creds, &[]).await
 }
 
-/// Polls `check` every 100 ms for up to `secs` seconds.
+/// A vroom process on `port` and `db`, announcing its address, with `extra` arguments.
+pub(crate) async fn node_with(
+    port: u16,
+    db: &str,
+    creds: &StoredCredentials,
+    extra: &[&str],
+) -> tokio::process::Child {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut args = vec!["--public-url", url.as_str()];
+    args.extend_from_slice(extra);
+    spawn_vroom_with(port, db, creds, &args).await
+}
+
+/// `N` nodes on `db` (each started with `extra` arguments), and a REST client for each, in the
+/// same order.
+pub(crate) async fn start_nodes<const N: usize>(
+    db: &str,
+    creds: &StoredCredentials,
+    extra: &[&str],
+) -> ([Node; N], [tokio::process::Child; N]) {
+    let ports = ports::<N>();
+    let mut children = Vec::with_capacity(N);
+    for port in ports {
+        children.push(node_with(port, db, creds, extra).await);
+    }
+    let children = children.try_into().expect("one process per port");
+    (ports.map(|p| Node::new(p, creds)), children)
+}
+
+/// Polls `check` every 100 ms for up to `secs` seconds, until it gives a value.
+pub(crate) async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..secs * 10 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {secs} s waiting for: {what}");
+}
+
+/// Polls `check` every 100 ms for up to `secs` seconds, until it holds.
 pub(crate) async fn within<F, Fut>(secs: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..secs * 10 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for: {what}");
+    eventually(secs, what, || {
+        let fut = check();
+        async move { fut.await.then_some(()) }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -147,29 +191,16 @@ async fn nodes_share_rooms_and_take_over_the_rooms_of_a_killed_node() {
     a.kill().await.unwrap();
     // Nobody asks for the room: the surviving node takes it over by itself once the lease has
     // lapsed, and closes the dead node's participant.
-    let mut closed = false;
-    for _ in 0..300 {
-        if nb.get(&path).await.1["status"] == "disconnected" {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(closed, "the dead node's participant is closed within 30 s");
+    within(30, "the dead node's participant closed", || async {
+        nb.get(&path).await.1["status"] == "disconnected"
+    })
+    .await;
     let bob_token = token_for(&creds, "bob");
-    let mut bob = None;
-    for _ in 0..300 {
+    let bob = eventually(30, "a join through the surviving node", || async {
         let (client, m) = SignalClient::join(&nb.ws(), &bob_token, Some("shared"), &[]).await;
-        if m["type"] == "connected" {
-            bob = Some(client);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        bob.is_some(),
-        "a join through the surviving node works within 30 s"
-    );
+        (m["type"] == "connected").then_some(client)
+    })
+    .await;
     let (status, p) = nb.get(&path).await;
     assert_eq!(
         (status, p["status"].as_str()),
@@ -224,10 +255,7 @@ async fn each_status_callback_is_sent_by_one_node() {
     };
     let creds = test_credentials();
     let (url, received) = receiver().await;
-    let (pa, pb) = two_ports();
-    let mut a = node(pa, db.url(), &creds).await;
-    let mut b = node(pb, db.url(), &creds).await;
-    let nodes = [Node::new(pa, &creds), Node::new(pb, &creds)];
+    let (nodes, [mut a, mut b]) = start_nodes::<2>(db.url(), &creds, &[]).await;
     // Rooms made and ended on both nodes: two events each (room-created, room-ended), stored by
     // either node and visible to both dispatchers.
     let mut rooms = Vec::new();
@@ -274,7 +302,7 @@ async fn a_node_restarted_with_its_id_takes_its_rooms_back_at_once() {
         return;
     };
     let creds = test_credentials();
-    let (port, _) = two_ports();
+    let [port] = ports();
     let url = format!("http://127.0.0.1:{port}");
     let args = ["--public-url", url.as_str(), "--node-id", "vroom-1"];
     let mut first = spawn_vroom_with(port, db.url(), &creds, &args).await;
@@ -309,10 +337,7 @@ async fn a_node_stopped_with_sigterm_hands_its_rooms_over_at_once() {
         return;
     };
     let creds = test_credentials();
-    let (pa, pb) = two_ports();
-    let mut a = node(pa, db.url(), &creds).await;
-    let mut b = node(pb, db.url(), &creds).await;
-    let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
+    let ([na, nb], [mut a, mut b]) = start_nodes(db.url(), &creds, &[]).await;
     let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "handed")]).await;
     assert_eq!(status, 201, "{room}");
     let (_client, m) =

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
-use crate::cluster::{Node, node, two_ports, within};
+use crate::cluster::{start_nodes, within};
 use crate::common::{test_credentials, token_for};
 
 #[tokio::test]
@@ -19,10 +19,7 @@ async fn a_node_stopped_with_sigterm_ends_its_relayed_sessions_and_takes_no_new_
         return;
     };
     let creds = test_credentials();
-    let (pa, pb) = two_ports();
-    let mut a = node(pa, db.url(), &creds).await;
-    let mut b = node(pb, db.url(), &creds).await;
-    let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
+    let ([na, nb], [mut a, mut b]) = start_nodes(db.url(), &creds, &[]).await;
     let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "drained")]).await;
     assert_eq!(status, 201, "{room}");
     // Hana signals through node B, which relays her to node A, the room's node.
@@ -33,7 +30,7 @@ async fn a_node_stopped_with_sigterm_ends_its_relayed_sessions_and_takes_no_new_
     let hana_sid = m["participant"]["sid"].as_str().unwrap().to_owned();
 
     // A room create on node A whose body has not all arrived when the stop begins: in flight.
-    let mut late = tokio::net::TcpStream::connect(("127.0.0.1", pa))
+    let mut late = tokio::net::TcpStream::connect(("127.0.0.1", na.port))
         .await
         .unwrap();
     let body = "UniqueName=too-late";
@@ -57,7 +54,7 @@ async fn a_node_stopped_with_sigterm_ends_its_relayed_sessions_and_takes_no_new_
     assert!(sent.success());
     // The listener closes at the stop, after the node stopped taking rooms.
     within(10, "node A refuses new connections", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", pa))
+        tokio::net::TcpStream::connect(("127.0.0.1", na.port))
             .await
             .is_err()
     })

@@ -6,9 +6,8 @@
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
-use crate::cluster::{Node, within};
-use crate::cluster_three::three_ports;
-use crate::common::{spawn_vroom_with, test_credentials, token_for};
+use crate::cluster::{Node, start_nodes, within};
+use crate::common::{test_credentials, token_for};
 
 /// The cap every node of these tests runs with.
 const CAP: usize = 4;
@@ -43,14 +42,8 @@ async fn the_room_cap_holds_across_three_nodes_even_for_creates_racing_on_all_of
         format!("[limits]\nmax_rooms_per_account = {CAP}\n"),
     )
     .unwrap();
-    let ports = three_ports();
-    let mut children = Vec::new();
-    for port in ports {
-        let url = format!("http://127.0.0.1:{port}");
-        let args = ["--public-url", &url, "--config", config.to_str().unwrap()];
-        children.push(spawn_vroom_with(port, db.url(), &creds, &args).await);
-    }
-    let [na, nb, nc] = ports.map(|p| Node::new(p, &creds));
+    let args = ["--config", config.to_str().unwrap()];
+    let ([na, nb, nc], children) = start_nodes::<3>(db.url(), &creds, &args).await;
 
     // Two rooms made on A, one on B and one by a client joining a new name through C: four rooms,
     // each run by another node than some of the others, fill the account's cap.

@@ -8,8 +8,7 @@ use serde_json::Value;
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::{SignalClient, track};
 
-use crate::cluster::{Node, within};
-use crate::cluster_three::three_ports;
+use crate::cluster::{start_nodes, within};
 use crate::common::{test_credentials, token_for};
 
 /// `body` with every node's own address replaced, so the answers of different nodes compare.
@@ -27,12 +26,8 @@ async fn every_node_answers_every_rest_read_alike() {
         return;
     };
     let creds = test_credentials();
-    let ports = three_ports();
-    let mut children = Vec::new();
-    for port in ports {
-        children.push(crate::cluster::node(port, db.url(), &creds).await);
-    }
-    let [na, nb, nc] = ports.map(|p| Node::new(p, &creds));
+    let ([na, nb, nc], children) = start_nodes::<3>(db.url(), &creds, &[]).await;
+    let ports = [na.port, nb.port, nc.port];
 
     // A room run by A with alice (through A) and bob (through C), each with a track; an empty
     // room run by C; a room made on B and ended.

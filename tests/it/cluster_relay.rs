@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::{SignalClient, track};
 
-use crate::cluster::{Node, node, two_ports};
+use crate::cluster::start_nodes;
 use crate::common::{test_credentials, token_for};
 
 fn sid(v: &Value) -> String {
@@ -34,10 +34,7 @@ async fn signaling_through_a_node_that_does_not_run_the_room_is_relayed_to_it() 
         return;
     };
     let creds = test_credentials();
-    let (pa, pb) = two_ports();
-    let mut a = node(pa, db.url(), &creds).await;
-    let mut b = node(pb, db.url(), &creds).await;
-    let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
+    let ([na, nb], [mut a, mut b]) = start_nodes(db.url(), &creds, &[]).await;
     let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "relayed")]).await;
     assert_eq!(status, 201, "{room}");
     let (mut alice, am) = SignalClient::join(
@@ -124,10 +121,7 @@ async fn identity_takeover_completion_and_resume_across_nodes() {
         return;
     };
     let creds = test_credentials();
-    let (pa, pb) = two_ports();
-    let mut a = node(pa, db.url(), &creds).await;
-    let mut b = node(pb, db.url(), &creds).await;
-    let (na, nb) = (Node::new(pa, &creds), Node::new(pb, &creds));
+    let ([na, nb], [mut a, mut b]) = start_nodes(db.url(), &creds, &[]).await;
     let (status, room) = na.post("/v1/Rooms", &[("UniqueName", "twice")]).await;
     assert_eq!(status, 201, "{room}");
     let (mut dan, dm) =
@@ -214,9 +208,7 @@ async fn two_twilio_video_js_pages_signaling_through_different_nodes_see_and_hea
         return;
     };
     let creds = test_credentials();
-    let (pa, pb) = two_ports();
-    let mut a = node(pa, db.url(), &creds).await;
-    let mut b = node(pb, db.url(), &creds).await;
+    let ([na, nb], [mut a, mut b]) = start_nodes(db.url(), &creds, &[]).await;
     let describe = |port: u16| {
         json!({
             "baseUrl": format!("http://127.0.0.1:{port}"),
@@ -225,7 +217,7 @@ async fn two_twilio_video_js_pages_signaling_through_different_nodes_see_and_hea
             "apiKeySecret": creds.api_key_secret,
         })
     };
-    let servers = json!({"a": describe(pa), "b": describe(pb)});
+    let servers = json!({"a": describe(na.port), "b": describe(nb.port)});
     let one_browser = crate::browser::ONE_BROWSER_AT_A_TIME.lock().await;
     let out = run_to_end(
         tokio::process::Command::new("node")

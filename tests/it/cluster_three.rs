@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
-use crate::cluster::{Node, node, within};
+use crate::cluster::{start_nodes, within};
 use crate::common::{test_credentials, token_for};
 
 /// Status callbacks as they arrived: (room SID, sequence number, event).
@@ -43,13 +43,6 @@ pub(crate) async fn receiver() -> (String, Arrivals) {
     (url, arrivals)
 }
 
-/// Three distinct free ports, all bound at once, then released.
-pub(crate) fn three_ports() -> [u16; 3] {
-    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let held = [bind(), bind(), bind()];
-    held.map(|l| l.local_addr().expect("an address").port())
-}
-
 /// Each room's sequence numbers in the order they first arrived (a redelivery after a node died is
 /// allowed: delivery is at least once).
 pub(crate) fn per_room(arrivals: &[(String, u64, String)]) -> BTreeMap<String, Vec<(u64, String)>> {
@@ -70,11 +63,7 @@ async fn three_nodes_carry_on_when_one_is_killed() {
     };
     let creds = test_credentials();
     let (url, arrivals) = receiver().await;
-    let ports = three_ports();
-    let mut a = node(ports[0], db.url(), &creds).await;
-    let mut b = node(ports[1], db.url(), &creds).await;
-    let mut c = node(ports[2], db.url(), &creds).await;
-    let [na, nb, nc] = ports.map(|p| Node::new(p, &creds));
+    let ([na, nb, nc], [mut a, mut b, mut c]) = start_nodes(db.url(), &creds, &[]).await;
 
     // Node A runs three rooms, each with a participant joined through A and one relayed through
     // B; node C runs one of its own.

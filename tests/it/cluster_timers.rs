@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
-use crate::cluster::{Node, within};
-use crate::cluster_three::{per_room, receiver, three_ports};
-use crate::common::{spawn_vroom_with, test_credentials, token_for};
+use crate::cluster::{start_nodes, within};
+use crate::cluster_three::{per_room, receiver};
+use crate::common::{test_credentials, token_for};
 
 /// The reconnect window every node runs with, seconds.
 const WINDOW: u64 = 2;
@@ -28,19 +28,8 @@ async fn room_timers_fire_once_across_three_nodes_and_carry_on_when_one_dies() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("vroom.toml");
     std::fs::write(&config, format!("[rooms]\nreconnect_window = {WINDOW}\n")).unwrap();
-    let ports = three_ports();
-    let mut children = Vec::new();
-    for port in ports {
-        let public = format!("http://127.0.0.1:{port}");
-        let args = [
-            "--public-url",
-            &public,
-            "--config",
-            config.to_str().unwrap(),
-        ];
-        children.push(spawn_vroom_with(port, db.url(), &creds, &args).await);
-    }
-    let nodes = ports.map(|p| Node::new(p, &creds));
+    let args = ["--config", config.to_str().unwrap()];
+    let (nodes, mut children) = start_nodes::<3>(db.url(), &creds, &args).await;
     let started = Instant::now();
 
     // On each node: a room nobody joins (it ends when unused for a minute) and a room with one
