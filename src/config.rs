@@ -133,6 +133,7 @@ impl Default for Config {
                 max_subscriber_bitrate: None,
                 workers: 0,
                 media_dir: None,
+                recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
                 turn: Some(vroom_sfu::TurnConfig {
                     bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                     tcp_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),

@@ -262,6 +262,7 @@ impl Settings {
                     max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
                     workers: m.workers.unwrap_or(0),
                     media_dir: None,
+                    recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
                     turn: turn_config(m, bind_ip, announce_ip, public_url.as_deref())?,
                 })
             }

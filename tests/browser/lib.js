@@ -741,6 +741,12 @@ class Client {
     }
   }
 
+  // Stops (`off` true) or restarts the RTP of the page's local track `trackSid` (see harness.js
+  // `silence`); returns how many RTCRtpSenders it changed.
+  silence(trackSid, off) {
+    return this.page.evaluate(([sid, o]) => window.harness.silence(sid, o), [trackSid, off]);
+  }
+
   // The first room event of `type` whose top-level fields equal those of `match`, waiting for it;
   // with `after` (an event's `seq`), only events recorded after that one count.
   async waitEvent(type, match, what, after = -1) {

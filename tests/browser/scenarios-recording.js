@@ -1,6 +1,7 @@
 // Browser scenarios of recordings: what vroom writes of twilio-video.js's tracks, as REST lists it
 // and as ffprobe reads the files /Media leads to; the client's room.isRecording and its
-// recordingStarted / recordingStopped events.
+// recordingStarted / recordingStopped events; media warnings ('recording-media-lost') when a recorded
+// track stops sending.
 
 'use strict';
 
@@ -132,6 +133,60 @@ async function composeGrid(run, roomSid) {
 }
 
 module.exports = {
+  // Media warnings in a room recording on connect, on a server that warns after 3 s without media
+  // (profile media_warnings_3s; Twilio's threshold, vroom's default, is 30 s). Alice connects with
+  // notifyWarnings: ['recording-media-lost'], bob without. Both microphones stop sending RTP (their
+  // RTCRtpSender's track replaced with none): alice's audio publication emits `warning`
+  // 'recording-media-lost', no sooner than 3 s after, and `warningsCleared` once its RTP flows
+  // again; her camera, which kept sending, emits neither; bob, silent as long, gets no `warning`
+  // message at all.
+  recording_media_warnings: {
+    server: 'media_warnings_3s',
+    async run(run) {
+      const name = roomName('rec-warn');
+      await createRoom(name, { RecordParticipantsOnConnect: 'true' });
+      const a = await Client.open(run, 'A');
+      const b = await Client.open(run, 'B');
+      const ra = await a.connect('alice', name, Object.assign({ notifyWarnings: ['recording-media-lost'] }, AV));
+      const rb = await b.connect('bob', name, { audio: true });
+      const [aMic, aCam, bMic] = [localSid(ra, 'audio'), localSid(ra, 'video'), localSid(rb, 'audio')];
+      const asked = (c) => JSON.stringify(c.sent.filter((m) => m.type === 'connect').map((m) => m.participant.media_warnings || null));
+      equal(asked(a), '[["recordings"]]', "alice's connect asks for media_warnings [\"recordings\"]");
+      equal(asked(b), '[null]', "bob's connect asks for none");
+      await receives(a, [bMic], 'bob');
+      await receives(b, [aMic], 'alice');
+      const marks = [await a.lastSeq(), await b.lastSeq()];
+      const warningsBefore = a.received.filter((m) => m.type === 'warning').length;
+
+      const stoppedAt = Date.now();
+      equal(await a.silence(aMic, true), 1, "alice's microphone sender sends nothing");
+      equal(await b.silence(bMic, true), 1, "bob's microphone sender sends nothing");
+      await a.mediaStops(bMic, "bob's microphone no longer arrives (its RTP stopped)");
+      const warned = await a.waitEvent('publicationWarning', { trackSid: aMic }, "alice's microphone: publication 'warning'", marks[0]);
+      const after = Date.now() - stoppedAt;
+      equal(warned.name, 'recording-media-lost', "the warning is 'recording-media-lost'");
+      check(after >= 2900, `the warning came ${after} ms after the microphone stopped (the server's threshold: 3000 ms)`);
+      // Bob stays silent past alice's warning, so he would have been warned too had he asked.
+      await sleep(Math.max(0, stoppedAt + 4500 - Date.now()));
+      equal(await a.silence(aMic, false), 1, "alice's microphone sends again");
+      await a.waitEvent('publicationWarningsCleared', { trackSid: aMic }, "alice's microphone: 'warningsCleared'", warned.seq);
+      equal(await b.silence(bMic, false), 1, "bob's microphone sends again");
+
+      const told = a.received.filter((m) => m.type === 'warning').slice(warningsBefore);
+      equal(
+        JSON.stringify(told.map((m) => m.states.tracks)),
+        JSON.stringify([{ [aMic]: { recordings: 'NO_MEDIA' } }, { [aMic]: { recordings: 'OK' } }]),
+        "alice was sent two 'warning' messages: NO_MEDIA, then OK, for her microphone only",
+      );
+      check(told[1].states.revision > told[0].states.revision, `their revisions rise (${told.map((m) => m.states.revision)})`);
+      const camEvents = (await a.events()).filter((e) => e.seq > marks[0] && e.trackSid === aCam && e.type.startsWith('publicationWarning'));
+      equal(camEvents.length, 0, "alice's camera, still sending, raised no warning");
+      equal(b.received.filter((m) => m.type === 'warning').length, 0, "bob, who did not ask, was sent no 'warning'");
+      const bobEvents = (await b.events()).filter((e) => e.type.startsWith('publicationWarning'));
+      equal(bobEvents.length, 0, "bob's publication raised no warning");
+    },
+  },
+
   // A room with RecordParticipantsOnConnect=true: two clients for about ten seconds, then the room
   // is completed. REST lists four completed recordings (alice's and bob's audio and video), each as
   // long as the call (within a second) and the publisher's participant time; their media, through a

@@ -136,6 +136,15 @@ async fn profile(name: &str) -> Served {
             })
             .await
         }
+        // A recorded track without media warns its publisher after 3 s, not Twilio's 30 s, so the
+        // scenario of media warnings (scenarios-recording.js) stays short.
+        "media_warnings_3s" => {
+            options(Options {
+                recording_media_timeout: Duration::from_secs(3),
+                ..Options::default()
+            })
+            .await
+        }
         // TURN over TLS too, with a test certificate for 127.0.0.1 (run.js has Chromium accept it).
         "turn_tls" => crate::turn::with_tls().await,
         "quickstart_cdn" => crate::quickstart::sdk_from_a_cdn().await,

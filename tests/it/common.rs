@@ -44,6 +44,9 @@ pub struct Options {
     pub quickstart: vroom::quickstart::SdkSource,
     /// The media server's limit of video bits per second per subscriber.
     pub max_subscriber_bitrate: Option<u64>,
+    /// How long a recorded track may bring no media before its publisher is warned (Twilio's
+    /// 30 s by default; the browser scenario of media warnings shortens it).
+    pub recording_media_timeout: Duration,
     /// Per-client and per-account limits.
     pub limits: vroom::config::Limits,
     /// The address every listener binds and announces (HTTP, media UDP and TCP, TURN); default
@@ -64,6 +67,7 @@ impl Default for Options {
             ad_hoc_status_callback: None,
             quickstart: Config::default().quickstart,
             max_subscriber_bitrate: None,
+            recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
             limits: vroom::config::Limits::default(),
             bind_ip: None,
             turn_tls: None,
@@ -165,6 +169,7 @@ impl TestServer {
                 };
                 vroom_sfu::MediaConfig {
                     max_subscriber_bitrate: options.max_subscriber_bitrate,
+                    recording_media_timeout: options.recording_media_timeout,
                     bind: on(m.bind),
                     tcp_bind: m.tcp_bind.map(on),
                     turn: m.turn.map(|t| vroom_sfu::TurnConfig {

@@ -197,6 +197,8 @@ pub struct RecordTrack {
     pub publisher: ParticipantSid,
     /// The publisher's client id of the track.
     pub publisher_track_id: String,
+    /// The track's SID (what media warnings name).
+    pub track: TrackSid,
     /// Audio or video.
     pub kind: TrackKind,
     /// The media file's name in the media store.

@@ -45,6 +45,9 @@ pub enum Signal {
     },
     /// The full list of tracks the participant receives, with the id each arrives under.
     Subscribed(Vec<(TrackSid, String)>),
+    /// The media state of recorded tracks the participant publishes changed (only to participants
+    /// that asked for media warnings).
+    Warnings(Vec<(TrackSid, crate::warnings::MediaState)>),
 }
 
 /// What the core asks its driver to do.
@@ -97,6 +100,17 @@ pub enum RecordIo {
     },
 }
 
+/// What a session that resumes after a signaling reconnection must re-establish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResumeState {
+    /// Each peer connection.
+    pub pcs: Vec<PcState>,
+    /// The tracks the participant receives, with the id each arrives under.
+    pub subscribed: Vec<(TrackSid, String)>,
+    /// The last media state told of each track it was ever warned about.
+    pub warnings: Vec<(TrackSid, crate::warnings::MediaState)>,
+}
+
 /// A peer connection's state, for a session that resumes after a signaling reconnection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PcState {
@@ -117,6 +131,9 @@ pub struct CoreConfig {
     pub crypto: Arc<CryptoProvider>,
     /// Most bits per second of video sent to any one subscriber (`None`: no limit).
     pub max_subscriber_bitrate: Option<u64>,
+    /// How long a recorded track may bring no media before a publisher that asked is warned
+    /// ([`crate::RECORDING_MEDIA_TIMEOUT`], Twilio's 30 s; tests shorten it).
+    pub recording_media_timeout: Duration,
 }
 
 pub(crate) enum Propagate {
@@ -181,6 +198,8 @@ pub struct SfuCore {
     pub(crate) hint_id: u64,
     /// The recordings in progress, by publisher and client track id.
     pub(crate) recorders: HashMap<ParticipantSid, HashMap<String, crate::record::TrackRecorder>>,
+    /// The media warnings each publisher was told (`warnings.rs`).
+    pub(crate) told: crate::warnings::Told,
     /// When adaptation next runs.
     next_tick: Option<Instant>,
 }
@@ -204,6 +223,7 @@ impl SfuCore {
             track_sids: HashMap::new(),
             hint_id: 0,
             recorders: HashMap::new(),
+            told: HashMap::new(),
             next_tick: None,
         }
     }
@@ -379,6 +399,7 @@ impl SfuCore {
         self.peers.retain(|p| p.participant != participant);
         self.waiting.retain(|(p, _)| *p != participant);
         self.options.remove(&participant);
+        self.told.remove(&participant);
         self.track_sids.retain(|(p, _), _| *p != participant);
         for s in self.speakers.values_mut() {
             s.remove(participant);
@@ -475,7 +496,7 @@ impl SfuCore {
         let video = t.kind == vroom_domain::track::TrackKind::Video;
         let old = self.recorders.entry(t.publisher).or_default().insert(
             t.publisher_track_id.clone(),
-            crate::record::TrackRecorder::new(t.recording, video),
+            crate::record::TrackRecorder::new(t.recording, t.track, video, now),
         );
         if let Some(mut old) = old {
             self.finish_recorder(&mut old);
@@ -498,6 +519,7 @@ impl SfuCore {
     /// Stops a recording: its file is finished.
     pub fn stop_recording(&mut self, recording: RecordingSid) {
         let mut found = None;
+        let mut ended = None;
         for (publisher, tracks) in &mut self.recorders {
             if let Some(track) = tracks
                 .iter()
@@ -505,15 +527,21 @@ impl SfuCore {
                 .map(|(k, _)| k.clone())
             {
                 found = tracks.remove(&track);
-                if tracks.is_empty() {
-                    let publisher = *publisher;
-                    self.recorders.remove(&publisher);
-                }
+                ended = Some(*publisher);
                 break;
             }
         }
-        if let Some(mut rec) = found {
+        if let Some(publisher) = ended
+            && self
+                .recorders
+                .get(&publisher)
+                .is_some_and(HashMap::is_empty)
+        {
+            self.recorders.remove(&publisher);
+        }
+        if let (Some(mut rec), Some(publisher)) = (found, ended) {
             self.finish_recorder(&mut rec);
+            self.recording_media_ended(publisher, rec.track);
         }
     }
 
@@ -540,9 +568,10 @@ impl SfuCore {
         }));
     }
 
-    /// What a resuming session must re-establish: each peer connection and any unanswered offer.
+    /// What a resuming session must re-establish: each peer connection and any unanswered offer,
+    /// the subscriptions, the media warnings.
     #[must_use]
-    pub fn state(&self, participant: ParticipantSid) -> (Vec<PcState>, Vec<(TrackSid, String)>) {
+    pub fn state(&self, participant: ParticipantSid) -> ResumeState {
         let mine: Vec<&Peer> = self
             .peers
             .iter()
@@ -556,7 +585,11 @@ impl SfuCore {
             })
             .collect();
         let subscribed = mine.first().map(|p| p.subscribed()).unwrap_or_default();
-        (pcs, subscribed)
+        ResumeState {
+            pcs,
+            subscribed,
+            warnings: self.warnings_told(participant),
+        }
     }
 
     /// A datagram arrived on our UDP socket.
@@ -613,6 +646,7 @@ impl SfuCore {
         if self.next_tick.is_none_or(|t| t <= now) {
             self.next_tick = Some(now + crate::adapt::TICK);
             self.tick(now);
+            self.check_recording_media(now);
         }
         for i in 0..self.peers.len() {
             if self.peers[i].timeout <= now && self.peers[i].rtc.is_alive() {

@@ -19,7 +19,7 @@ use vroom_domain::room::VideoCodec;
 use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
 
 use crate::MediaError;
-use crate::core::{CoreConfig, CoreOutput, PcState, SfuCore, Signal};
+use crate::core::{CoreConfig, CoreOutput, ResumeState, SfuCore, Signal};
 use crate::tcp::{TcpEvent, TcpPeers};
 
 /// Where the media server listens and what it announces.
@@ -40,6 +40,9 @@ pub struct MediaConfig {
     pub workers: usize,
     /// The media store's folder, where recordings are written; `None`: recordings fail.
     pub media_dir: Option<std::path::PathBuf>,
+    /// How long a recorded track may bring no media before its publisher, if it asked, is warned
+    /// ([`crate::RECORDING_MEDIA_TIMEOUT`], Twilio's 30 s; not a setting: only tests shorten it).
+    pub recording_media_timeout: Duration,
 }
 
 impl MediaConfig {
@@ -52,9 +55,6 @@ impl MediaConfig {
         }
     }
 }
-
-/// A participant's peer connections and subscriptions, for a session that resumes.
-type ResumeState = (Vec<PcState>, Vec<(TrackSid, String)>);
 
 enum Command {
     Attach(ParticipantSid, mpsc::UnboundedSender<Signal>),
@@ -238,6 +238,7 @@ impl Media {
             tcp_addr,
             crypto,
             max_subscriber_bitrate: config.max_subscriber_bitrate,
+            recording_media_timeout: config.recording_media_timeout,
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tracing::info!(%local, %public_addr, "media worker listening (UDP)");
@@ -435,11 +436,9 @@ impl Media {
         self.send(participant, Command::Close { participant, pc });
     }
 
-    /// Peer connections and subscriptions of a participant, for a session that resumes.
-    pub async fn state(
-        &self,
-        participant: ParticipantSid,
-    ) -> (Vec<PcState>, Vec<(TrackSid, String)>) {
+    /// Peer connections, subscriptions and media warnings of a participant, for a session that
+    /// resumes.
+    pub async fn state(&self, participant: ParticipantSid) -> ResumeState {
         let (reply, rx) = oneshot::channel();
         if self
             .worker_of(participant)
@@ -447,7 +446,7 @@ impl Media {
             .send(Command::State { participant, reply })
             .is_err()
         {
-            return (Vec::new(), Vec::new());
+            return ResumeState::default();
         }
         rx.await.unwrap_or_default()
     }

@@ -17,6 +17,8 @@
 //!   reassembled from packets despite loss and reordering; `mkv`: the Matroska they are written as
 //!   (playable at every moment: whole clusters, the Duration patched in at the end or by
 //!   [`recover_recording`] after a crash); `recorder`: the thread that owns the files;
+//! - `warnings`: media warnings, a recorded track without media for
+//!   [`RECORDING_MEDIA_TIMEOUT`] told to its publisher if it asked ([`MediaState`]);
 //! - `stats`: [`MediaStats`], totals of what the peer connections carried, from str0m's reports;
 //! - `driver`: [`Media`], the media workers: Tokio tasks each owning a UDP socket (and a TCP
 //!   listener) and a core; a room's peer connections all live on the worker its SID hashes to;
@@ -51,13 +53,15 @@ pub mod sdp;
 mod speaker;
 mod stats;
 mod tcp;
+mod warnings;
 
-pub use crate::core::{CoreConfig, CoreOutput, PcState, RecordIo, SfuCore, Signal};
+pub use crate::core::{CoreConfig, CoreOutput, PcState, RecordIo, ResumeState, SfuCore, Signal};
 pub use crate::driver::{Media, MediaConfig};
 pub use crate::msp::MediaOptions;
 pub use crate::recorder::{RecordingDone, RecordingOutcome, recover_recording};
 pub use crate::relay::{REFUSED_REASONS, Turn, TurnConfig, TurnIssuer, TurnTls, TurnTransport};
 pub use crate::stats::{MediaStats, Totals};
+pub use crate::warnings::{MediaState, RECORDING_MEDIA_TIMEOUT};
 
 /// Why a media operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

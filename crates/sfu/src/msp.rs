@@ -100,6 +100,9 @@ pub struct MediaOptions {
     pub channels: Vec<MspChannel>,
     /// The bandwidth profile, when the app set one.
     pub profile: Option<BandwidthProfile>,
+    /// The client asked for media warnings about its recordings (`participant.media_warnings`
+    /// holds `recordings`; set by the caller, which reads the participant state).
+    pub recording_warnings: bool,
 }
 
 impl MediaOptions {
@@ -128,7 +131,11 @@ impl MediaOptions {
             .and_then(|b| b.get("video"))
             .filter(|v| v.is_object())
             .map(profile_of);
-        Self { channels, profile }
+        Self {
+            channels,
+            profile,
+            recording_warnings: false,
+        }
     }
 
     /// Whether the client asked for `channel`.

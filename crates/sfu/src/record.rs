@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use vroom_domain::sid::RecordingSid;
+use vroom_domain::sid::{RecordingSid, TrackSid};
 
 use crate::forward::{Forwarder, InPacket};
 use crate::mkv::{Finish, MkvTrack, MkvWriter};
@@ -271,6 +271,11 @@ impl Timeline {
 #[derive(Debug)]
 pub(crate) struct TrackRecorder {
     pub recording: RecordingSid,
+    /// The track recorded.
+    pub track: TrackSid,
+    /// When its last packet with a payload came (the recording's start before any): what media
+    /// warnings watch.
+    pub last_media: Instant,
     video: bool,
     fwd: Forwarder,
     vp8: Vp8Assembler,
@@ -293,9 +298,11 @@ pub(crate) struct Recorded {
 }
 
 impl TrackRecorder {
-    pub fn new(recording: RecordingSid, video: bool) -> Self {
+    pub fn new(recording: RecordingSid, track: TrackSid, video: bool, now: Instant) -> Self {
         Self {
             recording,
+            track,
+            last_media: now,
             video,
             fwd: Forwarder::new(video),
             vp8: Vp8Assembler::default(),

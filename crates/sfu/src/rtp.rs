@@ -287,6 +287,9 @@ impl SfuCore {
         else {
             return;
         };
+        if !f.payload.is_empty() {
+            rec.last_media = now;
+        }
         if f.video && f.params.spec().codec != Codec::Vp8 {
             // Only VP8 video is written; the recording fails when it stops with no frames.
             return;

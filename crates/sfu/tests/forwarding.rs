@@ -32,7 +32,7 @@ fn audio_reaches_every_subscriber_on_the_m_line_announced_in_subscribed() {
         .iter()
         .filter_map(|(p, s)| match s {
             Signal::Subscribed(list) => Some((*p, list.clone())),
-            Signal::Offer { .. } => None,
+            Signal::Offer { .. } | Signal::Warnings(_) => None,
         })
         .collect();
     assert_eq!(subscribed.len(), 2);

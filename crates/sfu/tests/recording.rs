@@ -1,6 +1,7 @@
 //! Recording through the media core: a str0m publisher's audio and (simulcast) video, on the
 //! simulated network, become Matroska files that ffprobe reads as Opus and VP8 of the length sent;
-//! a file cut short mid-write (a crash) is made final by `recover_recording` and plays too.
+//! a file cut short mid-write (a crash) is made final by `recover_recording` and plays too; a
+//! recorded track without media for 30 s (simulated) warns its publisher, if it asked.
 
 mod common;
 
@@ -11,9 +12,9 @@ use std::time::Duration;
 use common::*;
 use str0m::media::MediaKind;
 use vroom_domain::recording::RecordTrack;
-use vroom_domain::sid::RecordingSid;
+use vroom_domain::sid::{RecordingSid, TrackSid};
 use vroom_domain::track::TrackKind;
-use vroom_sfu::RecordIo;
+use vroom_sfu::{MediaOptions, MediaState, RecordIo, Signal};
 
 /// ffprobe's view of a file: (format, codec, duration in seconds, width).
 fn probe(path: &Path) -> (String, String, f64, Option<u64>) {
@@ -118,6 +119,7 @@ fn a_published_microphone_is_recorded_as_opus_in_matroska() {
             recording,
             publisher: net.clients[0].sid,
             publisher_track_id: "alice-mic".into(),
+            track: TrackSid::from_bytes([0x61; 16]),
             kind: TrackKind::Audio,
             file_name: format!("{recording}.mka"),
         },
@@ -180,6 +182,7 @@ fn simulcast_video_is_recorded_as_vp8_from_the_best_layer() {
             recording,
             publisher: net.clients[0].sid,
             publisher_track_id: "alice-cam".into(),
+            track: TrackSid::from_bytes([0x62; 16]),
             kind: TrackKind::Video,
             file_name: format!("{recording}.mkv"),
         },
@@ -204,4 +207,113 @@ fn simulcast_video_is_recorded_as_vp8_from_the_best_layer() {
         "{duration} s vs {media_ms} ms"
     );
     assert!((1900..=2600).contains(&media_ms), "{media_ms} ms");
+}
+
+/// The media warnings each client was told so far, in order: (client, track, state).
+fn warnings(net: &mut Net) -> Vec<(usize, TrackSid, MediaState)> {
+    let mut told = Vec::new();
+    net.signals.retain(|(p, s)| match s {
+        Signal::Warnings(list) => {
+            let c = net.clients.iter().position(|c| c.sid == *p).unwrap();
+            told.extend(list.iter().map(|(t, m)| (c, *t, *m)));
+            false
+        }
+        _ => true,
+    });
+    told
+}
+
+/// Records client `c`'s microphone `id` as recording `n` of track `n`.
+fn record_mic(net: &mut Net, c: usize, id: &str, n: u8) -> (RecordingSid, TrackSid) {
+    let recording = RecordingSid::from_bytes([n; 16]);
+    let track = TrackSid::from_bytes([n; 16]);
+    let now = net.now;
+    net.core.start_recording(
+        now,
+        &RecordTrack {
+            recording,
+            publisher: net.clients[c].sid,
+            publisher_track_id: id.into(),
+            track,
+            kind: TrackKind::Audio,
+            file_name: format!("{recording}.mka"),
+        },
+    );
+    (recording, track)
+}
+
+#[test]
+fn a_recorded_track_without_media_for_30_s_warns_its_publisher_if_it_asked() {
+    let mut net = Net::new(2);
+    // Alice's client asked for media warnings (`media_warnings: ["recordings"]`), bob's did not.
+    let asked = MediaOptions {
+        recording_warnings: true,
+        ..MediaOptions::default()
+    };
+    let alice = net.clients[0].sid;
+    net.core.set_options(alice, asked);
+    let mics = [
+        net.connect(0, &[(MediaKind::Audio, "alice-mic")])[0],
+        net.connect(1, &[(MediaKind::Audio, "bob-mic")])[0],
+    ];
+    net.run(Duration::from_millis(500));
+    let (a_rec, a_mic) = record_mic(&mut net, 0, "alice-mic", 0x51);
+    record_mic(&mut net, 1, "bob-mic", 0x52);
+    let mut n = 0;
+    let mut talk = |net: &mut Net, secs: u64| {
+        for _ in 0..secs * 50 {
+            for (c, mic) in mics.iter().enumerate() {
+                net.send_audio(c, *mic, n);
+            }
+            n += 1;
+            net.run(Duration::from_millis(20));
+        }
+    };
+    talk(&mut net, 2);
+    assert_eq!(warnings(&mut net), [], "media flows: nothing to say");
+
+    // Both microphones stop sending; only alice hears of it, 30 s after the last packet (checked
+    // every 250 ms).
+    net.run(Duration::from_millis(29_800));
+    assert_eq!(
+        warnings(&mut net),
+        [],
+        "29.8 s without media is not yet lost"
+    );
+    net.run(Duration::from_millis(400));
+    assert_eq!(
+        warnings(&mut net),
+        [(0, a_mic, MediaState::NoMedia)],
+        "30 s without media: alice (who asked) is warned, bob is not"
+    );
+    net.run(Duration::from_secs(5));
+    assert_eq!(warnings(&mut net), [], "told once");
+    assert_eq!(
+        net.core.state(alice).warnings,
+        [(a_mic, MediaState::NoMedia)]
+    );
+
+    // Media again: the warning clears at the next check.
+    talk(&mut net, 1);
+    assert_eq!(warnings(&mut net), [(0, a_mic, MediaState::Ok)], "cleared");
+    assert_eq!(
+        net.core.state(alice).warnings,
+        [(a_mic, MediaState::Ok)],
+        "a resuming session is told the last state again"
+    );
+    assert_eq!(net.core.state(net.clients[1].sid).warnings, []);
+
+    // Lost again, then the recording stops (the rules no longer select it): the warning no
+    // longer holds and is cleared.
+    net.run(Duration::from_millis(30_300));
+    assert_eq!(warnings(&mut net), [(0, a_mic, MediaState::NoMedia)]);
+    net.core.stop_recording(a_rec);
+    net.run(Duration::from_millis(20));
+    assert_eq!(warnings(&mut net), [(0, a_mic, MediaState::Ok)]);
+    net.run(Duration::from_secs(31));
+    assert_eq!(
+        warnings(&mut net),
+        [],
+        "bob's silent recording never warns anyone"
+    );
 }

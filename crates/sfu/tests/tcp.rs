@@ -61,6 +61,7 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
             workers: 1,
             turn: None,
             media_dir: None,
+            recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
         },
         stop.clone(),
     )

@@ -48,6 +48,7 @@ async fn rooms_are_spread_over_workers_and_a_room_stays_on_one() {
         turn: None,
         workers: 3,
         media_dir: None,
+        recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
     };
     let (media, task) = Media::start(config, stop.clone()).await.unwrap();
     let ports: HashSet<u16> = media.public_addrs().iter().map(SocketAddr::port).collect();

@@ -47,6 +47,18 @@ pub struct LocalParticipant {
     /// The tracks it publishes.
     #[serde(default)]
     pub tracks: Vec<LocalTrack>,
+    /// The media warnings it asks for (`connect` only; `recordings` for the app's
+    /// `notifyWarnings: ['recording-media-lost']`).
+    #[serde(default)]
+    pub media_warnings: Vec<String>,
+}
+
+impl LocalParticipant {
+    /// Whether the client asked to be warned when a recording of its tracks gets no media.
+    #[must_use]
+    pub fn wants_recording_warnings(&self) -> bool {
+        self.media_warnings.iter().any(|w| w == "recordings")
+    }
 }
 
 /// A track the client publishes.
@@ -327,6 +339,53 @@ pub struct Recording {
     pub is_recording: bool,
 }
 
+/// `warning`: the media states of the client's recorded tracks that changed
+/// (`{"type":"warning","states":{"revision":n,"tracks":{"MT…":{"recordings":"NO_MEDIA"}}}}`).
+/// twilio-video.js applies one only if its revision is above the last it applied, and a state only
+/// if it differs from the track's last (`OK` → `warningsCleared`, `NO_MEDIA` → `warning`
+/// `recording-media-lost`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// Always `warning`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The states.
+    pub states: WarningStates,
+}
+
+/// `states` of a `warning`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningStates {
+    /// Strictly increasing per participant.
+    pub revision: u64,
+    /// Track SID → its states.
+    pub tracks: std::collections::BTreeMap<String, TrackMediaStates>,
+}
+
+/// The media states of one track.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackMediaStates {
+    /// `OK` or `NO_MEDIA`.
+    pub recordings: &'static str,
+}
+
+impl Warning {
+    /// A `warning` of revision `revision` with `tracks`: (track SID, `OK` or `NO_MEDIA`).
+    #[must_use]
+    pub fn new(revision: u64, tracks: &[(String, &'static str)]) -> Self {
+        Self {
+            kind: "warning",
+            states: WarningStates {
+                revision,
+                tracks: tracks
+                    .iter()
+                    .map(|(sid, state)| (sid.clone(), TrackMediaStates { recordings: state }))
+                    .collect(),
+            },
+        }
+    }
+}
+
 /// The local participant in `connected`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LocalParticipantAck {
@@ -501,5 +560,28 @@ mod tests {
         let bad = parse(serde_json::json!({"type": "update", "participant": {"tracks": "no"}}))
             .unwrap_err();
         assert_eq!(bad.kind, "update");
+    }
+
+    #[test]
+    fn media_warnings_asked_and_told() {
+        let connect = |p: Value| {
+            let body = serde_json::json!({"type": "connect", "token": "t", "participant": p});
+            let ClientMessage::Connect(c) = parse(body).unwrap() else {
+                panic!("connect")
+            };
+            c.participant.unwrap().wants_recording_warnings()
+        };
+        assert!(connect(
+            serde_json::json!({"revision": 1, "tracks": [], "media_warnings": ["recordings"]})
+        ));
+        assert!(!connect(serde_json::json!({"revision": 1, "tracks": []})));
+        assert!(!connect(
+            serde_json::json!({"revision": 1, "media_warnings": []})
+        ));
+        let w = Warning::new(3, &[("MTb".into(), "OK"), ("MTa".into(), "NO_MEDIA")]);
+        assert_eq!(
+            serde_json::to_string(&w).unwrap(),
+            r#"{"type":"warning","states":{"revision":3,"tracks":{"MTa":{"recordings":"NO_MEDIA"},"MTb":{"recordings":"OK"}}}}"#
+        );
     }
 }

@@ -132,6 +132,13 @@
     r.on('disconnected', (_room, e) => log('disconnected', { error: errorOf(e) }));
     r.localParticipant.on('trackPublished', (pub) =>
       log('localTrackPublished', { trackSid: pub.trackSid, trackName: pub.trackName, kind: pub.kind }));
+    // Media warnings (raised only with `notifyWarnings`), on every local publication.
+    const watchWarnings = (pub) => {
+      pub.on('warning', (name) => log('publicationWarning', { trackSid: pub.trackSid, kind: pub.kind, name }));
+      pub.on('warningsCleared', () => log('publicationWarningsCleared', { trackSid: pub.trackSid, kind: pub.kind }));
+    };
+    r.localParticipant.tracks.forEach(watchWarnings);
+    r.localParticipant.on('trackPublished', watchWarnings);
     r.localParticipant.on('trackPublicationFailed', (e, track) =>
       log('localTrackPublicationFailed', { error: errorOf(e), kind: track && track.kind }));
   }
@@ -229,6 +236,31 @@
     // How many offers the page's peer connections have created.
     offersCreated() {
       return window.peerConnections.reduce((n, pc) => n + pc.offersCreated, 0);
+    },
+
+    // Stops the RTP of the local track published as `trackSid` (the page's only track of its kind)
+    // without the SDK knowing, as a stalled capture or a lost uplink would: its RTCRtpSender's track
+    // is replaced with none. (A disabled track would still send silence or black frames.)
+    // `silence(sid, false)` puts the track back. Resolves with the number of senders changed.
+    async silence(trackSid, off) {
+      const pub = Array.from(room.localParticipant.tracks.values()).find((p) => p.trackSid === trackSid);
+      if (!pub) {
+        return 0;
+      }
+      window.silenced = window.silenced || {};
+      if (off) {
+        const senders = window.peerConnections
+          .filter((pc) => pc.connectionState !== 'closed')
+          .flatMap((pc) => pc.getSenders())
+          .filter((s) => s.track && s.track.kind === pub.kind);
+        window.silenced[trackSid] = senders.map((sender) => ({ sender, track: sender.track }));
+        await Promise.all(senders.map((s) => s.replaceTrack(null)));
+        return senders.length;
+      }
+      const held = window.silenced[trackSid] || [];
+      delete window.silenced[trackSid];
+      await Promise.all(held.map((h) => h.sender.replaceTrack(h.track)));
+      return held.length;
     },
 
     // Unpublishes (and stops) the local track published as `trackSid`; true if there was one.

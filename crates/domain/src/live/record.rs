@@ -175,6 +175,7 @@ impl LiveRoom {
                     recording: recording.sid,
                     publisher: member.record.sid,
                     publisher_track_id: t.info.client_id.clone(),
+                    track: t.sid,
                     kind: t.info.kind,
                     file_name: recording.file_name(),
                 }));

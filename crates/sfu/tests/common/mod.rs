@@ -179,6 +179,7 @@ impl Net {
             tcp_addr: None,
             crypto: crypto(),
             max_subscriber_bitrate: cap,
+            recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
         });
         let clients = (1..=n)
             .map(|i| Client::new(u8::try_from(i).unwrap(), now))

@@ -195,10 +195,14 @@ impl Conn {
         let key = self.sig.resume.key_for(participant.sid);
         let entries = Self::published_entries(&published, refused);
         self.participant = Some(participant.sid);
-        let options = vroom_sfu::MediaOptions::from_connect(
+        let mut options = vroom_sfu::MediaOptions::from_connect(
             c.media_signaling.as_ref(),
             c.bandwidth_profile.as_ref(),
         );
+        options.recording_warnings = c
+            .participant
+            .as_ref()
+            .is_some_and(rsp::LocalParticipant::wants_recording_warnings);
         let media_signaling = match &self.sig.media {
             Some(media) => {
                 let reply = options.reply();
@@ -312,9 +316,9 @@ impl Conn {
             Ok(a) => a,
             Err(e) => return self.end_with_error(e.code(), e.to_string()).await,
         };
-        let (pc_states, subscribed) = match &self.sig.media {
+        let resume = match &self.sig.media {
             Some(media) => media.state(sid).await,
-            None => (Vec::new(), Vec::new()),
+            None => vroom_sfu::ResumeState::default(),
         };
         let (infos, refused) = Self::tracks_of(s.participant.as_ref());
         let outcomes = self
@@ -329,14 +333,14 @@ impl Conn {
             kind: "synced",
             session: Some(s.session),
             participants: Some(joined.roster.iter().map(RemoteParticipant::from).collect()),
-            peer_connections: Some(pcs::synced_states(&pc_states, &answers)),
+            peer_connections: Some(pcs::synced_states(&resume.pcs, &answers)),
             published: Some(Published {
                 revision: counters.next_published(),
                 tracks: entries.clone(),
             }),
             subscribed: Some(Subscribed {
                 revision: counters.next_subscribed(),
-                tracks: pcs::subscribed(&subscribed),
+                tracks: pcs::subscribed(&resume.subscribed),
             }),
             recording: Some(Recording {
                 revision: joined.recording.0,
@@ -355,6 +359,13 @@ impl Conn {
             pending_subscribed: None,
         }));
         self.send_msg(&synced).await;
+        // Warnings told while the client was away are told again (the client ignores states it has).
+        if !resume.warnings.is_empty()
+            && let Phase::Live(live) = &self.phase
+        {
+            let warning = super::media::warning(live.counters.next_warnings(), &resume.warnings);
+            self.send_msg(&warning).await;
+        }
         Flow::Continue
     }
 }

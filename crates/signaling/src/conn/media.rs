@@ -6,7 +6,7 @@ use vroom_sfu::Signal;
 
 use super::{Conn, Flow, Phase};
 use crate::pcs;
-use crate::rsp::{ServerUpdate, Subscribed};
+use crate::rsp::{ServerUpdate, Subscribed, Warning};
 
 impl Conn {
     /// Hands the client's `peer_connections` entries to the media server; returns its answers.
@@ -30,6 +30,11 @@ impl Conn {
             return Flow::Continue;
         };
         let update = match signal {
+            Signal::Warnings(list) => {
+                let warning = warning(live.counters.next_warnings(), &list);
+                self.send_msg(&warning).await;
+                return Flow::Continue;
+            }
             Signal::Offer { pc, revision, sdp } => ServerUpdate {
                 peer_connections: Some(vec![pcs::description(&pc, "offer", revision, &sdp)]),
                 ..ServerUpdate::update()
@@ -55,4 +60,17 @@ impl Conn {
         self.send_msg(&update).await;
         Flow::Continue
     }
+}
+
+/// The `warning` telling `list`'s media states (the media server sends them only to clients that
+/// asked).
+pub(super) fn warning(
+    revision: u64,
+    list: &[(vroom_domain::sid::TrackSid, vroom_sfu::MediaState)],
+) -> Warning {
+    let tracks: Vec<(String, &'static str)> = list
+        .iter()
+        .map(|(sid, state)| (sid.to_string(), state.as_str()))
+        .collect();
+    Warning::new(revision, &tracks)
 }

@@ -66,6 +66,7 @@ fn too_big(e: &axum::Error) -> bool {
 struct Counters {
     published: AtomicU64,
     subscribed: AtomicU64,
+    warnings: AtomicU64,
 }
 
 impl Counters {
@@ -73,11 +74,16 @@ impl Counters {
         Self {
             published: AtomicU64::new(0),
             subscribed: AtomicU64::new(0),
+            warnings: AtomicU64::new(0),
         }
     }
 
     fn next_published(&self) -> u64 {
         self.published.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn next_warnings(&self) -> u64 {
+        self.warnings.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     fn next_subscribed(&self) -> u64 {
