@@ -224,15 +224,29 @@ pub const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Installs the process's Prometheus recorder and describes vroom's series.
+/// How often histogram samples are folded into their buckets when no scrape does it.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the process's Prometheus recorder and describes vroom's series, and keeps its
+/// histograms drained (every [`UPKEEP_EVERY`]) whether or not anyone scrapes.
 ///
 /// # Errors
-/// When a recorder is already installed.
+/// When a recorder is already installed. Must be called within a Tokio runtime.
 pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(BUCKETS)?
         .install_recorder()?;
     describe();
+    // The recorder keeps every histogram sample until upkeep folds it into its buckets; a scrape
+    // runs upkeep, but a busy server that nobody scrapes would otherwise grow without bound.
+    let drained = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            drained.run_upkeep();
+        }
+    });
     Ok(handle)
 }
 
