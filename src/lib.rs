@@ -280,6 +280,7 @@ impl App {
             media: self.media.clone(),
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
+            media_dir: self.config.media_dir.clone(),
         };
         let accounts = api.accounts.clone();
         // REST about a room another node runs is relayed to it (forward.rs).

@@ -31,6 +31,8 @@ pub struct Observe {
     pub hub: Hub,
     /// The Prometheus recorder's handle, if one is installed.
     pub metrics: Option<PrometheusHandle>,
+    /// The media store's folder (its size and free space are sampled at scrape time).
+    pub media_dir: std::path::PathBuf,
 }
 
 /// How long the store may take to answer a readiness probe.
@@ -148,8 +150,30 @@ async fn render(o: &Observe) -> Response {
         .into_response()
 }
 
+/// Bytes of the files in the media store's folder, and bytes free for an unprivileged writer on
+/// its file system. A folder not made yet (nothing recorded) holds nothing; the free space is then
+/// that of the nearest folder above it that exists.
+fn media_store_usage(dir: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    let used = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+            .sum(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let existing = dir
+        .ancestors()
+        .find(|d| d.exists())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let fs = rustix::fs::statvfs(existing)?;
+    Ok((used, fs.f_bavail.saturating_mul(fs.f_frsize)))
+}
+
 /// Reads what is sampled at scrape time rather than counted where it happens: rooms with a task,
-/// the status-callback backlog, and the media server's totals.
+/// the status-callback backlog, the media store's size and the media server's totals.
 #[expect(
     clippy::cast_precision_loss,
     reason = "counts and ages far below 2^52 fit a gauge exactly"
@@ -165,6 +189,15 @@ async fn sample(o: &Observe) {
             metrics::gauge!("vroom_webhook_oldest_age_seconds").set(age);
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the status-callback backlog for metrics"),
+    }
+    let dir = o.media_dir.clone();
+    match tokio::task::spawn_blocking(move || media_store_usage(&dir)).await {
+        Ok(Ok((used, free))) => {
+            metrics::gauge!("vroom_media_store_bytes").set(used as f64);
+            metrics::gauge!("vroom_media_store_free_bytes").set(free as f64);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the media store's size for metrics"),
+        Err(e) => tracing::warn!(error = %e, "the media store's size could not be sampled"),
     }
     let Some(media) = &o.media else { return };
     let Some(s) = media.stats().await else { return };
@@ -255,6 +288,16 @@ fn describe() {
     describe_gauge!(
         "vroom_rooms_in_progress",
         "Rooms in progress with a task in this process."
+    );
+    describe_gauge!(
+        "vroom_media_store_bytes",
+        Unit::Bytes,
+        "Bytes of the recordings and compositions in the media store's folder."
+    );
+    describe_gauge!(
+        "vroom_media_store_free_bytes",
+        Unit::Bytes,
+        "Bytes free on the media store's file system."
     );
     describe_counter!(
         "vroom_rooms_created_total",

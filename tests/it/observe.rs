@@ -59,8 +59,18 @@ async fn health_and_metrics_on_their_own_listener_count_what_happened() {
     let creds = test_credentials();
     let (port, metrics_port) = (free_port(), free_port());
     let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    // A media store holding one file of a known size (as a recording would leave).
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    std::fs::write(
+        media.join("RT00000000000000000000000000000001.mka"),
+        [0u8; 4321],
+    )
+    .unwrap();
     let mut vroom = serve_command(port, &db)
         .args(["--metrics-listen", &metrics_listen, "--log-format", "json"])
+        .arg("--media-dir")
+        .arg(&media)
         .env("RUST_LOG", "info")
         .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
         .env("VROOM_AUTH_TOKEN", &creds.auth_token)
@@ -110,6 +120,8 @@ async fn health_and_metrics_on_their_own_listener_count_what_happened() {
     let start = scrape(&http, &metrics_url).await;
     assert_eq!(value(&start, "vroom_rooms_in_progress"), 0.0);
     assert_eq!(value(&start, "vroom_sfu_peer_connections"), 0.0);
+    assert_eq!(value(&start, "vroom_media_store_bytes"), 4321.0);
+    assert!(value(&start, "vroom_media_store_free_bytes") > 0.0);
 
     // A room with a callback nobody accepts, a participant that comes and goes, the room's end.
     let callback = refusing_receiver().await;
