@@ -601,3 +601,71 @@ async fn a_restart_starts_interrupted_jobs_over_or_fails_them_truthfully() {
     assert_eq!(c.status, CompositionStatus::Failed);
     assert!(c.error.unwrap().contains("without finishing"));
 }
+
+/// The composition's media, downloaded through `/Media` (its redirect followed) into `dir`.
+async fn download(s: &TestServer, csid: &str, dir: &Path) -> std::path::PathBuf {
+    let bytes = reqwest::Client::new()
+        .get(format!("{}/v1/Compositions/{csid}/Media", s.base))
+        .basic_auth(
+            s.creds.api_key_sid.to_string(),
+            Some(&s.creds.api_key_secret),
+        )
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let path = dir.join(format!("{csid}.mp4"));
+    std::fs::write(&path, &bytes).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn trim_cuts_out_the_time_nobody_published() {
+    let s = TestServer::start().await;
+    let room = completed_room(&s, "comp-trim").await;
+    let media = s.media_dir();
+    std::fs::create_dir_all(&media).unwrap();
+    // Alice publishes for 3 s, then nobody for 10 s, then bob for 3 s.
+    let t0 = s.now().millis() - 60_000;
+    let recs = [
+        recording(&room, &media, 1, TrackKind::Video, t0, 3),
+        recording(&room, &media, 2, TrackKind::Video, t0 + 13_000, 3),
+        recording(&room, &media, 2, TrackKind::Audio, t0 + 13_000, 3),
+    ];
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    let inserts: Vec<Change> = recs.iter().cloned().map(Change::InsertRecording).collect();
+    store.apply(&inserts, &[]).await.unwrap();
+    drop(store);
+    let rsid = room["sid"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Trim=false composes the room's own time, which here is only the moment between its create
+    // and its completion: the layout unit tests cover it.
+    let (status, c) = s
+        .post(
+            "/v1/Compositions",
+            &[
+                ("RoomSid", rsid),
+                ("VideoLayout", r#"{"grid":{"video_sources":["*"]}}"#),
+                ("AudioSources", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let csid = c["sid"].as_str().unwrap();
+    let done = settled(&s, csid).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["duration"], 6,
+        "3 s of alice and 3 s of bob, the gap cut out: {done}"
+    );
+    let file = download(&s, csid, dir.path()).await;
+    // 1.5 s in: alice; 4.5 s in: bob (who started 13 s into the call), not the black of the gap.
+    for at in [1.5, 4.5] {
+        let lit = brightness(&frame(&file, at), 0..64);
+        assert!(lit > 35.0, "someone is shown {at} s in: {lit:.0}");
+    }
+}

@@ -321,19 +321,13 @@ pub fn plan(spec: &CompositionSpec, sources: &[Source], room: (i64, i64)) -> Opt
     if used.is_empty() {
         return None;
     }
-    let (start_ms, end_ms) = if spec.trim {
-        (
+    let timeline = if spec.trim {
+        Timeline::of_media(
             used.iter()
-                .map(|&i| sources[i].start_ms)
-                .min()
-                .unwrap_or(room.0),
-            used.iter()
-                .map(|&i| sources[i].end_ms)
-                .max()
-                .unwrap_or(room.1),
+                .map(|&i| (sources[i].start_ms, sources[i].end_ms)),
         )
     } else {
-        (room.0, room.1.max(room.0))
+        Timeline::whole(room)
     };
     let mut video = Vec::new();
     for (r, mine) in spec.video_layout.regions.iter().zip(&per_region) {
@@ -342,24 +336,77 @@ pub fn plan(spec: &CompositionSpec, sources: &[Source], room: (i64, i64)) -> Opt
             mine,
             sources,
             spec.resolution,
-            start_ms,
+            &timeline,
         ));
     }
     video.retain(|p| p.to_ms > p.from_ms);
     video.sort_by_key(|p| p.z);
     Some(Plan {
-        start_ms,
-        duration_ms: (end_ms - start_ms).max(0),
+        start_ms: timeline.start_ms(),
+        duration_ms: timeline.duration_ms(),
         audio: audio
             .into_iter()
             .map(|i| AudioPart {
                 source: i,
-                from_ms: sources[i].start_ms - start_ms,
+                from_ms: timeline.at(sources[i].start_ms),
             })
             .collect(),
         has_video: !spec.video_layout.regions.is_empty(),
         video,
     })
+}
+
+/// The spans of room time a composition shows, back to back: the whole room, or (trimmed) only
+/// the spans where some selected media exists, so a gap where nobody published is cut out. Every
+/// source lies within one span (a gap is a time no source covers), so within a source the
+/// composition's clock runs with the room's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Timeline {
+    /// Epoch milliseconds, start and end, in order, not touching.
+    spans: Vec<(i64, i64)>,
+}
+
+impl Timeline {
+    fn whole((start, end): (i64, i64)) -> Self {
+        Self {
+            spans: vec![(start, end.max(start))],
+        }
+    }
+
+    /// The union of `media` intervals (at least one).
+    fn of_media(media: impl Iterator<Item = (i64, i64)>) -> Self {
+        let mut all: Vec<(i64, i64)> = media.map(|(a, b)| (a, b.max(a))).collect();
+        all.sort_unstable();
+        let mut spans: Vec<(i64, i64)> = Vec::with_capacity(all.len());
+        for (a, b) in all {
+            match spans.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => spans.push((a, b)),
+            }
+        }
+        Self { spans }
+    }
+
+    fn start_ms(&self) -> i64 {
+        self.spans.first().map_or(0, |s| s.0)
+    }
+
+    fn duration_ms(&self) -> i64 {
+        self.spans.iter().map(|(a, b)| b - a).sum()
+    }
+
+    /// Where room time `t` falls in the composition: the spans before it, then its offset in its
+    /// own span (a time in a gap, which no source has, maps to the next span's start).
+    fn at(&self, t: i64) -> i64 {
+        let mut before = 0;
+        for &(a, b) in &self.spans {
+            if t <= b {
+                return before + (t - a).max(0);
+            }
+            before += b - a;
+        }
+        before
+    }
 }
 
 /// Sources of one region given cells ("slots") by its reuse policy, then the slots laid out as
@@ -369,7 +416,7 @@ fn region_placements(
     mine: &[usize],
     sources: &[Source],
     res: Resolution,
-    t0: i64,
+    timeline: &Timeline,
 ) -> Vec<Placement> {
     let capacity = r.capacity().max(1);
     // Per slot: the placements in it (source, from, to), in time order.
@@ -421,8 +468,8 @@ fn region_placements(
                 source,
                 cell,
                 z: r.z_pos,
-                from_ms: from - t0,
-                to_ms: to - t0,
+                from_ms: timeline.at(from),
+                to_ms: timeline.at(to),
             })
         })
         .collect()
@@ -575,6 +622,40 @@ mod tests {
             (p.start_ms, p.duration_ms, p.video[0].from_ms),
             (0, 20_000, 1_000)
         );
+    }
+
+    #[test]
+    fn trim_cuts_out_the_gaps_where_nobody_published() {
+        // Alice publishes 1–5 s, nobody 5–12 s, Bob 12–15 s and again 14–20 s.
+        let sources = [
+            source(1, "alice", TrackKind::Audio, 1_000, 5_000),
+            source(2, "alice", TrackKind::Video, 1_000, 5_000),
+            source(3, "bob", TrackKind::Video, 12_000, 15_000),
+            source(4, "bob", TrackKind::Audio, 14_000, 20_000),
+        ];
+        let spec = grid_spec(Region::grid("grid", vec!["*".into()]));
+        let p = plan(&spec, &sources, (0, 30_000)).unwrap();
+        assert_eq!((p.start_ms, p.duration_ms), (1_000, 4_000 + 8_000));
+        assert_eq!(
+            p.audio
+                .iter()
+                .map(|a| (a.source, a.from_ms))
+                .collect::<Vec<_>>(),
+            [(0, 0), (3, 6_000)]
+        );
+        let shown: Vec<_> = p
+            .video
+            .iter()
+            .map(|v| (v.source, v.from_ms, v.to_ms))
+            .collect();
+        assert_eq!(shown, [(1, 0, 4_000), (2, 4_000, 7_000)]);
+        let untrimmed = CompositionSpec {
+            trim: false,
+            ..spec
+        };
+        let p = plan(&untrimmed, &sources, (0, 30_000)).unwrap();
+        assert_eq!((p.start_ms, p.duration_ms), (0, 30_000));
+        assert_eq!(p.video[1].from_ms, 12_000);
     }
 
     #[test]
