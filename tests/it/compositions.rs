@@ -114,6 +114,20 @@ pub(crate) fn recording(
     r
 }
 
+/// The server's media store folder, made if missing (test recordings are written into it).
+pub(crate) fn media_folder(s: &TestServer) -> std::path::PathBuf {
+    let media = s.media_dir();
+    std::fs::create_dir_all(&media).unwrap();
+    media
+}
+
+/// Stores `recs` in the server's database, as the media server would on finishing them.
+pub(crate) async fn store_recordings(s: &TestServer, recs: &[Recording]) {
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    let inserts: Vec<Change> = recs.iter().cloned().map(Change::InsertRecording).collect();
+    store.apply(&inserts, &[]).await.unwrap();
+}
+
 /// Polls the composition until it leaves enqueued/processing (composing takes seconds of CPU, more
 /// on a loaded machine).
 pub(crate) async fn settled(s: &TestServer, sid: &str) -> Value {
@@ -391,8 +405,7 @@ fn brightness(frame: &[u8], cols: std::ops::Range<usize>) -> f64 {
 async fn a_grid_composition_shows_both_participants_for_the_whole_call() {
     let s = TestServer::start().await;
     let room = completed_room(&s, "comp-grid").await;
-    let media = s.media_dir();
-    std::fs::create_dir_all(&media).unwrap();
+    let media = media_folder(&s);
     // Alice for 6 s; bob joins 1 s later for 5 s.
     let t0 = s.now().millis() - 60_000;
     let recs = [
@@ -401,10 +414,7 @@ async fn a_grid_composition_shows_both_participants_for_the_whole_call() {
         recording(&room, &media, 2, TrackKind::Audio, t0 + 1000, 5),
         recording(&room, &media, 2, TrackKind::Video, t0 + 1000, 5),
     ];
-    let store = vroom_store::open(&s.db_url).await.unwrap();
-    let inserts: Vec<Change> = recs.iter().cloned().map(Change::InsertRecording).collect();
-    store.apply(&inserts, &[]).await.unwrap();
-    drop(store);
+    store_recordings(&s, &recs).await;
 
     let rsid = room["sid"].as_str().unwrap();
     let (status, c) = s
@@ -523,8 +533,7 @@ async fn a_grid_composition_shows_both_participants_for_the_whole_call() {
 async fn a_restart_starts_interrupted_jobs_over_or_fails_them_truthfully() {
     let mut s = TestServer::start().await;
     let room = completed_room(&s, "comp-restart").await;
-    let media = s.media_dir();
-    std::fs::create_dir_all(&media).unwrap();
+    let media = media_folder(&s);
     let rec = recording(
         &room,
         &media,
@@ -627,8 +636,7 @@ async fn download(s: &TestServer, csid: &str, dir: &Path) -> std::path::PathBuf 
 async fn trim_cuts_out_the_time_nobody_published() {
     let s = TestServer::start().await;
     let room = completed_room(&s, "comp-trim").await;
-    let media = s.media_dir();
-    std::fs::create_dir_all(&media).unwrap();
+    let media = media_folder(&s);
     // Alice publishes for 3 s, then nobody for 10 s, then bob for 3 s.
     let t0 = s.now().millis() - 60_000;
     let recs = [
@@ -636,10 +644,7 @@ async fn trim_cuts_out_the_time_nobody_published() {
         recording(&room, &media, 2, TrackKind::Video, t0 + 13_000, 3),
         recording(&room, &media, 2, TrackKind::Audio, t0 + 13_000, 3),
     ];
-    let store = vroom_store::open(&s.db_url).await.unwrap();
-    let inserts: Vec<Change> = recs.iter().cloned().map(Change::InsertRecording).collect();
-    store.apply(&inserts, &[]).await.unwrap();
-    drop(store);
+    store_recordings(&s, &recs).await;
     let rsid = room["sid"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Trim=false composes the room's own time, which here is only the moment between its create

@@ -5,11 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use vroom_domain::track::TrackKind;
-use vroom_store::Change;
 use vroom_testkit::SignalClient;
 
 use crate::common::TestServer;
-use crate::compositions::recording;
+use crate::compositions::{media_folder, recording, store_recordings};
 use crate::webhooks::Receiver;
 
 fn event(r: &Value) -> &str {
@@ -48,17 +47,13 @@ async fn composition_callbacks_are_signed_and_carry_twilios_parameters() {
         .post(&format!("/v1/Rooms/{rsid}"), &[("Status", "completed")])
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let media = s.media_dir();
-    std::fs::create_dir_all(&media).unwrap();
+    let media = media_folder(&s);
     let t0 = s.now().millis() - 60_000;
     let recs = [
         recording(&room, &media, 1, TrackKind::Audio, t0, 4),
         recording(&room, &media, 1, TrackKind::Video, t0, 4),
     ];
-    let store = vroom_store::open(&s.db_url).await.unwrap();
-    let inserts: Vec<Change> = recs.iter().cloned().map(Change::InsertRecording).collect();
-    store.apply(&inserts, &[]).await.unwrap();
-    drop(store);
+    store_recordings(&s, &recs).await;
 
     let url = rx.url("/composition");
     let (status, c) = s
