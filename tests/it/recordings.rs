@@ -194,3 +194,97 @@ async fn a_restart_settles_recordings_left_processing_and_deleting_removes_media
     .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A completed recording's media through its signed URL, fetched the ways players and download
+/// tools fetch it: whole, by byte range (seeking, resuming), past the end, and HEAD.
+#[tokio::test]
+async fn media_urls_answer_range_requests_like_a_file_server() {
+    let mut s = TestServer::start().await;
+    let room = s.create_room(&[("UniqueName", "rec-range")]).await;
+    s.pause().await;
+    // Bytes that differ at every offset a range could start on, so a wrong slice shows.
+    let content: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let mut done = processing(&room, 3, TrackKind::Video);
+    done.complete(
+        vroom_domain::time::Timestamp::from_secs(1_800_000_010),
+        content.len() as u64,
+        10_000,
+    );
+    let media = s.media_dir();
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::write(media.join(done.file_name()), &content).unwrap();
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    store
+        .apply(&[Change::InsertRecording(done.clone())], &[])
+        .await
+        .unwrap();
+    drop(store);
+    let s = s.resume().await;
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .get(format!("{}/v1/Recordings/{}/Media", s.base, done.sid))
+        .basic_auth(
+            s.creds.api_key_sid.to_string(),
+            Some(&s.creds.api_key_secret),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let url = resp.headers()["location"].to_str().unwrap().to_owned();
+
+    let whole = http.get(&url).send().await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.headers()["content-type"], "video/x-matroska");
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    assert!(whole.headers().contains_key("last-modified"));
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), content.as_slice());
+
+    for (range, from, to) in [
+        ("bytes=1000-1999", 1000, 1999),
+        ("bytes=99990-", 99_990, 99_999),
+        ("bytes=-10", 99_990, 99_999),
+        ("bytes=0-0", 0, 0),
+        ("bytes=50000-200000", 50_000, 99_999),
+    ] {
+        let part = http.get(&url).header("Range", range).send().await.unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(
+            part.headers()["content-range"],
+            format!("bytes {from}-{to}/100000").as_str(),
+            "{range}"
+        );
+        assert_eq!(
+            part.bytes().await.unwrap().as_ref(),
+            &content[from..=to],
+            "{range}"
+        );
+    }
+    let past = http
+        .get(&url)
+        .header("Range", "bytes=100000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers()["content-range"], "bytes */100000");
+
+    let head = http.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["content-length"], "100000");
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    // Ranges do not open the door to a forged or another file's URL.
+    let forged = url.replace(&done.sid.to_string(), "RT0123456789abcdef0123456789abcdef");
+    let resp = http
+        .get(&forged)
+        .header("Range", "bytes=0-10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}

@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::body::Body;
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tower_http::services::ServeFile;
 use vroom_domain::time::Timestamp;
 
 use crate::error::{ApiError, ApiResult};
@@ -95,10 +97,14 @@ fn valid_name(file: &str) -> bool {
 }
 
 /// `GET /media/{file}?Expires=…&Signature=…`: the file, if the URL is genuine and not expired.
+/// Served as a file server (and S3, where Twilio's URLs point) serves one: streamed rather than
+/// read whole, with `Range` (206, or 416 past the end), `Accept-Ranges`, `Last-Modified` and
+/// `If-Modified-Since`, and `HEAD`, so players can seek and downloads can resume.
 pub(crate) async fn serve(
     State(st): State<Arc<ApiState>>,
     OriginalUri(uri): OriginalUri,
     Segment(file): Segment,
+    request: Request,
 ) -> ApiResult<Response> {
     let Some(media) = &st.media else {
         return Err(not_found(&uri));
@@ -110,18 +116,26 @@ pub(crate) async fn serve(
     if !valid_name(&file) || !media.verify(&file, expires, signature, st.hub.clock().now()) {
         return Err(ApiError::Unauthorized);
     }
-    let bytes = match tokio::fs::read(media.dir.join(&file)).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(&uri)),
-        Err(e) => return Err(ApiError::Internal(format!("cannot read a media file: {e}"))),
-    };
     let kind = match file.rsplit('.').next() {
         Some("mka") => "audio/x-matroska",
         Some("mp4") => "video/mp4",
         Some("webm") => "video/webm",
         _ => "video/x-matroska",
     };
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, kind)], bytes).into_response())
+    let mut served = ServeFile::new(media.dir.join(&file))
+        .try_call(request)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot read a media file: {e}")))?;
+    if served.status() == StatusCode::NOT_FOUND {
+        return Err(not_found(&uri));
+    }
+    // By our names, not by a guess from the extension (a 416 has no type to set).
+    if served.headers().contains_key(header::CONTENT_TYPE) {
+        served
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    }
+    Ok(served.map(Body::new))
 }
 
 #[cfg(test)]
