@@ -12,7 +12,7 @@ use vroom_store::StoredCredentials;
 use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
-use crate::common::{spawn_vroom_with, test_credentials, token_for};
+use crate::common::{exits_cleanly, sigterm, spawn_vroom_with, test_credentials, token_for};
 
 /// REST on one node.
 pub(crate) struct Node {
@@ -345,17 +345,8 @@ async fn a_node_stopped_with_sigterm_hands_its_rooms_over_at_once() {
     assert_eq!(m["type"], "connected", "{m}");
     let fay = m["participant"]["sid"].as_str().unwrap().to_owned();
 
-    let pid = a.id().expect("the node runs").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let exited = tokio::time::timeout(Duration::from_secs(15), a.wait())
-        .await
-        .expect("the node stops within its shutdown timeout")
-        .unwrap();
-    assert!(exited.success(), "{exited}");
+    sigterm(&a);
+    exits_cleanly(&mut a, 15).await;
 
     // The stop ended its participants and released its leases: the other node serves the room
     // on the first try, without waiting for a lease to expire.

@@ -11,7 +11,7 @@ use vroom_store::postgres::scratch::ScratchDatabase;
 use vroom_testkit::SignalClient;
 
 use crate::cluster::{start_nodes, within};
-use crate::common::{test_credentials, token_for};
+use crate::common::{exits_cleanly, sigterm, test_credentials, token_for};
 
 #[tokio::test]
 async fn a_node_stopped_with_sigterm_ends_its_relayed_sessions_and_takes_no_new_room() {
@@ -46,12 +46,7 @@ async fn a_node_stopped_with_sigterm_ends_its_relayed_sessions_and_takes_no_new_
     // hyper has read the headers and the handler waits for the rest of the form.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let pid = a.id().expect("the node runs").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    sigterm(&a);
     // The listener closes at the stop, after the node stopped taking rooms.
     within(10, "node A refuses new connections", || async {
         tokio::net::TcpStream::connect(("127.0.0.1", na.port))
@@ -80,11 +75,7 @@ async fn a_node_stopped_with_sigterm_ends_its_relayed_sessions_and_takes_no_new_
         .await
         .expect("hana's connection closes");
     assert!(closed.is_some(), "a close frame, not a broken connection");
-    let exited = tokio::time::timeout(Duration::from_secs(15), a.wait())
-        .await
-        .expect("the node stops within its shutdown timeout")
-        .unwrap();
-    assert!(exited.success(), "{exited}");
+    exits_cleanly(&mut a, 15).await;
 
     // REST (on the node left) shows her disconnected, by the stop; the room lives on, handed
     // over: a join through node B works at once, with no lease to wait for.

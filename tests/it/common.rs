@@ -484,3 +484,22 @@ pub fn token_for(creds: &StoredCredentials, identity: &str) -> String {
     };
     token::mint(&key, identity, None, 3600, SystemClock.now()).expect("mint a token")
 }
+
+/// Sends SIGTERM to a vroom started by a test (an operator's or an orchestrator's stop).
+pub(crate) fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the process runs").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -TERM {pid}");
+}
+
+/// Waits for a stopping vroom to exit, within `secs`, and asserts the exit was clean.
+pub(crate) async fn exits_cleanly(child: &mut tokio::process::Child, secs: u64) {
+    let status = tokio::time::timeout(Duration::from_secs(secs), child.wait())
+        .await
+        .expect("vroom exits within its shutdown timeout")
+        .unwrap();
+    assert!(status.success(), "vroom exits cleanly on SIGTERM: {status}");
+}

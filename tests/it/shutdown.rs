@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vroom_testkit::SignalClient;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, exits_cleanly, sigterm};
 use crate::webhooks::Receiver;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -149,17 +149,8 @@ async fn sigterm_with_browsers_connected_ends_their_sessions_at_the_stop() {
         }
     };
     let stopped_at = chrono::Utc::now();
-    let pid = vroom.id().expect("vroom runs").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), vroom.wait())
-        .await
-        .expect("vroom exits within its shutdown timeout (8 s)")
-        .unwrap();
-    assert!(status.success(), "vroom exits cleanly on SIGTERM: {status}");
+    sigterm(&vroom);
+    exits_cleanly(&mut vroom, 10).await;
     while let Ok(Ok(Some(line))) =
         tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await
     {
