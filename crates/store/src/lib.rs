@@ -9,9 +9,9 @@
 //!   keyset-paged list queries both backends run;
 //! - [`open`]: picks a backend from a database URL;
 //! - [`private`]: keeps the database folder and files to their owner (they hold the secrets);
-//! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests), with
-//!   [`suite_recordings`] for the recordings and [`suite_compositions`] for compositions, hooks
-//!   and media settings; `compositions` (private): their statements, stored JSON and rows.
+//! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests), one
+//!   file per part (rooms, participants, outbox, accounts, leases, recordings, and compositions
+//!   with hooks and media settings); `compositions` (private): their statements, stored JSON and rows.
 //!
 //! # Contracts
 //! - Writes come as one batch of [`Change`]s plus the status-callback events they cause, applied in
@@ -31,8 +31,6 @@ pub mod postgres;
 pub mod private;
 pub mod sqlite;
 pub mod suite;
-pub mod suite_compositions;
-pub mod suite_recordings;
 
 use async_trait::async_trait;
 use vroom_domain::composition::{Composition, CompositionHook, CompositionStatus};

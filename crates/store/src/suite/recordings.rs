@@ -1,4 +1,4 @@
-//! The recordings part of the conformance suite (called by [`crate::suite::run`]).
+//! The recordings part of the conformance suite (called by [`super::run`]).
 #![allow(clippy::missing_panics_doc)]
 
 use vroom_domain::recording::{Recording, RecordingCodec, RecordingStatus};

@@ -1,4 +1,4 @@
-//! The compositions part of the conformance suite (called by [`crate::suite::run`]): records,
+//! The compositions part of the conformance suite (called by [`super::run`]): records,
 //! lists, the job queue's claims, composition hooks and media settings.
 #![allow(clippy::missing_panics_doc)]
 
