@@ -2,9 +2,19 @@
 //! out on a black canvas and mixes their audio into one file, run with its progress read as it
 //! goes; and ffprobe, for the length of a file.
 //!
-//! The video of each placement is its recording shifted to where it starts on the composed
-//! timeline, scaled to fit its cell (aspect kept, centred) and drawn over the canvas between its
-//! `from` and `to`; before its first frame and after its last the cell stays black. Each audio
+//! Each video placement (a source in one cell for one segment of the grid) is an input of its
+//! own, its recording read from where the placement begins (`-ss`, decoded from the keyframe
+//! before and cut there) for as long as it lasts (`-t`): so a source shown in several segments,
+//! or one that waited for a cell, is shown live in each, and ffmpeg decodes only what is shown,
+//! with no frames queued for a later use of the same decoded stream (`split` would hold every
+//! frame between two uses in memory). It is shifted to where it starts on the composed timeline,
+//! scaled to fit its cell (aspect kept, centred) and drawn over the canvas between its `from`
+//! and `to`; before its first frame and after its last the cell stays black.
+//!
+//! The graph grows with the placements: one input, decoder and overlay each, and every composed
+//! frame passes every overlay (those not showing pass it on). A grid re-laid out at every join
+//! and leave has about (joins + leaves) × (sources shown) placements, a few hundred for a
+//! 10-person hour with 30 comings and goings, which ffmpeg runs; it is not bounded here. Each audio
 //! recording is delayed to its start, resampled against its timestamps (gaps become silence) and
 //! the lot mixed without normalisation, so a voice is as loud alone as with others.
 
@@ -33,15 +43,9 @@ pub fn arguments(
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
         .map(str::to_owned)
         .to_vec();
-    // Inputs: each source once, in the order first used.
-    let mut inputs: Vec<usize> = Vec::new();
-    let input_of = |source: usize, inputs: &mut Vec<usize>| {
-        inputs.iter().position(|&s| s == source).unwrap_or_else(|| {
-            inputs.push(source);
-            inputs.len() - 1
-        })
-    };
     let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
+    // Inputs: one per video placement, then each audio source once.
+    let mut inputs: Vec<Vec<String>> = Vec::new();
     let mut graph = String::new();
     let total = secs(plan.duration_ms);
     if plan.has_video {
@@ -51,11 +55,25 @@ pub fn arguments(
             res.width, res.height
         );
         for (n, p) in plan.video.iter().enumerate() {
-            let i = input_of(p.source, &mut inputs);
+            let i = inputs.len();
+            let mut input = Vec::new();
+            if p.media_ms > 0 {
+                input.extend(["-ss".into(), secs(p.media_ms)]);
+            }
+            input.extend([
+                "-t".into(),
+                secs(p.to_ms - p.from_ms),
+                "-i".into(),
+                files[p.source].to_string_lossy().into_owned(),
+            ]);
+            inputs.push(input);
             let (x, y, w, h) = p.cell;
+            // The input's timestamps start at 0 where it was cut (ffmpeg takes the file's start
+            // and the `-ss` off), so its frames land at `from` plus their own distance from the
+            // cut, gaps in the recording kept.
             let _ = write!(
                 graph,
-                "[{i}:v]setpts=PTS-STARTPTS+{from}/TB,fps={FPS},\
+                "[{i}:v]setpts=PTS+{from}/TB,fps={FPS},\
                  scale=w={w}:h={h}:force_original_aspect_ratio=decrease:force_divisible_by=2[v{n}];\
                  [base{n}][v{n}]overlay=x='{x}+({w}-overlay_w)/2':y='{y}+({h}-overlay_h)/2':\
                  eof_action=pass:enable='between(t,{from},{to})'[base{next}];",
@@ -68,7 +86,11 @@ pub fn arguments(
     }
     let mut mixed = Vec::new();
     for (n, a) in plan.audio.iter().enumerate() {
-        let i = input_of(a.source, &mut inputs);
+        let i = inputs.len();
+        inputs.push(vec![
+            "-i".into(),
+            files[a.source].to_string_lossy().into_owned(),
+        ]);
         let _ = write!(
             graph,
             "[{i}:a]aresample=48000:async=1000:first_pts=0,asetpts=PTS-STARTPTS,\
@@ -85,10 +107,7 @@ pub fn arguments(
             mixed.len()
         );
     }
-    for s in &inputs {
-        args.push("-i".into());
-        args.push(files[*s].to_string_lossy().into_owned());
-    }
+    args.extend(inputs.into_iter().flatten());
     args.push("-filter_complex".into());
     args.push(graph.trim_end_matches(';').to_owned());
     if plan.has_video {
@@ -230,10 +249,19 @@ mod tests {
             video: vec![
                 Placement {
                     source: 1,
-                    cell: (0, 0, 320, 480),
+                    cell: (0, 0, 640, 480),
                     z: 0,
                     from_ms: 0,
+                    to_ms: 1_000,
+                    media_ms: 0,
+                },
+                Placement {
+                    source: 1,
+                    cell: (0, 0, 320, 480),
+                    z: 0,
+                    from_ms: 1_000,
                     to_ms: 10_000,
+                    media_ms: 1_000,
                 },
                 Placement {
                     source: 3,
@@ -241,6 +269,7 @@ mod tests {
                     z: 0,
                     from_ms: 1_000,
                     to_ms: 10_500,
+                    media_ms: 0,
                 },
             ],
             audio: vec![
@@ -265,30 +294,31 @@ mod tests {
             CompositionFormat::Mp4,
             Path::new("/m/out.part"),
         );
-        let inputs: Vec<&str> = args
-            .windows(2)
-            .filter(|w| w[0] == "-i")
-            .map(|w| w[1].as_str())
-            .collect();
-        assert_eq!(inputs, ["/m/1.mk", "/m/3.mk", "/m/0.mk", "/m/2.mk"]);
+        let joined = args.join(" ");
+        // Alice alone, then Alice again from 1 s into her media, then Bob; then the audio.
+        assert!(
+            joined.contains(
+                "-t 1.000 -i /m/1.mk -ss 1.000 -t 9.000 -i /m/1.mk -t 9.500 -i /m/3.mk \
+                 -i /m/0.mk -i /m/2.mk -filter_complex"
+            ),
+            "{joined}"
+        );
         let graph = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
         assert!(
             graph.starts_with("color=c=black:s=640x480:r=25:d=10.500[base0];"),
             "{graph}"
         );
-        assert!(
-            graph.contains("[1:v]setpts=PTS-STARTPTS+1.000/TB"),
-            "{graph}"
-        );
+        assert!(graph.contains("[1:v]setpts=PTS+1.000/TB"), "{graph}");
+        assert!(graph.contains("[2:v]setpts=PTS+1.000/TB"), "{graph}");
         assert!(
             graph.contains("overlay=x='320+(320-overlay_w)/2'"),
             "{graph}"
         );
         assert!(
-            graph.contains("enable='between(t,1.000,10.500)'[base2]"),
+            graph.contains("enable='between(t,1.000,10.500)'[base3]"),
             "{graph}"
         );
-        assert!(graph.contains("[3:a]aresample=48000:async=1000:first_pts=0,asetpts=PTS-STARTPTS,adelay=1000:all=1[a1]"), "{graph}");
+        assert!(graph.contains("[4:a]aresample=48000:async=1000:first_pts=0,asetpts=PTS-STARTPTS,adelay=1000:all=1[a1]"), "{graph}");
         assert!(
             graph.ends_with(
                 "[a0][a1]amix=inputs=2:duration=longest:dropout_transition=0:normalize=0[aout]"

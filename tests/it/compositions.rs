@@ -390,9 +390,14 @@ fn frame(file: &Path, at_secs: f64) -> Vec<u8> {
 
 /// The mean brightness of columns `cols` of a 64×48 grey frame.
 fn brightness(frame: &[u8], cols: std::ops::Range<usize>) -> f64 {
+    area(frame, cols, 0..48)
+}
+
+/// The mean brightness of columns `cols` of rows `rows` of a 64×48 grey frame.
+fn area(frame: &[u8], cols: std::ops::Range<usize>, rows: std::ops::Range<usize>) -> f64 {
     let mut sum = 0u64;
     let mut n = 0u64;
-    for row in frame.chunks(64) {
+    for row in frame.chunks(64).skip(rows.start).take(rows.len()) {
         for &p in &row[cols.clone()] {
             sum += u64::from(p);
             n += 1;
@@ -496,19 +501,25 @@ async fn a_grid_composition_shows_both_participants_for_the_whole_call() {
         .parse()
         .unwrap();
     assert!((secs - 6.0).abs() <= 1.0, "ffprobe reads {secs} s");
-    // The middle: both participants, side by side; before bob joins, his half is black.
+    // Before bob joins, alice alone fills the frame: every eighth of its width is lit, top
+    // and bottom rows too (her 4:3 picture in the 4:3 frame).
+    let start = frame(&path, 0.3);
+    for band in 0..8 {
+        let lit = brightness(&start, band * 8..band * 8 + 8);
+        assert!(lit > 35.0, "alice alone, columns {band}/8 lit: {lit:.0}");
+    }
+    let top = area(&start, 0..64, 0..10);
+    assert!(top > 35.0, "alice alone reaches the top: {top:.0}");
+    // The middle: both participants, side by side, each 4:3 picture in a half-width cell, so
+    // letterboxed: lit halves, black top rows.
     let middle = frame(&path, secs / 2.0);
     let (left, right) = (brightness(&middle, 0..32), brightness(&middle, 32..64));
     assert!(
         left > 35.0 && right > 35.0,
         "two non-black halves: {left:.0} and {right:.0}"
     );
-    let start = frame(&path, 0.3);
-    let (left, right) = (brightness(&start, 0..32), brightness(&start, 32..64));
-    assert!(
-        left > 35.0 && right < 25.0,
-        "only alice at first: {left:.0} and {right:.0}"
-    );
+    let top = area(&middle, 0..64, 0..10);
+    assert!(top < 10.0, "side by side, letterboxed: {top:.0}");
 
     // DELETE removes the media; the record stays, deleted.
     let resp = reqwest::Client::new()
@@ -673,4 +684,55 @@ async fn trim_cuts_out_the_time_nobody_published() {
         let lit = brightness(&frame(&file, at), 0..64);
         assert!(lit > 35.0, "someone is shown {at} s in: {lit:.0}");
     }
+}
+
+#[tokio::test]
+async fn show_oldest_shows_a_source_that_waited_for_a_cell_live() {
+    let s = TestServer::start().await;
+    let room = completed_room(&s, "comp-oldest").await;
+    let media = media_folder(&s);
+    // A one-cell grid. Alice for 3 s; bob from 1 s to 6 s, so he waits for her cell until 3 s.
+    let t0 = s.now().millis() - 60_000;
+    let bob = recording(&room, &media, 2, TrackKind::Video, t0 + 1000, 5);
+    // Bob's picture is dark for its first 2 s and bright after: shown live from 3 s (2 s into
+    // his media) it is bright; replayed from his start it would be dark.
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "nullsrc=s=320x240:r=15:d=5,geq=lum='if(lt(T,2),30,220)':cb=128:cr=128",
+            "-c",
+            "libvpx",
+            "-f",
+            "matroska",
+            media.join(bob.file_name()).to_str().unwrap(),
+        ],
+    );
+    let recs = [recording(&room, &media, 1, TrackKind::Video, t0, 3), bob];
+    store_recordings(&s, &recs).await;
+    let rsid = room["sid"].as_str().unwrap();
+    let layout =
+        r#"{"one":{"video_sources":["*"],"max_columns":1,"max_rows":1,"reuse":"show_oldest"}}"#;
+    let (status, c) = s
+        .post(
+            "/v1/Compositions",
+            &[("RoomSid", rsid), ("VideoLayout", layout)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let csid = c["sid"].as_str().unwrap();
+    let done = settled(&s, csid).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["duration"], 6, "{done}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = download(&s, csid, dir.path()).await;
+    let lit = brightness(&frame(&file, 3.5), 0..64);
+    assert!(lit > 150.0, "bob live 2.5 s into his media: {lit:.0}");
+    let lit = brightness(&frame(&file, 5.5), 0..64);
+    assert!(lit > 150.0, "bob live to his end: {lit:.0}");
 }

@@ -3,11 +3,16 @@
 //!
 //! A layout is a set of regions, each a rectangle of the video with a z order, the video sources
 //! it shows (track names with `*` wildcards, or track, recording or participant SIDs, minus the
-//! excluded ones) and a grid of cells those sources fill. The grid is sized once per region for
-//! the most sources it shows at a time (at most `max_columns` × `max_rows` cells, less
-//! `cells_excluded`); `reuse` says what a source that finds every cell taken does: `none`, it is
-//! not shown; `show_oldest`, it waits for the first cell to free; `show_newest`, it takes the cell
-//! of the oldest source shown.
+//! excluded ones) and a grid of cells those sources fill. A region shows at most `max_columns` ×
+//! `max_rows` sources at a time, less `cells_excluded`; `reuse` says what a source that finds
+//! every cell taken does: `none`, it is not shown; `show_oldest`, it waits for the first cell to
+//! free and is then shown live; `show_newest`, it takes the cell of the oldest source shown.
+//!
+//! As Twilio does, the grid is laid out again whenever the set of sources shown changes: the
+//! region's time is cut into segments in which that set is constant, and each segment has its
+//! own grid, sized for the sources it shows (one alone fills the region, two are side by side,
+//! three or four share a 2×2 grid, …). A source gets one placement per segment, merged with the
+//! next when its cell does not move.
 
 use crate::composition::{CompositionSpec, Resolution, SpecError};
 use crate::sid::{ParticipantSid, RecordingSid, TrackSid};
@@ -255,6 +260,10 @@ pub struct Placement {
     pub from_ms: i64,
     /// Until.
     pub to_ms: i64,
+    /// How far into its source's media the placement begins: 0 when it begins with the source,
+    /// more for a later segment, or for a source that waited for a cell (`show_oldest`), which
+    /// is shown live from then, not replayed from its start.
+    pub media_ms: i64,
 }
 
 /// An audio source mixed in.
@@ -409,8 +418,11 @@ impl Timeline {
     }
 }
 
-/// Sources of one region given cells ("slots") by its reuse policy, then the slots laid out as
-/// the region's grid.
+/// A cell: left, top, width, height.
+type Cell = (u32, u32, u32, u32);
+
+/// The placements of one region: who is shown when (by its reuse policy, over slots that stand
+/// for its cells), then one grid per segment in which the set of shown sources is constant.
 fn region_placements(
     r: &Region,
     mine: &[usize],
@@ -418,8 +430,50 @@ fn region_placements(
     res: Resolution,
     timeline: &Timeline,
 ) -> Vec<Placement> {
+    let shown = shown_spans(r, mine, sources);
+    // Segment boundaries: every time a source starts or stops being shown.
+    let mut cuts: Vec<i64> = shown.iter().flat_map(|s| [s.1, s.2]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    // Placements in room time, each merged into its source's previous one when that ends where
+    // it begins in the same cell.
+    let mut out: Vec<(usize, Cell, i64, i64)> = Vec::new();
+    for w in cuts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        // Shown throughout [a, b), in slot order: a source that takes over a freed slot is
+        // drawn where the one it follows was, if the grid keeps its size.
+        let mut here: Vec<&(usize, i64, i64, usize)> =
+            shown.iter().filter(|s| s.1 <= a && s.2 >= b).collect();
+        here.sort_by_key(|s| s.3);
+        for (s, cell) in here.iter().zip(grid_cells(r, here.len(), res)) {
+            match out
+                .iter_mut()
+                .rev()
+                .find(|p| p.0 == s.0 && p.3 == a && p.1 == cell)
+            {
+                Some(p) => p.3 = b,
+                None => out.push((s.0, cell, a, b)),
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(source, cell, from, to)| Placement {
+            source,
+            cell,
+            z: r.z_pos,
+            from_ms: timeline.at(from),
+            to_ms: timeline.at(to),
+            media_ms: from - sources[source].start_ms,
+        })
+        .collect()
+}
+
+/// When each of a region's sources is shown, by its reuse policy: (source, from, to, slot) in
+/// room time. At most the region's capacity of them overlap at any time, each in a slot of its
+/// own; a slot orders the sources of a segment's grid, it is not a fixed cell.
+fn shown_spans(r: &Region, mine: &[usize], sources: &[Source]) -> Vec<(usize, i64, i64, usize)> {
     let capacity = r.capacity().max(1);
-    // Per slot: the placements in it (source, from, to), in time order.
+    // Per slot: the spans shown in it (source, from, to), in time order.
     let mut slots: Vec<Vec<(usize, i64, i64)>> = Vec::new();
     for &i in mine {
         let (start, end) = (sources[i].start_ms, sources[i].end_ms);
@@ -459,19 +513,11 @@ fn region_placements(
             }
         }
     }
-    let cells = grid_cells(r, slots.len(), res);
     slots
-        .iter()
-        .zip(cells)
-        .flat_map(|(slot, cell)| {
-            slot.iter().map(move |&(source, from, to)| Placement {
-                source,
-                cell,
-                z: r.z_pos,
-                from_ms: timeline.at(from),
-                to_ms: timeline.at(to),
-            })
-        })
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, slot)| slot.into_iter().map(move |(i, from, to)| (i, from, to, n)))
+        .filter(|s| s.2 > s.1)
         .collect()
 }
 
@@ -530,214 +576,4 @@ fn dims(r: &Region, needed: usize) -> (u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::composition::CompositionSpec;
-
-    fn source(n: u8, name: &str, kind: TrackKind, start: i64, end: i64) -> Source {
-        Source {
-            recording: RecordingSid::from_bytes([n; 16]),
-            track_sid: TrackSid::from_bytes([n; 16]),
-            participant_sid: ParticipantSid::from_bytes([n / 2; 16]),
-            track_name: name.to_owned(),
-            kind,
-            start_ms: start,
-            end_ms: end,
-        }
-    }
-
-    fn grid_spec(region: Region) -> CompositionSpec {
-        CompositionSpec {
-            video_layout: VideoLayout {
-                regions: vec![region],
-            },
-            audio_sources: vec!["*".into()],
-            ..CompositionSpec::default()
-        }
-    }
-
-    #[test]
-    fn wildcards_and_sids_name_sources() {
-        let s = source(1, "studentTeam", TrackKind::Video, 0, 1);
-        for yes in [
-            "*",
-            "student*",
-            "*Team",
-            "s*T*m",
-            "studentTeam",
-            &s.recording.to_string(),
-            &s.participant_sid.to_string(),
-        ] {
-            assert!(names(yes, &s), "{yes}");
-        }
-        for no in ["student", "teacher*", "*x*", "studentTeam2"] {
-            assert!(!names(no, &s), "{no}");
-        }
-    }
-
-    #[test]
-    fn two_participants_share_a_grid_side_by_side_for_the_call() {
-        let sources = [
-            source(1, "a-audio", TrackKind::Audio, 1_000, 11_000),
-            source(2, "a-video", TrackKind::Video, 1_000, 11_000),
-            source(3, "b-audio", TrackKind::Audio, 2_000, 11_500),
-            source(4, "b-video", TrackKind::Video, 2_000, 11_500),
-        ];
-        let p = plan(
-            &grid_spec(Region::grid("grid", vec!["*".into()])),
-            &sources,
-            (0, 20_000),
-        )
-        .unwrap();
-        assert_eq!(
-            (p.start_ms, p.duration_ms),
-            (1_000, 10_500),
-            "trimmed to the media"
-        );
-        assert_eq!(
-            p.audio
-                .iter()
-                .map(|a| (a.source, a.from_ms))
-                .collect::<Vec<_>>(),
-            [(0, 0), (2, 1_000)]
-        );
-        let cells: Vec<_> = p
-            .video
-            .iter()
-            .map(|v| (v.source, v.cell, v.from_ms, v.to_ms))
-            .collect();
-        assert_eq!(
-            cells,
-            [
-                (1, (0, 0, 320, 480), 0, 10_000),
-                (3, (320, 0, 320, 480), 1_000, 10_500)
-            ]
-        );
-        let untrimmed = CompositionSpec {
-            trim: false,
-            ..grid_spec(Region::grid("grid", vec!["*".into()]))
-        };
-        let p = plan(&untrimmed, &sources, (0, 20_000)).unwrap();
-        assert_eq!(
-            (p.start_ms, p.duration_ms, p.video[0].from_ms),
-            (0, 20_000, 1_000)
-        );
-    }
-
-    #[test]
-    fn trim_cuts_out_the_gaps_where_nobody_published() {
-        // Alice publishes 1–5 s, nobody 5–12 s, Bob 12–15 s and again 14–20 s.
-        let sources = [
-            source(1, "alice", TrackKind::Audio, 1_000, 5_000),
-            source(2, "alice", TrackKind::Video, 1_000, 5_000),
-            source(3, "bob", TrackKind::Video, 12_000, 15_000),
-            source(4, "bob", TrackKind::Audio, 14_000, 20_000),
-        ];
-        let spec = grid_spec(Region::grid("grid", vec!["*".into()]));
-        let p = plan(&spec, &sources, (0, 30_000)).unwrap();
-        assert_eq!((p.start_ms, p.duration_ms), (1_000, 4_000 + 8_000));
-        assert_eq!(
-            p.audio
-                .iter()
-                .map(|a| (a.source, a.from_ms))
-                .collect::<Vec<_>>(),
-            [(0, 0), (3, 6_000)]
-        );
-        let shown: Vec<_> = p
-            .video
-            .iter()
-            .map(|v| (v.source, v.from_ms, v.to_ms))
-            .collect();
-        assert_eq!(shown, [(1, 0, 4_000), (2, 4_000, 7_000)]);
-        let untrimmed = CompositionSpec {
-            trim: false,
-            ..spec
-        };
-        let p = plan(&untrimmed, &sources, (0, 30_000)).unwrap();
-        assert_eq!((p.start_ms, p.duration_ms), (0, 30_000));
-        assert_eq!(p.video[1].from_ms, 12_000);
-    }
-
-    #[test]
-    fn excluded_sources_and_cells_and_empty_selections() {
-        let sources = [
-            source(1, "alice", TrackKind::Video, 0, 10),
-            source(2, "bob", TrackKind::Video, 0, 10),
-            source(3, "carol", TrackKind::Video, 0, 10),
-        ];
-        let mut r = Region::grid("grid", vec!["*".into()]);
-        r.video_sources_excluded = vec!["bob".into()];
-        r.cells_excluded = vec![0];
-        let p = plan(&grid_spec(r), &sources, (0, 10)).unwrap();
-        // Two sources and one excluded cell: a 2×2 grid, cells 1 and 2.
-        let cells: Vec<_> = p.video.iter().map(|v| (v.source, v.cell)).collect();
-        assert_eq!(cells, [(0, (320, 0, 320, 240)), (2, (0, 240, 320, 240))]);
-        let none = CompositionSpec {
-            audio_sources: vec!["nobody".into()],
-            ..grid_spec(Region::grid("grid", vec!["nobody".into()]))
-        };
-        assert!(plan(&none, &sources, (0, 10)).is_none());
-    }
-
-    #[test]
-    fn reuse_decides_who_gets_a_full_grids_cell() {
-        let sources = [
-            source(1, "a", TrackKind::Video, 0, 5_000),
-            source(2, "b", TrackKind::Video, 1_000, 10_000),
-            source(3, "c", TrackKind::Video, 2_000, 9_000),
-        ];
-        let shown = |reuse| {
-            let mut r = Region::grid("grid", vec!["*".into()]);
-            (r.max_columns, r.max_rows, r.reuse) = (2, 1, reuse);
-            plan(&grid_spec(r), &sources, (0, 10_000))
-                .unwrap()
-                .video
-                .iter()
-                .map(|v| (v.source, v.cell.0, v.from_ms, v.to_ms))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            shown(Reuse::None),
-            [(0, 0, 0, 5_000), (1, 320, 1_000, 10_000)]
-        );
-        assert_eq!(
-            shown(Reuse::ShowOldest),
-            [
-                (0, 0, 0, 5_000),
-                (2, 0, 5_000, 9_000),
-                (1, 320, 1_000, 10_000)
-            ]
-        );
-        assert_eq!(
-            shown(Reuse::ShowNewest),
-            [
-                (0, 0, 0, 2_000),
-                (2, 0, 2_000, 9_000),
-                (1, 320, 1_000, 10_000)
-            ]
-        );
-    }
-
-    #[test]
-    fn regions_must_fit_the_resolution() {
-        let res = Resolution::DEFAULT;
-        let mut r = Region::grid("main", vec!["*".into()]);
-        r.x_pos = 600;
-        r.width = 100;
-        assert!(
-            VideoLayout {
-                regions: vec![r.clone()]
-            }
-            .validate(res)
-            .is_err()
-        );
-        r.width = 40;
-        VideoLayout {
-            regions: vec![r.clone()],
-        }
-        .validate(res)
-        .unwrap();
-        r.name = "bad name".into();
-        assert!(VideoLayout { regions: vec![r] }.validate(res).is_err());
-    }
-}
+mod tests;
