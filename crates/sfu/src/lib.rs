@@ -13,6 +13,8 @@
 //!   keyframes, continuous sequence numbers, timestamps and VP8 picture ids;
 //! - `peer`: one peer connection, the tracks (and simulcast layers) it receives and those it sends;
 //! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
+//! - `recordings`: the core's recording commands (start, stop) and [`RecordIo`], what the
+//!   writer is told to do with the files;
 //! - `record`: recording a published track: the layer recorded, Opus frames, VP8 frames
 //!   reassembled from packets despite loss and reordering; `mkv`: the Matroska they are written as
 //!   (playable at every moment: whole clusters, the Duration patched in at the end or by
@@ -47,6 +49,7 @@ mod peer;
 mod quality;
 mod record;
 mod recorder;
+mod recordings;
 mod relay;
 mod rtp;
 pub mod sdp;
@@ -55,10 +58,11 @@ mod stats;
 mod tcp;
 mod warnings;
 
-pub use crate::core::{CoreConfig, CoreOutput, PcState, RecordIo, ResumeState, SfuCore, Signal};
+pub use crate::core::{CoreConfig, CoreOutput, PcState, ResumeState, SfuCore, Signal};
 pub use crate::driver::{Media, MediaConfig};
 pub use crate::msp::MediaOptions;
 pub use crate::recorder::{RecordingDone, RecordingOutcome, recover_recording};
+pub use crate::recordings::RecordIo;
 pub use crate::relay::{REFUSED_REASONS, Turn, TurnConfig, TurnIssuer, TurnTls, TurnTransport};
 pub use crate::stats::{MediaStats, Totals};
 pub use crate::warnings::{MediaState, RECORDING_MEDIA_TIMEOUT};

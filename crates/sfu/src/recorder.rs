@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 use vroom_domain::sid::RecordingSid;
 
-use crate::core::RecordIo;
+use crate::recordings::RecordIo;
 
 /// How a recording ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
