@@ -14,9 +14,13 @@
 //! The graph grows with the placements: one input, decoder and overlay each, and every composed
 //! frame passes every overlay (those not showing pass it on). A grid re-laid out at every join
 //! and leave has about (joins + leaves) × (sources shown) placements, a few hundred for a
-//! 10-person hour with 30 comings and goings, which ffmpeg runs; it is not bounded here. Each audio
-//! recording is delayed to its start, resampled against its timestamps (gaps become silence) and
-//! the lot mixed without normalisation, so a voice is as loud alone as with others.
+//! 10-person hour with 30 comings and goings. ffmpeg 5.1 ran 200 placements (320×240 VP8 cuts
+//! into 60 s of 640×480) in 20 s at a load of 12–14, peaking at 431 MB resident: memory grows by
+//! about 2 MB per placement, as every input's demuxer and decoder is open from the start. It is
+//! not bounded here; a composition too big for the machine fails as ffmpeg fails.
+//!
+//! Each audio recording is delayed to its start, resampled against its timestamps (gaps become
+//! silence) and the lot mixed without normalisation, so a voice is as loud alone as with others.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
