@@ -25,6 +25,12 @@ impl Columns for PgRow {
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
         get(self, col)
     }
+    fn str<'s>(&'s self, col: &str) -> StoreResult<&'s str> {
+        get(self, col)
+    }
+    fn opt_str<'s>(&'s self, col: &str) -> StoreResult<Option<&'s str>> {
+        get(self, col)
+    }
     fn int(&self, col: &str) -> StoreResult<i64> {
         get(self, col)
     }

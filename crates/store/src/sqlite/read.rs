@@ -72,6 +72,18 @@ impl Columns for Named<'_, '_> {
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
         self.row.get(self.at(col)?).map_err(err)
     }
+    fn str<'s>(&'s self, col: &str) -> StoreResult<&'s str> {
+        let value = self.row.get_ref(self.at(col)?).map_err(err)?;
+        value
+            .as_str()
+            .map_err(|_| StoreError::Corrupt(format!("{col} is not text")))
+    }
+    fn opt_str<'s>(&'s self, col: &str) -> StoreResult<Option<&'s str>> {
+        let value = self.row.get_ref(self.at(col)?).map_err(err)?;
+        value
+            .as_str_or_null()
+            .map_err(|_| StoreError::Corrupt(format!("{col} is not text")))
+    }
     fn int(&self, col: &str) -> StoreResult<i64> {
         self.row.get(self.at(col)?).map_err(err)
     }
