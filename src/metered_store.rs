@@ -167,6 +167,9 @@ impl Store for MeteredStore {
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         timed("save_api_key", self.0.save_api_key(key)).await
     }
+    async fn credentials_version(&self) -> StoreResult<i64> {
+        timed("credentials_version", self.0.credentials_version()).await
+    }
     async fn acquire_lease(
         &self,
         room: RoomSid,

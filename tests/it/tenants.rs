@@ -401,6 +401,55 @@ async fn a_revoked_key_is_refused_for_rest_and_for_its_tokens() {
     );
 }
 
+/// Credentials just verified (and so cached by REST) are refused from the next request once they
+/// change in the store, made by another process: a rotated key secret, a rotated auth token, a
+/// key row deleted by hand.
+#[tokio::test]
+async fn credentials_rotated_or_deleted_are_refused_at_once_though_just_verified() {
+    let s = TestServer::start().await;
+    let (account, key) = second_account(&s).await;
+    let get = |user: String, password: String| {
+        let s = &s;
+        async move {
+            let (status, v): (StatusCode, Value) = s
+                .request(Method::GET, "/v1/Rooms", Some((&user, &password)), None)
+                .await;
+            (status, v["code"].as_u64())
+        }
+    };
+    let ok = (StatusCode::OK, None);
+    let refused = (StatusCode::UNAUTHORIZED, Some(20003));
+    let (ksid, asid) = (key.sid.to_string(), account.sid.to_string());
+    for _ in 0..3 {
+        assert_eq!(get(ksid.clone(), key.secret.clone()).await, ok);
+        assert_eq!(get(asid.clone(), account.auth_token.clone()).await, ok);
+    }
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    let rotated = ApiKey {
+        secret: "b-key-secret-rotated-0123456789abc".into(),
+        ..key.clone()
+    };
+    store.save_api_key(&rotated).await.unwrap();
+    assert_eq!(get(ksid.clone(), key.secret.clone()).await, refused);
+    assert_eq!(get(ksid.clone(), rotated.secret.clone()).await, ok);
+    let token = Account {
+        auth_token: "b-auth-token-rotated-0123456789ab".into(),
+        ..account.clone()
+    };
+    store.save_account(&token).await.unwrap();
+    assert_eq!(get(asid.clone(), account.auth_token.clone()).await, refused);
+    assert_eq!(get(asid.clone(), token.auth_token.clone()).await, ok);
+    assert_eq!(get(ksid.clone(), rotated.secret.clone()).await, ok);
+    // Deleted by hand, behind vroom's back (an SQLite file here; PostgreSQL's trigger is the
+    // same statement-level one, covered by the store suite's version checks).
+    if let Some(path) = s.db_url.strip_prefix("sqlite://") {
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.execute("DELETE FROM api_keys WHERE sid = ?1", [&ksid])
+            .unwrap();
+        assert_eq!(get(ksid.clone(), rotated.secret.clone()).await, refused);
+    }
+}
+
 /// Runs `vroom --database-url <the server's database> ARGS` and returns its stdout (failing the test
 /// when it fails).
 async fn vroom_cli(s: &TestServer, args: &[&str]) -> std::process::Output {

@@ -4,7 +4,7 @@
 //! - this file: `ApiState`, the router (every path of the spec, built or deliberately not), and
 //!   helpers shared by handlers (path segments, room lookup, 404s);
 //! - `error`: `ApiError` and Twilio's error body;
-//! - `auth`: HTTP Basic with an account's auth token or one of its API keys, looked up per request; `cors`: preflights and CORS headers;
+//! - `auth`: HTTP Basic with an account's auth token or one of its API keys, checked against the store's credentials version per request; `cors`: preflights and CORS headers;
 //! - `form`: form bodies and typed parameters; `paging`: PageSize/Page/PageToken and `meta`;
 //! - `limit`: REST requests per account (429, 20429, `Retry-After`);
 //! - `wire`: the JSON resources; `rooms`, `participants`: handlers;

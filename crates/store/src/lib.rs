@@ -566,6 +566,11 @@ pub trait Store: Send + Sync + 'static {
     /// `UnknownAccount` when its account is not stored (nothing is written).
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()>;
 
+    /// A number that changes whenever any account or API key is stored, changed or deleted, by
+    /// any process (a trigger raises it in the changing transaction): what a cache of verified
+    /// credentials is checked against before it is trusted.
+    async fn credentials_version(&self) -> StoreResult<i64>;
+
     /// Acquires the lease of `room` for `node` (serving at `address`) until `until`: a new lease, a
     /// lease whose holder let it expire by `now` (a new fencing token), or `node`'s own (renewed,
     /// same token).

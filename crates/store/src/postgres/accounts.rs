@@ -97,3 +97,13 @@ pub(super) async fn save_key(store: &PgStore, k: &ApiKey) -> StoreResult<()> {
     .map_err(db_err)?;
     tx.commit().await.map_err(db_err)
 }
+
+pub(super) async fn version(store: &PgStore) -> StoreResult<i64> {
+    use sqlx::Row;
+    sqlx::query("SELECT n FROM credential_changes WHERE id = 1")
+        .fetch_one(&store.pool)
+        .await
+        .map_err(db_err)?
+        .try_get(0)
+        .map_err(db_err)
+}

@@ -607,6 +607,10 @@ impl Store for PgStore {
         accounts::save_key(self, key).await
     }
 
+    async fn credentials_version(&self) -> StoreResult<i64> {
+        accounts::version(self).await
+    }
+
     async fn acquire_lease(
         &self,
         room: RoomSid,

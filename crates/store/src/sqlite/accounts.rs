@@ -5,7 +5,7 @@ use sqlx::Row;
 use vroom_domain::sid::{AccountSid, ApiKeySid};
 
 use super::{SqliteStore, db_err};
-use crate::codec::{account_from_row, api_key_from_row};
+use crate::codec::{Columns, account_from_row, api_key_from_row};
 use crate::{Account, ApiKey, StoreError, StoreResult};
 
 pub(super) async fn all(store: &SqliteStore) -> StoreResult<Vec<Account>> {
@@ -106,4 +106,19 @@ pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()>
     .await
     .map_err(db_err)?;
     tx.commit().await.map_err(db_err)
+}
+
+pub(super) async fn version(store: &SqliteStore) -> StoreResult<i64> {
+    const SQL: &str = "SELECT n FROM credential_changes WHERE id = 1";
+    if let Some(r) = &store.readers {
+        return r
+            .one(SQL, &[], |row| row.int("n"))?
+            .ok_or_else(|| StoreError::Corrupt("no credential_changes row".into()));
+    }
+    sqlx::query(SQL)
+        .fetch_one(&store.pool)
+        .await
+        .map_err(db_err)?
+        .try_get(0)
+        .map_err(db_err)
 }

@@ -617,6 +617,10 @@ impl Store for SqliteStore {
         accounts::save_key(self, key).await
     }
 
+    async fn credentials_version(&self) -> StoreResult<i64> {
+        accounts::version(self).await
+    }
+
     async fn acquire_lease(
         &self,
         room: RoomSid,

@@ -114,3 +114,48 @@ pub(super) async fn shared_secrets(store: &dyn Store) {
     );
     assert_eq!(store.shared_secret("other", "x").await.unwrap(), "x");
 }
+
+/// The credentials version moves with every stored account or key change, a revocation
+/// included, and stands still while nothing changes (what REST's credential cache relies on).
+pub(super) async fn credential_changes(store: &dyn Store) {
+    let v0 = store.credentials_version().await.unwrap();
+    assert_eq!(store.credentials_version().await.unwrap(), v0, "no change");
+    let a = Account {
+        sid: AccountSid::from_bytes([0xd1; 16]),
+        auth_token: "token-d1".into(),
+        friendly_name: String::new(),
+        date_created: T0,
+        main: false,
+    };
+    store.save_account(&a).await.unwrap();
+    let v1 = store.credentials_version().await.unwrap();
+    assert_ne!(v1, v0, "a new account");
+    let mut k = ApiKey {
+        sid: ApiKeySid::from_bytes([0xd2; 16]),
+        account_sid: a.sid,
+        secret: "secret-d2".into(),
+        friendly_name: String::new(),
+        date_created: T0,
+        date_revoked: None,
+    };
+    store.save_api_key(&k).await.unwrap();
+    let v2 = store.credentials_version().await.unwrap();
+    assert_ne!(v2, v1, "a new key");
+    assert_eq!(store.api_key(k.sid).await.unwrap(), Some(k.clone()));
+    assert_eq!(
+        store.credentials_version().await.unwrap(),
+        v2,
+        "reads change nothing"
+    );
+    k.date_revoked = Some(T0 + Span::from_secs(1));
+    store.save_api_key(&k).await.unwrap();
+    let v3 = store.credentials_version().await.unwrap();
+    assert_ne!(v3, v2, "a revocation");
+    k.secret = "rotated".into();
+    store.save_api_key(&k).await.unwrap();
+    assert_ne!(
+        store.credentials_version().await.unwrap(),
+        v3,
+        "a new secret"
+    );
+}

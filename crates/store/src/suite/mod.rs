@@ -101,6 +101,7 @@ pub async fn run(store: &dyn Store) {
     leases::leases_and_fencing(store).await;
     outbox::outbox_claims(store).await;
     accounts::shared_secrets(store).await;
+    accounts::credential_changes(store).await;
     rooms::room_caps(store).await;
     recordings::run(store).await;
     compositions::run(store).await;
