@@ -31,6 +31,7 @@ mod operator;
 mod outbound;
 mod quickstart;
 mod recording_crash;
+mod recording_h264;
 mod recordings;
 mod rest;
 mod schemathesis;

@@ -25,22 +25,22 @@ use crate::common::{free_port, spawn_vroom_with, test_credentials, token_for};
 const BEFORE_KILL_MS: u64 = 4000;
 
 /// A REST client of the process under test.
-struct Rest {
-    base: String,
-    user: String,
-    pass: String,
-    http: reqwest::Client,
+pub(crate) struct Rest {
+    pub base: String,
+    pub user: String,
+    pub pass: String,
+    pub http: reqwest::Client,
 }
 
 impl Rest {
-    async fn call(&self, req: reqwest::RequestBuilder) -> reqwest::Response {
+    pub async fn call(&self, req: reqwest::RequestBuilder) -> reqwest::Response {
         req.basic_auth(&self.user, Some(&self.pass))
             .send()
             .await
             .expect("vroom answers")
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub async fn get(&self, path: &str) -> Value {
         let r = self
             .call(self.http.get(format!("{}{path}", self.base)))
             .await;
@@ -48,14 +48,14 @@ impl Rest {
         r.json().await.unwrap()
     }
 
-    async fn recordings(&self, room: &str) -> Vec<Value> {
+    pub async fn recordings(&self, room: &str) -> Vec<Value> {
         let list = self.get(&format!("/v1/Rooms/{room}/Recordings")).await;
         list["recordings"].as_array().cloned().unwrap_or_default()
     }
 }
 
 /// (format, codec, duration in seconds) of a media file, as ffprobe reads it.
-fn probe(path: &Path) -> (String, String, f64) {
+pub(crate) fn probe(path: &Path) -> (String, String, f64) {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -90,7 +90,7 @@ fn probe(path: &Path) -> (String, String, f64) {
 }
 
 /// What ffmpeg says decoding the whole of `path` (nothing when it decodes cleanly).
-fn decode_errors(path: &Path) -> String {
+pub(crate) fn decode_errors(path: &Path) -> String {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
@@ -106,7 +106,7 @@ fn decode_errors(path: &Path) -> String {
 
 /// Milliseconds of media in the whole clusters of `file` now: what a crash at this moment keeps
 /// (read from a copy, which `recover_recording` may cut).
-fn media_ms(file: &Path, scratch: &Path) -> u64 {
+pub(crate) fn media_ms(file: &Path, scratch: &Path) -> u64 {
     if std::fs::copy(file, scratch).is_err() {
         return 0;
     }

@@ -1,11 +1,12 @@
-//! Real media for publishers: a VP8 video and an Opus audio stream encoded by ffmpeg (a test
-//! pattern and a tone), read back frame by frame so a publisher can send them over RTP as a
+//! Real media for publishers: a VP8 or H.264 video and an Opus audio stream encoded by ffmpeg (a
+//! test pattern and a tone), read back frame by frame so a publisher can send them over RTP as a
 //! browser would. Synthetic payloads are enough to measure forwarding; recording and composing
 //! need media a decoder accepts.
 //!
-//! ffmpeg writes the video as IVF (a 32-byte header, then each frame behind a 12-byte header)
-//! and the audio as Ogg Opus (pages of segments; the first two packets are headers), the two
-//! simplest containers to take apart.
+//! ffmpeg writes VP8 as IVF (a 32-byte header, then each frame behind a 12-byte header), H.264 as
+//! an Annex B stream (NAL units behind start codes, cut into access units here), and the audio as
+//! Ogg Opus (pages of segments; the first two packets are headers), the simplest containers to
+//! take apart.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +23,40 @@ pub struct Clip {
 }
 
 impl Clip {
+    /// Like [`Clip::make`], with the video in H.264 instead: constrained baseline (what WebRTC's
+    /// `profile-level-id=42e01f` offers), libx264 tuned for zero latency as a browser's encoder
+    /// is (no B-frames, several slices per picture), a keyframe every half second (a recording
+    /// starts at one, and this client does not answer keyframe requests). Each frame is an
+    /// Annex B access unit (its SPS and PPS before each IDR), what str0m's packetizer takes.
+    ///
+    /// # Errors
+    /// When ffmpeg is missing or fails, or its output cannot be read.
+    pub fn make_h264(dir: &Path, seconds: u32, video_kbps: u32) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let video = dir.join(format!("clip-{seconds}s-{video_kbps}k.h264"));
+        if !video.is_file() {
+            ffmpeg(
+                &format!(
+                    "-f lavfi -i testsrc2=size=640x360:rate=30 -t {seconds} -c:v libx264 \
+                     -profile:v baseline -tune zerolatency -preset veryfast -pix_fmt yuv420p \
+                     -b:v {video_kbps}k -maxrate {video_kbps}k -bufsize {video_kbps}k -g 15 \
+                     -x264-params repeat-headers=1 -f h264"
+                ),
+                &video,
+            )?;
+        }
+        let vp8 = Self::make(dir, seconds, video_kbps.min(400))?;
+        let clip = Self {
+            video: access_units(&std::fs::read(&video)?),
+            audio: vp8.audio,
+        };
+        ensure!(
+            clip.video.first().is_some_and(|f| f.1),
+            "the H.264 clip does not start with an IDR"
+        );
+        Ok(clip)
+    }
+
     /// Encodes `seconds` of 640×360 test pattern at about `video_kbps` (a keyframe every second)
     /// and of a 440 Hz tone (Opus, 32 kbit/s, 20 ms frames) with ffmpeg into `dir`, and reads them.
     /// A clip already made there with the same parameters is reused.
@@ -95,6 +130,46 @@ fn ivf_frames(bytes: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, bool)>> {
         at += 12 + size;
     }
     Ok(frames)
+}
+
+/// The access units of an Annex B H.264 stream, each with its start codes, and whether each holds
+/// an IDR slice. A unit ends with its last slice: the next NAL unit that is not a slice of the same
+/// picture (an SEI, SPS, PPS, delimiter, or a slice whose `first_mb_in_slice` is 0) starts another.
+fn access_units(bytes: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    // Where each NAL unit starts (after its 00 00 01).
+    let starts: Vec<usize> = (0..bytes.len().saturating_sub(2))
+        .filter(|&i| bytes[i..i + 3] == [0, 0, 1])
+        .map(|i| i + 3)
+        .collect();
+    let mut units: Vec<(Vec<u8>, bool)> = Vec::new();
+    let mut unit = Vec::new();
+    let mut idr = false;
+    let mut has_slice = false;
+    for (k, &at) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).map_or(bytes.len(), |&n| n - 3);
+        let nal = &bytes[at..end];
+        let Some(&header) = nal.first() else {
+            continue;
+        };
+        let kind = header & 0x1f;
+        let slice = kind == 1 || kind == 5;
+        let first_slice = slice && nal.get(1).is_some_and(|b| b & 0x80 != 0);
+        if has_slice && (!slice || first_slice) {
+            units.push((std::mem::take(&mut unit), idr));
+            idr = false;
+            has_slice = false;
+        }
+        unit.extend_from_slice(&[0, 0, 0, 1]);
+        // A four-byte start code leaves its leading zero at the end of the NAL unit before.
+        let nal = nal.strip_suffix(&[0]).unwrap_or(nal);
+        unit.extend_from_slice(nal);
+        idr |= kind == 5;
+        has_slice |= slice;
+    }
+    if has_slice {
+        units.push((unit, idr));
+    }
+    units
 }
 
 /// The Opus packets of an Ogg file, without its two header packets (OpusHead, OpusTags).

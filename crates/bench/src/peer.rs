@@ -35,8 +35,8 @@ pub struct Synthetic {
     pub audio_bytes: usize,
     /// Video goes out in three simulcast layers.
     pub simulcast: bool,
-    /// Real VP8 and Opus frames, sent in a loop instead of the synthetic payloads (their sizes are
-    /// the clip's).
+    /// Real VP8 (or H.264) and Opus frames, sent in a loop instead of the synthetic payloads (their
+    /// sizes are the clip's).
     pub clip: Option<Arc<Clip>>,
 }
 
@@ -253,11 +253,16 @@ fn write_frame(
     let Some(writer) = rtc.writer(mid) else {
         return Ok(false);
     };
-    let Some(pt) = writer
+    // H.264 goes on a packetization-mode 1 payload type (its frames need FU-A); any other codec
+    // on the first one.
+    let pt = writer
         .payload_params()
-        .next()
-        .map(str0m::format::PayloadParams::pt)
-    else {
+        .find(|p| {
+            let spec = p.spec();
+            spec.codec != str0m::format::Codec::H264 || spec.format.packetization_mode == Some(1)
+        })
+        .map(str0m::format::PayloadParams::pt);
+    let Some(pt) = pt else {
         return Ok(false);
     };
     let writer = match rid {

@@ -201,6 +201,8 @@ pub struct RecordTrack {
     pub track: TrackSid,
     /// Audio or video.
     pub kind: TrackKind,
+    /// The codec the Recording names: the one written.
+    pub codec: RecordingCodec,
     /// The media file's name in the media store.
     pub file_name: String,
 }

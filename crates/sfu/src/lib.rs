@@ -15,8 +15,10 @@
 //! - `sdp`: the SDP text work str0m does not do (client track ids, answer directions, CRLF);
 //! - `recordings`: the core's recording commands (start, stop) and [`RecordIo`], what the
 //!   writer is told to do with the files;
-//! - `record`: recording a published track: the layer recorded, Opus frames, VP8 frames
-//!   reassembled from packets despite loss and reordering; `mkv`: the Matroska they are written as
+//! - `record`: recording a published track: the layer recorded, Opus frames, VP8 frames and H.264
+//!   access units reassembled from packets despite loss and reordering (`h264`: RFC 6184
+//!   depacketisation into AVCC samples, the SPS's picture size, the `avcC` record); `mkv`: the
+//!   Matroska they are written as
 //!   (playable at every moment: whole clusters, the Duration patched in at the end or by
 //!   [`recover_recording`] after a crash); `recorder`: the thread that owns the files;
 //! - `warnings`: media warnings, a recorded track without media for
@@ -43,6 +45,7 @@ mod allocate;
 mod core;
 mod driver;
 mod forward;
+mod h264;
 mod mkv;
 pub mod msp;
 mod peer;

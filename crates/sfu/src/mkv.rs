@@ -1,5 +1,5 @@
-//! A minimal Matroska writer for one track of Opus audio or VP8 video, and the recovery of a file
-//! whose writer stopped before finishing it.
+//! A minimal Matroska writer for one track of Opus audio, or VP8 or H.264 video, and the recovery
+//! of a file whose writer stopped before finishing it.
 //!
 //! Layout, chosen so a file is playable at every moment it is on disk:
 //! EBML header, a Segment of unknown size, Info (timestamps in milliseconds, and an 11-byte Void
@@ -14,12 +14,19 @@
 use std::io::{Read, Seek, SeekFrom};
 
 /// Which track the file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MkvTrack {
     /// Opus, 48 kHz stereo as WebRTC sends it.
     Opus,
     /// VP8 of this size (from the first keyframe).
     Vp8 { width: u32, height: u32 },
+    /// H.264 in AVCC samples, of the size its first SPS gives; `avcc` is the `avcC` record of the
+    /// first SPS and PPS (later ones stay in the samples, where decoders take them up).
+    H264 {
+        width: u32,
+        height: u32,
+        avcc: Vec<u8>,
+    },
 }
 
 const EBML: u32 = 0x1A45_DFA3;
@@ -93,7 +100,7 @@ fn duration_element(ms: u64) -> [u8; DURATION_SLOT] {
 }
 
 /// The EBML header, Segment start, Info and Tracks; returns the bytes and where the Duration slot is.
-fn header(track: MkvTrack) -> (Vec<u8>, u64) {
+fn header(track: &MkvTrack) -> (Vec<u8>, u64) {
     let mut out = Vec::new();
     let mut ebml = Vec::new();
     uint(&mut ebml, 0x4286, 1); // EBMLVersion
@@ -141,16 +148,31 @@ fn header(track: MkvTrack) -> (Vec<u8>, u64) {
         MkvTrack::Vp8 { width, height } => {
             uint(&mut entry, 0x83, 1); // TrackType: video
             text(&mut entry, 0x86, "V_VP8");
-            let mut video = Vec::new();
-            uint(&mut video, 0xB0, u64::from(width)); // PixelWidth
-            uint(&mut video, 0xBA, u64::from(height)); // PixelHeight
-            element(&mut entry, 0xE0, &video);
+            video_size(&mut entry, *width, *height);
+        }
+        MkvTrack::H264 {
+            width,
+            height,
+            avcc,
+        } => {
+            uint(&mut entry, 0x83, 1); // TrackType: video
+            text(&mut entry, 0x86, "V_MPEG4/ISO/AVC");
+            element(&mut entry, 0x63A2, avcc); // CodecPrivate
+            video_size(&mut entry, *width, *height);
         }
     }
     let mut tracks = Vec::new();
     element(&mut tracks, 0xAE, &entry);
     element(&mut out, TRACKS, &tracks);
     (out, slot)
+}
+
+/// The Video element of a track entry.
+fn video_size(entry: &mut Vec<u8>, width: u32, height: u32) {
+    let mut video = Vec::new();
+    uint(&mut video, 0xB0, u64::from(width)); // PixelWidth
+    uint(&mut video, 0xBA, u64::from(height)); // PixelHeight
+    element(entry, 0xE0, &video);
 }
 
 /// Writes one track's frames as Matroska.
@@ -196,7 +218,7 @@ impl MkvWriter {
     /// to `out` what must be written now (the header with the first frame, then whole clusters).
     pub fn frame(
         &mut self,
-        track: MkvTrack,
+        track: &MkvTrack,
         ts: u64,
         keyframe: bool,
         data: &[u8],
@@ -213,7 +235,7 @@ impl MkvWriter {
         {
             self.frame_ms = (ts - l).min(100);
         }
-        let audio = track == MkvTrack::Opus;
+        let audio = *track == MkvTrack::Opus;
         if let Some(start) = self.cluster_ts {
             let length = ts - start;
             if (length >= CLUSTER_MS && (audio || keyframe)) || length >= CLUSTER_MAX_MS {
@@ -411,7 +433,7 @@ mod tests {
         let mut w = MkvWriter::new();
         let mut file = Vec::new();
         for (ts, key) in frames {
-            w.frame(track, *ts, *key, &[0xAB; 50], &mut file);
+            w.frame(&track, *ts, *key, &[0xAB; 50], &mut file);
         }
         let fin = w.finish(&mut file);
         if let Some((at, patch)) = fin.patch {
@@ -444,7 +466,7 @@ mod tests {
         let mut w = MkvWriter::new();
         let mut file = Vec::new();
         for (ts, key) in &frames {
-            w.frame(track, *ts, *key, &[0x11; 900], &mut file);
+            w.frame(&track, *ts, *key, &[0x11; 900], &mut file);
         }
         // A crash: no finish, and the last write only half done.
         let whole = file.len();

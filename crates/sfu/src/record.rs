@@ -1,21 +1,24 @@
 //! Recording a published track: its RTP packets (one layer of it, chosen and switched like a
-//! subscriber's by a [`Forwarder`]) become frames — Opus packets as they are, VP8 frames reassembled
-//! from their packets in sequence order — and the frames become Matroska ([`MkvWriter`]), never
-//! decoded. Loss and reordering are absorbed: packets wait in sequence order until their frame is
-//! whole; a frame that cannot be completed is dropped, and video then waits for (and asks for) the
-//! next keyframe, so the file never holds a frame whose reference is missing.
+//! subscriber's by a [`Forwarder`]) become frames — Opus packets as they are, VP8 frames and H.264
+//! access units reassembled from their packets in sequence order (H.264 depacketised into AVCC
+//! samples by [`crate::h264`]) — and the frames become Matroska ([`MkvWriter`]), never decoded.
+//! Loss and reordering are absorbed: packets wait in sequence order until their frame is whole; a
+//! frame that cannot be completed is dropped, and video then waits for (and asks for) the next
+//! keyframe, so the file never holds a frame whose reference is missing.
 //!
 //! Sans-IO: packets and times in, bytes to append out (the driver's writer owns the files).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use vroom_domain::recording::RecordingCodec;
 use vroom_domain::sid::{RecordingSid, TrackSid};
 
 use crate::forward::{Forwarder, InPacket};
+use crate::h264;
 use crate::mkv::{Finish, MkvTrack, MkvWriter};
 
-/// Packets a VP8 frame may wait for a missing one before it is given up.
+/// Packets a video frame may wait for a missing one before it is given up.
 const REORDER_WINDOW: u64 = 120;
 /// A jump of the sequence this large is a new stream (renegotiation), not loss.
 const SEQUENCE_RESET: u64 = 3000;
@@ -27,13 +30,24 @@ const SIMULCAST_SETTLE: std::time::Duration = std::time::Duration::from_millis(5
 /// arrival (a new stream's timestamps, a pause).
 const MAX_DRIFT_MS: i64 = 2000;
 
+/// The video codecs frames are reassembled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VideoFormat {
+    Vp8,
+    H264,
+}
+
 /// One frame ready for the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Frame {
     /// RTP timestamp (continuous, from the forwarder).
     pub ts: u32,
     pub keyframe: bool,
+    /// VP8: the frame; H.264: the access unit in AVCC samples.
     pub data: Vec<u8>,
+    /// H.264: the last SPS and PPS the access unit carried.
+    pub sps: Option<Vec<u8>>,
+    pub pps: Option<Vec<u8>>,
     pub arrival: Instant,
 }
 
@@ -41,8 +55,9 @@ pub(crate) struct Frame {
 struct Packet {
     ts: u32,
     marker: bool,
-    /// Starts a frame (S=1, partition 0).
+    /// Starts a frame (VP8: S=1, partition 0; H.264: see [`h264::starts_access_unit`]).
     start: bool,
+    /// VP8: the payload after its descriptor; H.264: the whole payload.
     data: Vec<u8>,
     arrival: Instant,
 }
@@ -80,9 +95,11 @@ fn vp8_size(frame: &[u8]) -> Option<(u32, u32)> {
     ))
 }
 
-/// Reassembles VP8 frames from packets that may be lost or out of order.
-#[derive(Debug, Default)]
-pub(crate) struct Vp8Assembler {
+/// Reassembles video frames from packets that may be lost or out of order. A frame is the run of
+/// packets of one timestamp from a start to a marker, with no sequence number missing.
+#[derive(Debug)]
+pub(crate) struct FrameAssembler {
+    format: VideoFormat,
     pending: BTreeMap<u64, Packet>,
     /// The sequence number the next frame starts at, once one was emitted.
     next: Option<u64>,
@@ -92,7 +109,17 @@ pub(crate) struct Vp8Assembler {
     pub dropped: u64,
 }
 
-impl Vp8Assembler {
+impl FrameAssembler {
+    pub fn new(format: VideoFormat) -> Self {
+        Self {
+            format,
+            pending: BTreeMap::new(),
+            next: None,
+            need_keyframe: false,
+            dropped: 0,
+        }
+    }
+
     /// Takes one packet; returns the frames it completed, in order. `lost` becomes true when a
     /// frame had to be given up (ask the publisher for a keyframe).
     pub fn push(
@@ -104,8 +131,20 @@ impl Vp8Assembler {
         arrival: Instant,
         lost: &mut bool,
     ) -> Vec<Frame> {
-        let Some((start, skip)) = vp8_descriptor(payload) else {
-            return Vec::new();
+        let (start, skip) = match self.format {
+            VideoFormat::Vp8 => {
+                let Some(d) = vp8_descriptor(payload) else {
+                    return Vec::new();
+                };
+                d
+            }
+            VideoFormat::H264 => {
+                if payload.is_empty() {
+                    // Padding.
+                    return Vec::new();
+                }
+                (h264::starts_access_unit(payload), 0)
+            }
         };
         if let Some(next) = self.next {
             if seq < next {
@@ -141,7 +180,10 @@ impl Vp8Assembler {
         loop {
             let (first, head_start, ts, head_arrival) = {
                 let (&first, head) = self.pending.first_key_value()?;
-                (first, head.start, head.ts, head.arrival)
+                // After a whole H.264 access unit the next packet starts one by its place, whatever
+                // its first NAL unit is.
+                let placed = self.format == VideoFormat::H264 && self.next == Some(first);
+                (first, head.start || placed, head.ts, head.arrival)
             };
             let newest = *self.pending.last_key_value()?.0;
             let overflow = newest - first > REORDER_WINDOW;
@@ -163,7 +205,10 @@ impl Vp8Assembler {
             }
             let mut end = None;
             for (expect, (&s, p)) in (first..).zip(self.pending.range(first..)) {
-                if s != expect || p.ts != ts || (s != first && p.start) {
+                // A VP8 frame has one start; an H.264 access unit may have several packets that
+                // could start one (an SPS, a PPS, then the slice), so only its timestamp bounds it.
+                let restart = self.format == VideoFormat::Vp8 && s != first && p.start;
+                if s != expect || p.ts != ts || restart {
                     break;
                 }
                 if p.marker {
@@ -178,16 +223,31 @@ impl Vp8Assembler {
                 }
                 return None;
             };
-            let mut data = Vec::new();
+            let mut parts = Vec::new();
             let mut arrival = head_arrival;
             for s in first..=end {
                 if let Some(p) = self.pending.remove(&s) {
-                    data.extend_from_slice(&p.data);
+                    parts.push(p.data);
                     arrival = arrival.max(p.arrival);
                 }
             }
             self.next = Some(end + 1);
-            let keyframe = data.first().is_some_and(|b| b & 0x01 == 0);
+            let (data, keyframe, sps, pps) = match self.format {
+                VideoFormat::Vp8 => {
+                    let data = parts.concat();
+                    let keyframe = data.first().is_some_and(|b| b & 0x01 == 0);
+                    (data, keyframe, None, None)
+                }
+                VideoFormat::H264 => match h264::depacketize(parts.iter().map(Vec::as_slice)) {
+                    Ok(au) => (au.avcc, au.idr, au.sps, au.pps),
+                    Err(_) => {
+                        // Whole in sequence but not in content: as good as lost.
+                        self.mark_lost(lost);
+                        self.dropped += 1;
+                        continue;
+                    }
+                },
+            };
             if self.need_keyframe && !keyframe {
                 self.dropped += 1;
                 continue;
@@ -197,6 +257,8 @@ impl Vp8Assembler {
                 ts,
                 keyframe,
                 data,
+                sps,
+                pps,
                 arrival,
             });
         }
@@ -211,8 +273,13 @@ impl Vp8Assembler {
     fn give_up_head(&mut self, lost: &mut bool) {
         self.mark_lost(lost);
         self.dropped += 1;
-        if let Some((first, _)) = self.pending.pop_first() {
-            let next_start = self.pending.iter().find(|(_, p)| p.start).map(|(s, _)| *s);
+        if let Some((first, head)) = self.pending.pop_first() {
+            // The next frame's start: a packet of the head's own frame cannot be one.
+            let next_start = self
+                .pending
+                .iter()
+                .find(|(_, p)| p.start && p.ts != head.ts)
+                .map(|(s, _)| *s);
             match next_start {
                 Some(s) => {
                     self.pending.retain(|k, _| *k >= s);
@@ -273,15 +340,21 @@ pub(crate) struct TrackRecorder {
     pub recording: RecordingSid,
     /// The track recorded.
     pub track: TrackSid,
+    /// What the recording says it holds: packets of another codec are not written.
+    pub codec: RecordingCodec,
     /// When its last packet with a payload came (the recording's start before any): what media
     /// warnings watch.
     pub last_media: Instant,
-    video: bool,
     fwd: Forwarder,
-    vp8: Vp8Assembler,
+    /// Video: the frames being reassembled.
+    frames: Option<FrameAssembler>,
     timeline: Timeline,
     writer: MkvWriter,
-    size: Option<(u32, u32)>,
+    /// The file's track, once its first keyframe (and for H.264 its SPS and PPS) came.
+    mkv: Option<MkvTrack>,
+    /// H.264: the last SPS and PPS seen, for the first keyframe if it came without them.
+    sps: Option<Vec<u8>>,
+    pps: Option<Vec<u8>>,
     /// The last audio timestamp written (audio packets that come late are dropped).
     last_ms: Option<u64>,
     /// When the first packet came.
@@ -298,17 +371,29 @@ pub(crate) struct Recorded {
 }
 
 impl TrackRecorder {
-    pub fn new(recording: RecordingSid, track: TrackSid, video: bool, now: Instant) -> Self {
+    pub fn new(
+        recording: RecordingSid,
+        track: TrackSid,
+        codec: RecordingCodec,
+        now: Instant,
+    ) -> Self {
+        let format = match codec {
+            RecordingCodec::Opus => None,
+            RecordingCodec::Vp8 => Some(VideoFormat::Vp8),
+            RecordingCodec::H264 => Some(VideoFormat::H264),
+        };
         Self {
             recording,
             track,
+            codec,
             last_media: now,
-            video,
-            fwd: Forwarder::new(video),
-            vp8: Vp8Assembler::default(),
+            fwd: Forwarder::new(format.is_some()),
+            frames: format.map(FrameAssembler::new),
             timeline: Timeline::default(),
             writer: MkvWriter::new(),
-            size: None,
+            mkv: None,
+            sps: None,
+            pps: None,
             last_ms: None,
             first_seen: None,
         }
@@ -337,7 +422,7 @@ impl TrackRecorder {
         let Some(rewrite) = verdict.forward else {
             return out;
         };
-        if !self.video {
+        let Some(assembler) = &mut self.frames else {
             if payload.is_empty() {
                 return out;
             }
@@ -349,11 +434,11 @@ impl TrackRecorder {
             }
             self.last_ms = Some(ms);
             self.writer
-                .frame(MkvTrack::Opus, ms, true, payload, &mut out.bytes);
+                .frame(&MkvTrack::Opus, ms, true, payload, &mut out.bytes);
             return out;
-        }
+        };
         let mut lost = false;
-        let frames = self.vp8.push(
+        let frames = assembler.push(
             rewrite.seq,
             rewrite.ts,
             marker,
@@ -365,25 +450,50 @@ impl TrackRecorder {
             out.want_keyframe = Some(p.layer);
         }
         for f in frames {
-            if f.keyframe && self.size.is_none() {
-                self.size = vp8_size(&f.data);
+            if self.mkv.is_none() {
+                self.mkv = self.first_track(&f);
+                if self.mkv.is_none() {
+                    // Nothing before the first keyframe the file's header can be made of.
+                    if f.keyframe {
+                        out.want_keyframe = Some(p.layer);
+                    }
+                    continue;
+                }
             }
-            let Some((width, height)) = self.size else {
-                // Nothing before the first keyframe.
-                continue;
-            };
             let Some(ms) = self.timeline.map(f.ts, p.clock_rate, f.arrival) else {
                 continue;
             };
-            self.writer.frame(
-                MkvTrack::Vp8 { width, height },
-                ms,
-                f.keyframe,
-                &f.data,
-                &mut out.bytes,
-            );
+            if let Some(track) = &self.mkv {
+                self.writer
+                    .frame(track, ms, f.keyframe, &f.data, &mut out.bytes);
+            }
         }
         out
+    }
+
+    /// The file's track, if `f` can be its first frame: a VP8 keyframe announcing its size, or an
+    /// H.264 IDR access unit with an SPS and a PPS (its own, or the last ones before it).
+    fn first_track(&mut self, f: &Frame) -> Option<MkvTrack> {
+        if f.sps.is_some() {
+            self.sps.clone_from(&f.sps);
+        }
+        if f.pps.is_some() {
+            self.pps.clone_from(&f.pps);
+        }
+        if !f.keyframe {
+            return None;
+        }
+        if self.codec != RecordingCodec::H264 {
+            let (width, height) = vp8_size(&f.data)?;
+            return Some(MkvTrack::Vp8 { width, height });
+        }
+        let (sps, pps) = (self.sps.as_deref()?, self.pps.as_deref()?);
+        let (width, height) = h264::sps_size(sps)?;
+        Some(MkvTrack::H264 {
+            width,
+            height,
+            avcc: h264::avcc_record(sps, pps)?,
+        })
     }
 
     /// The end of the recording: the last bytes and the finishing patch.
@@ -418,7 +528,7 @@ mod tests {
             .collect()
     }
 
-    fn feed(a: &mut Vp8Assembler, packets: &[(u64, u32, bool, Vec<u8>)]) -> (Vec<Frame>, bool) {
+    fn feed(a: &mut FrameAssembler, packets: &[(u64, u32, bool, Vec<u8>)]) -> (Vec<Frame>, bool) {
         let now = Instant::now();
         let mut lost = false;
         let mut frames = Vec::new();
@@ -438,7 +548,7 @@ mod tests {
         for i in (0..packets.len() - 1).step_by(4) {
             packets.swap(i, i + 1);
         }
-        let mut a = Vp8Assembler::default();
+        let mut a = FrameAssembler::new(VideoFormat::Vp8);
         let (frames, lost) = feed(&mut a, &packets);
         assert!(!lost);
         assert_eq!(frames.len(), 10);
@@ -457,7 +567,7 @@ mod tests {
         }
         // Lose the second packet of frame 5.
         packets.retain(|(seq, ..)| *seq != 21);
-        let mut a = Vp8Assembler::default();
+        let mut a = FrameAssembler::new(VideoFormat::Vp8);
         let (frames, lost) = feed(&mut a, &packets);
         assert!(lost, "the loss asks for a keyframe");
         let got: Vec<u32> = frames.iter().map(|f| f.ts / 3000).collect();
@@ -473,10 +583,116 @@ mod tests {
         // A new stream: far away sequence numbers, starting with a delta frame, then a keyframe.
         packets.extend(frame_packets(2, false, 2, 50_000));
         packets.extend(frame_packets(3, true, 2, 50_002));
-        let mut a = Vp8Assembler::default();
+        let mut a = FrameAssembler::new(VideoFormat::Vp8);
         let (frames, _) = feed(&mut a, &packets);
         let got: Vec<u32> = frames.iter().map(|f| f.ts / 3000).collect();
         assert_eq!(got, [0, 1, 3]);
+    }
+
+    /// H.264 access unit `n` as packets from `seq0`: a keyframe is a STAP-A (SPS, PPS) and an IDR
+    /// slice in three FU-A fragments; a delta frame is a slice in three.
+    fn h264_packets(n: u32, key: bool, seq0: u64) -> Vec<(u64, u32, bool, Vec<u8>)> {
+        let mut payloads = Vec::new();
+        if key {
+            let mut stap = vec![0x78];
+            for nal in [&[0x67, 0x42, 0xc0, 0x1e, 0xd9][..], &[0x68, 0xcb, 0x83]] {
+                stap.extend_from_slice(&u16::try_from(nal.len()).unwrap().to_be_bytes());
+                stap.extend_from_slice(nal);
+            }
+            payloads.push(stap);
+        }
+        let kind = if key { 5 } else { 1 };
+        let parts = 3;
+        for i in 0..parts {
+            let mut fu = kind;
+            if i == 0 {
+                fu |= 0x80;
+            }
+            if i == parts - 1 {
+                fu |= 0x40;
+            }
+            // The slice header starts with first_mb_in_slice 0 (the bit 1).
+            let mut p = vec![0x7c, fu, if i == 0 { 0x88 } else { 0x11 }];
+            p.extend(std::iter::repeat_n(u8::try_from(n % 250).unwrap(), 20));
+            payloads.push(p);
+        }
+        let last = payloads.len() - 1;
+        payloads
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (seq0 + i as u64, n * 3000, i == last, p))
+            .collect()
+    }
+
+    fn h264_stream(frames: u32, keys: &[u32]) -> Vec<(u64, u32, bool, Vec<u8>)> {
+        let mut packets = Vec::new();
+        for n in 0..frames {
+            let seq0 = packets.len() as u64 + 10;
+            packets.extend(h264_packets(n, keys.contains(&n), seq0));
+        }
+        packets
+    }
+
+    #[test]
+    fn h264_access_units_are_reassembled_into_avcc_despite_reordering() {
+        let mut packets = h264_stream(10, &[0]);
+        for i in (0..packets.len() - 1).step_by(3) {
+            packets.swap(i, i + 1);
+        }
+        let mut a = FrameAssembler::new(VideoFormat::H264);
+        let (frames, lost) = feed(&mut a, &packets);
+        assert!(!lost);
+        assert_eq!(frames.len(), 10);
+        let key = &frames[0];
+        assert!(key.keyframe && !frames[1].keyframe);
+        // SPS (5 bytes), PPS (3), then the IDR slice: its header byte and three fragments' bodies.
+        assert_eq!(&key.data[..4], &[0, 0, 0, 5]);
+        assert_eq!(&key.data[9..13], &[0, 0, 0, 3]);
+        assert_eq!(&key.data[16..20], &[0, 0, 0, 1 + 3 * 21]);
+        assert_eq!(
+            key.data[20], 0x65,
+            "F and NRI of the indicator, type of the FU header"
+        );
+        assert_eq!(
+            (
+                key.sps.as_ref().unwrap().len(),
+                key.pps.as_ref().unwrap().len()
+            ),
+            (5, 3)
+        );
+        for (n, f) in frames.iter().enumerate() {
+            assert_eq!(f.ts, u32::try_from(n).unwrap() * 3000);
+        }
+    }
+
+    #[test]
+    fn a_lost_h264_fragment_drops_its_frame_until_the_next_idr() {
+        let mut packets = h264_stream(80, &[0, 60]);
+        // Lose the middle fragment of frame 5 (the keyframe is four packets, a delta frame three).
+        packets.retain(|(seq, ..)| *seq != 10 + 4 + 4 * 3 + 1);
+        let mut a = FrameAssembler::new(VideoFormat::H264);
+        let (frames, lost) = feed(&mut a, &packets);
+        assert!(lost, "the loss asks for a keyframe");
+        let got: Vec<u32> = frames.iter().map(|f| f.ts / 3000).collect();
+        let want: Vec<u32> = (0..5).chain(60..80).collect();
+        assert_eq!(got, want, "frames 5..60 depend on the lost one");
+        assert!(frames[5].keyframe);
+    }
+
+    #[test]
+    fn an_h264_access_unit_without_its_fragment_end_is_dropped_not_glued_to_the_next() {
+        // Frame 1's end fragment is lost, and with it its marker; frame 2 is an IDR.
+        let mut packets = h264_stream(60, &[0, 2]);
+        packets.retain(|(seq, ..)| *seq != 10 + 4 + 2);
+        let mut a = FrameAssembler::new(VideoFormat::H264);
+        let (frames, lost) = feed(&mut a, &packets);
+        assert!(lost);
+        let got: Vec<u32> = frames.iter().map(|f| f.ts / 3000).collect();
+        let want: Vec<u32> = [0].into_iter().chain(2..60).collect();
+        assert_eq!(got, want, "frame 1 dropped, the IDR of frame 2 resumes");
+        assert!(frames[1].keyframe);
+        // The IDR's own packets are whole: the STAP-A and three fragments.
+        assert_eq!(frames[1].data.len(), 9 + 7 + 4 + 1 + 3 * 21);
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl SfuCore {
         let video = t.kind == vroom_domain::track::TrackKind::Video;
         let old = self.recorders.entry(t.publisher).or_default().insert(
             t.publisher_track_id.clone(),
-            crate::record::TrackRecorder::new(t.recording, t.track, video, now),
+            crate::record::TrackRecorder::new(t.recording, t.track, t.codec, now),
         );
         if let Some(mut old) = old {
             self.finish_recorder(&mut old);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use str0m::format::{Codec, PayloadParams, detect_h264_keyframe};
 use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, StreamPaused, Vp8Descriptor};
+use vroom_domain::recording::RecordingCodec;
 use vroom_domain::sid::ParticipantSid;
 use vroom_domain::track::TrackKind;
 
@@ -290,8 +291,16 @@ impl SfuCore {
         if !f.payload.is_empty() {
             rec.last_media = now;
         }
-        if f.video && f.params.spec().codec != Codec::Vp8 {
-            // Only VP8 video is written; the recording fails when it stops with no frames.
+        let codec = match f.params.spec().codec {
+            Codec::Opus => RecordingCodec::Opus,
+            Codec::Vp8 => RecordingCodec::Vp8,
+            Codec::H264 => RecordingCodec::H264,
+            _ => return,
+        };
+        if codec != rec.codec {
+            // One codec per file, the one the Recording names (the room's first): another one
+            // (a client of a VP8 and H264 room that chose the other) is not written, and the
+            // recording fails if nothing else came.
             return;
         }
         let recorded = rec.on_packet(&f.packet, f.wanted, f.layers, f.marker, &f.payload);

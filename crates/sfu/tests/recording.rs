@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use str0m::media::MediaKind;
-use vroom_domain::recording::RecordTrack;
+use vroom_domain::recording::{RecordTrack, RecordingCodec};
 use vroom_domain::sid::{RecordingSid, TrackSid};
 use vroom_domain::track::TrackKind;
 use vroom_sfu::{MediaOptions, MediaState, RecordIo, Signal};
@@ -121,6 +121,7 @@ fn a_published_microphone_is_recorded_as_opus_in_matroska() {
             publisher_track_id: "alice-mic".into(),
             track: TrackSid::from_bytes([0x61; 16]),
             kind: TrackKind::Audio,
+            codec: RecordingCodec::Opus,
             file_name: format!("{recording}.mka"),
         },
     );
@@ -184,6 +185,7 @@ fn simulcast_video_is_recorded_as_vp8_from_the_best_layer() {
             publisher_track_id: "alice-cam".into(),
             track: TrackSid::from_bytes([0x62; 16]),
             kind: TrackKind::Video,
+            codec: RecordingCodec::Vp8,
             file_name: format!("{recording}.mkv"),
         },
     );
@@ -236,6 +238,7 @@ fn record_mic(net: &mut Net, c: usize, id: &str, n: u8) -> (RecordingSid, TrackS
             publisher_track_id: id.into(),
             track,
             kind: TrackKind::Audio,
+            codec: RecordingCodec::Opus,
             file_name: format!("{recording}.mka"),
         },
     );

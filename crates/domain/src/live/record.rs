@@ -177,6 +177,7 @@ impl LiveRoom {
                     publisher_track_id: t.info.client_id.clone(),
                     track: t.sid,
                     kind: t.info.kind,
+                    codec,
                     file_name: recording.file_name(),
                 }));
                 self.recordings.push(Active {
