@@ -130,8 +130,10 @@ impl Signaling {
 /// whose room another node runs); a relayed request is never relayed again.
 pub const RELAYED_HEADER: &str = "x-vroom-relayed";
 
-/// The WebSocket read buffer of one signaling connection.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The WebSocket read buffer of one signaling connection: an idle participant's frames are
+/// heartbeats of a few dozen bytes, and the buffer is resident for the connection's life. A larger
+/// frame (an offer of several KiB) grows it for as long as it takes to read.
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Twilio's signaling region names, as twilio-video.js's `region` option takes them.
 const REGIONS: [&str; 10] = [

@@ -67,8 +67,9 @@ pub struct ParticipantView {
 /// Something a connected session must be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// Another participant changed (joined, changed tracks, is reconnecting, left).
-    Participant(ParticipantView),
+    /// Another participant changed (joined, changed tracks, is reconnecting, left). Shared: one
+    /// view goes to every other member, and each session's queue stays a few bytes per slot.
+    Participant(std::sync::Arc<ParticipantView>),
     /// This session's own participant was removed from the room, for the given reason.
     Removed(EndReason),
     /// The room started or stopped recording.
@@ -354,11 +355,12 @@ impl LiveRoom {
     }
 
     fn tell_others(&self, effects: &mut Effects, about: &ParticipantView) {
+        let shared = std::sync::Arc::new(about.clone());
         for m in &self.members {
             if m.record.sid != about.sid && m.detached_since.is_none() {
                 effects
                     .notices
-                    .push((m.record.sid, Notice::Participant(about.clone())));
+                    .push((m.record.sid, Notice::Participant(shared.clone())));
             }
         }
     }
