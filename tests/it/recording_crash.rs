@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vroom_bench::clip::Clip;
 use vroom_bench::peer::{Received, Synthetic};
+use vroom_store::StoredCredentials;
 use vroom_store::postgres::scratch::ScratchDatabase;
 
 use crate::common::{free_port, spawn_vroom_with, test_credentials, token_for};
@@ -33,6 +34,30 @@ pub(crate) struct Rest {
 }
 
 impl Rest {
+    /// The API key of `creds` against the vroom on `port`.
+    pub fn on(port: u16, creds: &StoredCredentials) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            user: creds.api_key_sid.to_string(),
+            pass: creds.api_key_secret.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Creates a room with `params` and returns its SID.
+    pub async fn create_room(&self, params: &[(&str, &str)]) -> String {
+        let created = self
+            .call(
+                self.http
+                    .post(format!("{}/v1/Rooms", self.base))
+                    .form(params),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let room: Value = created.json().await.unwrap();
+        room["sid"].as_str().unwrap().to_owned()
+    }
+
     pub async fn call(&self, req: reqwest::RequestBuilder) -> reqwest::Response {
         req.basic_auth(&self.user, Some(&self.pass))
             .send()
@@ -126,21 +151,13 @@ async fn kill_while_recording(db: &str) {
     let port = free_port();
     let args = ["--data-dir", data.to_str().unwrap()];
     let mut vroom = spawn_vroom_with(port, db, &creds, &args).await;
-    let rest = Rest {
-        base: format!("http://127.0.0.1:{port}"),
-        user: creds.api_key_sid.to_string(),
-        pass: creds.api_key_secret.clone(),
-        http: reqwest::Client::new(),
-    };
-    let created = rest
-        .call(rest.http.post(format!("{}/v1/Rooms", rest.base)).form(&[
+    let rest = Rest::on(port, &creds);
+    let room = rest
+        .create_room(&[
             ("UniqueName", "kill-rec"),
             ("RecordParticipantsOnConnect", "true"),
-        ]))
+        ])
         .await;
-    assert_eq!(created.status(), 201);
-    let room: Value = created.json().await.unwrap();
-    let room = room["sid"].as_str().unwrap().to_owned();
 
     let ws = format!("ws://127.0.0.1:{port}/signaling");
     let synthetic = Synthetic {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use vroom_bench::clip::Clip;
 use vroom_bench::peer::{Received, Synthetic};
 
@@ -32,22 +31,14 @@ async fn an_h264_track_is_recorded_as_h264_in_matroska_that_plays() {
     let db = format!("sqlite://{}/vroom.db", dir.path().display());
     let args = ["--data-dir", data.to_str().unwrap()];
     let mut vroom = spawn_vroom_with(port, &db, &creds, &args).await;
-    let rest = Rest {
-        base: format!("http://127.0.0.1:{port}"),
-        user: creds.api_key_sid.to_string(),
-        pass: creds.api_key_secret.clone(),
-        http: reqwest::Client::new(),
-    };
-    let created = rest
-        .call(rest.http.post(format!("{}/v1/Rooms", rest.base)).form(&[
+    let rest = Rest::on(port, &creds);
+    let room = rest
+        .create_room(&[
             ("UniqueName", "h264-rec"),
             ("VideoCodecs", "H264"),
             ("RecordParticipantsOnConnect", "true"),
-        ]))
+        ])
         .await;
-    assert_eq!(created.status(), 201);
-    let room: Value = created.json().await.unwrap();
-    let room = room["sid"].as_str().unwrap().to_owned();
 
     let synthetic = Synthetic {
         video_bytes: 0,
