@@ -139,6 +139,11 @@ fn store(c: &mut Criterion) {
                 .expect("read")
         });
     });
+    // What every authenticated REST request asks first (answered from the WAL index's header
+    // while nothing is committed).
+    c.bench_function("store/credentials_version", |b| {
+        b.iter(|| rt.block_on(store.credentials_version()).expect("read"));
+    });
     c.bench_function("store/room_by_sid", |b| {
         b.iter(|| rt.block_on(store.room(black_box(r.sid))).expect("read"));
     });

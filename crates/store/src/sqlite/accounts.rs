@@ -108,12 +108,19 @@ pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()>
     tx.commit().await.map_err(db_err)
 }
 
+/// The credentials version: read from the table only when something was committed since it was
+/// last read (`commits.rs`), by this process or any other.
 pub(super) async fn version(store: &SqliteStore) -> StoreResult<i64> {
     const SQL: &str = "SELECT n FROM credential_changes WHERE id = 1";
     if let Some(r) = &store.readers {
-        return r
-            .one(SQL, &[], |row| row.int("n"))?
-            .ok_or_else(|| StoreError::Corrupt("no credential_changes row".into()));
+        let read = || {
+            r.one(SQL, &[], |row| row.int("n"))?
+                .ok_or_else(|| StoreError::Corrupt("no credential_changes row".into()))
+        };
+        return match &store.commits {
+            Some(c) => c.cached(read),
+            None => read(),
+        };
     }
     sqlx::query(SQL)
         .fetch_one(&store.pool)

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod changes;
+mod commits;
 mod compositions;
 mod read;
 mod recordings;
@@ -69,6 +70,8 @@ pub struct SqliteStore {
     readers: Option<Arc<read::Readers>>,
     /// The writes of the hot paths to a file database, group-committed (see `write.rs`).
     writer: Option<Arc<write::Writer>>,
+    /// Whether a file database changed since a value was read (see `commits.rs`).
+    commits: Option<Arc<commits::Commits>>,
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -137,18 +140,21 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        let (readers, writer) = if max_connections > 1 {
+        let (readers, writer, commits) = if max_connections > 1 {
+            let path = options.get_filename();
             (
-                Some(Arc::new(read::Readers::open(options.get_filename())?)),
-                Some(Arc::new(write::Writer::start(options.get_filename())?)),
+                Some(Arc::new(read::Readers::open(path)?)),
+                Some(Arc::new(write::Writer::start(path)?)),
+                commits::Commits::open(path).map(Arc::new),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         Ok(Self {
             pool,
             readers,
             writer,
+            commits,
         })
     }
 
@@ -756,103 +762,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn suite_on_a_temp_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
-            .await
-            .unwrap();
-        crate::suite::run(&store).await;
-    }
-
-    /// Every connection that writes (the writer thread's, and sqlx's pool) syncs each commit to disk.
-    #[tokio::test]
-    async fn commits_are_synced_to_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
-            .await
-            .unwrap();
-        let mut held = Vec::new();
-        for _ in 0..3 {
-            let mut conn = store.pool.acquire().await.unwrap();
-            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            assert_eq!(level, 2, "synchronous=FULL");
-            held.push(conn);
-        }
-        let writer = store.writer.as_ref().expect("a file database has a writer");
-        let level: i64 = writer
-            .write(|c| {
-                c.query_row("PRAGMA synchronous", [], |r| r.get(0))
-                    .map_err(write::err)
-            })
-            .await
-            .unwrap();
-        assert_eq!(level, 2, "the writer's connection: synchronous=FULL");
-    }
-
-    /// A database from before accounts and keys: its one row of credentials becomes the main
-    /// account and that account's key.
-    #[tokio::test]
-    async fn stored_credentials_become_the_main_account_and_its_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = dir.path().join("migrations");
-        std::fs::create_dir(&first).unwrap();
-        let initial = "20261123000001_initial.sql";
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("migrations/sqlite")
-                .join(initial),
-            first.join(initial),
-        )
-        .unwrap();
-        let path = dir.path().join("vroom.db");
-        {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let mut conn = options.connect().await.unwrap();
-            sqlx::migrate::Migrator::new(first.as_path())
-                .await
-                .unwrap()
-                .run(&mut conn)
-                .await
-                .unwrap();
-            sqlx::query("INSERT INTO credentials (id, account_sid, auth_token, api_key_sid, api_key_secret) VALUES (1, ?, 'tok', ?, 'sec')")
-                .bind("AC".to_owned() + &"ac".repeat(16))
-                .bind("SK".to_owned() + &"5e".repeat(16))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            conn.close().await.unwrap();
-        }
-        let store = SqliteStore::open_file(&path).await.unwrap();
-        let account = AccountSid::from_bytes([0xac; 16]);
-        let accounts = store.accounts().await.unwrap();
-        assert_eq!(
-            accounts
-                .iter()
-                .map(|a| (a.sid, a.auth_token.as_str(), a.main))
-                .collect::<Vec<_>>(),
-            vec![(account, "tok", true)]
-        );
-        let keys = store.api_keys(account).await.unwrap();
-        assert_eq!(
-            keys.iter()
-                .map(|k| (k.sid, k.secret.as_str(), k.active()))
-                .collect::<Vec<_>>(),
-            vec![(ApiKeySid::from_bytes([0x5e; 16]), "sec", true)]
-        );
-    }
-
-    #[tokio::test]
-    async fn suite_in_memory() {
-        let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
-        crate::suite::run(&store).await;
-    }
-}
+mod tests;

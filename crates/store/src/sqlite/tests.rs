@@ -1,0 +1,171 @@
+use super::*;
+
+#[tokio::test]
+async fn suite_on_a_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
+        .await
+        .unwrap();
+    crate::suite::run(&store).await;
+}
+
+/// Every connection that writes (the writer thread's, and sqlx's pool) syncs each commit to disk.
+#[tokio::test]
+async fn commits_are_synced_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
+        .await
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = store.pool.acquire().await.unwrap();
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(level, 2, "synchronous=FULL");
+        held.push(conn);
+    }
+    let writer = store.writer.as_ref().expect("a file database has a writer");
+    let level: i64 = writer
+        .write(|c| {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .map_err(write::err)
+        })
+        .await
+        .unwrap();
+    assert_eq!(level, 2, "the writer's connection: synchronous=FULL");
+}
+
+/// A database from before accounts and keys: its one row of credentials becomes the main
+/// account and that account's key.
+#[tokio::test]
+async fn stored_credentials_become_the_main_account_and_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("migrations");
+    std::fs::create_dir(&first).unwrap();
+    let initial = "20261123000001_initial.sql";
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations/sqlite")
+            .join(initial),
+        first.join(initial),
+    )
+    .unwrap();
+    let path = dir.path().join("vroom.db");
+    {
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = options.connect().await.unwrap();
+        sqlx::migrate::Migrator::new(first.as_path())
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO credentials (id, account_sid, auth_token, api_key_sid, api_key_secret) VALUES (1, ?, 'tok', ?, 'sec')")
+            .bind("AC".to_owned() + &"ac".repeat(16))
+            .bind("SK".to_owned() + &"5e".repeat(16))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    let account = AccountSid::from_bytes([0xac; 16]);
+    let accounts = store.accounts().await.unwrap();
+    assert_eq!(
+        accounts
+            .iter()
+            .map(|a| (a.sid, a.auth_token.as_str(), a.main))
+            .collect::<Vec<_>>(),
+        vec![(account, "tok", true)]
+    );
+    let keys = store.api_keys(account).await.unwrap();
+    assert_eq!(
+        keys.iter()
+            .map(|k| (k.sid, k.secret.as_str(), k.active()))
+            .collect::<Vec<_>>(),
+        vec![(ApiKeySid::from_bytes([0x5e; 16]), "sec", true)]
+    );
+}
+
+#[tokio::test]
+async fn suite_in_memory() {
+    let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+    crate::suite::run(&store).await;
+}
+
+/// The credentials version of a file database is answered from the WAL index's header while
+/// nothing is committed, and read again after any commit: this store's own, another store's on
+/// the same file, or a change made by hand on a plain connection (as `sqlite3` would).
+#[tokio::test]
+async fn credentials_version_follows_every_commit_whoever_makes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vroom.db");
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    assert!(
+        store.commits.is_some(),
+        "a file database's version is checked against its WAL index"
+    );
+    let v0 = store.credentials_version().await.unwrap();
+    assert_eq!(store.credentials_version().await.unwrap(), v0);
+    let account = Account {
+        sid: AccountSid::from_bytes([0xe1; 16]),
+        auth_token: "token-e1".into(),
+        friendly_name: String::new(),
+        date_created: Timestamp::from_secs(1_800_000_000),
+        main: false,
+    };
+    store.save_account(&account).await.unwrap();
+    let v1 = store.credentials_version().await.unwrap();
+    assert_ne!(v1, v0, "this store's own write");
+    // Commits that touch no credential move the header but not the version.
+    store.shared_secret("unrelated", "x").await.unwrap();
+    assert_eq!(store.credentials_version().await.unwrap(), v1);
+
+    let other = SqliteStore::open_file(&path).await.unwrap();
+    let key = ApiKey {
+        sid: ApiKeySid::from_bytes([0xe2; 16]),
+        account_sid: account.sid,
+        secret: "secret-e2".into(),
+        friendly_name: String::new(),
+        date_created: Timestamp::from_secs(1_800_000_000),
+        date_revoked: None,
+    };
+    other.save_api_key(&key).await.unwrap();
+    let v2 = store.credentials_version().await.unwrap();
+    assert_ne!(v2, v1, "another store's write");
+
+    let by_hand = rusqlite::Connection::open(&path).unwrap();
+    for (n, sql) in [
+        "UPDATE api_keys SET secret = 'rotated'",
+        "DELETE FROM api_keys",
+        "UPDATE accounts SET auth_token = 'rotated' WHERE main = 0",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = store.credentials_version().await.unwrap();
+        assert_eq!(store.credentials_version().await.unwrap(), before);
+        by_hand.execute(sql, []).unwrap();
+        assert_ne!(
+            store.credentials_version().await.unwrap(),
+            before,
+            "change {n} by hand: {sql}"
+        );
+    }
+}
+
+/// The header is read only when it is one this code knows; a database without a WAL index (or
+/// whose index is not there) falls back to reading every time.
+#[test]
+fn no_wal_index_no_shortcut() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE t (x INTEGER);")
+        .unwrap();
+    assert!(commits::Commits::open(&path).is_none());
+}
