@@ -107,6 +107,21 @@ fn json(c: &mut Criterion) {
             serde_json::to_vec(&items).expect("serializes")
         });
     });
+    // What a list page does now: each resource written straight into one buffer.
+    c.bench_function("json/page_of_50_participants_written", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(1024 + 768 * 50);
+            out.push(b'[');
+            for (i, p) in page.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                ParticipantResource::new(black_box(p), base).write_json(&mut out);
+            }
+            out.push(b']');
+            out
+        });
+    });
 }
 
 fn store(c: &mut Criterion) {

@@ -29,6 +29,7 @@ mod limit;
 pub mod media;
 mod paging;
 mod participants;
+mod raw;
 mod recordings;
 mod rooms;
 mod rules;
@@ -179,16 +180,22 @@ pub(crate) fn json(value: &impl serde::Serialize, capacity: usize) -> axum::resp
     use axum::response::IntoResponse;
     let mut body = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut body, value) {
-        Ok(()) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response(),
+        Ok(()) => json_body(body),
         Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
+}
+
+/// A 200 answer with `body`, JSON already written.
+pub(crate) fn json_body(body: Vec<u8>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// The query parameters of a request.

@@ -178,6 +178,37 @@ pub fn listing<'p, T, R: Serialize>(
     crate::json(&Listing { key, items, meta }, 1024 + 768 * page.items.len())
 }
 
+/// [`listing`] for resources that write their own JSON (`write` appends one record's): the page is
+/// written into one buffer, `{"<key>":[…],"meta":{…}}` as `Listing` serializes it.
+pub fn listing_written<T>(
+    base: &str,
+    filters: &[(&str, String)],
+    paging: &Paging,
+    page: &Page<T>,
+    key: &'static str,
+    write: impl Fn(&T, &mut Vec<u8>),
+    sid_of: impl Fn(&T) -> String,
+) -> axum::response::Response {
+    let mut body = Vec::with_capacity(1024 + 768 * page.items.len());
+    body.extend_from_slice(b"{");
+    crate::raw::string(&mut body, key);
+    body.extend_from_slice(b":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        write(item, &mut body);
+    }
+    body.extend_from_slice(b"],\"meta\":");
+    let meta = meta(base, filters, paging, page, key, sid_of);
+    if let Err(e) = serde_json::to_writer(&mut body, &meta) {
+        use axum::response::IntoResponse;
+        return ApiError::Internal(e.to_string()).into_response();
+    }
+    body.push(b'}');
+    crate::json_body(body)
+}
+
 /// Builds `meta` for one page. `base` is the public URL plus the path as the caller wrote it;
 /// `filters` are the filter parameters the caller sent, in Twilio's order; `sid_of` gives a record's
 /// SID text for the tokens.
@@ -297,6 +328,63 @@ mod tests {
             paging(&Params::parse(b"PageToken=XX1")),
             Err(ApiError::BadPageToken)
         ));
+    }
+
+    /// A page written directly is byte for byte the page `listing` serializes.
+    #[tokio::test]
+    async fn written_pages_match_serialized_ones() {
+        use crate::wire::ParticipantResource;
+        use vroom_domain::participant::Participant;
+        use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+        use vroom_domain::time::Timestamp;
+        let p = paging(&Params::parse(
+            b"PageSize=2&Page=1&PageToken=PAPA0123456789abcdef0123456789abcdef",
+        ))
+        .unwrap();
+        for n in [0, 1, 2] {
+            let items: Vec<Participant> = (0..n)
+                .map(|i| {
+                    Participant::connect(
+                        ParticipantSid::from_bytes([i; 16]),
+                        RoomSid::from_bytes([9; 16]),
+                        AccountSid::from_bytes([1; 16]),
+                        format!("user \"{i}\""),
+                        Timestamp::from_secs(1_764_600_000),
+                    )
+                })
+                .collect();
+            let page = Page {
+                items,
+                has_next: n == 2,
+                has_previous: true,
+            };
+            let base = "http://h:1/v1/Rooms/RM09/Participants";
+            let filters = [("Status", "connected".to_owned())];
+            let body = |r: axum::response::Response| async {
+                axum::body::to_bytes(r.into_body(), usize::MAX)
+                    .await
+                    .unwrap()
+            };
+            let written = listing_written(
+                base,
+                &filters,
+                &p,
+                &page,
+                "participants",
+                |x, out| ParticipantResource::new(x, "http://h:1").write_json(out),
+                |x| x.sid.to_string(),
+            );
+            let serialized = listing(
+                base,
+                &filters,
+                &p,
+                &page,
+                "participants",
+                |x| ParticipantResource::new(x, "http://h:1"),
+                |x| x.sid.to_string(),
+            );
+            assert_eq!(body(written).await, body(serialized).await, "{n} items");
+        }
     }
 
     #[test]

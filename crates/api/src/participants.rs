@@ -13,7 +13,7 @@ use vroom_store::{Change, ParticipantFilter};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::form::Form;
-use crate::paging::{Filters, listing, paging};
+use crate::paging::{Filters, listing_written, paging};
 use crate::wire::ParticipantResource;
 use crate::{ApiState, Segment2, list_base, not_found, query_of, resolve_room};
 
@@ -71,13 +71,13 @@ pub(crate) async fn list(
         .store
         .list_participants(room.sid, &filter, &paging.request)
         .await?;
-    Ok(listing(
+    Ok(listing_written(
         &list_base(&st, &uri),
         &f.echoed,
         &paging,
         &page,
         "participants",
-        |p| ParticipantResource::new(p, &st.public_url),
+        |p, out| ParticipantResource::new(p, &st.public_url).write_json(out),
         |p| p.sid.to_string(),
     ))
 }

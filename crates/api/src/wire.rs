@@ -16,7 +16,7 @@ use vroom_domain::track::PublishedTrack;
 use crate::error::ApiError;
 
 /// Writes `t` as Twilio's resources do (`YYYY-MM-DDTHH:MM:SSZ`, whole seconds) into 20 bytes.
-fn date_bytes(t: Timestamp) -> [u8; 20] {
+pub(crate) fn date_bytes(t: Timestamp) -> [u8; 20] {
     // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`), so no calendar
     // library is called per date: a page of 50 participants writes 200 of them.
     let secs = t.millis().div_euclid(1000);
@@ -311,6 +311,64 @@ impl Serialize for ParticipantResource<'_> {
     }
 }
 
+impl ParticipantResource<'_> {
+    /// Appends the resource's JSON to `out`: the same bytes as its `Serialize` (a test compares
+    /// them), written directly (see `raw.rs`), for list pages.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use crate::raw;
+        let p = self.p;
+        let url = |out: &mut Vec<u8>, suffix: &str| {
+            out.push(b'"');
+            raw::contents(out, self.base);
+            out.extend_from_slice(b"/v1/Rooms/");
+            raw::sid(out, p.room_sid);
+            out.extend_from_slice(b"/Participants/");
+            raw::sid(out, p.sid);
+            out.extend_from_slice(suffix.as_bytes());
+            out.push(b'"');
+        };
+        out.extend_from_slice(b"{\"sid\":\"");
+        raw::sid(out, p.sid);
+        out.extend_from_slice(b"\",\"room_sid\":\"");
+        raw::sid(out, p.room_sid);
+        out.extend_from_slice(b"\",\"account_sid\":\"");
+        raw::sid(out, p.account_sid);
+        out.extend_from_slice(b"\",\"status\":");
+        raw::string(out, p.status.as_str());
+        out.extend_from_slice(b",\"identity\":");
+        raw::string(out, &p.identity);
+        out.extend_from_slice(b",\"date_created\":");
+        raw::date(out, p.date_created);
+        out.extend_from_slice(b",\"date_updated\":");
+        raw::date(out, p.date_updated);
+        out.extend_from_slice(b",\"start_time\":");
+        raw::date(out, p.start_time);
+        out.extend_from_slice(b",\"end_time\":");
+        match p.end_time {
+            Some(t) => raw::date(out, t),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"duration\":");
+        raw::opt_int(out, p.duration);
+        out.extend_from_slice(b",\"url\":");
+        if self.anonymized {
+            url(out, "/Anonymize");
+        } else {
+            url(out, "");
+            out.extend_from_slice(b",\"links\":{\"published_tracks\":");
+            url(out, "/PublishedTracks");
+            out.extend_from_slice(b",\"subscribed_tracks\":");
+            url(out, "/SubscribedTracks");
+            out.extend_from_slice(b",\"subscribe_rules\":");
+            url(out, "/SubscribeRules");
+            out.extend_from_slice(b",\"anonymize\":");
+            url(out, "/Anonymize");
+            out.push(b'}');
+        }
+        out.push(b'}');
+    }
+}
+
 /// `video.v1.room.room_participant.room_participant_published_track`.
 #[derive(Debug, Serialize)]
 pub struct PublishedTrackResource {
@@ -436,6 +494,58 @@ mod tests {
                 .format("%Y-%m-%dT%H:%M:%SZ")
                 .to_string();
             assert_eq!(date(Timestamp::from_millis(t)), want);
+        }
+    }
+
+    /// The participant written directly is byte for byte its `Serialize` output, for every
+    /// shape: ended or not, anonymized or not, identities and public URLs that need escaping.
+    #[test]
+    fn participants_written_directly_match_serde() {
+        use vroom_domain::participant::{EndReason, ParticipantStatus};
+        use vroom_domain::sid::{AccountSid, ParticipantSid, RoomSid};
+        let t = Timestamp::from_millis(1_764_600_123_456);
+        for (n, identity) in [
+            "alice",
+            "",
+            "quote\" back\\slash",
+            "tab\tnl\n\u{1}",
+            "ünï ✓ 🎥",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for ended in [false, true] {
+                let p = Participant {
+                    sid: ParticipantSid::from_bytes([u8::try_from(n).unwrap_or(0); 16]),
+                    room_sid: RoomSid::from_bytes([0xab; 16]),
+                    account_sid: AccountSid::from_bytes([0x01; 16]),
+                    identity: identity.to_owned(),
+                    status: if ended {
+                        ParticipantStatus::Disconnected
+                    } else {
+                        ParticipantStatus::Connected
+                    },
+                    date_created: t,
+                    date_updated: t,
+                    start_time: t,
+                    end_time: ended.then_some(t),
+                    duration: ended.then_some(-7 + 100_000 * i64::try_from(n).unwrap_or(0)),
+                    end_reason: ended.then_some(EndReason::Left),
+                };
+                for base in ["http://127.0.0.1:8080", "https://v.example/\"x\\"] {
+                    for r in [
+                        ParticipantResource::new(&p, base),
+                        ParticipantResource::anonymized(&p, base),
+                    ] {
+                        let mut out = Vec::new();
+                        r.write_json(&mut out);
+                        assert_eq!(
+                            String::from_utf8(out).unwrap(),
+                            serde_json::to_string(&r).unwrap()
+                        );
+                    }
+                }
+            }
         }
     }
 
