@@ -20,7 +20,7 @@ use str0m::channel::ChannelId;
 use str0m::crypto::CryptoProvider;
 use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive, TcpType};
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, Input, Rtc, RtcConfig};
 use vroom_domain::live::Subscription;
 use vroom_domain::room::VideoCodec;
 use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
@@ -169,7 +169,11 @@ pub struct SfuCore {
     /// The media warnings each publisher was told (`warnings.rs`).
     pub(crate) told: crate::warnings::Told,
     /// When adaptation next runs.
-    next_tick: Option<Instant>,
+    pub(crate) next_tick: Option<Instant>,
+    /// The peers due for a timeout, on a 4 ms grid (`timers.rs`).
+    pub(crate) timers: crate::timers::Timers,
+    /// The peers being served, kept for its allocation.
+    pub(crate) taken: Vec<usize>,
 }
 
 impl SfuCore {
@@ -193,6 +197,8 @@ impl SfuCore {
             recorders: HashMap::new(),
             told: HashMap::new(),
             next_tick: None,
+            timers: crate::timers::Timers::default(),
+            taken: Vec::new(),
         }
     }
 
@@ -200,6 +206,7 @@ impl SfuCore {
     fn peers_changed(&mut self) {
         self.routes_stale = true;
         self.by_source.clear();
+        self.reindex_timers();
     }
 
     fn find(&self, participant: ParticipantSid, pc: &str) -> Option<usize> {
@@ -532,37 +539,6 @@ impl SfuCore {
         self.propagate(now);
     }
 
-    /// Time passed: every peer connection whose timeout is due gets it.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.next_tick.is_none_or(|t| t <= now) {
-            self.next_tick = Some(now + crate::adapt::TICK);
-            self.tick(now);
-            self.check_recording_media(now);
-        }
-        for i in 0..self.peers.len() {
-            if self.peers[i].timeout <= now && self.peers[i].rtc.is_alive() {
-                if let Err(e) = self.peers[i].rtc.handle_input(Input::Timeout(now)) {
-                    tracing::debug!(error = %e, "peer connection failed on timeout");
-                    self.peers[i].rtc.disconnect();
-                }
-                self.drain(i, now);
-            }
-        }
-        self.propagate(now);
-    }
-
-    /// When `handle_timeout` is next needed.
-    #[must_use]
-    pub fn next_timeout(&self) -> Option<Instant> {
-        let peers = self
-            .peers
-            .iter()
-            .filter(|p| p.rtc.is_alive())
-            .map(|p| p.timeout)
-            .min()?;
-        Some(self.next_tick.map_or(peers, |t| t.min(peers)))
-    }
-
     /// What the media server carries now and carried since it started.
     pub fn stats(&mut self, now: Instant) -> MediaStats {
         let (streams_in, streams_out, received, sent) = self.stats.snapshot(now);
@@ -585,36 +561,7 @@ impl SfuCore {
         self.out.pop_front()
     }
 
-    /// Drains peer `i` until it wants a timeout; events become propagation work.
-    pub(crate) fn drain(&mut self, i: usize, now: Instant) {
-        loop {
-            let output = match self.peers[i].rtc.poll_output() {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::debug!(error = %e, "peer connection failed");
-                    self.peers[i].rtc.disconnect();
-                    self.peers[i].timeout = now + Duration::from_secs(3600);
-                    return;
-                }
-            };
-            match output {
-                Output::Timeout(t) => {
-                    self.peers[i].timeout = t;
-                    return;
-                }
-                Output::Transmit(t) => {
-                    self.out.push_back(CoreOutput::Transmit {
-                        proto: t.proto,
-                        destination: t.destination,
-                        data: t.contents.to_vec(),
-                    });
-                }
-                Output::Event(e) => self.on_event(i, e, now),
-            }
-        }
-    }
-
-    fn on_event(&mut self, i: usize, event: Event, now: Instant) {
+    pub(crate) fn on_event(&mut self, i: usize, event: Event, now: Instant) {
         let peer = &mut self.peers[i];
         match event {
             Event::RtpPacket(packet) => {
@@ -719,7 +666,7 @@ impl SfuCore {
     }
 
     /// Carries out propagation work until none is left.
-    fn propagate(&mut self, now: Instant) {
+    pub(crate) fn propagate(&mut self, now: Instant) {
         while let Some(work) = self.work.pop_front() {
             match work {
                 Propagate::Rtp(forwarded) => self.forward_rtp(&forwarded, now),

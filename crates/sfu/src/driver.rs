@@ -536,7 +536,16 @@ async fn run(
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, source)) => core.receive(Instant::now(), source, &buf[..n]),
+                Ok((n, source)) => {
+                    core.receive(Instant::now(), source, &buf[..n]);
+                    // Datagrams already waiting are read before the subscribers they were
+                    // forwarded to are served (at the next timeout, `timers.rs`), so that one
+                    // serving sends the batch.
+                    for _ in 1..RECV_BATCH {
+                        let Ok((n, source)) = socket.try_recv_from(&mut buf) else { break };
+                        core.receive(Instant::now(), source, &buf[..n]);
+                    }
+                }
                 Err(e) => tracing::debug!(error = %e, "media receive failed"),
             },
             // The sender lives in the accept task, which ends only with `stop`.
@@ -598,6 +607,9 @@ async fn run(
         }
     }
 }
+
+/// Most datagrams a worker reads at once from its socket before it serves what is due.
+const RECV_BATCH: usize = 64;
 
 /// Kernel buffer wanted for a media worker's UDP socket, each way. Every peer of a worker shares
 /// the one socket, so the default (≈ 208 KiB) overflows, and drops packets, when the worker is

@@ -8,6 +8,8 @@
 //! - `adapt`: the channels of each participant and the periodic adaptation (layer bitrates, the
 //!   dominant speaker, each subscriber's bandwidth shared by `allocate`, publisher hints), with
 //!   `speaker` and `quality` as its pure detectors;
+//! - `timers`: when each peer connection is served: str0m's timeouts rounded up to a 4 ms grid,
+//!   the peers due in a min-heap, so a wake-up serves only (and every) peer due by then;
 //! - `rtp`: forwarding at the RTP level (which track and layer a packet is, keyframe requests);
 //! - `forward`: [`forward::Forwarder`], one track towards one subscriber: layer choice, switches on
 //!   keyframes, continuous sequence numbers, timestamps and VP8 picture ids;
@@ -59,6 +61,7 @@ pub mod sdp;
 mod speaker;
 mod stats;
 mod tcp;
+mod timers;
 mod warnings;
 
 pub use crate::core::{CoreConfig, CoreOutput, PcState, ResumeState, SfuCore, Signal};

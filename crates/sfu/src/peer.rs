@@ -235,6 +235,8 @@ pub(crate) struct Peer {
     pub link: crate::adapt::LinkState,
     /// When `rtc` next needs a timeout input.
     pub timeout: Instant,
+    /// When the core serves it next: on the timers' grid, at or before `timeout` (`timers.rs`).
+    pub due: Option<Instant>,
 }
 
 fn media_kind(kind: TrackKind) -> MediaKind {
@@ -268,6 +270,7 @@ impl Peer {
             msp: Vec::new(),
             link: crate::adapt::LinkState::default(),
             timeout: now,
+            due: None,
         }
     }
 

@@ -265,7 +265,12 @@ impl SfuCore {
             if let Some(tx) = peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
                 tx.write_rtp(write);
             }
-            self.drain(j, now);
+            // Not drained now: marked due, so the next wake-up drains it once for every packet
+            // forwarded to it meanwhile. That is safe because `write_rtp` only queues the packet
+            // in str0m (its pacer releases it on a later timeout round), and `poll_output` is what
+            // sends it: draining right after the write sent nothing anyway, since str0m's pacers
+            // wait for a timeout after each packet they send.
+            self.mark_due(j, now);
         }
         if let Some(routes) = self
             .routes

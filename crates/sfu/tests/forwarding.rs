@@ -122,6 +122,57 @@ fn video_starts_on_a_keyframe_and_subscriber_requests_reach_the_publisher() {
     );
 }
 
+#[test]
+fn the_core_wakes_on_a_4_ms_grid_and_each_wake_up_sends_what_was_forwarded_since() {
+    let mut net = Net::new(3);
+    // Time moves 1 ms at a time: a core served at every step would wake 1,000 times a second.
+    net.step = Duration::from_millis(1);
+    let mids = net.connect(
+        0,
+        &[
+            (MediaKind::Audio, "alice-mic"),
+            (MediaKind::Video, "alice-cam"),
+        ],
+    );
+    net.connect(1, &[]);
+    net.connect(2, &[]);
+    net.run(Duration::from_millis(300));
+    let subs = [
+        sub(7, &net.clients[0], "alice-mic", TrackKind::Audio),
+        sub(9, &net.clients[0], "alice-cam", TrackKind::Video),
+    ];
+    for c in [1, 2] {
+        let sid = net.clients[c].sid;
+        net.core.set_subscriptions(net.now, sid, &subs);
+    }
+    net.run(Duration::from_millis(500));
+    let (wakes, start) = (net.wakes.len(), net.now);
+    // One second: 30 video frames of three packets and 60 audio frames.
+    for n in 0..100_u64 {
+        if n % 10 < 6 {
+            net.send_audio(0, mids[0], n * 6 / 10 + n % 10);
+        }
+        if n % 10 < 3 {
+            net.send_video(0, mids[1], n / 10 * 3 + n % 10, n == 0);
+        }
+        net.run(Duration::from_millis(10));
+    }
+    let second = net.now - start;
+    let woken = net.wakes.len() - wakes;
+    // At most one wake-up per 4 ms grid slot, and the adaptation tick's.
+    let most = usize::try_from(second.as_millis() / 4).unwrap() + 8;
+    assert!(
+        woken <= most,
+        "{woken} wake-ups in {second:?} (most {most})"
+    );
+    for c in [1, 2] {
+        let video = net.clients[c].frames.len();
+        let audio: usize = net.clients[c].received.values().sum::<usize>() - video;
+        assert!(video >= 28, "client {c}: {video} of 30 video frames");
+        assert!(audio >= 57, "client {c}: {audio} of 60 audio frames");
+    }
+}
+
 /// The publisher's offer as twilio-video.js sends it with `preferredVideoCodecs: 'auto'`: three
 /// simulcast SSRCs in an `a=ssrc-group:SIM` (the first being the one str0m's client really sends),
 /// which the client then quietly falls back from.

@@ -124,6 +124,8 @@ pub struct Net {
     pub links: HashMap<SocketAddr, Link>,
     /// How far `run` moves time in one step (10 ms; finer when pacing and estimates matter).
     pub step: Duration,
+    /// The instants the core was given a timeout at (each counted once).
+    pub wakes: Vec<Instant>,
 }
 
 /// A bottleneck of `rate` bits per second with a queue of at most `max_queue`: datagrams wait their
@@ -194,6 +196,7 @@ impl Net {
             munge: None,
             links: HashMap::new(),
             step: Duration::from_millis(10),
+            wakes: Vec::new(),
         }
     }
 
@@ -302,6 +305,8 @@ impl Net {
                     }
                 }
             }
+            // Like the media worker: the core gets a timeout only when it asks for one.
+            moved |= self.core_timeout();
             while let Some(out) = self.core.poll_output() {
                 moved = true;
                 match out {
@@ -373,6 +378,18 @@ impl Net {
         }
     }
 
+    /// The core's timeout, if it asked for one by now (as the media worker does); whether it had.
+    fn core_timeout(&mut self) -> bool {
+        let due = self.core.next_timeout().is_some_and(|t| t <= self.now);
+        if due {
+            self.core.handle_timeout(self.now);
+            if self.wakes.last() != Some(&self.now) {
+                self.wakes.push(self.now);
+            }
+        }
+        due
+    }
+
     /// Moves time forward in `step`s, delivering everything on the way.
     pub fn run(&mut self, duration: Duration) {
         let end = self.now + duration;
@@ -381,7 +398,7 @@ impl Net {
             for c in &mut self.clients {
                 c.rtc.handle_input(Input::Timeout(self.now)).unwrap();
             }
-            self.core.handle_timeout(self.now);
+            self.core_timeout();
             self.deliver();
             self.answer_offers();
             self.deliver();
