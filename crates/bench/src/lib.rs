@@ -1,12 +1,13 @@
 //! The parts of `vroom-bench` (see its binary): a str0m WebRTC endpoint sending synthetic or real
 //! media ([`peer`], [`clip`]), and the drivers that join it to vroom ([`vroom`]) or to Janus's
-//! VideoRoom ([`janus`]), and what it measures of recording ([`recording`]). vroom's integration tests use them too, as a publisher of real Opus and
+//! VideoRoom ([`janus`]), what it measures of recording ([`recording`]) and of UDP drops ([`udp`]). vroom's integration tests use them too, as a publisher of real Opus and
 //! VP8 over RTP.
 
 pub mod clip;
 pub mod janus;
 pub mod peer;
 pub mod recording;
+pub mod udp;
 pub mod vroom;
 
 use std::time::Duration;

@@ -10,7 +10,10 @@
 //! receivers got. With `--clip-kbps` publishers send real VP8 and Opus (encoded by ffmpeg) instead;
 //! with `--record` vroom records every published track, and the summary adds the tracks recorded
 //! and the bytes its media store grew by per second; `--compose` then ends the room and times the
-//! composition of its recordings (`scripts/bench-recording` runs both).
+//! composition of its recordings (`scripts/bench-recording` runs both). The summary also says how
+//! many UDP datagrams were dropped in the window at the server's sockets and at the clients'
+//! (`server_udp_drops`, `clients_udp_drops`), the host's UDP buffer errors and the load average
+//! ([`udp`]).
 //!
 //! ```text
 //! cargo build --release && ./target/release/vroom-bench --publishers 2 --subscribers 4
@@ -27,7 +30,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use vroom_bench::peer::{self, Received, Synthetic};
-use vroom_bench::{clip, cpu_time, janus, recording, vroom};
+use vroom_bench::{clip, cpu_time, janus, recording, udp, vroom};
 
 /// The media server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -274,6 +277,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let me = std::process::id();
     let written0 = recording::folder_bytes(&media);
+    let udp0 = udp::Snapshot::take(pid);
     let (cpu0, clients0, sent0, frames0, bytes0) = (
         cpu_time(pid)?,
         cpu_time(me)?,
@@ -291,6 +295,8 @@ async fn main() -> anyhow::Result<()> {
         received.frames.load(Ordering::Relaxed),
         received.bytes.load(Ordering::Relaxed),
     );
+    let drops = udp0.drops_until(&udp::Snapshot::take(pid));
+    let load = udp::load_average();
     let written = (recording::folder_bytes(&media) - written0) as f64 / wall;
     // A client that stopped (its connection closed, its WebRTC stack failed) would make the figures
     // describe a smaller room than the one asked for.
@@ -348,7 +354,7 @@ async fn main() -> anyhow::Result<()> {
         cpu / clients.max(f64::EPSILON),
         delivered * 100.0
     );
-    let mut summary = json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps, "record": args.record, "clip_kbps": args.clip_kbps});
+    let mut summary = json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps, "record": args.record, "clip_kbps": args.clip_kbps, "server_udp_drops": drops.server, "clients_udp_drops": drops.clients, "host_rcvbuf_errors": drops.host_rcvbuf, "host_sndbuf_errors": drops.host_sndbuf, "load_average": load});
     if let (Some(all), Some(extra)) = (summary.as_object_mut(), recorded.as_object()) {
         all.extend(extra.clone());
     }

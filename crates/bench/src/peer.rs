@@ -73,7 +73,7 @@ pub struct Peer {
 impl Peer {
     /// A new endpoint on `ip` with a host candidate.
     pub async fn bind(ip: IpAddr, received: Arc<Received>) -> anyhow::Result<Self> {
-        let socket = UdpSocket::bind((ip, 0)).await?;
+        let socket = client_socket(SocketAddr::new(ip, 0))?;
         let local = socket.local_addr()?;
         let mut rtc = Rtc::builder()
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
@@ -271,4 +271,19 @@ fn write_frame(
     };
     writer.write(pt, now, time, data.to_vec())?;
     Ok(true)
+}
+
+/// A client's UDP socket on `bind`, asking for [`crate::udp::CLIENT_RECV_BUFFER`] of receive buffer
+/// (the kernel may grant less).
+fn client_socket(bind: SocketAddr) -> anyhow::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(bind),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: without it the bench still runs, and its drops say what it cost.
+    let _ = socket.set_recv_buffer_size(crate::udp::CLIENT_RECV_BUFFER);
+    socket.bind(&bind.into())?;
+    socket.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(socket.into())?)
 }

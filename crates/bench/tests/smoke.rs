@@ -47,6 +47,16 @@ fn assert_delivered(extra: &[&str]) {
         delivered >= 0.95,
         "{extra:?}: delivered {delivered}: {summary}"
     );
+    // Where datagrams were lost is said (counts, never asserted: a loaded machine drops some).
+    for field in [
+        "server_udp_drops",
+        "clients_udp_drops",
+        "host_rcvbuf_errors",
+        "host_sndbuf_errors",
+    ] {
+        assert!(summary[field].is_u64(), "{field}: {summary}");
+    }
+    assert_eq!(summary["load_average"].as_array().map(Vec::len), Some(3));
 }
 
 #[test]
