@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod forward;
 pub mod listen;
 pub mod logs;
+pub mod memory;
 mod metered_store;
 pub mod observe;
 pub mod quickstart;

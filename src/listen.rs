@@ -47,6 +47,8 @@ impl Default for ConnectionLimits {
 #[derive(Default)]
 struct Counts {
     total: usize,
+    /// Connections closed since the start (the memory trim counts departures).
+    closed: u64,
     by_address: HashMap<IpAddr, usize>,
 }
 
@@ -61,6 +63,7 @@ impl Drop for Admitted {
         // A poisoned lock means a panic elsewhere mid-update; the numbers are still usable.
         let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         c.total = c.total.saturating_sub(1);
+        c.closed += 1;
         if let Some(n) = c.by_address.get_mut(&self.address) {
             *n -= 1;
             if *n == 0 {
@@ -183,6 +186,7 @@ pub async fn serve(
 ) {
     let counts = Arc::new(Mutex::new(Counts::default()));
     let tracker = TaskTracker::new();
+    tracker.spawn(trim_after_departures(Arc::clone(&counts), stop.clone()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -252,6 +256,32 @@ pub async fn serve(
     drop(listener);
     tracker.close();
     tracker.wait().await;
+}
+
+/// Once a second, asks the allocator to give back what departed connections freed when the counts
+/// have settled after a wave of them (see [`crate::memory`]).
+async fn trim_after_departures(counts: Arc<Mutex<Counts>>, stop: CancellationToken) {
+    let mut policy = crate::memory::TrimPolicy::new(crate::memory::TRIM_AFTER_CLOSED);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let (open, closed) = {
+            let c = counts.lock().unwrap_or_else(PoisonError::into_inner);
+            (c.total, c.closed)
+        };
+        if policy.observe(open, closed) {
+            // It holds the allocator's locks for milliseconds: off the async workers.
+            let released = tokio::task::spawn_blocking(crate::memory::release_free_memory)
+                .await
+                .unwrap_or(false);
+            metrics::counter!("vroom_memory_trims_total").increment(1);
+            tracing::debug!(open, released, "returned freed memory to the system");
+        }
+    }
 }
 
 #[cfg(test)]

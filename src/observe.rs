@@ -304,6 +304,10 @@ fn describe() {
         "Rooms created (REST or ad hoc)."
     );
     describe_counter!("vroom_rooms_ended_total", "Rooms that ended, by reason.");
+    describe_counter!(
+        "vroom_memory_trims_total",
+        "Times freed memory was given back to the system after a wave of departures."
+    );
     describe_gauge!(
         "vroom_participants_connected",
         "Participants connected (or reconnecting)."

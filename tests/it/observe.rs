@@ -348,3 +348,59 @@ async fn metrics_on_the_main_listener_need_the_accounts_credentials() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn freed_memory_is_given_back_once_a_wave_of_connections_has_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/vroom.db", dir.path().display());
+    let creds = test_credentials();
+    let port = free_port();
+    let _vroom = spawn_vroom_with(port, &db, &creds, &["--no-media"]).await;
+    let http = reqwest::Client::new();
+    let trims = || async {
+        let page = http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .basic_auth(creds.account_sid.to_string(), Some(&creds.auth_token))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        parse(&page)
+            .get("vroom_memory_trims_total")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    assert_eq!(trims().await, 0.0, "nothing to give back yet");
+
+    // More connections than the threshold, each answered (so each was admitted and counted),
+    // then all closed at once.
+    let wave = usize::try_from(vroom::memory::TRIM_AFTER_CLOSED).unwrap() + 44;
+    let mut open = Vec::with_capacity(wave);
+    for _ in 0..wave {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(
+            &mut tcp,
+            b"GET /healthz HTTP/1.1\r\nhost: vroom\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut answer = [0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut tcp, &mut answer)
+            .await
+            .unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        open.push(tcp);
+    }
+    drop(open);
+    let given_back = tokio::time::timeout(Duration::from_secs(15), async {
+        while trims().await < 1.0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(given_back.is_ok(), "no trim after {wave} connections went");
+}
