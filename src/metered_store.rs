@@ -187,6 +187,10 @@ impl Store for MeteredStore {
     async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
         timed("renew_lease", self.0.renew_lease(lease, until)).await
     }
+    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
+        timed("renew_leases", self.0.renew_leases(leases, until)).await
+    }
+
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
         timed("release_lease", self.0.release_lease(lease)).await
     }

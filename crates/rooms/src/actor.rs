@@ -9,11 +9,12 @@
 //! batch comes back and every command of the batch fails. One commit then serves a burst of joins
 //! into one room instead of one commit each.
 //!
-//! A task runs while its node holds the room's lease (`vroom_store::Lease`): it renews the lease
-//! every third of its term, and every batch it writes is fenced by it. When another node took the
-//! room over (this node missed its renewals), the first failed renewal or fenced write ends the
-//! task at once, without writing: its sessions are told they were removed, and the new owner
-//! closes their records.
+//! A task runs while its node holds the room's lease (`vroom_store::Lease`): the hub renews the
+//! leases of all its tasks every third of the term, in one write (`Hub::renew_leases`), and every
+//! batch a task writes is fenced by its lease. When another node took the room over (this node
+//! missed its renewals), the first failed renewal (the hub tells the task, `Command::LeaseLost`)
+//! or fenced write ends the task at once, without writing: its sessions are told they were
+//! removed, and the new owner closes their records.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -83,17 +84,28 @@ pub(crate) enum Command {
     Inspect {
         reply: oneshot::Sender<RoomSnapshot>,
     },
+    /// The hub's renewal of the lease with this token was refused: another node took the room.
+    LeaseLost {
+        token: i64,
+    },
 }
 
 /// A way to reach a room task.
 #[derive(Clone)]
 pub(crate) struct RoomHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// The fencing token of the lease the task holds.
+    token: i64,
 }
 
 impl RoomHandle {
     pub(crate) fn same(&self, other: &RoomHandle) -> bool {
         self.tx.same_channel(&other.tx)
+    }
+
+    /// The fencing token of the task's lease.
+    pub(crate) fn token(&self) -> i64 {
+        self.token
     }
 
     /// Sends a command and waits for its reply. A task that is gone (its room ended, or the server is
@@ -144,10 +156,8 @@ struct RoomActor {
     /// After a failed write of a timer's effects, when to try again (so a database outage does not
     /// spin).
     retry_at: Option<Timestamp>,
-    /// This node's hold on the room; every write is fenced by it.
+    /// This node's hold on the room; every write is fenced by it (the hub renews it).
     lease: Lease,
-    /// When to renew the lease next.
-    renew_at: Timestamp,
     /// Another node took the room over: stop at once, writing nothing more.
     lost: bool,
 }
@@ -160,12 +170,14 @@ pub(crate) fn spawn(
     tracker: &tokio_util::task::TaskTracker,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = RoomHandle { tx };
+    let handle = RoomHandle {
+        tx,
+        token: lease.token,
+    };
     let actor = RoomActor {
         live,
         sessions: HashMap::new(),
         memories: HashMap::new(),
-        renew_at: deps.clock.now() + deps.cluster.renew_every(),
         deps,
         retry_at: None,
         lease,
@@ -223,18 +235,21 @@ impl RoomActor {
                 (Some(d), Some(r)) => Some(d.max(r)),
                 (d, _) => d,
             };
-            let wake = deadline.map_or(self.renew_at, |d| d.min(self.renew_at));
+            let clock = Arc::clone(&self.deps.clock);
+            let timer = async move {
+                match deadline {
+                    Some(d) => clock.sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 command = rx.recv() => match command {
                     Some(command) => self.serve(command, &mut rx).await,
                     None => break,
                 },
-                () = self.deps.clock.sleep_until(wake) => {
+                () = timer => {
                     let now = self.deps.clock.now();
-                    if now >= self.renew_at {
-                        self.renew(now).await;
-                    }
-                    if !self.lost && deadline.is_some_and(|d| now >= d) {
+                    if deadline.is_some_and(|d| now >= d) {
                         self.on_timer().await;
                     }
                 }
@@ -325,6 +340,12 @@ impl RoomActor {
                     let _ = reply.send(self.snapshot());
                     batch = Batch::new(self.live.clone());
                 }
+                Command::LeaseLost { token } => {
+                    if token == self.lease.token {
+                        tracing::warn!(room = %self.live.room().sid, "another node took the room over; leaving it");
+                        self.lost = true;
+                    }
+                }
             }
             if self.lost || !self.live.room().is_in_progress() {
                 break;
@@ -413,27 +434,6 @@ impl RoomActor {
             Ok(()) => None,
             Err(_) => Some(now + Span::from_secs(1)),
         };
-    }
-
-    /// Renews the lease; a renewal refused means another node took the room over.
-    async fn renew(&mut self, now: Timestamp) {
-        let cluster = &self.deps.cluster;
-        match self
-            .deps
-            .store
-            .renew_lease(&self.lease, now + cluster.lease)
-            .await
-        {
-            Ok(true) => self.renew_at = now + cluster.renew_every(),
-            Ok(false) => {
-                tracing::warn!(room = %self.live.room().sid, "another node took the room over; leaving it");
-                self.lost = true;
-            }
-            Err(e) => {
-                tracing::error!(room = %self.live.room().sid, error = %e, "could not renew the room's lease");
-                self.renew_at = now + Span::from_secs(1);
-            }
-        }
     }
 
     /// The room is another node's now: its sessions here end (their clients reconnect and find

@@ -42,6 +42,10 @@ use vroom_store::{Acquired, Change, Lease, ParticipantFilter, Store, StoreError}
 use crate::actor::{Command, Deps, RoomHandle};
 use crate::clock::Clock;
 
+/// Leases renewed in one write at most, so a node with many rooms does not hold the database's
+/// writer for long at a time.
+const RENEW_AT_ONCE: usize = 512;
+
 /// Identifies one signaling connection, so a stale connection cannot act for a participant whose
 /// client has since reconnected on another.
 pub type SessionId = u64;
@@ -163,7 +167,7 @@ impl ClusterConfig {
         }
     }
 
-    /// How often a room task renews its lease.
+    /// How often the node renews its rooms' leases.
     #[must_use]
     pub fn renew_every(&self) -> vroom_domain::time::Span {
         vroom_domain::time::Span::from_millis((self.lease.millis() / 3).max(1))
@@ -251,7 +255,65 @@ impl Hub {
         };
         hub.recover().await?;
         hub.tracker.spawn(hub.clone().watch_orphans());
+        hub.tracker.spawn(hub.clone().renew_leases());
         Ok(hub)
+    }
+
+    /// Every third of the lease term, renews the leases of every room task of this node, in one
+    /// write per [`RENEW_AT_ONCE`] rooms rather than a write and a wake-up per room, and tells
+    /// each task whose renewal was refused that another node took its room (it ends at once).
+    /// A failed write is tried again a second later. Ends when the hub shuts down (the rooms
+    /// carry on while it drains).
+    async fn renew_leases(self) {
+        let cluster = &self.deps.cluster;
+        let mut next = self.deps.clock.now() + cluster.renew_every();
+        loop {
+            tokio::select! {
+                () = self.deps.shutdown.cancelled() => break,
+                () = self.deps.clock.sleep_until(next) => {}
+            }
+            let tasks: Vec<(RoomSid, RoomHandle)> = self
+                .deps
+                .registry
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .map(|(sid, handle)| (*sid, handle.clone()))
+                .collect();
+            let mut failed = false;
+            for chunk in tasks.chunks(RENEW_AT_ONCE) {
+                let leases: Vec<Lease> = chunk
+                    .iter()
+                    .map(|(room, handle)| Lease {
+                        room: *room,
+                        node: cluster.node.clone(),
+                        token: handle.token(),
+                    })
+                    .collect();
+                let until = self.deps.clock.now() + cluster.lease;
+                match self.deps.store.renew_leases(&leases, until).await {
+                    Ok(held) => {
+                        for ((_, handle), held) in chunk.iter().zip(held) {
+                            if !held {
+                                handle.tell(Command::LeaseLost {
+                                    token: handle.token(),
+                                });
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, rooms = leases.len(), "could not renew the rooms' leases");
+                        failed = true;
+                    }
+                }
+            }
+            let now = self.deps.clock.now();
+            next = if failed {
+                now + vroom_domain::time::Span::from_secs(1)
+            } else {
+                now + cluster.renew_every()
+            };
+        }
     }
 
     /// Every lease term, takes over the rooms in progress whose node let their lease lapse (it

@@ -586,6 +586,18 @@ pub trait Store: Send + Sync + 'static {
     /// Extends `lease` to `until`; `false` when another node took the room over meanwhile.
     async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool>;
 
+    /// Extends every one of `leases` to `until`, as [`Store::renew_lease`] does each (in one
+    /// transaction where the backend can): for each, in order, `false` when another node took
+    /// its room over meanwhile (or it was released). A node renews all its rooms' leases with
+    /// this, once per term, instead of one write per room.
+    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
+        let mut held = Vec::with_capacity(leases.len());
+        for lease in leases {
+            held.push(self.renew_lease(lease, until).await?);
+        }
+        Ok(held)
+    }
+
     /// Gives `lease` up (the room ended, or the node stops): any node may acquire it at once, with
     /// a new token.
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()>;

@@ -659,6 +659,40 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
+        // One statement: each lease is renewed under the same condition as `renew_lease`'s.
+        const SQL: &str = "UPDATE room_leases l SET expires_at = $1
+             FROM unnest($2::text[], $3::text[], $4::bigint[]) AS r(room_sid, node_id, token)
+             WHERE l.room_sid = r.room_sid AND l.node_id = r.node_id AND l.token = r.token
+               AND l.expires_at > 0
+             RETURNING l.room_sid, l.token";
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rooms: Vec<String> = leases.iter().map(|l| l.room.to_string()).collect();
+        let nodes: Vec<&str> = leases.iter().map(|l| l.node.as_str()).collect();
+        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
+        let rows = sqlx::query(SQL)
+            .bind(until.millis())
+            .bind(&rooms)
+            .bind(&nodes)
+            .bind(&tokens)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut renewed = std::collections::HashSet::with_capacity(rows.len());
+        for row in &rows {
+            let room: String = row.try_get(0).map_err(db_err)?;
+            let token: i64 = row.try_get(1).map_err(db_err)?;
+            renewed.insert((room, token));
+        }
+        Ok(rooms
+            .into_iter()
+            .zip(tokens)
+            .map(|key| renewed.contains(&key))
+            .collect())
+    }
+
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
         sqlx::query(&CLUSTER.release)
             .bind(lease.room.to_string())

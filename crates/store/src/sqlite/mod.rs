@@ -724,6 +724,30 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
+        let Some(w) = &self.writer else {
+            let mut held = Vec::with_capacity(leases.len());
+            for lease in leases {
+                held.push(self.renew_lease(lease, until).await?);
+            }
+            return Ok(held);
+        };
+        let args: Vec<(String, String, i64)> = leases.iter().map(lease_args).collect();
+        let until = until.millis();
+        // One job, so one commit and one hand-off for all of them.
+        w.write(move |c| {
+            let mut st = c.prepare_cached(SQL_RENEW).map_err(write::err)?;
+            args.iter()
+                .map(|(room, node, token)| {
+                    st.execute(rusqlite::params![until, room, node, token])
+                        .map(|n| n == 1)
+                        .map_err(write::err)
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
         if let Some(w) = &self.writer {
             let args = lease_args(lease);

@@ -81,6 +81,23 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         "nothing of a fenced-out batch is written"
     );
     assert!(!store.renew_lease(&a, t(40)).await.unwrap());
+    // Renewed together, each as `renew_lease` would: the holder's, not the stale one.
+    assert_eq!(
+        store
+            .renew_leases(&[b.clone(), a.clone()], t(35))
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+    assert!(store.renew_leases(&[], t(35)).await.unwrap().is_empty());
+    match acquire("a", 31, 41).await.unwrap() {
+        Acquired::Held(h) => assert_eq!(
+            (h.node.as_str(), h.expires_at),
+            ("b", t(35)),
+            "the renewed lease holds past its first end, with its new one"
+        ),
+        other => panic!("a lease renewed with the others holds: {other:?}"),
+    }
     store
         .apply(
             &[
