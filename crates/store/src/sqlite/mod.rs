@@ -653,7 +653,11 @@ impl Store for SqliteStore {
                         })
                         .map_err(write::err)?;
                     if let Some(token) = token {
-                        return Ok(Acquired::Ours(Lease { room, node, token }));
+                        return Ok(Acquired::Ours(Lease {
+                            room,
+                            node: node.clone(),
+                            token,
+                        }));
                     }
                     c.prepare_cached(SQL_HOLDER)
                         .and_then(|mut st| {

@@ -169,3 +169,80 @@ fn no_wal_index_no_shortcut() {
         .unwrap();
     assert!(commits::Commits::open(&path).is_none());
 }
+
+/// Jobs queued together are committed together; one that fails is undone alone (its own earlier
+/// writes included) and only its caller hears of it, whether it fails on the first run of the
+/// batch (without savepoints) or not.
+#[tokio::test]
+async fn a_failing_job_of_a_batch_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
+        .await
+        .unwrap();
+    let w = Arc::clone(store.writer.as_ref().expect("a file database has a writer"));
+    w.write(|c| {
+        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .map_err(write::err)
+    })
+    .await
+    .unwrap();
+    // Holds the writer while the others queue, so that they make one batch.
+    let held = Arc::clone(&w);
+    let hold = tokio::spawn(async move {
+        held.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let jobs: Vec<_> = (0..8_i64)
+        .map(|i| {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move {
+                w.write(move |c| {
+                    c.execute("INSERT INTO t VALUES (?)", [i * 10])
+                        .map_err(write::err)?;
+                    if i == 3 {
+                        // Job 0's row: a constraint error after a write of its own.
+                        c.execute("INSERT INTO t VALUES (0)", [])
+                            .map_err(write::err)?;
+                    }
+                    Ok(i)
+                })
+                .await
+            })
+        })
+        .collect();
+    hold.await.unwrap().unwrap();
+    let mut outcomes = Vec::new();
+    for job in jobs {
+        outcomes.push(job.await.unwrap().ok());
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            Some(0),
+            Some(1),
+            Some(2),
+            None,
+            Some(4),
+            Some(5),
+            Some(6),
+            Some(7)
+        ]
+    );
+    let rows: Vec<i64> = w
+        .write(|c| {
+            let mut st = c
+                .prepare("SELECT x FROM t ORDER BY x")
+                .map_err(write::err)?;
+            st.query_map([], |r| r.get(0))
+                .map_err(write::err)?
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(write::err)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![0, 10, 20, 40, 50, 60, 70]);
+}

@@ -6,10 +6,17 @@
 //! of its own, through sqlx's connection threads (two thread hand-offs per statement), and
 //! concurrent writers on several connections waited for each other in SQLite's busy handler,
 //! which sleeps in steps of milliseconds. Here a caller hands its job to the thread and waits;
-//! the thread takes every job queued (up to [`MOST`]), runs each inside a savepoint of one
-//! transaction (a job that fails is rolled back alone and only its caller hears of it), commits
+//! the thread takes every job queued (up to [`MOST`]), runs them in one transaction, commits
 //! once, and only then answers every caller. So a change is still on disk before anyone is told,
-//! and one sync serves all the changes that arrived during the previous one.
+//! and one sync serves all the changes that arrived during the previous one. A job that fails is
+//! rolled back alone and only its caller hears of it: the batch is first run without savepoints
+//! (jobs rarely fail, and a savepoint per job copied every page it touched into the
+//! sub-journal); when one fails, the whole transaction is rolled back and the batch run again
+//! with a savepoint per job.
+//!
+//! Checkpoints (copying the WAL back into the database file, with its syncs) run on a thread of
+//! their own ([`checkpoints`]), not inside a commit as SQLite's automatic checkpoint does, so no
+//! caller waits for one.
 //!
 //! Every write of the hot paths comes here (`apply`, the room leases, the outbox's claims and
 //! outcomes), so they never wait for each other in the busy handler; rare writes (accounts, keys,
@@ -28,6 +35,9 @@ use crate::{StoreError, StoreResult};
 
 /// Jobs in one transaction at most.
 const MOST: usize = 512;
+
+/// The least time between two checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 pub(super) fn err(e: rusqlite::Error) -> StoreError {
     StoreError::Database(Box::new(e))
@@ -89,7 +99,7 @@ trait Job: Send {
 }
 
 struct Task<T, F> {
-    work: Option<F>,
+    work: F,
     out: Option<T>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -97,15 +107,11 @@ struct Task<T, F> {
 impl<T, F> Job for Task<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+    F: Fn(&Connection) -> StoreResult<T> + Send,
 {
     fn run(&mut self, conn: &Connection) -> StoreResult<()> {
-        // `run` is called once per job.
-        let work = self
-            .work
-            .take()
-            .ok_or(StoreError::Corrupt("job ran twice".into()))?;
-        self.out = Some(work(conn)?);
+        // Run again when its batch is (the last run's output is the one kept).
+        self.out = Some((self.work)(conn)?);
         Ok(())
     }
 
@@ -134,26 +140,32 @@ impl Writer {
         .map_err(err)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
         // Per connection: every commit reaches the disk before it returns; foreign keys checked.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(err)?;
+        // Checkpoints are the checkpoint thread's, not a commit's.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )
+        .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(64);
+        let committed = checkpoints(path)?;
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("vroom-sqlite-writer".into())
-            .spawn(move || serve(&conn, &rx))
+            .spawn(move || serve(&conn, &rx, &committed))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { jobs })
     }
 
     /// Runs `work` in the next transaction; returns its result once that transaction committed.
+    /// `work` may run more than once (its batch is run again when another job of it failed);
+    /// only the run in the transaction that commits counts.
     pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let task = Task {
-            work: Some(work),
+            work,
             out: None,
             reply,
         };
@@ -165,7 +177,7 @@ impl Writer {
     }
 }
 
-fn serve(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
+fn serve(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>, committed: &mpsc::SyncSender<()>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MOST {
@@ -175,7 +187,36 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
             }
         }
         commit(conn, jobs);
+        // The checkpoint thread is told there is WAL to copy back (once is enough).
+        let _ = committed.try_send(());
     }
+}
+
+/// Starts the thread that checkpoints the database at `path` (PASSIVE: it never blocks the
+/// writer or the readers, and copies what it can), at most every [`CHECKPOINT_EVERY`] after a
+/// commit; returns what tells it a commit happened. It ends with the writer.
+fn checkpoints(path: &Path) -> StoreResult<mpsc::SyncSender<()>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    // Its syncs (the WAL before copying, the database file after) as every commit's.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;")
+        .map_err(err)?;
+    let (tx, rx) = mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("vroom-sqlite-checkpoint".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "could not checkpoint the database");
+                }
+                std::thread::sleep(CHECKPOINT_EVERY);
+            }
+        })
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
+    Ok(tx)
 }
 
 fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
@@ -185,9 +226,42 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
         .map_err(err)
 }
 
-/// Runs `jobs` in one transaction, each in a savepoint of its own when there are several, commits,
-/// then tells each job its outcome.
+/// Runs `jobs` in one transaction without savepoints, commits, then tells each job its outcome;
+/// `false`, with nothing written and nobody told, when a job failed.
+fn commit_all(conn: &Connection, jobs: &mut Vec<Box<dyn Job>>) -> bool {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        for job in jobs.drain(..) {
+            job.finish(Err(copy(&e)));
+        }
+        return true;
+    }
+    for job in jobs.iter_mut() {
+        if job.run(conn).is_err() {
+            if !conn.is_autocommit() {
+                let _ = exec(conn, "ROLLBACK");
+            }
+            return false;
+        }
+    }
+    let committed = exec(conn, "COMMIT");
+    if let Err(e) = &committed {
+        if !conn.is_autocommit() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        tracing::error!(error = %e, jobs = jobs.len(), "could not commit a batch of writes");
+    }
+    for job in jobs.drain(..) {
+        job.finish(committed.as_ref().copied().map_err(copy));
+    }
+    true
+}
+
+/// Runs `jobs` in one transaction, commits, then tells each job its outcome: first all together
+/// ([`commit_all`]), and when one of several failed, again with each in a savepoint of its own.
 fn commit(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) {
+    if jobs.len() > 1 && commit_all(conn, &mut jobs) {
+        return;
+    }
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         for job in jobs {
             job.finish(Err(copy(&e)));
