@@ -55,40 +55,50 @@ pub enum MediaCommand {
 
 impl LiveRoom {
     /// Recomputes every participant's subscriptions and records a command for each that changed.
+    ///
+    /// Called on every join and leave, so it costs O(members × published tracks), not O(members²):
+    /// a room of a thousand without tracks compares a thousand empty lists, and the SID texts the
+    /// rules match on are made once per published track.
     pub(super) fn resubscribe(&mut self, now: Timestamp, effects: &mut Effects) {
-        let texts: Vec<(String, Vec<String>)> = self
+        // Every published track, with its publisher's index and the texts rules match on.
+        let published: Vec<(usize, usize, String, String)> = self
             .members
             .iter()
-            .map(|m| {
-                (
-                    m.record.sid.to_string(),
-                    m.tracks.iter().map(|t| t.sid.to_string()).collect(),
-                )
+            .enumerate()
+            .flat_map(|(j, m)| {
+                m.tracks.iter().enumerate().map(move |(k, t)| {
+                    (j, k, m.record.sid.to_string(), t.sid.to_string())
+                })
             })
             .collect();
         let mut updates = Vec::new();
         for (i, member) in self.members.iter().enumerate() {
-            let mut subjects = Vec::new();
-            let mut origin = Vec::new();
-            for (j, other) in self.members.iter().enumerate() {
-                if i == j {
-                    continue;
+            let others: Vec<&(usize, usize, String, String)> =
+                published.iter().filter(|p| p.0 != i).collect();
+            if others.is_empty() {
+                if !member.subscriptions.is_empty() {
+                    updates.push((i, Vec::new()));
                 }
-                for (k, t) in other.tracks.iter().enumerate() {
-                    subjects.push(RuleSubject {
-                        publisher_sid: &texts[j].0,
+                continue;
+            }
+            let subjects: Vec<RuleSubject<'_>> = others
+                .iter()
+                .map(|&&(j, k, ref publisher_sid, ref track_sid)| {
+                    let other = &self.members[j];
+                    let t = &other.tracks[k];
+                    RuleSubject {
+                        publisher_sid,
                         publisher_identity: &other.record.identity,
-                        track_sid: &texts[j].1[k],
+                        track_sid,
                         track_name: &t.info.name,
                         kind: t.info.kind,
-                    });
-                    origin.push((j, k));
-                }
-            }
+                    }
+                })
+                .collect();
             let wanted: Vec<Subscription> = select(&member.rules, &subjects)
                 .into_iter()
                 .map(|n| {
-                    let (j, k) = origin[n];
+                    let (j, k) = (others[n].0, others[n].1);
                     let publisher = &self.members[j];
                     let t = &publisher.tracks[k];
                     let since = member
@@ -113,7 +123,7 @@ impl LiveRoom {
             }
         }
         for (i, wanted) in updates {
-            let member = &mut self.members[i];
+            let member = self.member_mut(i);
             let changed_set = member
                 .subscriptions
                 .iter()
@@ -141,7 +151,7 @@ impl LiveRoom {
     ) -> Result<Effects, Error> {
         validate_subscribe_rules(&rules)?;
         let index = self.member_index(sid)?;
-        let member = &mut self.members[index];
+        let member = self.member_mut(index);
         member.rules = rules;
         member.rules_updated = now;
         let mut effects = Effects::default();

@@ -13,6 +13,8 @@ mod record;
 pub use media::{MediaCommand, Subscription};
 pub use record::initial_recording_rules;
 
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
 use crate::participant::{EndReason, Participant};
@@ -69,7 +71,7 @@ pub struct ParticipantView {
 pub enum Notice {
     /// Another participant changed (joined, changed tracks, is reconnecting, left). Shared: one
     /// view goes to every other member, and each session's queue stays a few bytes per slot.
-    Participant(std::sync::Arc<ParticipantView>),
+    Participant(Arc<ParticipantView>),
     /// This session's own participant was removed from the room, for the given reason.
     Removed(EndReason),
     /// The room started or stopped recording.
@@ -198,7 +200,9 @@ impl Member {
 pub struct LiveRoom {
     room: Room,
     config: LiveConfig,
-    members: Vec<Member>,
+    /// Shared, so that the copy a room task keeps of the state before a batch (to restore if the
+    /// batch's write fails) costs a pointer per member; a member is copied when it changes.
+    members: Vec<Arc<Member>>,
     /// Whether anyone ever joined (decides between the unused and the empty timeout).
     ever_joined: bool,
     /// When the room last became empty (if it is empty and someone once joined).
@@ -283,7 +287,7 @@ impl LiveRoom {
     /// The live state of one participant, if connected.
     #[must_use]
     pub fn view(&self, sid: ParticipantSid) -> Option<ParticipantView> {
-        self.member(sid).map(Member::view)
+        self.member(sid).map(|m| m.view())
     }
 
     /// Everyone connected except `except`.
@@ -292,7 +296,7 @@ impl LiveRoom {
         self.members
             .iter()
             .filter(|m| m.record.sid != except)
-            .map(Member::view)
+            .map(|m| m.view())
             .collect()
     }
 
@@ -302,7 +306,15 @@ impl LiveRoom {
     }
 
     fn member(&self, sid: ParticipantSid) -> Option<&Member> {
-        self.members.iter().find(|m| m.record.sid == sid)
+        self.members
+            .iter()
+            .find(|m| m.record.sid == sid)
+            .map(|m| &**m)
+    }
+
+    /// Member `index`, to change: copied first if a saved state still shares it.
+    fn member_mut(&mut self, index: usize) -> &mut Member {
+        Arc::make_mut(&mut self.members[index])
     }
 
     fn member_index(&self, sid: ParticipantSid) -> Result<usize, Error> {
@@ -355,7 +367,7 @@ impl LiveRoom {
     }
 
     fn tell_others(&self, effects: &mut Effects, about: &ParticipantView) {
-        let shared = std::sync::Arc::new(about.clone());
+        let shared = Arc::new(about.clone());
         for m in &self.members {
             if m.record.sid != about.sid && m.detached_since.is_none() {
                 effects
@@ -408,7 +420,7 @@ impl LiveRoom {
             subscriptions: Vec::new(),
         };
         let view = member.view();
-        self.members.push(member);
+        self.members.push(Arc::new(member));
         self.ever_joined = true;
         self.empty_since = None;
         effects
@@ -446,7 +458,7 @@ impl LiveRoom {
             .filter(|m| m.record.sid != sid)
             .map(|m| m.tracks.len())
             .sum();
-        let old = std::mem::take(&mut self.members[index].tracks);
+        let old = std::mem::take(&mut self.member_mut(index).tracks);
         // Names stay unique among a participant's tracks, whatever their kind (Twilio refuses the
         // newcomer with 53304): the names of the published tracks the client still lists count
         // wherever they stand in its list.
@@ -508,10 +520,10 @@ impl LiveRoom {
             .collect();
         let key = |t: &PublishedTrack| (t.sid, t.info.enabled, t.info.priority);
         let changed = !old.iter().map(key).eq(kept.iter().map(key));
-        self.members[index].tracks = kept;
+        self.member_mut(index).tracks = kept;
         let mut effects = Effects::default();
         if changed {
-            self.members[index].revision += 1;
+            self.member_mut(index).revision += 1;
             let record = self.members[index].record.clone();
             let current = self.members[index].tracks.clone();
             for t in &removed {
@@ -612,8 +624,8 @@ impl LiveRoom {
         let index = self.member_index(sid)?;
         let mut effects = Effects::default();
         if self.members[index].detached_since.is_none() {
-            self.members[index].detached_since = Some(now);
-            self.members[index].revision += 1;
+            self.member_mut(index).detached_since = Some(now);
+            self.member_mut(index).revision += 1;
             let view = self.members[index].view();
             self.tell_others(&mut effects, &view);
         }
@@ -627,8 +639,9 @@ impl LiveRoom {
     pub fn reattach(&mut self, sid: ParticipantSid) -> Result<Effects, Error> {
         let index = self.member_index(sid)?;
         let mut effects = Effects::default();
-        if self.members[index].detached_since.take().is_some() {
-            self.members[index].revision += 1;
+        if self.members[index].detached_since.is_some() {
+            self.member_mut(index).detached_since = None;
+            self.member_mut(index).revision += 1;
             let view = self.members[index].view();
             self.tell_others(&mut effects, &view);
         }
