@@ -460,3 +460,23 @@ fn subscriptions_follow_tracks_rules_and_departures() {
     );
     assert_eq!(subs_of(&fx, b.sid), Some(vec![]));
 }
+
+#[test]
+fn a_copy_taken_before_changes_keeps_the_state_it_had() {
+    // The room task keeps such a copy to restore when a batch's write fails.
+    let ids = ids();
+    let mut room = live(CreateRoom::default());
+    let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
+    let before = room.clone();
+    room.set_tracks(at(1), a.sid, vec![track("mic", TrackKind::Audio, true)], &ids)
+        .unwrap();
+    room.detach(at(2), a.sid).unwrap();
+    let (b, _) = room.join(at(3), "b".into(), &ids).unwrap();
+    let then = before.view(a.sid).unwrap();
+    assert_eq!((then.revision, then.tracks.len()), (1, 0));
+    assert_eq!(then.presence, vroom_domain::live::Presence::Connected);
+    assert!(before.view(b.sid).is_none());
+    let now = room.view(a.sid).unwrap();
+    assert_eq!((now.revision, now.tracks.len()), (3, 1));
+    assert_eq!(room.subscriptions(b.sid).unwrap().len(), 1);
+}
