@@ -468,8 +468,13 @@ fn a_copy_taken_before_changes_keeps_the_state_it_had() {
     let mut room = live(CreateRoom::default());
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
     let before = room.clone();
-    room.set_tracks(at(1), a.sid, vec![track("mic", TrackKind::Audio, true)], &ids)
-        .unwrap();
+    room.set_tracks(
+        at(1),
+        a.sid,
+        vec![track("mic", TrackKind::Audio, true)],
+        &ids,
+    )
+    .unwrap();
     room.detach(at(2), a.sid).unwrap();
     let (b, _) = room.join(at(3), "b".into(), &ids).unwrap();
     let then = before.view(a.sid).unwrap();

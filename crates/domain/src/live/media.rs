@@ -66,9 +66,10 @@ impl LiveRoom {
             .iter()
             .enumerate()
             .flat_map(|(j, m)| {
-                m.tracks.iter().enumerate().map(move |(k, t)| {
-                    (j, k, m.record.sid.to_string(), t.sid.to_string())
-                })
+                m.tracks
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, t)| (j, k, m.record.sid.to_string(), t.sid.to_string()))
             })
             .collect();
         let mut updates = Vec::new();

@@ -34,6 +34,8 @@ pub use budget::Rate;
 
 /// How long a client that was told its session ended gets to send its goodbye.
 const GOODBYE_GRACE: Span = Span::from_secs(5);
+/// Participant changes gathered into one `update` at most (a message of this many stays tens of KiB).
+const MOST_PARTICIPANTS_PER_UPDATE: usize = 64;
 /// How long a new connection may take to send `hello` (twilio-video.js gives up after 15 s too).
 const HELLO_TIMEOUT: Span = Span::from_secs(15);
 /// Close code for a connection given up after missed heartbeats (any code but 1000 makes the client
@@ -137,6 +139,9 @@ struct Conn {
     session: SessionId,
     notices_tx: mpsc::UnboundedSender<Notice>,
     notices_rx: mpsc::UnboundedReceiver<Notice>,
+    /// A notice taken from the queue while gathering participant changes into one `update`, to
+    /// handle next, in its turn.
+    held_notice: Option<Notice>,
     /// Server offers and subscription lists from the media server.
     media_tx: mpsc::UnboundedSender<Signal>,
     media_rx: mpsc::UnboundedReceiver<Signal>,
@@ -213,6 +218,7 @@ pub(crate) async fn run(
         socket,
         notices_tx,
         notices_rx,
+        held_notice: None,
         opened: now,
         last_in: now,
         last_out: now,
@@ -272,32 +278,36 @@ impl Conn {
         let exit = loop {
             let deadline = self.deadline();
             let clock = std::sync::Arc::clone(self.sig.hub.clock());
-            let flow = tokio::select! {
-                frame = self.socket.recv() => match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        self.last_in = self.now();
-                        Box::pin(self.on_text(text.as_str())).await
+            let flow = if let Some(notice) = self.held_notice.take() {
+                Box::pin(self.on_notice(notice)).await
+            } else {
+                tokio::select! {
+                    frame = self.socket.recv() => match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            self.last_in = self.now();
+                            Box::pin(self.on_text(text.as_str())).await
+                        }
+                        Some(Ok(Message::Binary(_))) => {
+                            self.last_in = self.now();
+                            Box::pin(self.protocol_error("binary frames are not part of the protocol")).await
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                            self.last_in = self.now();
+                            Flow::Continue
+                        }
+                        Some(Err(e)) if too_big(&e) => {
+                            Flow::Close(CLOSE_TOO_BIG, "message too big")
+                        }
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => break Exit::Gone,
+                    },
+                    Some(notice) = self.notices_rx.recv() => Box::pin(self.on_notice(notice)).await,
+                    Some(signal) = self.media_rx.recv() => Box::pin(self.on_media(signal)).await,
+                    () = clock.sleep_until(deadline) => Box::pin(self.on_deadline()).await,
+                    // Live sessions end through the hub (their participant leaves first); ending ones
+                    // get their moment to say goodbye.
+                    () = self.sig.shutdown.cancelled(), if matches!(self.phase, Phase::AwaitHello | Phase::AwaitConnect) => {
+                        Flow::Close(CLOSE_SERVER_STOPPING, "server stopping")
                     }
-                    Some(Ok(Message::Binary(_))) => {
-                        self.last_in = self.now();
-                        Box::pin(self.protocol_error("binary frames are not part of the protocol")).await
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                        self.last_in = self.now();
-                        Flow::Continue
-                    }
-                    Some(Err(e)) if too_big(&e) => {
-                        Flow::Close(CLOSE_TOO_BIG, "message too big")
-                    }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break Exit::Gone,
-                },
-                Some(notice) = self.notices_rx.recv() => Box::pin(self.on_notice(notice)).await,
-                Some(signal) = self.media_rx.recv() => Box::pin(self.on_media(signal)).await,
-                () = clock.sleep_until(deadline) => Box::pin(self.on_deadline()).await,
-                // Live sessions end through the hub (their participant leaves first); ending ones
-                // get their moment to say goodbye.
-                () = self.sig.shutdown.cancelled(), if matches!(self.phase, Phase::AwaitHello | Phase::AwaitConnect) => {
-                    Flow::Close(CLOSE_SERVER_STOPPING, "server stopping")
                 }
             };
             match flow {
@@ -612,20 +622,52 @@ impl Conn {
         }
     }
 
+    /// `first` and the participant changes queued right behind it, in their order, for one
+    /// `update` (twilio-video.js applies a message's participants one after the other, as if
+    /// each had come alone). When many join a large room at once, each member then writes one
+    /// message per wake-up instead of one per change. Stops at another kind of notice, which is
+    /// held to be handled next.
+    fn gather_participant_notices(
+        &mut self,
+        first: Arc<vroom_domain::live::ParticipantView>,
+    ) -> Vec<Arc<vroom_domain::live::ParticipantView>> {
+        let mut views = vec![first];
+        while views.len() < MOST_PARTICIPANTS_PER_UPDATE {
+            match self.notices_rx.try_recv() {
+                Ok(Notice::Participant(view)) => views.push(view),
+                Ok(other) => {
+                    self.held_notice = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        views
+    }
+
     async fn on_notice(&mut self, notice: Notice) -> Flow {
         if !matches!(self.phase, Phase::Live(_)) {
             return Flow::Continue;
         }
         match notice {
             Notice::Participant(view) => {
+                let views = self.gather_participant_notices(view);
                 let update = ServerUpdate {
-                    participants: Some(vec![RemoteParticipant::from(&*view)]),
+                    participants: Some(
+                        views
+                            .iter()
+                            .map(|v| RemoteParticipant::from(&**v))
+                            .collect(),
+                    ),
                     ..ServerUpdate::update()
                 };
                 self.send_msg(&update).await;
                 if let Phase::Live(live) = &mut self.phase {
-                    live.announced
-                        .extend(view.tracks.iter().map(|t| t.sid.to_string()));
+                    live.announced.extend(
+                        views
+                            .iter()
+                            .flat_map(|v| v.tracks.iter().map(|t| t.sid.to_string())),
+                    );
                     if let Some(list) = live.pending_subscribed.take() {
                         return self.on_media(Signal::Subscribed(list)).await;
                     }
