@@ -18,16 +18,6 @@ fn sid(v: &Value) -> String {
         .to_owned()
 }
 
-/// The next participant state the client receives (from an `update`).
-async fn next_participant(c: &mut SignalClient) -> Value {
-    loop {
-        let m = c.next_of("update").await.expect("an update");
-        if let Some(p) = m["participants"].as_array().and_then(|ps| ps.first()) {
-            return p.clone();
-        }
-    }
-}
-
 #[tokio::test]
 async fn signaling_through_a_node_that_does_not_run_the_room_is_relayed_to_it() {
     let Some(db) = ScratchDatabase::create("cluster relay").await else {
@@ -57,7 +47,7 @@ async fn signaling_through_a_node_that_does_not_run_the_room_is_relayed_to_it() 
         bm["participants"][0]["tracks"][0]["sid"], am["published"]["tracks"][0]["sid"],
         "{bm}"
     );
-    let seen = next_participant(&mut alice).await;
+    let seen = alice.next_participant().await.expect("a participant state");
     assert_eq!(
         (seen["identity"].as_str(), seen["state"].as_str()),
         (Some("bob"), Some("connected")),
@@ -72,7 +62,7 @@ async fn signaling_through_a_node_that_does_not_run_the_room_is_relayed_to_it() 
         .expect("bob's track acknowledged");
     let bob_track = ack["published"]["tracks"][0]["sid"].clone();
     assert!(bob_track.is_string(), "{ack}");
-    let seen = next_participant(&mut alice).await;
+    let seen = alice.next_participant().await.expect("a participant state");
     assert_eq!(seen["tracks"][0]["sid"], bob_track, "{seen}");
 
     // REST on either node sees both, connected.
@@ -98,7 +88,7 @@ async fn signaling_through_a_node_that_does_not_run_the_room_is_relayed_to_it() 
     assert_eq!(status, 202, "{kicked}");
     let told = bob.next_of("error").await.expect("bob is told");
     assert_eq!(told["code"], 53204, "{told}");
-    let gone = next_participant(&mut alice).await;
+    let gone = alice.next_participant().await.expect("a participant state");
     assert_eq!(gone["state"], "disconnected", "{gone}");
     bob.leave().await;
 
@@ -130,7 +120,10 @@ async fn identity_takeover_completion_and_resume_across_nodes() {
     let (mut old, om) =
         SignalClient::join(&na.ws(), &token_for(&creds, "eve"), Some("twice"), &[]).await;
     assert_eq!(om["type"], "connected", "{om}");
-    assert_eq!(next_participant(&mut dan).await["identity"], "eve");
+    assert_eq!(
+        dan.next_participant().await.expect("a participant state")["identity"],
+        "eve"
+    );
 
     // The same identity joins through node B: the session on node A ends with 53205.
     let (mut eve, em) =
@@ -150,7 +143,7 @@ async fn identity_takeover_completion_and_resume_across_nodes() {
     // Dan's connection drops; he resumes through node B, which relays the sync to node A.
     let session = dan.session.clone().expect("a session key");
     dan.drop_connection();
-    let reconnecting = next_participant(&mut eve).await;
+    let reconnecting = eve.next_participant().await.expect("a participant state");
     assert_eq!(reconnecting["state"], "reconnecting", "{reconnecting}");
     let mut back = SignalClient::open(&nb.ws()).await.unwrap();
     back.hello(json!({
@@ -163,7 +156,7 @@ async fn identity_takeover_completion_and_resume_across_nodes() {
     let synced = back.next_msg().await.unwrap();
     assert_eq!(synced["type"], "synced", "{synced}");
     assert_eq!(synced["participants"][0]["identity"], "eve", "{synced}");
-    let again = next_participant(&mut eve).await;
+    let again = eve.next_participant().await.expect("a participant state");
     assert_eq!(
         (again["sid"].as_str(), again["state"].as_str()),
         (Some(sid(&dm).as_str()), Some("connected")),

@@ -215,11 +215,9 @@ async fn the_last_state_of_a_departed_participant_keeps_its_tracks() {
     assert_eq!(published.len(), 2, "{b}");
     bob.leave().await;
     let last = loop {
-        let m = alice.next_of("update").await.expect("an update");
-        if let Some(p) = m["participants"].as_array().and_then(|ps| ps.first())
-            && p["state"] == "disconnected"
-        {
-            break p.clone();
+        let p = alice.next_participant().await.expect("a participant state");
+        if p["state"] == "disconnected" {
+            break p;
         }
     };
     assert_eq!(sids(&last["tracks"]), published, "{last}");

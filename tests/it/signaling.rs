@@ -17,16 +17,6 @@ fn sid(v: &Value) -> String {
         .to_owned()
 }
 
-/// The next participant state the client receives (from an `update`).
-async fn next_participant(c: &mut SignalClient) -> Value {
-    loop {
-        let m = c.next_of("update").await.expect("an update");
-        if let Some(p) = m["participants"].as_array().and_then(|ps| ps.first()) {
-            return p.clone();
-        }
-    }
-}
-
 #[tokio::test]
 async fn connect_answers_connected_with_everything_the_client_reads() {
     let s = TestServer::start().await;
@@ -83,7 +73,7 @@ async fn others_learn_of_joins_changes_and_leaves_with_increasing_revisions() {
     );
     assert_eq!(bm["participants"][0]["tracks"], json!([]));
 
-    let joined = next_participant(&mut a).await;
+    let joined = a.next_participant().await.expect("a participant state");
     assert_eq!(
         (joined["identity"].as_str(), joined["state"].as_str()),
         (Some("bob"), Some("connected"))
@@ -108,12 +98,12 @@ async fn others_learn_of_joins_changes_and_leaves_with_increasing_revisions() {
         ack["published"]["revision"].as_u64().unwrap()
             > bm["published"]["revision"].as_u64().unwrap()
     );
-    let changed = next_participant(&mut a).await;
+    let changed = a.next_participant().await.expect("a participant state");
     let r2 = changed["revision"].as_u64().unwrap();
     assert!(r2 > r1 && changed["tracks"].as_array().unwrap().len() == 2);
 
     b.leave().await;
-    let left = next_participant(&mut a).await;
+    let left = a.next_participant().await.expect("a participant state");
     assert_eq!(left["state"], "disconnected");
     assert!(left["revision"].as_u64().unwrap() > r2);
     let (_, p) = s
@@ -122,6 +112,47 @@ async fn others_learn_of_joins_changes_and_leaves_with_increasing_revisions() {
     assert_eq!(p["status"], "disconnected");
     assert!(p["duration"].is_i64() && p["end_time"].is_string());
     a.leave().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_joins_and_leaves_reaches_a_member_once_each_in_order() {
+    // Changes queued together may share one `update`: none is lost, repeated or reordered.
+    let s = TestServer::start().await;
+    let (mut watcher, _) =
+        SignalClient::join(&s.ws, &s.token("watcher", None), Some("burst"), &[]).await;
+    let joins = (0..24).map(|i| {
+        let token = s.token(&format!("p{i}"), None);
+        let ws = s.ws.clone();
+        async move { SignalClient::join(&ws, &token, Some("burst"), &[]).await.0 }
+    });
+    let clients = futures::future::join_all(joins).await;
+    let mut seen = std::collections::HashMap::new();
+    while seen.len() < clients.len() {
+        let p = watcher
+            .next_participant()
+            .await
+            .expect("a participant state");
+        assert_eq!(p["state"], "connected", "{p}");
+        let revision = p["revision"].as_u64().unwrap();
+        assert!(
+            seen.insert(p["identity"].as_str().unwrap().to_owned(), revision)
+                .is_none(),
+            "told twice of {p}"
+        );
+    }
+    futures::future::join_all(clients.into_iter().map(SignalClient::leave)).await;
+    let mut left = std::collections::HashSet::new();
+    while left.len() < seen.len() {
+        let p = watcher
+            .next_participant()
+            .await
+            .expect("a participant state");
+        let identity = p["identity"].as_str().unwrap().to_owned();
+        assert_eq!(p["state"], "disconnected", "{p}");
+        assert!(p["revision"].as_u64().unwrap() > seen[&identity], "{p}");
+        assert!(left.insert(identity), "told twice of {p}");
+    }
+    watcher.leave().await;
 }
 
 #[tokio::test]
@@ -139,8 +170,8 @@ async fn a_newcomer_with_the_same_identity_disconnects_the_older_client() {
     assert_eq!(err["code"], 53205);
     old.leave().await;
 
-    let first = next_participant(&mut bob).await;
-    let second = next_participant(&mut bob).await;
+    let first = bob.next_participant().await.expect("a participant state");
+    let second = bob.next_participant().await.expect("a participant state");
     assert_eq!(
         (first["sid"].as_str(), first["state"].as_str()),
         (Some(sid(&om).as_str()), Some("disconnected"))
@@ -287,9 +318,15 @@ async fn garbage_and_out_of_order_frames_get_clear_errors_and_others_keep_workin
         c.send_text(frame).await;
         let e = c.next_of("error").await.expect("an error");
         assert_eq!(e["code"], 53004, "{frame}");
-        let joined = next_participant(&mut bystander).await;
+        let joined = bystander
+            .next_participant()
+            .await
+            .expect("a participant state");
         assert_eq!(joined["state"], "connected");
-        let left = next_participant(&mut bystander).await;
+        let left = bystander
+            .next_participant()
+            .await
+            .expect("a participant state");
         assert_eq!(left["state"], "disconnected");
     }
 
@@ -346,7 +383,10 @@ async fn heartbeats_flow_and_a_silent_client_is_reconnecting_then_gone() {
     .await;
     let (mut quiet, qm) = SignalClient::join(&s.ws, &s.token("quiet", None), Some("hb"), &[]).await;
     let (mut other, _) = SignalClient::join(&s.ws, &s.token("other", None), Some("hb"), &[]).await;
-    assert_eq!(next_participant(&mut quiet).await["identity"], "other");
+    assert_eq!(
+        quiet.next_participant().await.expect("a participant state")["identity"],
+        "other"
+    );
 
     // After five silent seconds the server sends a heartbeat.
     s.advance(Span::from_secs(5));
@@ -364,7 +404,7 @@ async fn heartbeats_flow_and_a_silent_client_is_reconnecting_then_gone() {
     }
     let close = quiet.closed().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 4001);
-    let reconnecting = next_participant(&mut other).await;
+    let reconnecting = other.next_participant().await.expect("a participant state");
     assert_eq!(
         (
             reconnecting["identity"].as_str(),
@@ -386,7 +426,7 @@ async fn heartbeats_flow_and_a_silent_client_is_reconnecting_then_gone() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         s.advance(Span::from_secs(4));
     }
-    let gone = next_participant(&mut other).await;
+    let gone = other.next_participant().await.expect("a participant state");
     assert_eq!(gone["state"], "disconnected");
     let (_, p) = s
         .get(&format!("/v1/Rooms/hb/Participants/{}", sid(&qm)))
@@ -406,10 +446,13 @@ async fn sync_resumes_the_same_participant_on_a_new_connection() {
         &[track("l1", "audio", "mic")],
     )
     .await;
-    assert_eq!(next_participant(&mut stay).await["identity"], "lost");
+    assert_eq!(
+        stay.next_participant().await.expect("a participant state")["identity"],
+        "lost"
+    );
     let session = lost.session.clone().unwrap();
     lost.drop_connection();
-    let reconnecting = next_participant(&mut stay).await;
+    let reconnecting = stay.next_participant().await.expect("a participant state");
     assert_eq!(reconnecting["state"], "reconnecting");
 
     let mut back = SignalClient::open(&s.ws).await.unwrap();
@@ -433,7 +476,7 @@ async fn sync_resumes_the_same_participant_on_a_new_connection() {
         synced["published"]["revision"].as_u64() > lm["published"]["revision"].as_u64(),
         "revisions keep increasing"
     );
-    let again = next_participant(&mut stay).await;
+    let again = stay.next_participant().await.expect("a participant state");
     assert_eq!(
         (again["sid"].as_str(), again["state"].as_str()),
         (Some(sid(&lm).as_str()), Some("connected"))

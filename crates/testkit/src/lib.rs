@@ -19,6 +19,8 @@ pub struct SignalClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Frames read but not yet consumed.
     pending: VecDeque<Value>,
+    /// Participant states of an `update` already read, after the one returned.
+    participants: VecDeque<Value>,
     /// The session key from `connected`.
     pub session: Option<String>,
     /// How the server closed the connection, once it did.
@@ -59,6 +61,7 @@ impl SignalClient {
         Ok(Self {
             ws,
             pending: VecDeque::new(),
+            participants: VecDeque::new(),
             session: None,
             closed: None,
         })
@@ -233,6 +236,19 @@ impl SignalClient {
                 return Some(m);
             }
         }
+    }
+
+    /// The next participant state the client is told of, in order: an `update` may carry several
+    /// (changes that were queued together), and the others are kept for the next calls. Skips
+    /// other messages; `None` when the connection ends first.
+    pub async fn next_participant(&mut self) -> Option<Value> {
+        while self.participants.is_empty() {
+            let m = self.next_of("update").await?;
+            if let Some(ps) = m["participants"].as_array() {
+                self.participants.extend(ps.iter().cloned());
+            }
+        }
+        self.participants.pop_front()
     }
 
     /// Waits for the server to close the connection (skipping frames); returns the close frame.
