@@ -201,8 +201,22 @@ impl Client {
                 continue;
             }
             let wait = until.min(beat).saturating_duration_since(now);
-            if let Some(Frame::Closed) = self.next(wait).await? {
-                bail!("the server closed an idle connection");
+            // Frames are read but not parsed: in a large room every member is told of every
+            // join and leave, and parsing them all would put this tool's CPU, on the same
+            // machine, on the scale against the server it measures.
+            match tokio::time::timeout(wait, self.ws.next()).await {
+                Err(_)
+                | Ok(Some(Ok(
+                    Message::Text(_)
+                    | Message::Binary(_)
+                    | Message::Ping(_)
+                    | Message::Pong(_)
+                    | Message::Frame(_),
+                ))) => {}
+                Ok(None | Some(Ok(Message::Close(_)))) => {
+                    bail!("the server closed an idle connection")
+                }
+                Ok(Some(Err(e))) => bail!("the connection broke: {e}"),
             }
         }
     }
