@@ -156,8 +156,13 @@ impl RoomActor {
                 .set_tracks(now, participant.sid, tracks, self.deps.ids.as_ref())
             {
                 Ok((outcomes, more)) => {
+                    // Without first tracks there is nothing to merge (and a room of hundreds would
+                    // hash as many notices for nothing).
+                    let merge = !more.notices.is_empty();
                     effects.extend(more);
-                    effects.coalesce_notices();
+                    if merge {
+                        effects.coalesce_notices();
+                    }
                     outcomes
                 }
                 Err(_) => Vec::new(),
