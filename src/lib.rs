@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod credentials;
 pub mod forward;
+pub mod ids;
 pub mod listen;
 pub mod logs;
 pub mod memory;
@@ -31,7 +32,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vroom_api::ApiState;
 use vroom_domain::live::LiveConfig;
-use vroom_domain::sid::{IdSource, RandomIds};
+use vroom_domain::sid::IdSource;
 use vroom_rooms::clock::{Clock, SystemClock};
 use vroom_rooms::{Hub, HubDeps};
 use vroom_signaling::{Signaling, SignalingConfig};
@@ -52,9 +53,10 @@ pub struct Deps {
 
 impl Default for Deps {
     fn default() -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Self {
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
+            ids: Arc::new(ids::OrderedIds::new(Arc::clone(&clock))),
+            clock,
             metrics: None,
         }
     }

@@ -203,8 +203,8 @@ impl TestServer {
         let app = App::start(
             config,
             Deps {
+                ids: Arc::new(vroom::ids::OrderedIds::new(Arc::clone(&clock))),
                 clock,
-                ids: Arc::new(RandomIds),
                 metrics: None,
             },
         )
