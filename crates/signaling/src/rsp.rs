@@ -225,7 +225,8 @@ pub fn subscribe_rules(subscribe: &Value) -> Option<Vec<vroom_domain::rules::Sub
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteTrack {
     /// `MT…`
-    pub sid: String,
+    #[serde(serialize_with = "as_text")]
+    pub sid: vroom_domain::sid::TrackSid,
     /// Name.
     pub name: String,
     /// Kind.
@@ -239,7 +240,7 @@ pub struct RemoteTrack {
 impl From<&PublishedTrack> for RemoteTrack {
     fn from(t: &PublishedTrack) -> Self {
         Self {
-            sid: t.sid.to_string(),
+            sid: t.sid,
             name: t.info.name.clone(),
             kind: t.info.kind.as_str(),
             enabled: t.info.enabled,
@@ -248,11 +249,21 @@ impl From<&PublishedTrack> for RemoteTrack {
     }
 }
 
+/// A SID written as its text without making a `String` of it first (a `connected` in a large
+/// room holds hundreds).
+fn as_text<S: serde::Serializer, K: vroom_domain::sid::SidKind>(
+    sid: &vroom_domain::sid::Sid<K>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(sid)
+}
+
 /// A participant state sent to clients.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteParticipant {
     /// `PA…`
-    pub sid: String,
+    #[serde(serialize_with = "as_text")]
+    pub sid: vroom_domain::sid::ParticipantSid,
     /// Identity.
     pub identity: String,
     /// Revision (strictly increasing per participant).
@@ -266,7 +277,7 @@ pub struct RemoteParticipant {
 impl From<&ParticipantView> for RemoteParticipant {
     fn from(v: &ParticipantView) -> Self {
         Self {
-            sid: v.sid.to_string(),
+            sid: v.sid,
             identity: v.identity.clone(),
             revision: v.revision,
             state: match v.presence {
@@ -531,6 +542,32 @@ pub struct Iced {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_participant_is_written_with_its_sids_as_text() {
+        let view = ParticipantView {
+            sid: "PA0123456789abcdef0123456789abcdef".parse().unwrap(),
+            identity: "ann \"a\"".into(),
+            revision: 3,
+            presence: Presence::Connected,
+            tracks: vec![PublishedTrack {
+                sid: "MT00000000000000000000000000000001".parse().unwrap(),
+                info: TrackInfo {
+                    client_id: "c1".into(),
+                    kind: TrackKind::Audio,
+                    name: "mic".into(),
+                    enabled: true,
+                    priority: TrackPriority::Standard,
+                },
+                date_created: vroom_domain::time::Timestamp::from_millis(0),
+                date_updated: vroom_domain::time::Timestamp::from_millis(0),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&RemoteParticipant::from(&view)).unwrap(),
+            r#"{"sid":"PA0123456789abcdef0123456789abcdef","identity":"ann \"a\"","revision":3,"state":"connected","tracks":[{"sid":"MT00000000000000000000000000000001","name":"mic","kind":"audio","enabled":true,"priority":"standard"}]}"#
+        );
+    }
 
     #[test]
     fn client_messages() {
