@@ -235,11 +235,7 @@ impl SfuCore {
         }
         // A client with a bandwidth profile has its downstream estimated (TWCC), and what it
         // receives follows the estimate.
-        if self
-            .options
-            .get(&participant)
-            .is_some_and(|o| o.profile.is_some())
-        {
+        if self.estimates(participant) {
             config = config.enable_bwe(Some(crate::adapt::INITIAL_ESTIMATE));
         }
         let mut rtc = config.build(now);
@@ -258,6 +254,14 @@ impl SfuCore {
             rtc.add_local_candidate(candidate);
         }
         Ok(rtc)
+    }
+
+    /// Whether the participant's downstream is estimated (its client has a bandwidth profile), so
+    /// str0m paces what is sent to it.
+    fn estimates(&self, participant: ParticipantSid) -> bool {
+        self.options
+            .get(&participant)
+            .is_some_and(|o| o.profile.is_some())
     }
 
     /// The client's offer on peer connection `pc` (creating it on first use). Returns the answer,
@@ -281,6 +285,7 @@ impl SfuCore {
             None => {
                 let rtc = self.new_rtc(participant, codecs, now)?;
                 let mut peer = Peer::new(participant, room, pc.to_owned(), rtc, now);
+                peer.paced = self.estimates(participant);
                 peer.msp = self.msp_for_new_peer(participant);
                 let subs = self
                     .peers

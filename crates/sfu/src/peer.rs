@@ -237,6 +237,10 @@ pub(crate) struct Peer {
     pub timeout: Instant,
     /// When the core serves it next: on the timers' grid, at or before `timeout` (`timers.rs`).
     pub due: Option<Instant>,
+    /// Packets written to it since it was last served.
+    pub written: usize,
+    /// Bandwidth estimation is on: str0m paces what it sends.
+    pub paced: bool,
 }
 
 fn media_kind(kind: TrackKind) -> MediaKind {
@@ -271,6 +275,8 @@ impl Peer {
             link: crate::adapt::LinkState::default(),
             timeout: now,
             due: None,
+            written: 0,
+            paced: false,
         }
     }
 

@@ -264,6 +264,7 @@ impl SfuCore {
             }
             if let Some(tx) = peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
                 tx.write_rtp(write);
+                peer.written += 1;
             }
             // Not drained now: marked due, so the next wake-up drains it once for every packet
             // forwarded to it meanwhile. That is safe because `write_rtp` only queues the packet

@@ -6,13 +6,14 @@
 //! once (`rtp.rs`), so one serving drains it once for every packet forwarded to it meanwhile.
 //! Serving a peer gives it timeout rounds while it stays due, up to [`MAX_ROUNDS`]: str0m sends one
 //! queued RTP packet per round (its pacers wait for a timeout after each packet), and a paced peer
-//! (bandwidth estimation on) releases a burst of packets at the same instant.
+//! (bandwidth estimation on) releases a burst of packets at the same instant. An unpaced peer's
+//! last round, the one that only looks for more to send, waits for the next grid slot.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use str0m::{Input, Output};
+use str0m::{Input, Output, PacerReason, Reason};
 
 use crate::core::{CoreOutput, SfuCore};
 
@@ -179,7 +180,9 @@ impl SfuCore {
 
     /// Timeout rounds for peer `i` while it stays due at `now`, up to [`MAX_ROUNDS`].
     fn serve(&mut self, i: usize, now: Instant) {
-        for _ in 0..MAX_ROUNDS {
+        let written = std::mem::take(&mut self.peers[i].written);
+        let mut next = None;
+        for round in 0..MAX_ROUNDS {
             if !self.peers[i].rtc.is_alive() {
                 return;
             }
@@ -188,14 +191,27 @@ impl SfuCore {
                 self.peers[i].rtc.disconnect();
             }
             self.drain(i, now);
-            if self.peers[i].timeout > now {
+            let peer = &self.peers[i];
+            if peer.timeout > now {
+                break;
+            }
+            // Unpaced, once every packet written has had its round, what str0m still wants at
+            // once is only its pacer's gate (a round to look for more to send after a packet).
+            // That round is left to the next grid slot, where it is also the first round of the
+            // packets written by then: one round per packet instead of one more per batch.
+            if !peer.paced
+                && round + 1 >= written
+                && peer.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Handle)
+            {
+                next = Some(now + GRID);
                 break;
             }
         }
         // Each round scheduled the peer at its timeout then; what counts is the last one.
         let peer = &mut self.peers[i];
         if peer.rtc.is_alive() {
-            self.timers.reschedule(&mut peer.due, i, peer.timeout);
+            self.timers
+                .reschedule(&mut peer.due, i, next.unwrap_or(peer.timeout));
         } else {
             peer.due = None;
         }
