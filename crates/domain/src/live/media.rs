@@ -53,6 +53,16 @@ pub enum MediaCommand {
     },
 }
 
+/// A published track, with the texts subscribe rules match on made once per change.
+struct Published {
+    /// Index of its publisher among the members.
+    owner: usize,
+    /// Index among its publisher's tracks.
+    index: usize,
+    publisher_sid: String,
+    track_sid: String,
+}
+
 impl LiveRoom {
     /// Recomputes every participant's subscriptions and records a command for each that changed.
     ///
@@ -60,22 +70,25 @@ impl LiveRoom {
     /// a room of a thousand without tracks compares a thousand empty lists, and the SID texts the
     /// rules match on are made once per published track.
     pub(super) fn resubscribe(&mut self, now: Timestamp, effects: &mut Effects) {
-        // Every published track, with its publisher's index and the texts rules match on.
-        let published: Vec<(usize, usize, String, String)> = self
+        let published: Vec<Published> = self
             .members
             .iter()
             .enumerate()
-            .flat_map(|(j, m)| {
+            .flat_map(|(owner, m)| {
                 m.tracks
                     .iter()
                     .enumerate()
-                    .map(move |(k, t)| (j, k, m.record.sid.to_string(), t.sid.to_string()))
+                    .map(move |(index, t)| Published {
+                        owner,
+                        index,
+                        publisher_sid: m.record.sid.to_string(),
+                        track_sid: t.sid.to_string(),
+                    })
             })
             .collect();
         let mut updates = Vec::new();
         for (i, member) in self.members.iter().enumerate() {
-            let others: Vec<&(usize, usize, String, String)> =
-                published.iter().filter(|p| p.0 != i).collect();
+            let others: Vec<&Published> = published.iter().filter(|p| p.owner != i).collect();
             if others.is_empty() {
                 if !member.subscriptions.is_empty() {
                     updates.push((i, Vec::new()));
@@ -84,13 +97,13 @@ impl LiveRoom {
             }
             let subjects: Vec<RuleSubject<'_>> = others
                 .iter()
-                .map(|&&(j, k, ref publisher_sid, ref track_sid)| {
-                    let other = &self.members[j];
-                    let t = &other.tracks[k];
+                .map(|p| {
+                    let publisher = &self.members[p.owner];
+                    let t = &publisher.tracks[p.index];
                     RuleSubject {
-                        publisher_sid,
-                        publisher_identity: &other.record.identity,
-                        track_sid,
+                        publisher_sid: &p.publisher_sid,
+                        publisher_identity: &publisher.record.identity,
+                        track_sid: &p.track_sid,
                         track_name: &t.info.name,
                         kind: t.info.kind,
                     }
@@ -99,9 +112,8 @@ impl LiveRoom {
             let wanted: Vec<Subscription> = select(&member.rules, &subjects)
                 .into_iter()
                 .map(|n| {
-                    let (j, k) = (others[n].0, others[n].1);
-                    let publisher = &self.members[j];
-                    let t = &publisher.tracks[k];
+                    let publisher = &self.members[others[n].owner];
+                    let t = &publisher.tracks[others[n].index];
                     let since = member
                         .subscriptions
                         .iter()
