@@ -373,6 +373,20 @@ pub enum Acquired {
     Held(LeaseHolder),
 }
 
+/// [`Store::renew_leases`] as one [`Store::renew_lease`] after the other, for a backend without
+/// a way to do them together.
+pub(crate) async fn renew_each<S: Store + ?Sized>(
+    store: &S,
+    leases: &[Lease],
+    until: Timestamp,
+) -> StoreResult<Vec<bool>> {
+    let mut held = Vec::with_capacity(leases.len());
+    for lease in leases {
+        held.push(store.renew_lease(lease, until).await?);
+    }
+    Ok(held)
+}
+
 /// Everything vroom keeps. Implementations must be safe to share between tasks.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -591,11 +605,7 @@ pub trait Store: Send + Sync + 'static {
     /// its room over meanwhile (or it was released). A node renews all its rooms' leases with
     /// this, once per term, instead of one write per room.
     async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
-        let mut held = Vec::with_capacity(leases.len());
-        for lease in leases {
-            held.push(self.renew_lease(lease, until).await?);
-        }
-        Ok(held)
+        renew_each(self, leases, until).await
     }
 
     /// Gives `lease` up (the room ended, or the node stops): any node may acquire it at once, with

@@ -730,11 +730,7 @@ impl Store for SqliteStore {
 
     async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
         let Some(w) = &self.writer else {
-            let mut held = Vec::with_capacity(leases.len());
-            for lease in leases {
-                held.push(self.renew_lease(lease, until).await?);
-            }
-            return Ok(held);
+            return crate::renew_each(self, leases, until).await;
         };
         let args: Vec<(String, String, i64)> = leases.iter().map(lease_args).collect();
         let until = until.millis();

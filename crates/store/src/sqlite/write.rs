@@ -145,8 +145,8 @@ impl Writer {
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
         // Per connection: every commit reaches the disk before it returns; foreign keys checked.
         // Checkpoints run between batches (`serve`), not inside a commit.
-        // A page cache of 32 MiB rather than 2: the indexes on random SIDs (rooms, leases) are
-        // written all over, and the profile showed the writer reading pages back from the file.
+        // A page cache of 32 MiB rather than 2: the create profile showed the writer reading
+        // index pages back from the file (BENCHMARKS.md, create).
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;
              PRAGMA cache_size = -32768;",
