@@ -108,10 +108,13 @@ pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()>
     tx.commit().await.map_err(db_err)
 }
 
+/// Reads the credentials version.
+pub(super) const VERSION: &str = "SELECT n FROM credential_changes WHERE id = 1";
+
 /// The credentials version: read from the table only when something was committed since it was
 /// last read (`commits.rs`), by this process or any other.
 pub(super) async fn version(store: &SqliteStore) -> StoreResult<i64> {
-    const SQL: &str = "SELECT n FROM credential_changes WHERE id = 1";
+    const SQL: &str = VERSION;
     if let Some(r) = &store.readers {
         let read = || {
             r.one(SQL, &[], |row| row.int("n"))?

@@ -16,6 +16,13 @@
 //! initialised, and its version is the one known: otherwise every call reads the version, as
 //! before. Bytes compared, never interpreted, so a torn read can only cause an extra read.
 //!
+//! This server's own commits need no read at all: its writer reads the header under the write lock
+//! when a transaction begins and again after it commits, with the version as the transaction left
+//! it; when `iChange` (raised by SQLite at each commit, in `sqlite3WalFrames`, and nowhere else)
+//! moved by exactly one, the only commit between was that one, so the version it read holds for
+//! the header now ([`Commits::committed`]). Without this, every batch of creates
+//! made the next requests read the version again (7 % of a create).
+//!
 //! The `-shm` file lives as long as some connection has the database open: SQLite's last
 //! connection to close deletes it, and a new one makes a new file, which the handle kept here would
 //! not see. So [`Commits`] keeps its own read-only connection open for as long as it lives: while
@@ -30,6 +37,8 @@ use rusqlite::{Connection, OpenFlags};
 
 /// One copy of the WAL index header (`WalIndexHdr`, 48 bytes).
 const HEADER: usize = 48;
+/// The WAL index header's bytes.
+pub(super) type Header = [u8; HEADER];
 /// `iVersion` of the WAL index format this reads (`WALINDEX_MAX_VERSION`).
 const FORMAT: u32 = 3_007_000;
 
@@ -40,6 +49,9 @@ pub(super) struct Commits {
     _anchor: Mutex<Connection>,
     /// The header as it stood when `value` was read (the value read after the header was).
     seen: Mutex<Option<([u8; HEADER], i64)>>,
+    /// How many times the version was read from the database (what the tests watch).
+    #[cfg(test)]
+    pub(super) reads: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Commits {
@@ -69,6 +81,8 @@ impl Commits {
             shm: File::open(shm).ok()?,
             _anchor: Mutex::new(anchor),
             seen: Mutex::new(None),
+            #[cfg(test)]
+            reads: std::sync::atomic::AtomicU64::new(0),
         };
         commits.header().map(|_| commits)
     }
@@ -86,6 +100,30 @@ impl Commits {
             h.copy_from_slice(first);
             h
         })
+    }
+
+    /// The header as the writer sees it once its transaction holds the write lock (no commit can
+    /// move it until that transaction ends).
+    pub(super) fn before_commit(&self) -> Option<[u8; HEADER]> {
+        self.header()
+    }
+
+    /// This process's writer committed the transaction it began at `before`, in which the
+    /// credentials version read `value`. When the header now counts exactly one transaction more
+    /// than `before`, that transaction was this one (any other commit, by anyone, counts one
+    /// more; a restart of the WAL or a checkpoint rewrites the header without counting, and changes
+    /// no row), so `value` is the version at this header.
+    pub(super) fn committed(&self, before: Option<[u8; HEADER]>, value: i64) {
+        let (Some(before), Some(now)) = (before, self.header()) else {
+            return;
+        };
+        if changes(&now) != changes(&before).wrapping_add(1) {
+            return;
+        }
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, value));
     }
 
     /// `read()`, or the value it gave last when nothing has been committed since. `read` must
@@ -110,6 +148,9 @@ impl Commits {
                 return Ok(value);
             }
         }
+        #[cfg(test)]
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let value = read()?;
         if let Some(h) = header {
             *self
@@ -119,4 +160,9 @@ impl Commits {
         }
         Ok(value)
     }
+}
+
+/// `iChange`, the header's count of transactions (after `iVersion` and `unused`).
+fn changes(header: &[u8; HEADER]) -> u32 {
+    u32::from_ne_bytes([header[8], header[9], header[10], header[11]])
 }

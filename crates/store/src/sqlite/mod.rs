@@ -142,11 +142,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         let (readers, writer, commits) = if max_connections > 1 {
             let path = options.get_filename();
-            (
-                Some(Arc::new(read::Readers::open(path)?)),
-                Some(Arc::new(write::Writer::start(path)?)),
-                commits::Commits::open(path).map(Arc::new),
-            )
+            let readers = Arc::new(read::Readers::open(path)?);
+            let commits = commits::Commits::open(path).map(Arc::new);
+            let writer = Arc::new(write::Writer::start(path, commits.clone())?);
+            (Some(readers), Some(writer), commits)
         } else {
             (None, None, None)
         };

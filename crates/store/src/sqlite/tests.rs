@@ -158,6 +158,71 @@ async fn credentials_version_follows_every_commit_whoever_makes_it() {
     }
 }
 
+/// What this store's writer commits needs no read of the credentials version afterwards, and a
+/// credential changed in one of its transactions is still seen by the next request; a commit by
+/// anyone else is read again.
+#[tokio::test]
+async fn the_writers_own_commits_keep_the_version_without_reading_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vroom.db");
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    let commits = Arc::clone(store.commits.as_ref().expect("a WAL index"));
+    let reads = || commits.reads.load(std::sync::atomic::Ordering::Relaxed);
+    let w = Arc::clone(store.writer.as_ref().expect("a file database has a writer"));
+    store
+        .save_account(&Account {
+            sid: AccountSid::from_bytes([0xe3; 16]),
+            auth_token: "token-e3".into(),
+            friendly_name: String::new(),
+            date_created: Timestamp::from_secs(1_800_000_000),
+            main: false,
+        })
+        .await
+        .unwrap();
+    let v0 = store.credentials_version().await.unwrap();
+    let r0 = reads();
+    for i in 0..3_i64 {
+        w.write(move |c| {
+            c.execute_batch("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+                .and_then(|()| c.execute("INSERT INTO t VALUES (?)", [i]))
+                .map(drop)
+                .map_err(write::err)
+        })
+        .await
+        .unwrap();
+        assert_eq!(store.credentials_version().await.unwrap(), v0);
+    }
+    assert_eq!(reads(), r0, "the writer's commits were not read again");
+
+    // A credential changed in the writer's own transaction: the version it committed.
+    w.write(|c| {
+        c.execute("UPDATE accounts SET auth_token = 'rotated-in-writer'", [])
+            .map(drop)
+            .map_err(write::err)
+    })
+    .await
+    .unwrap();
+    let v1 = store.credentials_version().await.unwrap();
+    assert_ne!(v1, v0, "a credential changed through the writer");
+    let by_hand = rusqlite::Connection::open(&path).unwrap();
+    let n: i64 = by_hand
+        .query_row("SELECT n FROM credential_changes WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v1, n);
+
+    // Another process's commit right after the writer's: read again.
+    let r1 = reads();
+    w.write(|c| c.execute("INSERT INTO t VALUES (9)", []).map(drop).map_err(write::err))
+        .await
+        .unwrap();
+    by_hand
+        .execute("UPDATE accounts SET auth_token = 'rotated-by-hand'", [])
+        .unwrap();
+    let v2 = store.credentials_version().await.unwrap();
+    assert_ne!(v2, v1, "the change by hand");
+    assert_eq!(reads(), r1 + 1);
+}
+
 /// The header is read only when it is one this code knows; a database without a WAL index (or
 /// whose index is not there) falls back to reading every time.
 #[test]

@@ -27,13 +27,14 @@
 //! shared secrets, migrations) stay on sqlx's pool and take the write lock in turn.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tokio::sync::oneshot;
 
+use super::commits::{Commits, Header};
 use super::rows::{Stmt, Val};
 use crate::{StoreError, StoreResult};
 
@@ -135,8 +136,9 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Opens the writing connection to the (migrated) database at `path` and starts its thread.
-    pub(super) fn start(path: &Path) -> StoreResult<Self> {
+    /// Opens the writing connection to the (migrated) database at `path` and starts its thread;
+    /// it tells `commits` of the transactions it commits.
+    pub(super) fn start(path: &Path, commits: Option<Arc<Commits>>) -> StoreResult<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -156,7 +158,13 @@ impl Writer {
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("vroom-sqlite-writer".into())
-            .spawn(move || serve(&conn, &rx))
+            .spawn(move || {
+                let writing = Writing {
+                    conn,
+                    commits: commits.as_deref(),
+                };
+                serve(&writing, &rx);
+            })
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { jobs })
     }
@@ -183,7 +191,44 @@ impl Writer {
     }
 }
 
-fn serve(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
+/// The writer thread's connection, and where it reports what it committed.
+struct Writing<'a> {
+    conn: Connection,
+    commits: Option<&'a Commits>,
+}
+
+impl Writing<'_> {
+    /// `BEGIN IMMEDIATE`, and the WAL index header as it stands once the write lock is held.
+    fn begin(&self) -> StoreResult<Option<Header>> {
+        exec(&self.conn, "BEGIN IMMEDIATE")?;
+        Ok(self.commits.and_then(Commits::before_commit))
+    }
+
+    /// `COMMIT` of the transaction [`Writing::begin`] began at `before`; tells `commits` the
+    /// credentials version it committed.
+    fn commit(&self, before: Option<Header>) -> StoreResult<()> {
+        // Without it the next request reads the version again: nothing is lost but that read.
+        let version = match self.commits {
+            Some(_) if before.is_some() => credentials_version(&self.conn).ok(),
+            _ => None,
+        };
+        exec(&self.conn, "COMMIT")?;
+        if let (Some(commits), Some(version)) = (self.commits, version) {
+            commits.committed(before, version);
+        }
+        Ok(())
+    }
+}
+
+/// The credentials version as this connection's transaction sees it.
+fn credentials_version(conn: &Connection) -> StoreResult<i64> {
+    conn.prepare_cached(super::accounts::VERSION)
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(err)
+}
+
+fn serve(writing: &Writing<'_>, rx: &mpsc::Receiver<Box<dyn Job>>) {
+    let conn = &writing.conn;
     let mut checkpointed = std::time::Instant::now();
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -193,7 +238,7 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit(conn, jobs);
+        commit(writing, jobs);
         // The batch's callers have their answers: now the checkpoint, if one is due.
         if checkpointed.elapsed() >= CHECKPOINT_EVERY {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -213,13 +258,17 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
 
 /// Runs `jobs` in one transaction without savepoints, commits, then tells each job its outcome;
 /// `false`, with nothing written and nobody told, when a job failed.
-fn commit_all(conn: &Connection, jobs: &mut Vec<Box<dyn Job>>) -> bool {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        for job in jobs.drain(..) {
-            job.finish(Err(copy(&e)));
+fn commit_all(writing: &Writing<'_>, jobs: &mut Vec<Box<dyn Job>>) -> bool {
+    let conn = &writing.conn;
+    let before = match writing.begin() {
+        Ok(before) => before,
+        Err(e) => {
+            for job in jobs.drain(..) {
+                job.finish(Err(copy(&e)));
+            }
+            return true;
         }
-        return true;
-    }
+    };
     for job in jobs.iter_mut() {
         if job.run(conn).is_err() {
             if !conn.is_autocommit() {
@@ -228,7 +277,7 @@ fn commit_all(conn: &Connection, jobs: &mut Vec<Box<dyn Job>>) -> bool {
             return false;
         }
     }
-    let committed = exec(conn, "COMMIT");
+    let committed = writing.commit(before);
     if let Err(e) = &committed {
         if !conn.is_autocommit() {
             let _ = exec(conn, "ROLLBACK");
@@ -243,16 +292,20 @@ fn commit_all(conn: &Connection, jobs: &mut Vec<Box<dyn Job>>) -> bool {
 
 /// Runs `jobs` in one transaction, commits, then tells each job its outcome: first all together
 /// ([`commit_all`]), and when one of several failed, again with each in a savepoint of its own.
-fn commit(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) {
-    if jobs.len() > 1 && commit_all(conn, &mut jobs) {
+fn commit(writing: &Writing<'_>, mut jobs: Vec<Box<dyn Job>>) {
+    if jobs.len() > 1 && commit_all(writing, &mut jobs) {
         return;
     }
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        for job in jobs {
-            job.finish(Err(copy(&e)));
+    let conn = &writing.conn;
+    let before = match writing.begin() {
+        Ok(before) => before,
+        Err(e) => {
+            for job in jobs {
+                job.finish(Err(copy(&e)));
+            }
+            return;
         }
-        return;
-    }
+    };
     let alone = jobs.len() == 1;
     let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
     let mut broken = None;
@@ -288,7 +341,7 @@ fn commit(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) {
             }
             return;
         }
-        None => exec(conn, "COMMIT"),
+        None => writing.commit(before),
     };
     if let Err(e) = committed {
         if !conn.is_autocommit() {
