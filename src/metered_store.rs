@@ -61,6 +61,9 @@ impl Store for MeteredStore {
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
         timed("in_progress_rooms", self.0.in_progress_rooms()).await
     }
+    async fn orphaned_rooms(&self, now: Timestamp) -> StoreResult<Vec<Room>> {
+        timed("orphaned_rooms", self.0.orphaned_rooms(now)).await
+    }
     async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
         timed("room_ever_joined", self.0.room_ever_joined(room)).await
     }

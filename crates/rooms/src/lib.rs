@@ -318,7 +318,8 @@ impl Hub {
 
     /// Every lease term, takes over the rooms in progress whose node let their lease lapse (it
     /// died), so their timers and participants are looked after even when nobody asks for them.
-    /// Rooms other nodes hold are left alone. Ends with the hub.
+    /// Only those are read: rooms held, by this node or another, are not (reading every room in
+    /// progress each term cost in proportion to them; BENCHMARKS.md, create). Ends with the hub.
     async fn watch_orphans(self) {
         loop {
             let next = self.deps.clock.now() + self.deps.cluster.lease;
@@ -326,7 +327,8 @@ impl Hub {
                 () = self.deps.draining.cancelled() => break,
                 () = self.deps.clock.sleep_until(next) => {}
             }
-            let rooms = match self.deps.store.in_progress_rooms().await {
+            let now = self.deps.clock.now();
+            let rooms = match self.deps.store.orphaned_rooms(now).await {
                 Ok(rooms) => rooms,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot look for rooms left by other nodes");

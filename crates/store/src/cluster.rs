@@ -35,6 +35,13 @@ pub(crate) const RELEASE_LEASE: &str =
 /// touches one row exactly when the lease still holds. Arguments: room, node, token.
 pub(crate) const FENCE: &str = "UPDATE room_leases SET token = token WHERE room_sid = ? AND node_id = ? AND token = ? AND expires_at > 0";
 
+/// The rooms in progress whose lease expired or was released by `now`, or that have none, oldest
+/// first (through the partial index `rooms_in_progress`). Argument: now.
+pub(crate) const ORPHANED_ROOMS: &str = "SELECT r.* FROM rooms r
+     LEFT JOIN room_leases l ON l.room_sid = r.sid
+     WHERE r.status = 'in-progress' AND (l.room_sid IS NULL OR l.expires_at <= ?)
+     ORDER BY r.date_created, r.seq";
+
 /// How many rooms in progress an account has (the count of a [`crate::Change::RoomCap`]).
 /// Argument: account.
 pub(crate) const ROOMS_IN_PROGRESS: &str =

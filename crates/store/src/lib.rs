@@ -417,6 +417,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every in-progress room (to bring them back to life at start).
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>>;
 
+    /// The rooms in progress that no node looks after by `now`: their lease expired or was given
+    /// up, or they never had one. A node asks every lease term, so the question must cost in
+    /// proportion to the rooms in progress, never to the history, and must not bring back the
+    /// rooms that are held (all of them, on a healthy cluster).
+    async fn orphaned_rooms(&self, now: Timestamp) -> StoreResult<Vec<Room>>;
+
     /// Whether anyone ever joined the room.
     async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool>;
 

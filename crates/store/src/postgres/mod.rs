@@ -51,6 +51,7 @@ struct Numbered {
     fence: String,
     new_lease: String,
     rooms_in_progress: String,
+    orphaned_rooms: String,
     claim: String,
     offer_secret: String,
     secret: String,
@@ -64,6 +65,7 @@ static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numb
     fence: numbered(cluster::FENCE),
     new_lease: numbered(cluster::NEW_LEASE),
     rooms_in_progress: numbered(cluster::ROOMS_IN_PROGRESS),
+    orphaned_rooms: numbered(cluster::ORPHANED_ROOMS),
     // Nodes claiming at once skip each other's rows instead of waiting for them.
     claim: numbered(&cluster::claim_webhooks("FOR UPDATE SKIP LOCKED")),
     offer_secret: numbered(cluster::OFFER_SECRET),
@@ -337,6 +339,15 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
+        found.iter().map(room_from_row).collect()
+    }
+
+    async fn orphaned_rooms(&self, now: Timestamp) -> StoreResult<Vec<Room>> {
+        let found = sqlx::query(&CLUSTER.orphaned_rooms)
+            .bind(now.millis())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         found.iter().map(room_from_row).collect()
     }
 

@@ -289,6 +289,15 @@ impl Store for SqliteStore {
         found.iter().map(room_from_row).collect()
     }
 
+    async fn orphaned_rooms(&self, now: Timestamp) -> StoreResult<Vec<Room>> {
+        let found = sqlx::query(cluster::ORPHANED_ROOMS)
+            .bind(now.millis())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found.iter().map(room_from_row).collect()
+    }
+
     async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
         let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM participants WHERE room_sid = ?)")
             .bind(room.to_string())

@@ -206,15 +206,21 @@ async fn the_writers_own_commits_keep_the_version_without_reading_it_again() {
     assert_ne!(v1, v0, "a credential changed through the writer");
     let by_hand = rusqlite::Connection::open(&path).unwrap();
     let n: i64 = by_hand
-        .query_row("SELECT n FROM credential_changes WHERE id = 1", [], |r| r.get(0))
+        .query_row("SELECT n FROM credential_changes WHERE id = 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(v1, n);
 
     // Another process's commit right after the writer's: read again.
     let r1 = reads();
-    w.write(|c| c.execute("INSERT INTO t VALUES (9)", []).map(drop).map_err(write::err))
-        .await
-        .unwrap();
+    w.write(|c| {
+        c.execute("INSERT INTO t VALUES (9)", [])
+            .map(drop)
+            .map_err(write::err)
+    })
+    .await
+    .unwrap();
     by_hand
         .execute("UPDATE accounts SET auth_token = 'rotated-by-hand'", [])
         .unwrap();

@@ -182,3 +182,82 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
     );
     store.release_lease(&lease).await.unwrap();
 }
+
+/// The rooms to take over are those in progress whose lease expired or was released, or that
+/// never had one; rooms held, and rooms that ended, are not among them.
+pub(super) async fn orphaned_rooms(store: &dyn Store) {
+    let t = |s| T0 + Span::from_secs(s);
+    let leased = |n: u32, until: i64| {
+        let r = room(n, None, T0 + Span::from_secs(12_000 + i64::from(n)), false);
+        let lease = Lease {
+            room: r.sid,
+            node: "a".into(),
+            token: 1,
+        };
+        (r, lease, t(until))
+    };
+    let held = leased(63, 100);
+    let expired = leased(64, 40);
+    let released = leased(65, 100);
+    let ended = leased(66, 40);
+    for (r, lease, until) in [&held, &expired, &released, &ended] {
+        store
+            .apply(
+                &[
+                    Change::NewLease {
+                        lease: lease.clone(),
+                        address: "http://a".into(),
+                        until: *until,
+                    },
+                    Change::InsertRoom(r.clone()),
+                ],
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    store.release_lease(&released.1).await.unwrap();
+    let mut done = ended.0.clone();
+    done.complete(t(45));
+    store.apply(&[Change::UpdateRoom(done)], &[]).await.unwrap();
+    let never = room(67, None, t(12_067), false);
+    store
+        .apply(&[Change::InsertRoom(never.clone())], &[])
+        .await
+        .unwrap();
+
+    let ours = [
+        held.0.sid,
+        expired.0.sid,
+        released.0.sid,
+        ended.0.sid,
+        never.sid,
+    ];
+    let orphaned_at = |now| async move {
+        let found = store.orphaned_rooms(now).await.unwrap();
+        found
+            .into_iter()
+            .filter(|r| ours.contains(&r.sid))
+            .map(|r| r.sid)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        orphaned_at(t(50)).await,
+        vec![expired.0.sid, released.0.sid, never.sid],
+        "expired, released and never leased, oldest first"
+    );
+    assert_eq!(
+        orphaned_at(t(30)).await,
+        vec![released.0.sid, never.sid],
+        "a lease in force until its end"
+    );
+    assert!(store.renew_lease(&expired.1, t(200)).await.unwrap());
+    assert_eq!(
+        orphaned_at(t(150)).await,
+        vec![held.0.sid, released.0.sid, never.sid],
+        "renewed, a lease holds again; the other one ran out"
+    );
+    for (_, lease, _) in [&held, &expired] {
+        store.release_lease(lease).await.unwrap();
+    }
+}

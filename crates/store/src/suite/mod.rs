@@ -99,6 +99,7 @@ pub async fn run(store: &dyn Store) {
     outbox::outbox_recording_and_composition_facts(store).await;
     accounts::accounts_and_keys(store).await;
     leases::leases_and_fencing(store).await;
+    leases::orphaned_rooms(store).await;
     outbox::outbox_claims(store).await;
     accounts::shared_secrets(store).await;
     accounts::credential_changes(store).await;
