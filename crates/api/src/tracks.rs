@@ -45,7 +45,7 @@ async fn published(
         .participants
         .into_iter()
         .filter(|v| v.sid == p.sid)
-        .flat_map(|v| v.tracks.clone().into_iter().map(move |t| (v.clone(), t)))
+        .flat_map(|v| v.tracks.clone().into_iter().map(move |t| ((*v).clone(), t)))
         .collect())
 }
 

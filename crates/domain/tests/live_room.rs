@@ -485,3 +485,49 @@ fn a_copy_taken_before_changes_keeps_the_state_it_had() {
     assert_eq!((now.revision, now.tracks.len()), (3, 1));
     assert_eq!(room.subscriptions(b.sid).unwrap().len(), 1);
 }
+
+/// A member's view is one shared value while it stays the same (every notice and roster hands out
+/// the same one, so the edge writes it once), and a new one as soon as it changes.
+#[test]
+fn a_members_view_is_shared_until_it_changes() {
+    let ids = ids();
+    let mut room = live(CreateRoom::default());
+    let (alice, _) = room.join(at(1), "alice".into(), &ids).unwrap();
+    let (bob, fx) = room.join(at(2), "bob".into(), &ids).unwrap();
+    let Notice::Participant(announced) = &fx.notices[0].1 else {
+        panic!("expected a participant notice")
+    };
+    let listed = room.roster(alice.sid).remove(0);
+    assert!(std::sync::Arc::ptr_eq(announced, &listed));
+    assert!(std::sync::Arc::ptr_eq(
+        &listed,
+        &room.roster(alice.sid).remove(0)
+    ));
+
+    let (_, fx) = room
+        .set_tracks(
+            at(3),
+            bob.sid,
+            vec![track("a", TrackKind::Audio, true)],
+            &ids,
+        )
+        .unwrap();
+    let now = room.roster(alice.sid).remove(0);
+    assert!(
+        !std::sync::Arc::ptr_eq(&listed, &now),
+        "changed: a new view"
+    );
+    assert_eq!((now.revision, now.tracks.len()), (listed.revision + 1, 1));
+    let Some(Notice::Participant(told)) = fx
+        .notices
+        .iter()
+        .find(|(to, _)| *to == alice.sid)
+        .map(|(_, n)| n)
+    else {
+        panic!("alice is told of bob's track")
+    };
+    assert!(std::sync::Arc::ptr_eq(told, &now));
+    room.detach(at(4), bob.sid).unwrap();
+    let away = room.roster(alice.sid).remove(0);
+    assert_eq!(away.presence, Presence::Reconnecting);
+}

@@ -82,7 +82,7 @@ pub struct Joined {
     /// The participant's record.
     pub participant: Participant,
     /// Everyone else in the room.
-    pub roster: Vec<ParticipantView>,
+    pub roster: Vec<Arc<ParticipantView>>,
     /// The outcome of each track the participant listed when joining, in its order.
     pub published: Vec<(String, TrackOutcome)>,
     /// On resume: the participant's session memory (the one its first session registered).
@@ -97,7 +97,7 @@ pub struct RoomSnapshot {
     /// The room.
     pub room: Room,
     /// Everyone connected.
-    pub participants: Vec<ParticipantView>,
+    pub participants: Vec<Arc<ParticipantView>>,
     /// What each participant receives.
     pub subscriptions: HashMap<ParticipantSid, Vec<Subscription>>,
     /// Each participant's subscribe rules and when they were set.

@@ -3,6 +3,8 @@
 //! Client messages are parsed leniently (unknown fields are ignored, as new client versions add
 //! fields); server messages are built from domain views with exactly the fields the client reads.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vroom_domain::live::{ParticipantView, Presence};
@@ -290,6 +292,44 @@ impl From<&ParticipantView> for RemoteParticipant {
     }
 }
 
+/// `view` as clients receive it, written by the first session that sends it and kept in the view
+/// ([`ParticipantView::wire`]): a change in a room goes to every other member, and a member's view
+/// to every `connected` while it stays the same, so each is written once, not once per recipient.
+#[must_use]
+pub fn participant_json(view: &ParticipantView) -> &str {
+    view.wire.get_or_init(|| {
+        // Cannot fail: strings, numbers and lists only.
+        serde_json::to_string(&RemoteParticipant::from(view))
+            .unwrap_or_default()
+            .into_boxed_str()
+    })
+}
+
+/// Writes `views` as a JSON list of participant states into `out`.
+fn write_participants(out: &mut String, views: &[Arc<ParticipantView>]) {
+    out.push('[');
+    for (i, view) in views.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(participant_json(view));
+    }
+    out.push(']');
+}
+
+/// The `update` telling a client of `views` (in their order), as JSON text: what
+/// `ServerUpdate { participants, .. }` writes, with each participant written once for all.
+#[must_use]
+pub fn participants_update(views: &[Arc<ParticipantView>]) -> String {
+    let mut out = String::with_capacity(64 + views.len() * 160);
+    out.push_str(r#"{"type":"update","version":"#);
+    out.push_str(&RSP_VERSION.to_string());
+    out.push_str(r#","participants":"#);
+    write_participants(&mut out, views);
+    out.push('}');
+    out
+}
+
 /// An error object inside `published` entries.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrackError {
@@ -433,8 +473,9 @@ pub struct Connected {
     pub name: String,
     /// The client's own participant.
     pub participant: LocalParticipantAck,
-    /// Everyone else.
-    pub participants: Vec<RemoteParticipant>,
+    /// Everyone else: written last, each as [`participant_json`] keeps it (`Connected::to_json`).
+    #[serde(skip)]
+    pub participants: Vec<Arc<ParticipantView>>,
     /// Peer connection answers.
     pub peer_connections: Vec<Value>,
     /// Acknowledged tracks.
@@ -447,6 +488,24 @@ pub struct Connected {
     pub media_signaling: Value,
     /// Session options (required by the client).
     pub options: SessionOptions,
+}
+
+impl Connected {
+    /// The message as JSON text. `participants` comes last (clients read the object, not the
+    /// order of its keys), each participant as written once for all the room's sessions.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Cannot fail: strings, numbers, lists and JSON values only.
+        let mut out = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
+        out.pop();
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(r#""participants":"#);
+        write_participants(&mut out, &self.participants);
+        out.push('}');
+        out
+    }
 }
 
 /// `update` or `synced` from the server: any subset of the fields.
@@ -543,12 +602,11 @@ pub struct Iced {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_remote_participant_is_written_with_its_sids_as_text() {
-        let view = ParticipantView {
-            sid: "PA0123456789abcdef0123456789abcdef".parse().unwrap(),
-            identity: "ann \"a\"".into(),
-            revision: 3,
+    fn view(sid: &str, identity: &str, revision: u64) -> Arc<ParticipantView> {
+        Arc::new(ParticipantView {
+            sid: sid.parse().unwrap(),
+            identity: identity.into(),
+            revision,
             presence: Presence::Connected,
             tracks: vec![PublishedTrack {
                 sid: "MT00000000000000000000000000000001".parse().unwrap(),
@@ -562,11 +620,108 @@ mod tests {
                 date_created: vroom_domain::time::Timestamp::from_millis(0),
                 date_updated: vroom_domain::time::Timestamp::from_millis(0),
             }],
-        };
+            wire: std::sync::OnceLock::new(),
+        })
+    }
+
+    #[test]
+    fn a_remote_participant_is_written_with_its_sids_as_text() {
+        let view = view("PA0123456789abcdef0123456789abcdef", "ann \"a\"", 3);
+        let expected = r#"{"sid":"PA0123456789abcdef0123456789abcdef","identity":"ann \"a\"","revision":3,"state":"connected","tracks":[{"sid":"MT00000000000000000000000000000001","name":"mic","kind":"audio","enabled":true,"priority":"standard"}]}"#;
         assert_eq!(
-            serde_json::to_string(&RemoteParticipant::from(&view)).unwrap(),
-            r#"{"sid":"PA0123456789abcdef0123456789abcdef","identity":"ann \"a\"","revision":3,"state":"connected","tracks":[{"sid":"MT00000000000000000000000000000001","name":"mic","kind":"audio","enabled":true,"priority":"standard"}]}"#
+            serde_json::to_string(&RemoteParticipant::from(&*view)).unwrap(),
+            expected
         );
+        assert_eq!(participant_json(&view), expected);
+        let kept = participant_json(&view);
+        assert!(
+            std::ptr::eq(kept, participant_json(&view)),
+            "written once, then the same bytes"
+        );
+    }
+
+    /// The participants `update` written from the views' kept text is what serde writes for the
+    /// same message, byte for byte, envelope included.
+    #[test]
+    fn a_participants_update_is_written_as_serde_would() {
+        let views = [
+            view(
+                "PA0123456789abcdef0123456789abcdef",
+                "ann \"a\" \u{e9}\n",
+                3,
+            ),
+            view("PA00000000000000000000000000000002", "bob", 1),
+        ];
+        let by_serde = crate::tcmp::msg(&ServerUpdate {
+            participants: Some(
+                views
+                    .iter()
+                    .map(|v| RemoteParticipant::from(&**v))
+                    .collect(),
+            ),
+            ..ServerUpdate::update()
+        });
+        assert_eq!(
+            crate::tcmp::msg_of_json(&participants_update(&views)),
+            by_serde
+        );
+        assert_eq!(crate::tcmp::msg_of_json(&participants_update(&[])), {
+            crate::tcmp::msg(&ServerUpdate {
+                participants: Some(Vec::new()),
+                ..ServerUpdate::update()
+            })
+        });
+    }
+
+    /// `connected` holds every field serde writes, and the participants as serde writes them.
+    #[test]
+    fn connected_is_written_with_its_participants() {
+        let roster = vec![
+            view("PA0123456789abcdef0123456789abcdef", "ann", 3),
+            view("PA00000000000000000000000000000002", "b\"ob", 1),
+        ];
+        let connected = Connected {
+            kind: "connected",
+            version: RSP_VERSION,
+            session: "key".into(),
+            sid: "RM00000000000000000000000000000001".into(),
+            name: "room \"1\"".into(),
+            participant: LocalParticipantAck {
+                sid: "PA00000000000000000000000000000003".into(),
+                identity: "me".into(),
+            },
+            participants: roster.clone(),
+            peer_connections: vec![serde_json::json!({"id": "pc"})],
+            published: Published {
+                revision: 1,
+                tracks: Vec::new(),
+            },
+            subscribed: Subscribed {
+                revision: 1,
+                tracks: Vec::new(),
+            },
+            recording: Recording {
+                revision: 0,
+                is_recording: false,
+            },
+            media_signaling: serde_json::json!({}),
+            options: SessionOptions {
+                session_timeout: 30,
+                signaling_region: "gll",
+                media_region: "gll".into(),
+            },
+        };
+        let mut expected = serde_json::to_value(&connected).unwrap();
+        assert!(expected.get("participants").is_none());
+        expected["participants"] = serde_json::to_value(
+            roster
+                .iter()
+                .map(|v| RemoteParticipant::from(&**v))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let written: Value = serde_json::from_str(&connected.to_json()).unwrap();
+        assert_eq!(written, expected);
     }
 
     #[test]

@@ -107,6 +107,17 @@ pub fn msg<T: Serialize>(body: &T) -> String {
         .unwrap_or_else(|_| r#"{"type":"msg","body":null}"#.to_owned())
 }
 
+/// A `msg` envelope around a room signaling message already written as JSON text.
+#[must_use]
+pub fn msg_of_json(body: &str) -> String {
+    const OPEN: &str = r#"{"type":"msg","body":"#;
+    let mut text = String::with_capacity(OPEN.len() + body.len() + 1);
+    text.push_str(OPEN);
+    text.push_str(body);
+    text.push('}');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

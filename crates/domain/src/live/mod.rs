@@ -13,7 +13,7 @@ mod record;
 pub use media::{MediaCommand, Subscription};
 pub use record::initial_recording_rules;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::Error;
 use crate::event::{EventKind, ParticipantFacts, StatusEvent, TrackFacts};
@@ -64,6 +64,10 @@ pub struct ParticipantView {
     pub presence: Presence,
     /// Published tracks (empty once disconnected).
     pub tracks: Vec<PublishedTrack>,
+    /// The view as the edge writes it for clients, kept by the first session that sends it: one
+    /// view goes to every other member of the room, and each then sends the same bytes without
+    /// writing them again. Opaque here; empty until written.
+    pub wire: OnceLock<Box<str>>,
 }
 
 /// Something a connected session must be told.
@@ -166,10 +170,17 @@ struct Member {
     rules_updated: Timestamp,
     /// The tracks it receives now, as the rules select them.
     subscriptions: Vec<Subscription>,
+    /// How the others see it now, made when first asked for and shared by every notice and
+    /// roster until it changes (`LiveRoom::member_mut` clears it).
+    shown: OnceLock<Arc<ParticipantView>>,
 }
 
 impl Member {
-    fn view(&self) -> ParticipantView {
+    fn view(&self) -> Arc<ParticipantView> {
+        Arc::clone(self.shown.get_or_init(|| Arc::new(self.fresh_view())))
+    }
+
+    fn fresh_view(&self) -> ParticipantView {
         ParticipantView {
             sid: self.record.sid,
             identity: self.record.identity.clone(),
@@ -180,18 +191,19 @@ impl Member {
                 Presence::Connected
             },
             tracks: self.tracks.clone(),
+            wire: OnceLock::new(),
         }
     }
 
     /// The last state the others receive: disconnected, with the tracks it published then, as
     /// Twilio sends it (twilio-video.js leaves a departed `RemoteParticipant.tracks` as they were
     /// and raises no `trackUnpublished`; an empty list would unpublish them all first).
-    fn departure_view(&self) -> ParticipantView {
-        ParticipantView {
+    fn departure_view(&self) -> Arc<ParticipantView> {
+        Arc::new(ParticipantView {
             presence: Presence::Disconnected,
             revision: self.revision + 1,
-            ..self.view()
-        }
+            ..self.fresh_view()
+        })
     }
 }
 
@@ -286,13 +298,13 @@ impl LiveRoom {
 
     /// The live state of one participant, if connected.
     #[must_use]
-    pub fn view(&self, sid: ParticipantSid) -> Option<ParticipantView> {
+    pub fn view(&self, sid: ParticipantSid) -> Option<Arc<ParticipantView>> {
         self.member(sid).map(|m| m.view())
     }
 
     /// Everyone connected except `except`.
     #[must_use]
-    pub fn roster(&self, except: ParticipantSid) -> Vec<ParticipantView> {
+    pub fn roster(&self, except: ParticipantSid) -> Vec<Arc<ParticipantView>> {
         self.members
             .iter()
             .filter(|m| m.record.sid != except)
@@ -313,8 +325,11 @@ impl LiveRoom {
     }
 
     /// Member `index`, to change: copied first if a saved state still shares it.
+    /// The member at `index`, to change: its view is made again when next asked for.
     fn member_mut(&mut self, index: usize) -> &mut Member {
-        Arc::make_mut(&mut self.members[index])
+        let member = Arc::make_mut(&mut self.members[index]);
+        member.shown = OnceLock::new();
+        member
     }
 
     fn member_index(&self, sid: ParticipantSid) -> Result<usize, Error> {
@@ -366,8 +381,8 @@ impl LiveRoom {
         Some(ev)
     }
 
-    fn tell_others(&self, effects: &mut Effects, about: &ParticipantView) {
-        let shared = Arc::new(about.clone());
+    fn tell_others(&self, effects: &mut Effects, shared: &Arc<ParticipantView>) {
+        let about = shared;
         for m in &self.members {
             if m.record.sid != about.sid && m.detached_since.is_none() {
                 effects
@@ -418,6 +433,7 @@ impl LiveRoom {
             rules: subscribe_all(),
             rules_updated: now,
             subscriptions: Vec::new(),
+            shown: OnceLock::new(),
         };
         let view = member.view();
         self.members.push(Arc::new(member));

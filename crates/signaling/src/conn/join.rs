@@ -8,15 +8,15 @@ use vroom_domain::sid::RoomSid;
 use vroom_rooms::{JoinRequest, Joined, SessionLink, SessionMemory};
 
 use super::{Conn, Counters, Flow, Live, Phase};
-use crate::pcs;
 use crate::rsp::{
     self, Connected, LocalParticipant, LocalParticipantAck, Published, PublishedEntry, Recording,
     RemoteParticipant, ServerUpdate, SessionOptions, Subscribed, TrackError,
 };
 use crate::token::{self, VideoGrant};
+use crate::{pcs, tcmp};
 
 fn announced_in(
-    roster: &[vroom_domain::live::ParticipantView],
+    roster: &[Arc<vroom_domain::live::ParticipantView>],
 ) -> std::collections::HashSet<String> {
     roster
         .iter()
@@ -230,7 +230,7 @@ impl Conn {
                 sid: participant.sid.to_string(),
                 identity: participant.identity.clone(),
             },
-            participants: roster.iter().map(RemoteParticipant::from).collect(),
+            participants: roster.to_vec(),
             peer_connections: answers,
             published: Published {
                 revision: counters.next_published(),
@@ -264,7 +264,7 @@ impl Conn {
             announced: announced_in(&roster),
             pending_subscribed: None,
         }));
-        self.send_msg(&connected).await;
+        self.send(tcmp::msg_of_json(&connected.to_json())).await;
         Flow::Continue
     }
 
@@ -332,7 +332,13 @@ impl Conn {
         let synced = ServerUpdate {
             kind: "synced",
             session: Some(s.session),
-            participants: Some(joined.roster.iter().map(RemoteParticipant::from).collect()),
+            participants: Some(
+                joined
+                    .roster
+                    .iter()
+                    .map(|v| RemoteParticipant::from(&**v))
+                    .collect(),
+            ),
             peer_connections: Some(pcs::synced_states(&resume.pcs, &answers)),
             published: Some(Published {
                 revision: counters.next_published(),

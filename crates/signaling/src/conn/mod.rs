@@ -27,7 +27,7 @@ mod relay;
 
 use crate::rsp::{
     self, ClientMessage, Disconnected, ErrorMessage, Iced, LocalTrack, Published, PublishedEntry,
-    RemoteParticipant, ServerUpdate,
+    ServerUpdate,
 };
 use crate::tcmp::{self, Inbound};
 pub use budget::Rate;
@@ -652,16 +652,8 @@ impl Conn {
         match notice {
             Notice::Participant(view) => {
                 let views = self.gather_participant_notices(view);
-                let update = ServerUpdate {
-                    participants: Some(
-                        views
-                            .iter()
-                            .map(|v| RemoteParticipant::from(&**v))
-                            .collect(),
-                    ),
-                    ..ServerUpdate::update()
-                };
-                self.send_msg(&update).await;
+                self.send(tcmp::msg_of_json(&rsp::participants_update(&views)))
+                    .await;
                 if let Phase::Live(live) = &mut self.phase {
                     live.announced.extend(
                         views
