@@ -132,6 +132,7 @@ impl Default for Config {
                 announce_ip: None,
                 max_subscriber_bitrate: None,
                 workers: 0,
+                socket_buffer: vroom_sfu::DEFAULT_SOCKET_BUFFER,
                 media_dir: None,
                 recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
                 turn: Some(vroom_sfu::TurnConfig {

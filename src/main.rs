@@ -140,6 +140,10 @@ struct ServeArgs {
     /// --rtc-udp-port P they take ports P, P+1, …) [default: one per core].
     #[arg(long, env = "VROOM_RTC_WORKERS")]
     rtc_workers: Option<usize>,
+    /// Bytes of kernel buffer asked for each media worker's UDP socket, each way; beyond
+    /// net.core.rmem_max only with CAP_NET_ADMIN [default: 16777216].
+    #[arg(long, env = "VROOM_RTC_SOCKET_BUFFER")]
+    rtc_socket_buffer: Option<usize>,
     /// Run without the media server: clients connect and signal, but no audio or video flows.
     #[arg(long, env = "VROOM_NO_MEDIA", num_args = 0..=1, default_missing_value = "true")]
     no_media: Option<bool>,
@@ -275,6 +279,7 @@ fn settings(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, ConfigEr
             announce_ip: serve.rtc_announce_ip,
             max_subscriber_bitrate: serve.rtc_max_subscriber_bitrate,
             workers: serve.rtc_workers,
+            socket_buffer: serve.rtc_socket_buffer,
         },
         quickstart: QuickstartSettings {
             sdk: serve.quickstart_sdk.clone(),

@@ -197,6 +197,8 @@ pub struct MediaSettings {
     pub max_subscriber_bitrate: Option<u64>,
     /// Media workers (0: one per core).
     pub workers: Option<usize>,
+    /// Bytes of kernel buffer asked for each media worker's UDP socket, each way.
+    pub socket_buffer: Option<usize>,
     /// Run the embedded TURN server (handed to clients in `iced`).
     pub turn: Option<bool>,
     /// Its UDP port (0: any free port).
@@ -299,6 +301,7 @@ impl Settings {
                 announce_ip: pick(m.announce_ip, tm.announce_ip),
                 max_subscriber_bitrate: pick(m.max_subscriber_bitrate, tm.max_subscriber_bitrate),
                 workers: pick(m.workers, tm.workers),
+                socket_buffer: pick(m.socket_buffer, tm.socket_buffer),
                 turn: pick(m.turn, tm.turn),
                 turn_udp_port: pick(m.turn_udp_port, tm.turn_udp_port),
                 turn_credential_ttl: pick(m.turn_credential_ttl, tm.turn_credential_ttl),

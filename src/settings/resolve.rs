@@ -261,6 +261,7 @@ impl Settings {
                     announce_ip,
                     max_subscriber_bitrate: m.max_subscriber_bitrate.filter(|b| *b > 0),
                     workers: m.workers.unwrap_or(0),
+                    socket_buffer: m.socket_buffer.unwrap_or(vroom_sfu::DEFAULT_SOCKET_BUFFER),
                     media_dir: None,
                     recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
                     turn: turn_config(m, bind_ip, announce_ip, public_url.as_deref())?,

@@ -15,6 +15,12 @@
 //! (`server_udp_drops`, `clients_udp_drops`), the host's UDP buffer errors and the load average
 //! ([`udp`]).
 //!
+//! vroom's room fills at most [`MOST_PENDING`] peers ahead of those that receive every stream, and
+//! a peer whose connection fails before the measurement (one of hundreds of DTLS handshakes timing
+//! out on a busy machine) is joined again under its identity, so a large room's run measures the
+//! whole room; `rejoined` in the summary says how many were. A peer that stops during the
+//! measurement still fails the run.
+//!
 //! ```text
 //! cargo build --release && ./target/release/vroom-bench --publishers 2 --subscribers 4
 //! ./target/release/vroom-bench --server janus --publishers 2 --subscribers 4
@@ -88,34 +94,130 @@ struct Args {
     compose: bool,
 }
 
-/// The running peers: their tasks and how many of them must report every stream received.
-struct Room {
-    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+/// One participant of the room: its task, whether it receives every stream yet, and what it takes
+/// to join it again.
+struct Slot {
+    identity: String,
+    publish: bool,
+    expected_streams: usize,
+    /// 1 once this peer receives every stream it should (its own counter, so that a peer joined
+    /// again counts once).
     ready: Arc<AtomicU64>,
+    task: JoinHandle<anyhow::Result<()>>,
 }
 
+/// The running peers, and how vroom's may be joined again while the room fills.
+struct Room {
+    slots: Vec<Slot>,
+    /// vroom's signaling URL, for joining again a peer whose connection failed before the
+    /// measurement; `None` (Janus): a failed peer fails the run.
+    ws: Option<String>,
+    /// Peers joined again so far.
+    rejoined: u64,
+}
+
+/// How many times, in all, peers may be joined again before the measurement.
+const MOST_REJOINS: u64 = 50;
+
+/// How many joined peers may still be waiting for their media while the room fills: the next
+/// join waits (up to [`FILL_WAIT`]) until fewer are, so a large room fills at the pace the server
+/// brings peers up rather than with hundreds of DTLS handshakes at once.
+const MOST_PENDING: usize = 16;
+const FILL_WAIT: Duration = Duration::from_secs(10);
+
 impl Room {
-    fn new() -> Self {
+    fn new(ws: Option<String>) -> Self {
         Self {
-            tasks: Vec::new(),
-            ready: Arc::new(AtomicU64::new(0)),
+            slots: Vec::new(),
+            ws,
+            rejoined: 0,
         }
     }
 
     fn spawn<S: peer::Side + 'static>(
         &mut self,
+        identity: &str,
+        publish: bool,
         peer: peer::Peer,
         side: S,
         synthetic: Synthetic,
         expected_streams: usize,
     ) {
-        let ready = Arc::clone(&self.ready);
-        self.tasks.push(tokio::spawn(peer.run(
-            side,
-            synthetic,
-            ready,
+        let ready = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(peer.run(side, synthetic, Arc::clone(&ready), expected_streams));
+        self.slots.push(Slot {
+            identity: identity.to_owned(),
+            publish,
             expected_streams,
-        )));
+            ready,
+            task,
+        });
+    }
+
+    /// Peers that receive every stream they should.
+    fn ready(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|s| s.ready.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Joins again, under the same identity (vroom replaces the participant), every peer whose
+    /// task ended while the room fills: on this shared machine one of hundreds of DTLS handshakes
+    /// may time out, and the run measures the whole room or nothing. Fails when a peer stopped and
+    /// cannot be joined again (Janus, or too many already).
+    async fn rejoin_failed(
+        &mut self,
+        args: &Args,
+        synthetic: &Synthetic,
+        received: &Arc<Received>,
+    ) -> anyhow::Result<()> {
+        for i in 0..self.slots.len() {
+            if !self.slots[i].task.is_finished() {
+                continue;
+            }
+            let slot = &mut self.slots[i];
+            let why = match (&mut slot.task).await {
+                Ok(Ok(())) => "it ended".to_owned(),
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => e.to_string(),
+            };
+            let Some(ws) = self.ws.clone() else {
+                bail!("a peer stopped before the measurement: {why}");
+            };
+            if self.rejoined >= MOST_REJOINS {
+                bail!(
+                    "a peer stopped before the measurement ({} joined again already): {why}",
+                    self.rejoined
+                );
+            }
+            self.rejoined += 1;
+            eprintln!(
+                "{} stopped before the measurement ({why}); joining it again",
+                slot.identity
+            );
+            let (identity, publish, expected) =
+                (slot.identity.clone(), slot.publish, slot.expected_streams);
+            let (peer, side) = vroom::join(
+                &ws,
+                &identity,
+                publish,
+                args.simulcast,
+                Arc::clone(received),
+            )
+            .await?;
+            let ready = Arc::new(AtomicU64::new(0));
+            let task =
+                tokio::spawn(peer.run(side, synthetic.clone(), Arc::clone(&ready), expected));
+            self.slots[i] = Slot {
+                identity,
+                publish,
+                expected_streams: expected,
+                ready,
+                task,
+            };
+        }
+        Ok(())
     }
 }
 
@@ -126,20 +228,28 @@ async fn join_vroom(
     synthetic: &Synthetic,
     received: &Arc<Received>,
 ) -> anyhow::Result<Room> {
-    let mut room = Room::new();
+    let mut room = Room::new(Some(ws.to_owned()));
     let (n, m) = (args.publishers, args.subscribers);
     for i in 0..n + m {
         let publish = i < n;
-        let (peer, side) = vroom::join(
-            ws,
-            &format!("p{i}"),
-            publish,
-            args.simulcast,
-            Arc::clone(received),
-        )
-        .await?;
+        let waiting = Instant::now();
+        while room
+            .slots
+            .len()
+            .saturating_sub(usize::try_from(room.ready()).unwrap_or(0))
+            >= MOST_PENDING
+            && waiting.elapsed() < FILL_WAIT
+        {
+            room.rejoin_failed(args, synthetic, received).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let identity = format!("p{i}");
+        let (peer, side) =
+            vroom::join(ws, &identity, publish, args.simulcast, Arc::clone(received)).await?;
         // Every participant receives both tracks of every other publisher.
         room.spawn(
+            &identity,
+            publish,
             peer,
             side,
             synthetic.clone(),
@@ -157,7 +267,7 @@ async fn join_janus(
     synthetic: &Synthetic,
     received: &Arc<Received>,
 ) -> anyhow::Result<Room> {
-    let mut room = Room::new();
+    let mut room = Room::new(None);
     let (n, m) = (args.publishers, args.subscribers);
     let ip = janus::host_ip()?;
     janus::Handle::open(base).await?.create_room(n).await?;
@@ -166,7 +276,7 @@ async fn join_janus(
         let (peer, handle, feed) =
             janus::publish(base, ip, &format!("p{i}"), Arc::clone(received)).await?;
         let events = handle.events();
-        room.spawn(peer, handle, synthetic.clone(), 0);
+        room.spawn(&format!("p{i}"), true, peer, handle, synthetic.clone(), 0);
         // Subscribing needs the feed's media up.
         events
             .next(|e| e["janus"] == "webrtcup")
@@ -185,7 +295,14 @@ async fn join_janus(
             continue;
         }
         let (peer, handle) = janus::subscribe(base, ip, &others, Arc::clone(received)).await?;
-        room.spawn(peer, handle, synthetic.clone(), 2 * others.len());
+        room.spawn(
+            &format!("s{i}"),
+            false,
+            peer,
+            handle,
+            synthetic.clone(),
+            2 * others.len(),
+        );
     }
     Ok(room)
 }
@@ -249,30 +366,24 @@ async fn main() -> anyhow::Result<()> {
     };
     let pid = server.id().context("the server's pid")?;
     let (n, m) = (args.publishers, args.subscribers);
-    let peers = room.tasks.len() as u64;
+    let mut room = room;
+    let peers = room.slots.len() as u64;
     let settle = Instant::now();
     // A webinar's hundreds of subscribers take longer to come up than a meeting's dozen.
     let settle_for = Duration::from_secs(60)
         + Duration::from_millis(100) * u32::try_from(peers).unwrap_or(u32::MAX);
-    while room.ready.load(Ordering::Relaxed) < peers {
+    while room.ready() < peers {
         if settle.elapsed() > settle_for {
             bail!(
                 "only {} of {peers} peers receive every stream after {settle_for:?}",
-                room.ready.load(Ordering::Relaxed)
+                room.ready()
             );
         }
-        if let Some(t) = room.tasks.iter().position(JoinHandle::is_finished) {
-            let result = room
-                .tasks
-                .into_iter()
-                .nth(t)
-                .expect("a finished task")
-                .await;
-            bail!("a peer stopped before the measurement: {result:?}");
-        }
+        room.rejoin_failed(&args, &synthetic, &received).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let tasks = room.tasks;
+    let rejoined = room.rejoined;
+    let tasks: Vec<_> = room.slots.into_iter().map(|s| s.task).collect();
     // Let bandwidth estimation and jitter settle, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let me = std::process::id();
@@ -354,7 +465,7 @@ async fn main() -> anyhow::Result<()> {
         cpu / clients.max(f64::EPSILON),
         delivered * 100.0
     );
-    let mut summary = json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps, "record": args.record, "clip_kbps": args.clip_kbps, "server_udp_drops": drops.server, "clients_udp_drops": drops.clients, "host_rcvbuf_errors": drops.host_rcvbuf, "host_sndbuf_errors": drops.host_sndbuf, "load_average": load});
+    let mut summary = json!({"server": format!("{:?}", args.server).to_lowercase(), "publishers": n, "subscribers": m, "streams": streams, "cpu_core_fraction": cpu, "cpu_ms_per_stream_second": per_stream_ms, "cpu_us_per_frame": per_frame_us, "clients_cpu_core_fraction": clients, "frames_per_second": fps, "delivered": delivered, "kbps": kbps, "record": args.record, "clip_kbps": args.clip_kbps, "server_udp_drops": drops.server, "clients_udp_drops": drops.clients, "host_rcvbuf_errors": drops.host_rcvbuf, "host_sndbuf_errors": drops.host_sndbuf, "load_average": load, "rejoined": rejoined});
     if let (Some(all), Some(extra)) = (summary.as_object_mut(), recorded.as_object()) {
         all.extend(extra.clone());
     }

@@ -38,6 +38,9 @@ pub struct MediaConfig {
     pub turn: Option<crate::TurnConfig>,
     /// Media workers (each a task with its own UDP socket and port); 0: one per core.
     pub workers: usize,
+    /// Bytes of kernel buffer asked for each worker's UDP socket, each way
+    /// ([`DEFAULT_SOCKET_BUFFER`]); see [`media_socket`] for what the kernel grants.
+    pub socket_buffer: usize,
     /// The media store's folder, where recordings are written; `None`: recordings fail.
     pub media_dir: Option<std::path::PathBuf>,
     /// How long a recorded track may bring no media before its publisher, if it asked, is warned
@@ -210,7 +213,7 @@ impl Media {
         sink: RecordSink,
         stop: CancellationToken,
     ) -> std::io::Result<(Worker, tokio::task::JoinHandle<()>)> {
-        let socket = media_socket(bind)?;
+        let socket = media_socket(bind, config.socket_buffer)?;
         let local = socket.local_addr()?;
         let ip = config.announce_ip.unwrap_or_else(|| {
             if local.ip().is_unspecified() {
@@ -611,24 +614,46 @@ async fn run(
 /// Most datagrams a worker reads at once from its socket before it serves what is due.
 const RECV_BATCH: usize = 64;
 
-/// Kernel buffer wanted for a media worker's UDP socket, each way. Every peer of a worker shares
-/// the one socket, so the default (≈ 208 KiB) overflows, and drops packets, when the worker is
-/// descheduled for a few milliseconds at tens of thousands of packets per second. The kernel caps
-/// it at `net.core.rmem_max` / `wmem_max`.
-const MEDIA_SOCKET_BUFFER: usize = 4 << 20;
+/// Kernel buffer asked for a media worker's UDP socket by default, each way: 16 MiB. Every peer of
+/// a worker shares the one socket, so the kernel's default (≈ 208 KiB) overflows, and drops packets,
+/// when the worker is descheduled for a few milliseconds at tens of thousands of packets per second
+/// (a room of 500 subscribers sends the worker their RTCP and the publisher's media at once).
+pub const DEFAULT_SOCKET_BUFFER: usize = 16 << 20;
 
-/// A worker's UDP socket with [`MEDIA_SOCKET_BUFFER`] asked for (the kernel may grant less).
-fn media_socket(bind: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A worker's UDP socket with `buffer` bytes of kernel buffer asked for each way.
+///
+/// The kernel caps `SO_RCVBUF`/`SO_SNDBUF` at `net.core.rmem_max`/`wmem_max` (often 208 KiB, here
+/// 4 MiB); a process with `CAP_NET_ADMIN` may go beyond them with `SO_RCVBUFFORCE`/`SO_SNDBUFFORCE`,
+/// which is tried first. Without it the capped size is taken, and what was granted is logged.
+fn media_socket(bind: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    use std::os::fd::AsRawFd;
+
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(bind),
         socket2::Type::DGRAM,
         Some(socket2::Protocol::UDP),
     )?;
-    if let Err(e) = socket.set_recv_buffer_size(MEDIA_SOCKET_BUFFER) {
+    let fd = socket.as_raw_fd();
+    if setsockopt(fd, sockopt::RcvBufForce, &buffer).is_err()
+        && let Err(e) = socket.set_recv_buffer_size(buffer)
+    {
         tracing::warn!(error = %e, "cannot enlarge the media socket's receive buffer");
     }
-    if let Err(e) = socket.set_send_buffer_size(MEDIA_SOCKET_BUFFER) {
+    if setsockopt(fd, sockopt::SndBufForce, &buffer).is_err()
+        && let Err(e) = socket.set_send_buffer_size(buffer)
+    {
         tracing::warn!(error = %e, "cannot enlarge the media socket's send buffer");
+    }
+    // Linux reports twice what it grants (the other half is its own bookkeeping).
+    let granted = socket.recv_buffer_size().unwrap_or(0) / 2;
+    if granted < buffer {
+        tracing::info!(
+            asked = buffer,
+            granted,
+            "the media socket's receive buffer is smaller than asked: raise net.core.rmem_max, \
+             or give vroom CAP_NET_ADMIN"
+        );
     }
     socket.bind(&bind.into())?;
     socket.set_nonblocking(true)?;

@@ -65,7 +65,7 @@ mod timers;
 mod warnings;
 
 pub use crate::core::{CoreConfig, CoreOutput, PcState, ResumeState, SfuCore, Signal};
-pub use crate::driver::{Media, MediaConfig};
+pub use crate::driver::{DEFAULT_SOCKET_BUFFER, Media, MediaConfig};
 pub use crate::msp::MediaOptions;
 pub use crate::recorder::{RecordingDone, RecordingOutcome, recover_recording};
 pub use crate::recordings::RecordIo;

@@ -302,7 +302,12 @@ impl Peer {
             return Ok(None);
         }
         let server_mids: Vec<String> = self.server_mids.iter().map(ToString::to_string).collect();
-        let narrowed = sdp::narrow_client_directions(offer_sdp, &server_mids);
+        let mut narrowed = sdp::narrow_client_directions(offer_sdp, &server_mids);
+        if !self.paced {
+            // A client offering again may name the extension on our m-lines; our answer then
+            // leaves it out there, as our offers did (`negotiate`).
+            narrowed = sdp::without_transport_cc(&narrowed, &server_mids);
+        }
         let offer = SdpOffer::from_sdp_string(&narrowed)
             .map_err(|e| MediaError::RemoteDescription(e.to_string()))?;
         let answer = self
@@ -453,7 +458,14 @@ impl Peer {
         match change.apply() {
             Some((offer, pending)) => {
                 let revision = self.revision + 1;
-                let sdp = sdp::crlf(&offer.to_sdp_string());
+                let mut sdp = sdp::crlf(&offer.to_sdp_string());
+                if !self.paced {
+                    // Nothing estimates this client's downstream, so it is not asked for
+                    // transport-wide feedback on what we send it (`sdp::without_transport_cc`).
+                    let ours: Vec<String> =
+                        self.server_mids.iter().map(ToString::to_string).collect();
+                    sdp = sdp::without_transport_cc(&sdp, &ours);
+                }
                 self.pending = Some((pending, revision, sdp.clone()));
                 Some((revision, sdp))
             }

@@ -492,3 +492,44 @@ fn the_media_server_counts_what_it_carried_and_the_subscribers_nacks() {
     );
     assert_eq!((after.received, after.sent), (s.received, s.sent));
 }
+
+#[test]
+fn a_subscriber_whose_downstream_is_not_estimated_is_not_asked_for_transport_feedback() {
+    let mut net = Net::new(2);
+    let mids = net.connect(
+        0,
+        &[
+            (MediaKind::Audio, "alice-mic"),
+            (MediaKind::Video, "alice-cam"),
+        ],
+    );
+    net.connect(1, &[]);
+    net.run(Duration::from_millis(300));
+    let bob = net.clients[1].sid;
+    let subs = [
+        sub(7, &net.clients[0], "alice-mic", TrackKind::Audio),
+        sub(9, &net.clients[0], "alice-cam", TrackKind::Video),
+    ];
+    net.core.set_subscriptions(net.now, bob, &subs);
+    net.run(Duration::from_millis(500));
+    let (sent, start) = (net.clients[1].sent, net.now);
+    // Two seconds: 60 video frames of three packets and 100 audio frames.
+    for n in 0..200_u64 {
+        if n % 10 < 5 {
+            net.send_audio(0, mids[0], n / 2);
+        }
+        if n % 10 < 3 {
+            net.send_video(0, mids[1], n / 10 * 3 + n % 10, n == 0);
+        }
+        net.run(Duration::from_millis(10));
+    }
+    let bob_sent = net.clients[1].sent - sent;
+    let got: usize = net.clients[1].received.values().sum();
+    assert!(got >= 150, "bob received {got} frames");
+    // Receiver reports only (about one a second per stream), not feedback every 50 ms.
+    assert!(
+        bob_sent <= 10,
+        "bob sent {bob_sent} datagrams in {:?} while receiving",
+        net.now - start
+    );
+}

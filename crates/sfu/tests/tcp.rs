@@ -59,6 +59,7 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
             max_subscriber_bitrate: None,
             // One worker: the test reaches its TCP listener.
             workers: 1,
+            socket_buffer: vroom_sfu::DEFAULT_SOCKET_BUFFER,
             turn: None,
             media_dir: None,
             recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,

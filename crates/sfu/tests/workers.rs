@@ -47,6 +47,7 @@ async fn rooms_are_spread_over_workers_and_a_room_stays_on_one() {
         max_subscriber_bitrate: None,
         turn: None,
         workers: 3,
+        socket_buffer: vroom_sfu::DEFAULT_SOCKET_BUFFER,
         media_dir: None,
         recording_media_timeout: vroom_sfu::RECORDING_MEDIA_TIMEOUT,
     };

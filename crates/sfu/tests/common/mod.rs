@@ -47,6 +47,8 @@ pub struct Client {
     pub keyframe_requests: usize,
     /// m-lines the server added (Event::MediaAdded on the client).
     pub added: Vec<Mid>,
+    /// Datagrams this client sent the server.
+    pub sent: usize,
     pub timeout: Instant,
 }
 
@@ -68,6 +70,7 @@ impl Client {
             labels: HashMap::new(),
             keyframe_requests: 0,
             added: Vec::new(),
+            sent: 0,
             timeout: now,
         }
     }
@@ -344,6 +347,7 @@ impl Net {
                         }
                         Output::Transmit(t) => {
                             moved = true;
+                            c.sent += 1;
                             self.core.receive(self.now, t.source, &t.contents);
                         }
                         Output::Event(e) => match e {
