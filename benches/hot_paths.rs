@@ -159,6 +159,14 @@ fn store(c: &mut Criterion) {
     c.bench_function("store/credentials_version", |b| {
         b.iter(|| rt.block_on(store.credentials_version()).expect("read"));
     });
+    // What a participant read asks before its answer is given again from memory (from the WAL
+    // index's header and a map while nothing is committed).
+    c.bench_function("store/room_version", |b| {
+        b.iter(|| {
+            rt.block_on(store.room_version(black_box(r.sid)))
+                .expect("read")
+        });
+    });
     c.bench_function("store/room_by_sid", |b| {
         b.iter(|| rt.block_on(store.room(black_box(r.sid))).expect("read"));
     });

@@ -86,7 +86,7 @@ impl App {
     /// # Errors
     /// When the database cannot be opened or read.
     pub async fn start(config: Config, deps: Deps) -> anyhow::Result<Self> {
-        let store: Arc<dyn Store> = Arc::new(metered_store::MeteredStore(
+        let store: Arc<dyn Store> = Arc::new(metered_store::MeteredStore::new(
             vroom_store::open(&config.database_url)
                 .await
                 .context("cannot open the database")?,

@@ -24,7 +24,26 @@ use vroom_store::{
 };
 
 /// Times every call of the store it wraps.
-pub struct MeteredStore(pub Arc<dyn Store>);
+pub struct MeteredStore {
+    store: Arc<dyn Store>,
+    /// The successful calls of the versions every REST request reads, found once: finding a
+    /// histogram by its labels (hashing them, the registry's lock) cost as much as reading a version
+    /// that stands still.
+    credentials_version: metrics::Histogram,
+    room_version: metrics::Histogram,
+}
+
+impl MeteredStore {
+    /// `store`, timed into the recorder installed now (none: nothing is recorded).
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let ok = |op: &'static str| metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => "ok");
+        Self {
+            store,
+            credentials_version: ok("credentials_version"),
+            room_version: ok("room_version"),
+        }
+    }
+}
 
 async fn timed<T>(op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
     let started = Instant::now();
@@ -35,20 +54,42 @@ async fn timed<T>(op: &'static str, call: impl Future<Output = StoreResult<T>>) 
     result
 }
 
+/// [`timed`] for a call whose successes go to the histogram `ok`, found before.
+async fn timed_into<T>(
+    ok: &metrics::Histogram,
+    op: &'static str,
+    call: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    let started = Instant::now();
+    let result = call.await;
+    let seconds = started.elapsed().as_secs_f64();
+    if result.is_ok() {
+        ok.record(seconds);
+    } else {
+        metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => "error")
+            .record(seconds);
+    }
+    result
+}
+
 #[async_trait]
 impl Store for MeteredStore {
     async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
-        timed("apply", self.0.apply(changes, events)).await
+        timed("apply", self.store.apply(changes, events)).await
     }
     async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
-        timed("room", self.0.room(sid)).await
+        timed("room", self.store.room(sid)).await
     }
     async fn live_room_by_name(
         &self,
         account: AccountSid,
         name: &str,
     ) -> StoreResult<Option<Room>> {
-        timed("live_room_by_name", self.0.live_room_by_name(account, name)).await
+        timed(
+            "live_room_by_name",
+            self.store.live_room_by_name(account, name),
+        )
+        .await
     }
     async fn list_rooms(
         &self,
@@ -56,22 +97,22 @@ impl Store for MeteredStore {
         filter: &RoomFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Room>> {
-        timed("list_rooms", self.0.list_rooms(account, filter, page)).await
+        timed("list_rooms", self.store.list_rooms(account, filter, page)).await
     }
     async fn in_progress_rooms(&self) -> StoreResult<Vec<Room>> {
-        timed("in_progress_rooms", self.0.in_progress_rooms()).await
+        timed("in_progress_rooms", self.store.in_progress_rooms()).await
     }
     async fn orphaned_rooms(&self, now: Timestamp) -> StoreResult<Vec<Room>> {
-        timed("orphaned_rooms", self.0.orphaned_rooms(now)).await
+        timed("orphaned_rooms", self.store.orphaned_rooms(now)).await
     }
     async fn room_ever_joined(&self, room: RoomSid) -> StoreResult<bool> {
-        timed("room_ever_joined", self.0.room_ever_joined(room)).await
+        timed("room_ever_joined", self.store.room_ever_joined(room)).await
     }
     async fn next_event_sequence(&self, room: RoomSid) -> StoreResult<u64> {
-        timed("next_event_sequence", self.0.next_event_sequence(room)).await
+        timed("next_event_sequence", self.store.next_event_sequence(room)).await
     }
     async fn participant(&self, sid: ParticipantSid) -> StoreResult<Option<Participant>> {
-        timed("participant", self.0.participant(sid)).await
+        timed("participant", self.store.participant(sid)).await
     }
     async fn connected_participant(
         &self,
@@ -80,7 +121,7 @@ impl Store for MeteredStore {
     ) -> StoreResult<Option<Participant>> {
         timed(
             "connected_participant",
-            self.0.connected_participant(room, identity),
+            self.store.connected_participant(room, identity),
         )
         .await
     }
@@ -92,12 +133,16 @@ impl Store for MeteredStore {
     ) -> StoreResult<Page<Participant>> {
         timed(
             "list_participants",
-            self.0.list_participants(room, filter, page),
+            self.store.list_participants(room, filter, page),
         )
         .await
     }
     async fn connected_participants(&self) -> StoreResult<Vec<Participant>> {
-        timed("connected_participants", self.0.connected_participants()).await
+        timed(
+            "connected_participants",
+            self.store.connected_participants(),
+        )
+        .await
     }
     async fn claim_webhooks(
         &self,
@@ -108,18 +153,18 @@ impl Store for MeteredStore {
     ) -> StoreResult<Vec<PendingWebhook>> {
         timed(
             "claim_webhooks",
-            self.0.claim_webhooks(claimant, now, until, limit),
+            self.store.claim_webhooks(claimant, now, until, limit),
         )
         .await
     }
     async fn next_webhook_due(&self) -> StoreResult<Option<Timestamp>> {
-        timed("next_webhook_due", self.0.next_webhook_due()).await
+        timed("next_webhook_due", self.store.next_webhook_due()).await
     }
     async fn webhook_backlog(&self) -> StoreResult<WebhookBacklog> {
-        timed("webhook_backlog", self.0.webhook_backlog()).await
+        timed("webhook_backlog", self.store.webhook_backlog()).await
     }
     async fn webhook_delivered(&self, id: i64, now: Timestamp) -> StoreResult<()> {
-        timed("webhook_delivered", self.0.webhook_delivered(id, now)).await
+        timed("webhook_delivered", self.store.webhook_delivered(id, now)).await
     }
     async fn webhook_failed(
         &self,
@@ -130,12 +175,12 @@ impl Store for MeteredStore {
     ) -> StoreResult<()> {
         timed(
             "webhook_failed",
-            self.0.webhook_failed(id, error, retry_at, now),
+            self.store.webhook_failed(id, error, retry_at, now),
         )
         .await
     }
     async fn recording(&self, sid: RecordingSid) -> StoreResult<Option<Recording>> {
-        timed("recording", self.0.recording(sid)).await
+        timed("recording", self.store.recording(sid)).await
     }
     async fn list_recordings(
         &self,
@@ -145,33 +190,46 @@ impl Store for MeteredStore {
     ) -> StoreResult<Page<Recording>> {
         timed(
             "list_recordings",
-            self.0.list_recordings(account, filter, page),
+            self.store.list_recordings(account, filter, page),
         )
         .await
     }
     async fn processing_recordings(&self) -> StoreResult<Vec<Recording>> {
-        timed("processing_recordings", self.0.processing_recordings()).await
+        timed("processing_recordings", self.store.processing_recordings()).await
     }
     async fn accounts(&self) -> StoreResult<Vec<Account>> {
-        timed("accounts", self.0.accounts()).await
+        timed("accounts", self.store.accounts()).await
     }
     async fn account(&self, sid: AccountSid) -> StoreResult<Option<Account>> {
-        timed("account", self.0.account(sid)).await
+        timed("account", self.store.account(sid)).await
     }
     async fn save_account(&self, account: &Account) -> StoreResult<()> {
-        timed("save_account", self.0.save_account(account)).await
+        timed("save_account", self.store.save_account(account)).await
     }
     async fn api_key(&self, sid: ApiKeySid) -> StoreResult<Option<ApiKey>> {
-        timed("api_key", self.0.api_key(sid)).await
+        timed("api_key", self.store.api_key(sid)).await
     }
     async fn api_keys(&self, account: AccountSid) -> StoreResult<Vec<ApiKey>> {
-        timed("api_keys", self.0.api_keys(account)).await
+        timed("api_keys", self.store.api_keys(account)).await
     }
     async fn save_api_key(&self, key: &ApiKey) -> StoreResult<()> {
-        timed("save_api_key", self.0.save_api_key(key)).await
+        timed("save_api_key", self.store.save_api_key(key)).await
     }
     async fn credentials_version(&self) -> StoreResult<i64> {
-        timed("credentials_version", self.0.credentials_version()).await
+        timed_into(
+            &self.credentials_version,
+            "credentials_version",
+            self.store.credentials_version(),
+        )
+        .await
+    }
+    async fn room_version(&self, room: RoomSid) -> StoreResult<Option<i64>> {
+        timed_into(
+            &self.room_version,
+            "room_version",
+            self.store.room_version(room),
+        )
+        .await
     }
     async fn acquire_lease(
         &self,
@@ -183,25 +241,25 @@ impl Store for MeteredStore {
     ) -> StoreResult<Acquired> {
         timed(
             "acquire_lease",
-            self.0.acquire_lease(room, node, address, now, until),
+            self.store.acquire_lease(room, node, address, now, until),
         )
         .await
     }
     async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
-        timed("renew_lease", self.0.renew_lease(lease, until)).await
+        timed("renew_lease", self.store.renew_lease(lease, until)).await
     }
     async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
-        timed("renew_leases", self.0.renew_leases(leases, until)).await
+        timed("renew_leases", self.store.renew_leases(leases, until)).await
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
-        timed("release_lease", self.0.release_lease(lease)).await
+        timed("release_lease", self.store.release_lease(lease)).await
     }
     async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
-        timed("shared_secret", self.0.shared_secret(name, fresh)).await
+        timed("shared_secret", self.store.shared_secret(name, fresh)).await
     }
     async fn composition(&self, sid: CompositionSid) -> StoreResult<Option<Composition>> {
-        timed("composition", self.0.composition(sid)).await
+        timed("composition", self.store.composition(sid)).await
     }
     async fn list_compositions(
         &self,
@@ -211,7 +269,7 @@ impl Store for MeteredStore {
     ) -> StoreResult<Page<Composition>> {
         timed(
             "list_compositions",
-            self.0.list_compositions(account, filter, page),
+            self.store.list_compositions(account, filter, page),
         )
         .await
     }
@@ -223,7 +281,7 @@ impl Store for MeteredStore {
     ) -> StoreResult<Option<Composition>> {
         timed(
             "claim_composition",
-            self.0.claim_composition(node, now, until),
+            self.store.claim_composition(node, now, until),
         )
         .await
     }
@@ -235,21 +293,25 @@ impl Store for MeteredStore {
     ) -> StoreResult<bool> {
         timed(
             "hold_composition",
-            self.0.hold_composition(sid, node, until),
+            self.store.hold_composition(sid, node, until),
         )
         .await
     }
     async fn release_compositions(&self, node: &str) -> StoreResult<()> {
-        timed("release_compositions", self.0.release_compositions(node)).await
+        timed(
+            "release_compositions",
+            self.store.release_compositions(node),
+        )
+        .await
     }
     async fn rooms_for_hooks(&self, limit: u32) -> StoreResult<Vec<(CompositionHookSid, RoomSid)>> {
-        timed("rooms_for_hooks", self.0.rooms_for_hooks(limit)).await
+        timed("rooms_for_hooks", self.store.rooms_for_hooks(limit)).await
     }
     async fn composition_hook(
         &self,
         sid: CompositionHookSid,
     ) -> StoreResult<Option<CompositionHook>> {
-        timed("composition_hook", self.0.composition_hook(sid)).await
+        timed("composition_hook", self.store.composition_hook(sid)).await
     }
     async fn list_composition_hooks(
         &self,
@@ -259,7 +321,7 @@ impl Store for MeteredStore {
     ) -> StoreResult<Page<CompositionHook>> {
         timed(
             "list_composition_hooks",
-            self.0.list_composition_hooks(account, filter, page),
+            self.store.list_composition_hooks(account, filter, page),
         )
         .await
     }
@@ -268,6 +330,6 @@ impl Store for MeteredStore {
         account: AccountSid,
         kind: SettingsKind,
     ) -> StoreResult<Option<MediaSettings>> {
-        timed("media_settings", self.0.media_settings(account, kind)).await
+        timed("media_settings", self.store.media_settings(account, kind)).await
     }
 }

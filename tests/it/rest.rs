@@ -6,6 +6,8 @@ use vroom_testkit::{SignalClient, track};
 
 use crate::common::TestServer;
 
+mod cache;
+
 fn code(body: &Value) -> i64 {
     body["code"].as_i64().unwrap_or_default()
 }

@@ -19,6 +19,7 @@
 //! - Every absolute URL starts with the configured public URL.
 
 mod auth;
+mod cache;
 mod compositions;
 mod cors;
 mod error;
@@ -75,6 +76,8 @@ pub struct ApiState {
     pub media: Option<media::MediaStore>,
     /// Wakes the composer when a composition is requested (none: it finds jobs on its own time).
     pub composer: Option<Arc<tokio::sync::Notify>>,
+    /// Answers to participant reads, given again while their room stands still (`cache.rs`).
+    pub(crate) reads: cache::RoomReads,
 }
 
 impl ApiState {
@@ -97,6 +100,7 @@ impl ApiState {
             limiter: rate.map(limit::Limiter::new),
             media: None,
             composer: None,
+            reads: cache::RoomReads::default(),
         }
     }
 
@@ -186,14 +190,14 @@ pub(crate) fn json(value: &impl serde::Serialize, capacity: usize) -> axum::resp
 }
 
 /// A 200 answer with `body`, JSON already written.
-pub(crate) fn json_body(body: Vec<u8>) -> axum::response::Response {
+pub(crate) fn json_body(body: impl Into<axum::body::Body>) -> axum::response::Response {
     use axum::response::IntoResponse;
     (
         [(
             axum::http::header::CONTENT_TYPE,
             axum::http::HeaderValue::from_static("application/json"),
         )],
-        body,
+        body.into(),
     )
         .into_response()
 }

@@ -7,10 +7,11 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use vroom_domain::participant::{Participant, ParticipantStatus};
 use vroom_domain::room::Room;
-use vroom_domain::sid::ParticipantSid;
+use vroom_domain::sid::{ParticipantSid, RoomSid};
 use vroom_store::{Change, ParticipantFilter};
 
 use crate::auth::Caller;
+use crate::cache;
 use crate::error::ApiResult;
 use crate::form::Form;
 use crate::paging::{Filters, listing_written, paging};
@@ -42,8 +43,17 @@ pub(crate) async fn list(
     OriginalUri(uri): OriginalUri,
     crate::Segment(room): crate::Segment,
 ) -> ApiResult<Response> {
-    let room = resolve_room(&st, caller, &room, &uri).await?;
-    let q = query_of(&uri);
+    let page = page(&st, caller, &room, &uri);
+    match room.parse::<RoomSid>() {
+        Ok(sid) => cache::room_read(&st, caller.account_sid, sid, &uri, page).await,
+        Err(_) => page.await.map(crate::json_body),
+    }
+}
+
+/// The page a list request asks for, written.
+async fn page(st: &ApiState, caller: Caller, room: &str, uri: &Uri) -> ApiResult<Vec<u8>> {
+    let room = resolve_room(st, caller, room, uri).await?;
+    let q = query_of(uri);
     let paging = paging(&q)?;
     let mut f = Filters::new(&q);
     // Twilio's defaults: connected participants of a room in progress; of a completed room, only the
@@ -71,15 +81,15 @@ pub(crate) async fn list(
         .store
         .list_participants(room.sid, &filter, &paging.request)
         .await?;
-    Ok(listing_written(
-        &list_base(&st, &uri),
+    listing_written(
+        &list_base(st, uri),
         &f.echoed,
         &paging,
         &page,
         "participants",
         |p, out| ParticipantResource::new(p, &st.public_url).write_json(out),
         |p| p.sid.to_string(),
-    ))
+    )
 }
 
 /// `GET …/Participants/{ParticipantIdentityOrSid}`
@@ -89,29 +99,36 @@ pub(crate) async fn fetch(
     OriginalUri(uri): OriginalUri,
     Segment2(room, participant): Segment2,
 ) -> ApiResult<Response> {
-    // Both by SID (how the SDKs fetch): the participant's record names its room and account, so
-    // one read answers, found or not, as the room and then the participant would.
-    if let (Ok(room_sid), Ok(sid)) = (
-        room.parse::<vroom_domain::sid::RoomSid>(),
-        participant.parse::<ParticipantSid>(),
-    ) {
-        let p = st
-            .store
-            .participant(sid)
-            .await?
-            .filter(|p| p.room_sid == room_sid && p.account_sid == caller.account_sid)
-            .ok_or_else(|| not_found(&uri))?;
-        return Ok(crate::json(
-            &ParticipantResource::new(&p, &st.public_url),
-            1024,
-        ));
-    }
-    let room = resolve_room(&st, caller, &room, &uri).await?;
-    let p = resolve_participant(&st, &room, &participant, &uri).await?;
-    Ok(crate::json(
-        &ParticipantResource::new(&p, &st.public_url),
-        1024,
-    ))
+    let Ok(room_sid) = room.parse::<RoomSid>() else {
+        let room = resolve_room(&st, caller, &room, &uri).await?;
+        let p = resolve_participant(&st, &room, &participant, &uri).await?;
+        return Ok(crate::json_body(written(&st, &p)));
+    };
+    let one = async {
+        // Both by SID (how the SDKs fetch): the participant's record names its room and account,
+        // so one read answers, found or not, as the room and then the participant would.
+        let p = match participant.parse::<ParticipantSid>() {
+            Ok(sid) => st
+                .store
+                .participant(sid)
+                .await?
+                .filter(|p| p.room_sid == room_sid && p.account_sid == caller.account_sid)
+                .ok_or_else(|| not_found(&uri))?,
+            Err(_) => {
+                let room = resolve_room(&st, caller, &room, &uri).await?;
+                resolve_participant(&st, &room, &participant, &uri).await?
+            }
+        };
+        Ok(written(&st, &p))
+    };
+    cache::room_read(&st, caller.account_sid, room_sid, &uri, one).await
+}
+
+/// A participant's resource, written.
+fn written(st: &ApiState, p: &Participant) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    ParticipantResource::new(p, &st.public_url).write_json(&mut out);
+    out
 }
 
 /// `POST …/Participants/{ParticipantIdentityOrSid}` with `Status=disconnected`: removes the

@@ -591,6 +591,13 @@ pub trait Store: Send + Sync + 'static {
     /// credentials is checked against before it is trusted.
     async fn credentials_version(&self) -> StoreResult<i64>;
 
+    /// A number that changes whenever `room` or any of its participants is stored, changed or
+    /// deleted, by any process (a trigger raises it in the changing transaction), and never
+    /// returns to a value it had; `None` when no such room was ever stored. What a cache of a
+    /// room's participant reads is checked against: read it *before* the records it guards, so a
+    /// change committed between the two reads shows as a new number the next time.
+    async fn room_version(&self, room: RoomSid) -> StoreResult<Option<i64>>;
+
     /// Acquires the lease of `room` for `node` (serving at `address`) until `until`: a new lease, a
     /// lease whose holder let it expire by `now` (a new fencing token), or `node`'s own (renewed,
     /// same token).

@@ -1,6 +1,7 @@
-//! Accounts and their API keys (the SQLite backend's `accounts.rs`, in PostgreSQL's dialect).
+//! Accounts and their API keys, and the versions REST checks what it keeps against (the SQLite
+//! backend's `accounts.rs`, in PostgreSQL's dialect).
 
-use vroom_domain::sid::{AccountSid, ApiKeySid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, RoomSid};
 
 use super::{PgStore, db_err};
 use crate::codec::{account_from_row, api_key_from_row};
@@ -105,5 +106,19 @@ pub(super) async fn version(store: &PgStore) -> StoreResult<i64> {
         .await
         .map_err(db_err)?
         .try_get(0)
+        .map_err(db_err)
+}
+
+/// A room's version (`room_changes`, raised by triggers), read per call: another node's commit
+/// reaches this one only through the database.
+pub(super) async fn room_version(store: &PgStore, room: RoomSid) -> StoreResult<Option<i64>> {
+    use sqlx::Row;
+    sqlx::query("SELECT n FROM room_changes WHERE room_sid = $1")
+        .bind(room.to_string())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(db_err)?
+        .map(|row| row.try_get(0))
+        .transpose()
         .map_err(db_err)
 }

@@ -622,6 +622,10 @@ impl Store for PgStore {
         accounts::version(self).await
     }
 
+    async fn room_version(&self, room: RoomSid) -> StoreResult<Option<i64>> {
+        accounts::room_version(self, room).await
+    }
+
     async fn acquire_lease(
         &self,
         room: RoomSid,

@@ -1,8 +1,9 @@
-//! Accounts and their API keys. The point reads (`account`, `api_key`) run on every authenticated
-//! request, so a file database answers them inline like the other REST-facing reads.
+//! Accounts and their API keys, and the versions REST checks what it keeps against (credentials,
+//! rooms). The point reads (`account`, `api_key`, the versions) run on every authenticated request,
+//! so a file database answers them inline like the other REST-facing reads.
 
 use sqlx::Row;
-use vroom_domain::sid::{AccountSid, ApiKeySid};
+use vroom_domain::sid::{AccountSid, ApiKeySid, RoomSid};
 
 use super::{SqliteStore, db_err};
 use crate::codec::{Columns, account_from_row, api_key_from_row};
@@ -130,5 +131,26 @@ pub(super) async fn version(store: &SqliteStore) -> StoreResult<i64> {
         .await
         .map_err(db_err)?
         .try_get(0)
+        .map_err(db_err)
+}
+
+/// A room's version (`room_changes`, raised by triggers): read from the table only when something
+/// was committed since it was last read for that room (`commits.rs`), by this process or any other.
+pub(super) async fn room_version(store: &SqliteStore, room: RoomSid) -> StoreResult<Option<i64>> {
+    const SQL: &str = "SELECT n FROM room_changes WHERE room_sid = ?";
+    if let Some(r) = &store.readers {
+        let read = || r.one(SQL, &[&room.to_string()], |row| row.int("n"));
+        return match &store.commits {
+            Some(c) => c.cached_for(&store.room_versions, room, read),
+            None => read(),
+        };
+    }
+    sqlx::query(SQL)
+        .bind(room.to_string())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(db_err)?
+        .map(|row| row.try_get(0))
+        .transpose()
         .map_err(db_err)
 }

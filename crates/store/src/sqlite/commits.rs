@@ -28,7 +28,9 @@
 //! not see. So [`Commits`] keeps its own read-only connection open for as long as it lives: while
 //! that connection holds its shared lock, no other connection can be the last one.
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::Hash;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -52,6 +54,32 @@ pub(super) struct Commits {
     /// How many times the version was read from the database (what the tests watch).
     #[cfg(test)]
     pub(super) reads: std::sync::atomic::AtomicU64,
+}
+
+/// Values read per key (a room's version, say), each trusted while the WAL index's header stands
+/// as it stood before the value was read: the map is emptied whenever the header has moved.
+pub(super) struct Memo<K> {
+    seen: Mutex<Option<Kept<K>>>,
+}
+
+/// A header, and the values read after it.
+type Kept<K> = ([u8; HEADER], HashMap<K, i64>);
+
+/// Keys a [`Memo`] holds at most between two commits (a key beyond is read every time).
+const MEMO_KEYS: usize = 4096;
+
+impl<K> Default for Memo<K> {
+    fn default() -> Self {
+        Self {
+            seen: Mutex::new(None),
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for Memo<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Commits {
@@ -157,6 +185,48 @@ impl Commits {
                 .seen
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((h, value));
+        }
+        Ok(value)
+    }
+
+    /// [`Commits::cached`] for one key of `memo`: `read()`, or the value it gave last for `key`
+    /// when nothing has been committed since. A `None` (nothing stored under the key) is not kept.
+    ///
+    /// Why that holds: as for `cached`, each value is kept with the header read before it, and
+    /// only under that header; the first call that finds another header starts an empty map under
+    /// it, so a value never outlives the header it was read after.
+    pub(super) fn cached_for<K: Hash + Eq>(
+        &self,
+        memo: &Memo<K>,
+        key: K,
+        read: impl FnOnce() -> crate::StoreResult<Option<i64>>,
+    ) -> crate::StoreResult<Option<i64>> {
+        let lock = || {
+            memo.seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let header = self.header();
+        if let Some(h) = header
+            && let Some((at, values)) = &*lock()
+            && *at == h
+            && let Some(&value) = values.get(&key)
+        {
+            return Ok(Some(value));
+        }
+        let value = read()?;
+        if let (Some(h), Some(v)) = (header, value) {
+            let mut seen = lock();
+            match &mut *seen {
+                Some((at, values)) if *at == h => {
+                    if values.len() < MEMO_KEYS {
+                        values.insert(key, v);
+                    }
+                }
+                // Another header (newer, or older if a concurrent caller read it later): values
+                // kept under it are dropped, which only costs reads.
+                _ => *seen = Some((h, HashMap::from([(key, v)]))),
+            }
         }
         Ok(value)
     }

@@ -72,6 +72,8 @@ pub struct SqliteStore {
     writer: Option<Arc<write::Writer>>,
     /// Whether a file database changed since a value was read (see `commits.rs`).
     commits: Option<Arc<commits::Commits>>,
+    /// Rooms' versions read since the last commit.
+    room_versions: Arc<commits::Memo<RoomSid>>,
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -154,6 +156,7 @@ impl SqliteStore {
             readers,
             writer,
             commits,
+            room_versions: Arc::default(),
         })
     }
 
@@ -633,6 +636,10 @@ impl Store for SqliteStore {
 
     async fn credentials_version(&self) -> StoreResult<i64> {
         accounts::version(self).await
+    }
+
+    async fn room_version(&self, room: RoomSid) -> StoreResult<Option<i64>> {
+        accounts::room_version(self, room).await
     }
 
     async fn acquire_lease(

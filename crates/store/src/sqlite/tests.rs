@@ -229,6 +229,71 @@ async fn the_writers_own_commits_keep_the_version_without_reading_it_again() {
     assert_eq!(reads(), r1 + 1);
 }
 
+/// A room's version of a file database is answered from memory while nothing is committed, and
+/// read again after any commit that touched the room, whoever made it: this store, another store
+/// on the same file, or a change by hand (as `sqlite3` would make it).
+#[tokio::test]
+async fn room_versions_follow_every_commit_whoever_makes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vroom.db");
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    let at = Timestamp::from_secs(1_800_000_000);
+    let (_, settings) = vroom_domain::room::CreateRoom::default()
+        .validate()
+        .unwrap();
+    let room = Room {
+        sid: RoomSid::from_bytes([0xe3; 16]),
+        account_sid: AccountSid::from_bytes([0xe4; 16]),
+        unique_name: "versioned".into(),
+        status: vroom_domain::room::RoomStatus::InProgress,
+        ad_hoc: false,
+        settings,
+        date_created: at,
+        date_updated: at,
+        end_time: None,
+        duration: None,
+    };
+    store
+        .apply(&[Change::InsertRoom(room.clone())], &[])
+        .await
+        .unwrap();
+    let version = || async { store.room_version(room.sid).await.unwrap().unwrap() };
+    let v0 = version().await;
+    assert_eq!(version().await, v0);
+    let p = Participant::connect(
+        ParticipantSid::from_bytes([0xe5; 16]),
+        room.sid,
+        room.account_sid,
+        "by-store".into(),
+        at,
+    );
+    let other = SqliteStore::open_file(&path).await.unwrap();
+    other
+        .apply(&[Change::InsertParticipant(p.clone())], &[])
+        .await
+        .unwrap();
+    let v1 = version().await;
+    assert_ne!(v1, v0, "another store's write");
+    // A commit that touches nothing of the room moves the header, not the version.
+    store.shared_secret("unrelated", "x").await.unwrap();
+    assert_eq!(version().await, v1);
+
+    let by_hand = rusqlite::Connection::open(&path).unwrap();
+    for (n, sql) in [
+        "UPDATE participants SET identity = 'renamed'",
+        "UPDATE rooms SET status = 'completed'",
+        "DELETE FROM participants",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = version().await;
+        assert_eq!(version().await, before);
+        by_hand.execute(sql, []).unwrap();
+        assert!(version().await > before, "change {n} by hand: {sql}");
+    }
+}
+
 /// The header is read only when it is one this code knows; a database without a WAL index (or
 /// whose index is not there) falls back to reading every time.
 #[test]

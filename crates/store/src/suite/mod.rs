@@ -95,6 +95,7 @@ pub async fn run(store: &dyn Store) {
     rooms::rooms_and_unique_names(store).await;
     rooms::room_paging_and_filters(store).await;
     participants::participants_history(store).await;
+    participants::room_versions(store).await;
     outbox::outbox_order_and_retries(store).await;
     outbox::outbox_recording_and_composition_facts(store).await;
     accounts::accounts_and_keys(store).await;

@@ -128,3 +128,64 @@ pub(super) async fn participants_history(store: &dyn Store) {
             && !all_connected.contains(&alice.sid)
     );
 }
+
+/// A room's version moves with every change to the room or to one of its participants, stands
+/// still while nothing of the room changes (another room's changes included), and is `None` for a
+/// room never stored: what REST's cache of participant reads relies on.
+pub(super) async fn room_versions(store: &dyn Store) {
+    let r = room(45, Some("versions"), T0 + Span::from_secs(6000), false);
+    let other = room(
+        46,
+        Some("versions-other"),
+        T0 + Span::from_secs(6000),
+        false,
+    );
+    assert_eq!(store.room_version(r.sid).await.unwrap(), None, "not stored");
+    store
+        .apply(
+            &[
+                Change::InsertRoom(r.clone()),
+                Change::InsertRoom(other.clone()),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    let version = || async { store.room_version(r.sid).await.unwrap().expect("stored") };
+    let mut seen = vec![version().await];
+    assert_eq!(version().await, seen[0], "no change");
+    let mut step = async |what: &str, changes: &[Change], moves: bool| {
+        store.apply(changes, &[]).await.unwrap();
+        let v = version().await;
+        if moves {
+            assert!(!seen.contains(&v), "{what}: {v} was seen before ({seen:?})");
+            seen.push(v);
+        } else {
+            assert_eq!(Some(&v), seen.last(), "{what}");
+        }
+    };
+    let t = |s| r.date_created + Span::from_secs(s);
+    let mut p = participant(&r, 70, "versioned", t(1));
+    step("a join", &[Change::InsertParticipant(p.clone())], true).await;
+    let q = participant(&other, 71, "elsewhere", t(1));
+    step(
+        "another room's join",
+        &[Change::InsertParticipant(q.clone())],
+        false,
+    )
+    .await;
+    let mut o = other.clone();
+    o.complete(t(2));
+    step("another room's end", &[Change::UpdateRoom(o)], false).await;
+    p.disconnect(t(3), EndReason::Left);
+    step("a departure", &[Change::UpdateParticipant(p.clone())], true).await;
+    p.identity = p.sid.to_string();
+    step("an anonymization", &[Change::UpdateParticipant(p)], true).await;
+    let mut ended = r.clone();
+    ended.complete(t(4));
+    step("the room's end", &[Change::UpdateRoom(ended)], true).await;
+    assert!(
+        store.room_version(other.sid).await.unwrap().is_some(),
+        "every stored room has one"
+    );
+}
