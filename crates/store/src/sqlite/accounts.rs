@@ -79,7 +79,15 @@ pub(super) async fn keys(store: &SqliteStore, account: AccountSid) -> StoreResul
 }
 
 pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()> {
-    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    // IMMEDIATE: the transaction reads, then writes. Begun deferred, a commit by another connection
+    // (the server's writer) between the two made the write fail at once with SQLITE_BUSY (a read
+    // snapshot cannot be upgraded once stale, and the busy timeout does not wait for that); begun
+    // immediate it takes the write lock first, waiting for it as long as the busy timeout allows.
+    let mut tx = store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(db_err)?;
     let known: i64 = sqlx::query("SELECT COUNT(*) FROM accounts WHERE sid = ?")
         .bind(k.account_sid.to_string())
         .fetch_one(&mut *tx)
