@@ -5,7 +5,7 @@
 use sqlx::Row;
 use vroom_domain::sid::{AccountSid, ApiKeySid, RoomSid};
 
-use super::{SqliteStore, db_err};
+use super::{SqliteStore, begin_immediate, db_err};
 use crate::codec::{Columns, account_from_row, api_key_from_row};
 use crate::{Account, ApiKey, StoreError, StoreResult};
 
@@ -31,7 +31,7 @@ pub(super) async fn one(store: &SqliteStore, sid: AccountSid) -> StoreResult<Opt
 }
 
 pub(super) async fn save(store: &SqliteStore, a: &Account) -> StoreResult<()> {
-    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    let mut tx = begin_immediate(&store.pool).await?;
     if a.main {
         sqlx::query("UPDATE accounts SET main = 0 WHERE main = 1 AND sid <> ?")
             .bind(a.sid.to_string())
@@ -79,15 +79,7 @@ pub(super) async fn keys(store: &SqliteStore, account: AccountSid) -> StoreResul
 }
 
 pub(super) async fn save_key(store: &SqliteStore, k: &ApiKey) -> StoreResult<()> {
-    // IMMEDIATE: the transaction reads, then writes. Begun deferred, a commit by another connection
-    // (the server's writer) between the two made the write fail at once with SQLITE_BUSY (a read
-    // snapshot cannot be upgraded once stale, and the busy timeout does not wait for that); begun
-    // immediate it takes the write lock first, waiting for it as long as the busy timeout allows.
-    let mut tx = store
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(db_err)?;
+    let mut tx = begin_immediate(&store.pool).await?;
     let known: i64 = sqlx::query("SELECT COUNT(*) FROM accounts WHERE sid = ?")
         .bind(k.account_sid.to_string())
         .fetch_one(&mut *tx)

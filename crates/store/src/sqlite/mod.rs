@@ -201,7 +201,7 @@ impl SqliteStore {
 
     /// Runs planned statements through sqlx's pool (an in-memory database).
     async fn apply_pooled(&self, planned: &[(Stmt, Check)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_immediate(&self.pool).await?;
         for (stmt, check) in planned {
             let mut q = sqlx::query(stmt.sql);
             for a in &stmt.args {
@@ -224,6 +224,18 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(db_err)
     }
+}
+
+/// A transaction of the pool that holds the write lock from its start. Its statements read before
+/// they write, and a deferred transaction (sqlx's `begin`) whose read snapshot another
+/// connection's commit overtook cannot take the write lock afterwards: SQLite refuses it at once
+/// with `SQLITE_BUSY_SNAPSHOT` ("database is locked"), whatever the busy timeout, which made
+/// `vroom keys` beside a busy server fail more often than not. `BEGIN IMMEDIATE` waits for the
+/// lock in the busy handler instead.
+pub(super) async fn begin_immediate(
+    pool: &SqlitePool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -382,3 +382,76 @@ async fn a_failing_job_of_a_batch_fails_alone() {
         .unwrap();
     assert_eq!(rows, vec![0, 10, 20, 40, 50, 60, 70]);
 }
+
+/// The pool's transactions that read before they write take the write lock first: a deferred one
+/// whose read snapshot is overtaken by another connection's commit cannot be upgraded, and SQLite
+/// refuses it at once ("database is locked") whatever the busy timeout. Keys saved by a second
+/// store (`vroom keys` beside a running server) while the server's writer commits all go through.
+#[tokio::test]
+async fn keys_saved_beside_a_busy_writer_all_go_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vroom.db");
+    let server = SqliteStore::open_file(&path).await.unwrap();
+    let account = Account {
+        sid: AccountSid::from_bytes([0xe4; 16]),
+        auth_token: "token-e4".into(),
+        friendly_name: String::new(),
+        date_created: Timestamp::from_secs(1_800_000_000),
+        main: false,
+    };
+    server.save_account(&account).await.unwrap();
+    let w = Arc::clone(
+        server
+            .writer
+            .as_ref()
+            .expect("a file database has a writer"),
+    );
+    w.write(|c| {
+        c.execute_batch("CREATE TABLE busy (x INTEGER)")
+            .map_err(write::err)
+    })
+    .await
+    .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut n = 0_i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                w.write(move |c| {
+                    c.execute("INSERT INTO busy VALUES (?)", [n])
+                        .map(drop)
+                        .map_err(write::err)
+                })
+                .await
+                .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let beside = SqliteStore::open_file(&path).await.unwrap();
+    let mut failed = Vec::new();
+    for i in 0..200_u8 {
+        let key = ApiKey {
+            sid: ApiKeySid::from_bytes([i; 16]),
+            account_sid: account.sid,
+            secret: format!("secret-{i}"),
+            friendly_name: String::new(),
+            date_created: Timestamp::from_secs(1_800_000_000),
+            date_revoked: None,
+        };
+        if let Err(e) = beside.save_api_key(&key).await {
+            failed.push(e.to_string());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let commits = writing.await.unwrap();
+    assert!(commits > 0);
+    assert!(
+        failed.is_empty(),
+        "{} of 200 failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+}
