@@ -5,7 +5,8 @@
 use sqlx::Row;
 use vroom_domain::sid::{AccountSid, ApiKeySid, RoomSid};
 
-use super::{SqliteStore, begin_immediate, db_err};
+use super::pooled::begin_immediate;
+use super::{SqliteStore, db_err};
 use crate::codec::{Columns, account_from_row, api_key_from_row};
 use crate::{Account, ApiKey, StoreError, StoreResult};
 

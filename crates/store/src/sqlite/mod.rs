@@ -9,6 +9,7 @@ mod accounts;
 mod changes;
 mod commits;
 mod compositions;
+mod pooled;
 mod read;
 mod recordings;
 mod rows;
@@ -44,8 +45,7 @@ use crate::{
     StoreResult, WebhookBacklog,
 };
 use crate::{cluster, lists};
-use changes::{Check, apply_on, lease_args, plan};
-use rows::{Stmt, Val};
+use changes::{apply_on, lease_args, plan};
 
 // The cluster statements (`crate::cluster`), as SQLite takes them.
 const SQL_ACQUIRE: &str = cluster::ACQUIRE_LEASE;
@@ -198,48 +198,6 @@ impl SqliteStore {
             .collect::<StoreResult<Vec<T>>>()?;
         Ok(plan.page(items, found.len()))
     }
-
-    /// Runs planned statements through sqlx's pool (an in-memory database).
-    async fn apply_pooled(&self, planned: &[(Stmt, Check)]) -> StoreResult<()> {
-        let mut tx = begin_immediate(&self.pool).await?;
-        for (stmt, check) in planned {
-            let mut q = sqlx::query(stmt.sql);
-            for a in &stmt.args {
-                q = match a {
-                    Val::Text(t) => q.bind(t.as_str()),
-                    Val::Int(i) => q.bind(*i),
-                    Val::Null => q.bind(None::<i64>),
-                };
-            }
-            if let Check::Cap(_) = check {
-                let row = q.fetch_one(&mut *tx).await.map_err(db_err)?;
-                check.count(row.try_get(0).map_err(db_err)?)?;
-                continue;
-            }
-            match q.execute(&mut *tx).await {
-                Ok(done) => check.rows(done.rows_affected())?,
-                Err(e) if is_unique_violation(&e) => return Err(check.unique(db_err(e))),
-                Err(e) => return Err(db_err(e)),
-            }
-        }
-        tx.commit().await.map_err(db_err)
-    }
-}
-
-/// A transaction of the pool that holds the write lock from its start. Its statements read before
-/// they write, and a deferred transaction (sqlx's `begin`) whose read snapshot another
-/// connection's commit overtook cannot take the write lock afterwards: SQLite refuses it at once
-/// with `SQLITE_BUSY_SNAPSHOT` ("database is locked"), whatever the busy timeout, which made
-/// `vroom keys` beside a busy server fail more often than not. `BEGIN IMMEDIATE` waits for the
-/// lock in the busy handler instead.
-pub(super) async fn begin_immediate(
-    pool: &SqlitePool,
-) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 #[async_trait]
@@ -248,7 +206,7 @@ impl Store for SqliteStore {
         let planned = plan(changes, events);
         match &self.writer {
             Some(w) => w.write(move |conn| apply_on(conn, &planned)).await,
-            None => self.apply_pooled(&planned).await,
+            None => pooled::apply(&self.pool, &planned).await,
         }
     }
 
