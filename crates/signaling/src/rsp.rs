@@ -620,7 +620,7 @@ mod tests {
                 date_created: vroom_domain::time::Timestamp::from_millis(0),
                 date_updated: vroom_domain::time::Timestamp::from_millis(0),
             }],
-            wire: std::sync::OnceLock::new(),
+            wire: vroom_domain::live::Rendered::default(),
         })
     }
 

@@ -67,8 +67,28 @@ pub struct ParticipantView {
     /// The view as the edge writes it for clients, kept by the first session that sends it: one
     /// view goes to every other member of the room, and each then sends the same bytes without
     /// writing them again. Opaque here; empty until written.
-    pub wire: OnceLock<Box<str>>,
+    pub wire: Rendered,
 }
+
+/// A form of a value written once and kept with it ([`ParticipantView::wire`]). Not part of the
+/// value: two views of the same state are equal whether or not either was written yet.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered(OnceLock<Box<str>>);
+
+impl Rendered {
+    /// The kept form, written by `write` the first time.
+    pub fn get_or_init(&self, write: impl FnOnce() -> Box<str>) -> &str {
+        self.0.get_or_init(write)
+    }
+}
+
+impl PartialEq for Rendered {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Rendered {}
 
 /// Something a connected session must be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +211,7 @@ impl Member {
                 Presence::Connected
             },
             tracks: self.tracks.clone(),
-            wire: OnceLock::new(),
+            wire: Rendered::default(),
         }
     }
 

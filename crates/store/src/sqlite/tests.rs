@@ -1,5 +1,28 @@
 use super::*;
 
+/// An account of this file's tests, `n` its SID's every byte.
+fn account(n: u8) -> Account {
+    Account {
+        sid: AccountSid::from_bytes([n; 16]),
+        auth_token: format!("token-{n:x}"),
+        friendly_name: String::new(),
+        date_created: Timestamp::from_secs(1_800_000_000),
+        main: false,
+    }
+}
+
+/// An active API key of `account`, `n` its SID's every byte.
+fn api_key(n: u8, account: AccountSid) -> ApiKey {
+    ApiKey {
+        sid: ApiKeySid::from_bytes([n; 16]),
+        account_sid: account,
+        secret: format!("secret-{n:x}"),
+        friendly_name: String::new(),
+        date_created: Timestamp::from_secs(1_800_000_000),
+        date_revoked: None,
+    }
+}
+
 #[tokio::test]
 async fn suite_on_a_temp_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,13 +134,7 @@ async fn credentials_version_follows_every_commit_whoever_makes_it() {
     );
     let v0 = store.credentials_version().await.unwrap();
     assert_eq!(store.credentials_version().await.unwrap(), v0);
-    let account = Account {
-        sid: AccountSid::from_bytes([0xe1; 16]),
-        auth_token: "token-e1".into(),
-        friendly_name: String::new(),
-        date_created: Timestamp::from_secs(1_800_000_000),
-        main: false,
-    };
+    let account = account(0xe1);
     store.save_account(&account).await.unwrap();
     let v1 = store.credentials_version().await.unwrap();
     assert_ne!(v1, v0, "this store's own write");
@@ -126,14 +143,7 @@ async fn credentials_version_follows_every_commit_whoever_makes_it() {
     assert_eq!(store.credentials_version().await.unwrap(), v1);
 
     let other = SqliteStore::open_file(&path).await.unwrap();
-    let key = ApiKey {
-        sid: ApiKeySid::from_bytes([0xe2; 16]),
-        account_sid: account.sid,
-        secret: "secret-e2".into(),
-        friendly_name: String::new(),
-        date_created: Timestamp::from_secs(1_800_000_000),
-        date_revoked: None,
-    };
+    let key = api_key(0xe2, account.sid);
     other.save_api_key(&key).await.unwrap();
     let v2 = store.credentials_version().await.unwrap();
     assert_ne!(v2, v1, "another store's write");
@@ -169,16 +179,7 @@ async fn the_writers_own_commits_keep_the_version_without_reading_it_again() {
     let commits = Arc::clone(store.commits.as_ref().expect("a WAL index"));
     let reads = || commits.reads.load(std::sync::atomic::Ordering::Relaxed);
     let w = Arc::clone(store.writer.as_ref().expect("a file database has a writer"));
-    store
-        .save_account(&Account {
-            sid: AccountSid::from_bytes([0xe3; 16]),
-            auth_token: "token-e3".into(),
-            friendly_name: String::new(),
-            date_created: Timestamp::from_secs(1_800_000_000),
-            main: false,
-        })
-        .await
-        .unwrap();
+    store.save_account(&account(0xe3)).await.unwrap();
     let v0 = store.credentials_version().await.unwrap();
     let r0 = reads();
     for i in 0..3_i64 {
@@ -392,13 +393,7 @@ async fn keys_saved_beside_a_busy_writer_all_go_through() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vroom.db");
     let server = SqliteStore::open_file(&path).await.unwrap();
-    let account = Account {
-        sid: AccountSid::from_bytes([0xe4; 16]),
-        auth_token: "token-e4".into(),
-        friendly_name: String::new(),
-        date_created: Timestamp::from_secs(1_800_000_000),
-        main: false,
-    };
+    let account = account(0xe4);
     server.save_account(&account).await.unwrap();
     let w = Arc::clone(
         server
@@ -433,15 +428,7 @@ async fn keys_saved_beside_a_busy_writer_all_go_through() {
     let beside = SqliteStore::open_file(&path).await.unwrap();
     let mut failed = Vec::new();
     for i in 0..200_u8 {
-        let key = ApiKey {
-            sid: ApiKeySid::from_bytes([i; 16]),
-            account_sid: account.sid,
-            secret: format!("secret-{i}"),
-            friendly_name: String::new(),
-            date_created: Timestamp::from_secs(1_800_000_000),
-            date_revoked: None,
-        };
-        if let Err(e) = beside.save_api_key(&key).await {
+        if let Err(e) = beside.save_api_key(&api_key(i, account.sid)).await {
             failed.push(e.to_string());
         }
     }
