@@ -237,19 +237,15 @@ impl Store for MeteredStore {
         node: &str,
         address: &str,
         now: Timestamp,
-        until: Timestamp,
     ) -> StoreResult<Acquired> {
         timed(
             "acquire_lease",
-            self.store.acquire_lease(room, node, address, now, until),
+            self.store.acquire_lease(room, node, address, now),
         )
         .await
     }
-    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
-        timed("renew_lease", self.store.renew_lease(lease, until)).await
-    }
-    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
-        timed("renew_leases", self.store.renew_leases(leases, until)).await
+    async fn renew_node_lease(&self, node: &str, until: Timestamp) -> StoreResult<Vec<Lease>> {
+        timed("renew_node_lease", self.store.renew_node_lease(node, until)).await
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {

@@ -64,12 +64,9 @@ impl Node {
     }
 }
 
-/// `N` distinct free ports: all bound at once, then released (`free_port` calls in a row may hand
-/// out the same port twice, and a node would then not start).
+/// `N` distinct free ports ([`crate::common::free_port`] never hands one out twice).
 pub(crate) fn ports<const N: usize>() -> [u16; N] {
-    let held: [std::net::TcpListener; N] =
-        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"));
-    held.map(|l| l.local_addr().expect("an address").port())
+    std::array::from_fn(|_| crate::common::free_port())
 }
 
 /// Two distinct free ports.

@@ -466,13 +466,32 @@ pub async fn spawn_vroom_with(
     panic!("vroom did not start listening on {port}");
 }
 
-/// A free TCP port (bound and released).
+/// A free TCP port for a process a test starts, never the same twice in this run: taken below
+/// the kernel's ephemeral range (32768 and up here), so no outgoing connection or `bind(0)` of
+/// another test is given it between the check and the process binding it, and only once it binds
+/// on 127.0.0.1 (and on UDP, for a media port) at the moment it is handed out. Each run starts at
+/// its own place in the range, so test binaries run side by side rarely meet.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("an address")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() % SPAN) * 7919 % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + n % SPAN).expect("ports are below 32768");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range")
 }
 
 /// An access token signed with `creds`, valid from now (system clock).

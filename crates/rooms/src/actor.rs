@@ -9,12 +9,13 @@
 //! batch comes back and every command of the batch fails. One commit then serves a burst of joins
 //! into one room instead of one commit each.
 //!
-//! A task runs while its node holds the room's lease (`vroom_store::Lease`): the hub renews the
-//! leases of all its tasks every third of the term, in one write (`Hub::renew_leases`), and every
-//! batch a task writes is fenced by its lease. When another node took the room over (this node
-//! missed its renewals), the first failed renewal (the hub tells the task, `Command::LeaseLost`)
-//! or fenced write ends the task at once, without writing: its sessions are told they were
-//! removed, and the new owner closes their records.
+//! A task runs while its node holds the room's lease (`vroom_store::Lease`), which follows the
+//! node's own lease: the hub renews that every third of the term, in one write whatever the number
+//! of rooms (`Hub::renew_leases`), and every batch a task writes is fenced by its lease. When
+//! another node took the room over (this node missed its renewals), the next renewal (which
+//! returns the leases taken; the hub tells the task, `Command::LeaseLost`) or fenced write ends
+//! the task at once, without writing: its sessions are told they were removed, and the new owner
+//! closes their records.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,7 +85,7 @@ pub(crate) enum Command {
     Inspect {
         reply: oneshot::Sender<RoomSnapshot>,
     },
-    /// The hub's renewal of the lease with this token was refused: another node took the room.
+    /// Another node took the room's lease with this token over (the hub's renewal said so).
     LeaseLost {
         token: i64,
     },
@@ -94,18 +95,11 @@ pub(crate) enum Command {
 #[derive(Clone)]
 pub(crate) struct RoomHandle {
     tx: mpsc::UnboundedSender<Command>,
-    /// The fencing token of the lease the task holds.
-    token: i64,
 }
 
 impl RoomHandle {
     pub(crate) fn same(&self, other: &RoomHandle) -> bool {
         self.tx.same_channel(&other.tx)
-    }
-
-    /// The fencing token of the task's lease.
-    pub(crate) fn token(&self) -> i64 {
-        self.token
     }
 
     /// Sends a command and waits for its reply. A task that is gone (its room ended, or the server is
@@ -170,10 +164,7 @@ pub(crate) fn spawn(
     tracker: &tokio_util::task::TaskTracker,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = RoomHandle {
-        tx,
-        token: lease.token,
-    };
+    let handle = RoomHandle { tx };
     let actor = RoomActor {
         live,
         sessions: HashMap::new(),

@@ -14,8 +14,9 @@
 //! - Several nodes may share one database: a room in progress has a task on exactly one of them,
 //!   the one holding its lease (`Store::acquire_lease`; [`ClusterConfig`]). A node takes a room
 //!   only when nobody holds it — at its start, when asked for a room with no task, or when the
-//!   holder's lease expired (it died) — and then closes the participants the last holder left
-//!   connected. Asked for a room another node runs, the hub answers [`HubError::Elsewhere`].
+//!   holder's node lease expired (it died) — and then closes the participants the last holder left
+//!   connected. A room's lease follows its node's own lease (`Store::renew_node_lease`), renewed
+//!   once per term whatever the number of rooms. Asked for a room another node runs, the hub answers [`HubError::Elsewhere`].
 
 mod actor;
 pub mod clock;
@@ -41,10 +42,6 @@ use vroom_store::{Acquired, Change, Lease, ParticipantFilter, Store, StoreError}
 
 use crate::actor::{Command, Deps, RoomHandle};
 use crate::clock::Clock;
-
-/// Leases renewed in one write at most, so a node with many rooms does not hold the database's
-/// writer for long at a time.
-const RENEW_AT_ONCE: usize = 512;
 
 /// Identifies one signaling connection, so a stale connection cannot act for a participant whose
 /// client has since reconnected on another.
@@ -253,17 +250,24 @@ impl Hub {
             max_rooms_per_account: deps.max_rooms_per_account,
             reviving: Arc::new(tokio::sync::Mutex::new(())),
         };
+        // The node's own lease first: every room lease it takes from here on follows it. What it
+        // lost in an earlier run (the losses noted since) no task of this run holds.
+        let until = hub.deps.clock.now() + hub.deps.cluster.lease;
+        hub.deps
+            .store
+            .renew_node_lease(&hub.deps.cluster.node, until)
+            .await?;
         hub.recover().await?;
         hub.tracker.spawn(hub.clone().watch_orphans());
         hub.tracker.spawn(hub.clone().renew_leases());
         Ok(hub)
     }
 
-    /// Every third of the lease term, renews the leases of every room task of this node, in one
-    /// write per [`RENEW_AT_ONCE`] rooms rather than a write and a wake-up per room, and tells
-    /// each task whose renewal was refused that another node took its room (it ends at once).
-    /// A failed write is tried again a second later. Ends when the hub shuts down (the rooms
-    /// carry on while it drains).
+    /// Every third of the lease term, renews this node's lease, which every one of its rooms'
+    /// leases follows (one write whatever their number), and tells the task of each room another
+    /// node took meanwhile (possible only once this node's lease had lapsed) that it lost it: it
+    /// ends at once. A failed write is tried again a second later. Ends when the hub shuts down
+    /// (the rooms carry on while it drains).
     async fn renew_leases(self) {
         let cluster = &self.deps.cluster;
         let mut next = self.deps.clock.now() + cluster.renew_every();
@@ -272,41 +276,21 @@ impl Hub {
                 () = self.deps.shutdown.cancelled() => break,
                 () = self.deps.clock.sleep_until(next) => {}
             }
-            let tasks: Vec<(RoomSid, RoomHandle)> = self
-                .deps
-                .registry
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .iter()
-                .map(|(sid, handle)| (*sid, handle.clone()))
-                .collect();
-            let mut failed = false;
-            for chunk in tasks.chunks(RENEW_AT_ONCE) {
-                let leases: Vec<Lease> = chunk
-                    .iter()
-                    .map(|(room, handle)| Lease {
-                        room: *room,
-                        node: cluster.node.clone(),
-                        token: handle.token(),
-                    })
-                    .collect();
-                let until = self.deps.clock.now() + cluster.lease;
-                match self.deps.store.renew_leases(&leases, until).await {
-                    Ok(held) => {
-                        for ((_, handle), held) in chunk.iter().zip(held) {
-                            if !held {
-                                handle.tell(Command::LeaseLost {
-                                    token: handle.token(),
-                                });
-                            }
+            let until = self.deps.clock.now() + cluster.lease;
+            let failed = match self.deps.store.renew_node_lease(&cluster.node, until).await {
+                Ok(lost) => {
+                    for lease in lost {
+                        if let Some(handle) = self.registered(lease.room) {
+                            handle.tell(Command::LeaseLost { token: lease.token });
                         }
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, rooms = leases.len(), "could not renew the rooms' leases");
-                        failed = true;
-                    }
+                    false
                 }
-            }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not renew the node's lease");
+                    true
+                }
+            };
             let now = self.deps.clock.now();
             next = if failed {
                 now + vroom_domain::time::Span::from_secs(1)
@@ -397,13 +381,7 @@ impl Hub {
         let acquired = self
             .deps
             .store
-            .acquire_lease(
-                room.sid,
-                &cluster.node,
-                &cluster.address,
-                now,
-                now + cluster.lease,
-            )
+            .acquire_lease(room.sid, &cluster.node, &cluster.address, now)
             .await?;
         Ok(match acquired {
             Acquired::Ours(lease) => Ok(lease),
@@ -627,7 +605,6 @@ impl Hub {
         let mut changes = vec![Change::NewLease {
             lease: lease.clone(),
             address: cluster.address.clone(),
-            until: now + cluster.lease,
         }];
         if let Some(limit) = self.max_rooms_per_account {
             // Counted in the store, among every node's rooms, in the insert's own transaction.

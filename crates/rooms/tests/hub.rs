@@ -272,6 +272,52 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
     hub2.shutdown().await;
 }
 
+/// Another node takes a room over (it saw this node's lease lapse, on its clock): this node's
+/// next renewal learns it, and the room's task ends at once, telling its sessions, without
+/// waiting for a write of the room to be refused; the node's other rooms carry on.
+#[tokio::test]
+async fn a_room_taken_by_another_node_ends_its_task_at_the_next_renewal() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (s1, mut taken_rx) = session(&hub);
+    let taken = hub
+        .join(ACCOUNT, Some("taken"), req("erin", s1))
+        .await
+        .unwrap();
+    let (s2, mut kept_rx) = session(&hub);
+    hub.join(ACCOUNT, Some("kept"), req("frank", s2))
+        .await
+        .unwrap();
+
+    // Node b, its clock a minute ahead, finds this node's lease lapsed and takes one room.
+    let later = clock_now(&clock) + Span::from_secs(60);
+    store
+        .renew_node_lease("b", later + Span::from_secs(10))
+        .await
+        .unwrap();
+    let acquired = store
+        .acquire_lease(taken.room.sid, "b", "http://b", later)
+        .await
+        .unwrap();
+    assert!(
+        matches!(acquired, vroom_store::Acquired::Ours(_)),
+        "{acquired:?}"
+    );
+
+    // The next renewal (a third of the 10 s lease later) tells the room's task.
+    clock.advance(Span::from_secs(4));
+    let told = tokio::time::timeout(std::time::Duration::from_secs(5), taken_rx.recv())
+        .await
+        .expect("the session is told within the renewal");
+    assert_eq!(told, Some(Notice::Removed(EndReason::ServerStopped)));
+    assert!(
+        kept_rx.try_recv().is_err(),
+        "the room this node still holds carries on"
+    );
+    hub.shutdown().await;
+}
+
 fn clock_now(clock: &ManualClock) -> Timestamp {
     use vroom_rooms::clock::Clock;
     clock.now()

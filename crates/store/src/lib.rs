@@ -105,14 +105,13 @@ pub enum Change {
     /// A new room's lease, written in the batch that inserts the room: the room is the node's
     /// from its first moment, in one commit rather than an `acquire_lease` and then the insert.
     /// Only for a room SID just drawn (nobody can hold it); a lease of the room already stored
-    /// fails the batch. Its token is `lease.token` (1 for a new room).
+    /// fails the batch. Its token is `lease.token` (1 for a new room). It holds while its node's
+    /// lease does ([`Store::renew_node_lease`]).
     NewLease {
         /// The lease taken.
         lease: Lease,
         /// Where its node serves (as `acquire_lease` records it).
         address: String,
-        /// When it ends unless renewed.
-        until: Timestamp,
     },
     /// Not a change but a condition: the batch is written only while `account` has fewer than
     /// `limit` rooms in progress, counted in the store (so across every node) when the condition
@@ -342,7 +341,9 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-/// A node's hold on a room in progress: while it holds, only that node runs the room.
+/// A node's hold on a room in progress: while it holds, only that node runs the room. It holds
+/// while its node's own lease does ([`Store::renew_node_lease`]) and until it is given up or
+/// taken over (a takeover needs the node's lease expired).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     /// The room.
@@ -360,7 +361,7 @@ pub struct LeaseHolder {
     pub node: String,
     /// Where it serves (as it announced when acquiring).
     pub address: String,
-    /// When its lease ends unless renewed.
+    /// When its lease ends unless its node renews its own (the epoch when it was given up).
     pub expires_at: Timestamp,
 }
 
@@ -373,18 +374,20 @@ pub enum Acquired {
     Held(LeaseHolder),
 }
 
-/// [`Store::renew_leases`] as one [`Store::renew_lease`] after the other, for a backend without
-/// a way to do them together.
-pub(crate) async fn renew_each<S: Store + ?Sized>(
-    store: &S,
-    leases: &[Lease],
-    until: Timestamp,
-) -> StoreResult<Vec<bool>> {
-    let mut held = Vec::with_capacity(leases.len());
-    for lease in leases {
-        held.push(store.renew_lease(lease, until).await?);
-    }
-    Ok(held)
+/// The leases `node` lost, from the rows of [`cluster::LEASES_LOST`] (room SID, token).
+pub(crate) fn lost_leases(node: &str, rows: Vec<(String, i64)>) -> StoreResult<Vec<Lease>> {
+    rows.into_iter()
+        .map(|(room, token)| {
+            let room = room
+                .parse()
+                .map_err(|_| codec::corrupt("room_sid of a lost lease", &room))?;
+            Ok(Lease {
+                room,
+                node: node.to_owned(),
+                token,
+            })
+        })
+        .collect()
 }
 
 /// Everything vroom keeps. Implementations must be safe to share between tasks.
@@ -598,28 +601,22 @@ pub trait Store: Send + Sync + 'static {
     /// change committed between the two reads shows as a new number the next time.
     async fn room_version(&self, room: RoomSid) -> StoreResult<Option<i64>>;
 
-    /// Acquires the lease of `room` for `node` (serving at `address`) until `until`: a new lease, a
-    /// lease whose holder let it expire by `now` (a new fencing token), or `node`'s own (renewed,
-    /// same token).
+    /// Acquires the lease of `room` for `node` (serving at `address`): a new lease, a lease given
+    /// up or whose node's lease expired by `now` (a new fencing token), or `node`'s own (same
+    /// token). It holds while `node`'s lease does: take that first ([`Store::renew_node_lease`]).
     async fn acquire_lease(
         &self,
         room: RoomSid,
         node: &str,
         address: &str,
         now: Timestamp,
-        until: Timestamp,
     ) -> StoreResult<Acquired>;
 
-    /// Extends `lease` to `until`; `false` when another node took the room over meanwhile.
-    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool>;
-
-    /// Extends every one of `leases` to `until`, as [`Store::renew_lease`] does each (in one
-    /// transaction where the backend can): for each, in order, `false` when another node took
-    /// its room over meanwhile (or it was released). A node renews all its rooms' leases with
-    /// this, once per term, instead of one write per room.
-    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
-        renew_each(self, leases, until).await
-    }
+    /// Takes or extends `node`'s own lease to `until`, which every one of its rooms' leases
+    /// follows: one write per term whatever the number of rooms. Returns the leases other nodes
+    /// took from `node` since it last asked (they can only once its lease had expired), each
+    /// once, so it stops those rooms.
+    async fn renew_node_lease(&self, node: &str, until: Timestamp) -> StoreResult<Vec<Lease>>;
 
     /// Gives `lease` up (the room ended, or the node stops): any node may acquire it at once, with
     /// a new token.

@@ -46,7 +46,8 @@ use crate::{cluster, lists};
 struct Numbered {
     acquire: String,
     holder: String,
-    renew: String,
+    renew_node: String,
+    leases_lost: String,
     release: String,
     fence: String,
     new_lease: String,
@@ -60,7 +61,8 @@ struct Numbered {
 static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numbered {
     acquire: numbered(cluster::ACQUIRE_LEASE),
     holder: numbered(cluster::LEASE_HOLDER),
-    renew: numbered(cluster::RENEW_LEASE),
+    renew_node: numbered(cluster::RENEW_NODE_LEASE),
+    leases_lost: numbered(cluster::LEASES_LOST),
     release: numbered(cluster::RELEASE_LEASE),
     fence: numbered(cluster::FENCE),
     new_lease: numbered(cluster::NEW_LEASE),
@@ -208,17 +210,12 @@ impl PgStore {
                     Err(StoreError::LeaseLost)
                 }
             }
-            Change::NewLease {
-                lease,
-                address,
-                until,
-            } => {
+            Change::NewLease { lease, address } => {
                 sqlx::query(&CLUSTER.new_lease)
                     .bind(lease.room.to_string())
                     .bind(&lease.node)
                     .bind(address)
                     .bind(lease.token)
-                    .bind(until.millis())
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
@@ -632,13 +629,11 @@ impl Store for PgStore {
         node: &str,
         address: &str,
         now: Timestamp,
-        until: Timestamp,
     ) -> StoreResult<Acquired> {
         let token: Option<i64> = sqlx::query_scalar(&CLUSTER.acquire)
             .bind(room.to_string())
             .bind(node)
             .bind(address)
-            .bind(until.millis())
             .bind(now.millis())
             .fetch_optional(&self.pool)
             .await
@@ -662,50 +657,19 @@ impl Store for PgStore {
         }))
     }
 
-    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
-        let done = sqlx::query(&CLUSTER.renew)
+    async fn renew_node_lease(&self, node: &str, until: Timestamp) -> StoreResult<Vec<Lease>> {
+        sqlx::query(&CLUSTER.renew_node)
+            .bind(node)
             .bind(until.millis())
-            .bind(lease.room.to_string())
-            .bind(&lease.node)
-            .bind(lease.token)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
-        // One statement: each lease is renewed under the same condition as `renew_lease`'s.
-        const SQL: &str = "UPDATE room_leases l SET expires_at = $1
-             FROM unnest($2::text[], $3::text[], $4::bigint[]) AS r(room_sid, node_id, token)
-             WHERE l.room_sid = r.room_sid AND l.node_id = r.node_id AND l.token = r.token
-               AND l.expires_at > 0
-             RETURNING l.room_sid, l.token";
-        if leases.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rooms: Vec<String> = leases.iter().map(|l| l.room.to_string()).collect();
-        let nodes: Vec<&str> = leases.iter().map(|l| l.node.as_str()).collect();
-        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
-        let rows = sqlx::query(SQL)
-            .bind(until.millis())
-            .bind(&rooms)
-            .bind(&nodes)
-            .bind(&tokens)
+        let lost: Vec<(String, i64)> = sqlx::query_as(&CLUSTER.leases_lost)
+            .bind(node)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        let mut renewed = std::collections::HashSet::with_capacity(rows.len());
-        for row in &rows {
-            let room: String = row.try_get(0).map_err(db_err)?;
-            let token: i64 = row.try_get(1).map_err(db_err)?;
-            renewed.insert((room, token));
-        }
-        Ok(rooms
-            .into_iter()
-            .zip(tokens)
-            .map(|key| renewed.contains(&key))
-            .collect())
+        crate::lost_leases(node, lost)
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {

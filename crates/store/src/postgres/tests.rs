@@ -61,9 +61,10 @@ async fn racing_nodes_get_a_room_and_an_event_once() {
             tokio::spawn(async move {
                 let node = format!("n{n}");
                 store
-                    .acquire_lease(room, &node, "", t0, t0 + Span::from_secs(10))
+                    .renew_node_lease(&node, t0 + Span::from_secs(10))
                     .await
-                    .unwrap()
+                    .unwrap();
+                store.acquire_lease(room, &node, "", t0).await.unwrap()
             })
         })
         .collect();

@@ -74,11 +74,7 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
                 },
                 Check::Fence,
             ),
-            Change::NewLease {
-                lease,
-                address,
-                until,
-            } => (
+            Change::NewLease { lease, address } => (
                 Stmt {
                     sql: SQL_NEW_LEASE,
                     args: vec![
@@ -86,7 +82,6 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
                         Val::from(lease.node.as_str()),
                         Val::from(address.as_str()),
                         Val::from(lease.token),
-                        Val::from(until.millis()),
                     ],
                 },
                 Check::Done,

@@ -50,7 +50,8 @@ use changes::{apply_on, lease_args, plan};
 // The cluster statements (`crate::cluster`), as SQLite takes them.
 const SQL_ACQUIRE: &str = cluster::ACQUIRE_LEASE;
 const SQL_HOLDER: &str = cluster::LEASE_HOLDER;
-const SQL_RENEW: &str = cluster::RENEW_LEASE;
+const SQL_RENEW_NODE: &str = cluster::RENEW_NODE_LEASE;
+const SQL_LEASES_LOST: &str = cluster::LEASES_LOST;
 const SQL_RELEASE: &str = cluster::RELEASE_LEASE;
 const SQL_FENCE: &str = cluster::FENCE;
 const SQL_NEW_LEASE: &str = cluster::NEW_LEASE;
@@ -618,11 +619,10 @@ impl Store for SqliteStore {
         node: &str,
         address: &str,
         now: Timestamp,
-        until: Timestamp,
     ) -> StoreResult<Acquired> {
         if let Some(w) = &self.writer {
             let (node, address) = (node.to_owned(), address.to_owned());
-            let (until, now) = (until.millis(), now.millis());
+            let now = now.millis();
             return w
                 .write(move |c| {
                     use rusqlite::OptionalExtension;
@@ -630,10 +630,9 @@ impl Store for SqliteStore {
                     let token: Option<i64> = c
                         .prepare_cached(SQL_ACQUIRE)
                         .and_then(|mut st| {
-                            st.query_row(
-                                rusqlite::params![room_s, node, address, until, now],
-                                |r| r.get(0),
-                            )
+                            st.query_row(rusqlite::params![room_s, node, address, now], |r| {
+                                r.get(0)
+                            })
                             .optional()
                         })
                         .map_err(write::err)?;
@@ -663,7 +662,6 @@ impl Store for SqliteStore {
             .bind(room.to_string())
             .bind(node)
             .bind(address)
-            .bind(until.millis())
             .bind(now.millis())
             .fetch_optional(&self.pool)
             .await
@@ -687,50 +685,35 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn renew_lease(&self, lease: &Lease, until: Timestamp) -> StoreResult<bool> {
-        if let Some(w) = &self.writer {
-            let args = lease_args(lease);
+    async fn renew_node_lease(&self, node: &str, until: Timestamp) -> StoreResult<Vec<Lease>> {
+        let lost: Vec<(String, i64)> = if let Some(w) = &self.writer {
+            let node = node.to_owned();
             let until = until.millis();
-            return w
-                .write(move |c| {
-                    c.prepare_cached(SQL_RENEW)
-                        .and_then(|mut st| {
-                            st.execute(rusqlite::params![until, args.0, args.1, args.2])
-                        })
-                        .map(|n| n == 1)
-                        .map_err(write::err)
-                })
-                .await;
-        }
-        let done = sqlx::query(SQL_RENEW)
-            .bind(until.millis())
-            .bind(lease.room.to_string())
-            .bind(&lease.node)
-            .bind(lease.token)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn renew_leases(&self, leases: &[Lease], until: Timestamp) -> StoreResult<Vec<bool>> {
-        let Some(w) = &self.writer else {
-            return crate::renew_each(self, leases, until).await;
+            w.write(move |c| {
+                c.prepare_cached(SQL_RENEW_NODE)
+                    .and_then(|mut st| st.execute(rusqlite::params![node, until]))
+                    .map_err(write::err)?;
+                let mut st = c.prepare_cached(SQL_LEASES_LOST).map_err(write::err)?;
+                let rows = st
+                    .query_map(rusqlite::params![node], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(write::err)?;
+                rows.collect::<Result<_, _>>().map_err(write::err)
+            })
+            .await?
+        } else {
+            sqlx::query(SQL_RENEW_NODE)
+                .bind(node)
+                .bind(until.millis())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+            sqlx::query_as(SQL_LEASES_LOST)
+                .bind(node)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
         };
-        let args: Vec<(String, String, i64)> = leases.iter().map(lease_args).collect();
-        let until = until.millis();
-        // One job, so one commit and one hand-off for all of them.
-        w.write(move |c| {
-            let mut st = c.prepare_cached(SQL_RENEW).map_err(write::err)?;
-            args.iter()
-                .map(|(room, node, token)| {
-                    st.execute(rusqlite::params![until, room, node, token])
-                        .map(|n| n == 1)
-                        .map_err(write::err)
-                })
-                .collect()
-        })
-        .await
+        crate::lost_leases(node, lost)
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {

@@ -16,33 +16,39 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         .unwrap();
     let t = |s| T0 + Span::from_secs(s);
     let sid = r.sid;
-    let acquire = |node: &'static str, now: i64, until: i64| async move {
+    let acquire = |node: &'static str, now: i64| async move {
         let address = format!("http://{node}");
-        store
-            .acquire_lease(sid, node, &address, t(now), t(until))
-            .await
+        store.acquire_lease(sid, node, &address, t(now)).await
     };
-    let Acquired::Ours(a) = acquire("a", 0, 10).await.unwrap() else {
+    let renew = |node: &'static str, until: i64| async move {
+        store.renew_node_lease(node, t(until)).await.unwrap()
+    };
+    assert!(
+        renew("a", 10).await.is_empty(),
+        "a new node has lost nothing"
+    );
+    let Acquired::Ours(a) = acquire("a", 0).await.unwrap() else {
         panic!("a room nobody holds is ours")
     };
     assert_eq!((a.room, a.node.as_str()), (r.sid, "a"));
-    match acquire("b", 5, 15).await.unwrap() {
+    assert!(renew("b", 15).await.is_empty());
+    match acquire("b", 5).await.unwrap() {
         Acquired::Held(h) => assert_eq!(
             (h.node.as_str(), h.address.as_str(), h.expires_at),
             ("a", "http://a", t(10)),
-            "another node is told who holds it, where, and until when"
+            "another node is told who holds it, where, and until when its node's lease runs"
         ),
         other => panic!("a lease in force is refused to others: {other:?}"),
     }
-    assert!(store.renew_lease(&a, t(20)).await.unwrap());
+    assert!(renew("a", 20).await.is_empty());
     assert_eq!(
-        acquire("a", 6, 20).await.unwrap(),
+        acquire("a", 6).await.unwrap(),
         Acquired::Ours(a.clone()),
         "the holder acquiring again keeps its token"
     );
     assert!(
-        matches!(acquire("b", 15, 25).await.unwrap(), Acquired::Held(_)),
-        "a renewed lease holds past its first end"
+        matches!(acquire("b", 15).await.unwrap(), Acquired::Held(_)),
+        "a renewed node lease holds its rooms past their first end"
     );
 
     // The holder's fenced writes go through.
@@ -58,10 +64,11 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         .await
         .unwrap();
 
-    // Expired: another node takes the room over with a larger token, and the old holder can
-    // neither write nor renew.
-    let Acquired::Ours(b) = acquire("b", 20, 30).await.unwrap() else {
-        panic!("an expired lease can be taken over")
+    // Its node's lease expired: another node takes the room over with a larger token, and the
+    // old holder cannot write.
+    assert!(renew("b", 30).await.is_empty());
+    let Acquired::Ours(b) = acquire("b", 20).await.unwrap() else {
+        panic!("a room whose node's lease expired can be taken over")
     };
     assert!(b.token > a.token, "{b:?} after {a:?}");
     p.disconnect(t(21), EndReason::Kicked);
@@ -80,23 +87,18 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         Some(ParticipantStatus::Connected),
         "nothing of a fenced-out batch is written"
     );
-    assert!(!store.renew_lease(&a, t(40)).await.unwrap());
-    // Renewed together, each as `renew_lease` would: the holder's, not the stale one.
-    assert_eq!(
-        store
-            .renew_leases(&[b.clone(), a.clone()], t(35))
-            .await
-            .unwrap(),
-        vec![true, false]
-    );
-    assert!(store.renew_leases(&[], t(35)).await.unwrap().is_empty());
-    match acquire("a", 31, 41).await.unwrap() {
+    // The old holder learns which lease it lost at its next renewal, once; renewing its own
+    // lease does not bring the room back.
+    assert_eq!(renew("a", 40).await, vec![a.clone()]);
+    assert!(renew("a", 40).await.is_empty(), "a loss is told once");
+    assert!(renew("b", 35).await.is_empty());
+    match acquire("a", 31).await.unwrap() {
         Acquired::Held(h) => assert_eq!(
             (h.node.as_str(), h.expires_at),
             ("b", t(35)),
-            "the renewed lease holds past its first end, with its new one"
+            "the taker holds it while its own node lease does"
         ),
-        other => panic!("a lease renewed with the others holds: {other:?}"),
+        other => panic!("a room taken over stays with its taker: {other:?}"),
     }
     store
         .apply(
@@ -109,21 +111,26 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         .await
         .unwrap();
 
-    // Released: any node may acquire it at once, with a larger token; the releaser is fenced out.
+    // Released: any node may acquire it at once, with a larger token; the releaser is fenced
+    // out, and a lease given up is not a loss.
     store.release_lease(&b).await.unwrap();
     assert!(matches!(
         store.apply(&[Change::Fence(b.clone())], &[]).await,
         Err(StoreError::LeaseLost)
     ));
-    assert!(!store.renew_lease(&b, t(40)).await.unwrap());
-    let Acquired::Ours(c) = acquire("a", 22, 32).await.unwrap() else {
+    let Acquired::Ours(c) = acquire("a", 22).await.unwrap() else {
         panic!("a released lease is free")
     };
     assert!(c.token > b.token);
+    assert!(
+        renew("b", 50).await.is_empty(),
+        "{b:?} was given up, not lost"
+    );
     store.release_lease(&c).await.unwrap();
 
-    // A new room's lease written with its insert: held at once, by that node, until the given
-    // end; the batch's fenced writes go through, and a second new lease of the room fails whole.
+    // A new room's lease written with its insert: held at once, by that node, while its node's
+    // lease runs; the batch's fenced writes go through, and a second new lease of the room fails
+    // whole.
     let fresh = room(61, Some("born-leased"), T0 + Span::from_secs(12_001), false);
     let lease = Lease {
         room: fresh.sid,
@@ -136,7 +143,6 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
                 Change::NewLease {
                     lease: lease.clone(),
                     address: "http://a".into(),
-                    until: t(10),
                 },
                 Change::InsertRoom(fresh.clone()),
             ],
@@ -145,13 +151,13 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         .await
         .unwrap();
     match store
-        .acquire_lease(fresh.sid, "b", "http://b", t(5), t(15))
+        .acquire_lease(fresh.sid, "b", "http://b", t(5))
         .await
         .unwrap()
     {
         Acquired::Held(h) => assert_eq!(
             (h.node.as_str(), h.address.as_str(), h.expires_at),
-            ("a", "http://a", t(10))
+            ("a", "http://a", t(40))
         ),
         other => panic!("a new room's lease is its node's: {other:?}"),
     }
@@ -159,7 +165,6 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
         .apply(&[Change::Fence(lease.clone())], &[])
         .await
         .unwrap();
-    assert!(store.renew_lease(&lease, t(20)).await.unwrap());
     let again = room(62, Some("born-twice"), T0 + Span::from_secs(12_002), false);
     let twice = store
         .apply(
@@ -167,7 +172,6 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
                 Change::NewLease {
                     lease: lease.clone(),
                     address: "http://b".into(),
-                    until: t(30),
                 },
                 Change::InsertRoom(again.clone()),
             ],
@@ -183,31 +187,33 @@ pub(super) async fn leases_and_fencing(store: &dyn Store) {
     store.release_lease(&lease).await.unwrap();
 }
 
-/// The rooms to take over are those in progress whose lease expired or was released, or that
-/// never had one; rooms held, and rooms that ended, are not among them.
+/// The rooms to take over are those in progress whose node's lease expired, whose lease was
+/// released, or that never had one; rooms held, and rooms that ended, are not among them.
 pub(super) async fn orphaned_rooms(store: &dyn Store) {
     let t = |s| T0 + Span::from_secs(s);
-    let leased = |n: u32, until: i64| {
+    let leased = |n: u32, node: &str| {
         let r = room(n, None, T0 + Span::from_secs(12_000 + i64::from(n)), false);
         let lease = Lease {
             room: r.sid,
-            node: "a".into(),
+            node: node.into(),
             token: 1,
         };
-        (r, lease, t(until))
+        (r, lease)
     };
-    let held = leased(63, 100);
-    let expired = leased(64, 40);
-    let released = leased(65, 100);
-    let ended = leased(66, 40);
-    for (r, lease, until) in [&held, &expired, &released, &ended] {
+    // Node c's lease runs to 100, node d's to 40.
+    store.renew_node_lease("c", t(100)).await.unwrap();
+    store.renew_node_lease("d", t(40)).await.unwrap();
+    let held = leased(63, "c");
+    let expired = leased(64, "d");
+    let released = leased(65, "c");
+    let ended = leased(66, "d");
+    for (r, lease) in [&held, &expired, &released, &ended] {
         store
             .apply(
                 &[
                     Change::NewLease {
                         lease: lease.clone(),
-                        address: "http://a".into(),
-                        until: *until,
+                        address: format!("http://{}", lease.node),
                     },
                     Change::InsertRoom(r.clone()),
                 ],
@@ -244,20 +250,26 @@ pub(super) async fn orphaned_rooms(store: &dyn Store) {
     assert_eq!(
         orphaned_at(t(50)).await,
         vec![expired.0.sid, released.0.sid, never.sid],
-        "expired, released and never leased, oldest first"
+        "its node's lease expired, released and never leased, oldest first"
     );
     assert_eq!(
         orphaned_at(t(30)).await,
         vec![released.0.sid, never.sid],
-        "a lease in force until its end"
+        "a lease holds while its node's does"
     );
-    assert!(store.renew_lease(&expired.1, t(200)).await.unwrap());
+    assert!(
+        store
+            .renew_node_lease("d", t(200))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         orphaned_at(t(150)).await,
         vec![held.0.sid, released.0.sid, never.sid],
-        "renewed, a lease holds again; the other one ran out"
+        "renewed, a node's lease holds its rooms again; the other node's ran out"
     );
-    for (_, lease, _) in [&held, &expired] {
+    for (_, lease) in [&held, &expired] {
         store.release_lease(lease).await.unwrap();
     }
 }
