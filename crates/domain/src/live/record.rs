@@ -95,28 +95,38 @@ impl LiveRoom {
         ids: Option<&dyn IdSource>,
         effects: &mut Effects,
     ) {
-        let texts: Vec<(String, Vec<String>)> = self
+        // The SIDs as text, only for members that publish a track that can be recorded: in a
+        // large room most publish nothing, and formatting every member's SID at every join and
+        // leave was most of a departure's cost.
+        let recordable =
+            |m: &super::Member| m.tracks.iter().any(|t| t.info.kind != TrackKind::Data);
+        let texts: Vec<Option<(String, Vec<String>)>> = self
             .members
             .iter()
             .map(|m| {
-                (
-                    m.record.sid.to_string(),
-                    m.tracks.iter().map(|t| t.sid.to_string()).collect(),
-                )
+                recordable(m).then(|| {
+                    (
+                        m.record.sid.to_string(),
+                        m.tracks.iter().map(|t| t.sid.to_string()).collect(),
+                    )
+                })
             })
             .collect();
         let mut subjects = Vec::new();
         let mut origin = Vec::new();
         if self.room.is_in_progress() {
             for (j, m) in self.members.iter().enumerate() {
+                let Some((publisher_sid, track_sids)) = &texts[j] else {
+                    continue;
+                };
                 for (k, t) in m.tracks.iter().enumerate() {
                     if t.info.kind == TrackKind::Data {
                         continue;
                     }
                     subjects.push(RuleSubject {
-                        publisher_sid: &texts[j].0,
+                        publisher_sid,
                         publisher_identity: &m.record.identity,
-                        track_sid: &texts[j].1[k],
+                        track_sid: &track_sids[k],
                         track_name: &t.info.name,
                         kind: t.info.kind,
                     });
