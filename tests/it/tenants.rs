@@ -401,6 +401,56 @@ async fn a_revoked_key_is_refused_for_rest_and_for_its_tokens() {
     );
 }
 
+/// Signaling keeps the keys its tokens were verified with while the credentials stand still: a key
+/// whose tokens just joined, then revoked or given a new secret by another process, is refused from
+/// the next join on.
+#[tokio::test]
+async fn a_key_whose_tokens_just_joined_is_refused_from_the_next_join_once_changed() {
+    let s = TestServer::start().await;
+    let (_, key) = second_account(&s).await;
+    let store = vroom_store::open(&s.db_url).await.unwrap();
+    let joins = |identity: &str, key: &ApiKey| {
+        let signed = token_of(&s, key, identity);
+        let url = s.ws.clone();
+        async move {
+            let (c, first) = SignalClient::join(&url, &signed, Some("kept"), &[]).await;
+            if first["type"] == "connected" {
+                c.leave().await;
+            }
+            (
+                first["type"].as_str().map(str::to_owned),
+                first["code"].as_u64(),
+            )
+        }
+    };
+    let connected = (Some("connected".to_owned()), None);
+    assert_eq!(joins("ann", &key).await, connected);
+    assert_eq!(joins("bob", &key).await, connected);
+
+    // A new secret: tokens signed with the old one no longer verify, those with the new one do.
+    let rotated = ApiKey {
+        secret: "b-rotated-key-secret-0123456789ab".into(),
+        ..key.clone()
+    };
+    store.save_api_key(&rotated).await.unwrap();
+    let (kind, code) = joins("cat", &key).await;
+    assert_eq!(kind.as_deref(), Some("error"), "old secret: {code:?}");
+    assert_eq!(joins("dan", &rotated).await, connected);
+
+    // Revoked: refused, though its tokens joined a moment ago.
+    store
+        .save_api_key(&ApiKey {
+            date_revoked: Some(s.now()),
+            ..rotated.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        joins("eve", &rotated).await,
+        (Some("error".to_owned()), Some(20103))
+    );
+}
+
 /// Credentials just verified (and so cached by REST) are refused from the next request once they
 /// change in the store, made by another process: a rotated key secret, a rotated auth token, a
 /// key row deleted by hand.

@@ -78,15 +78,65 @@ pub struct Signaling {
     media: Option<vroom_sfu::Media>,
     config: SignalingConfig,
     resume: resume::ResumeKeys,
+    /// Active API keys tokens were verified with, while the credentials stand still.
+    keys: std::sync::Mutex<KnownKeys>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+}
+
+/// API keys found active, kept while the store's credentials version (a counter that triggers on
+/// `accounts` and `api_keys` raise in the changing transaction, whoever writes them) is the one
+/// read before they were: a join then reads one integer (on SQLite, from the WAL index's header)
+/// instead of the key's row, and a key revoked or changed counts from the next token, as before.
+#[derive(Default)]
+struct KnownKeys {
+    version: i64,
+    keys: std::collections::HashMap<vroom_domain::sid::ApiKeySid, vroom_store::ApiKey>,
+}
+
+/// Keys kept at most (an account has a few; more means tokens of many accounts).
+const KNOWN_KEYS: usize = 1024;
+
+impl Signaling {
+    fn known_keys(&self) -> std::sync::MutexGuard<'_, KnownKeys> {
+        // The map stays consistent whatever panicked while it was held: entries are whole.
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The active key `sid`, from memory while the credentials version is `version`.
+    fn known_key(
+        &self,
+        version: i64,
+        sid: vroom_domain::sid::ApiKeySid,
+    ) -> Option<vroom_store::ApiKey> {
+        let mut known = self.known_keys();
+        if known.version != version {
+            known.keys.clear();
+            known.version = version;
+        }
+        known.keys.get(&sid).cloned()
+    }
+
+    /// Keeps `key`, found active under the credentials version `version`.
+    fn keep_key(&self, version: i64, key: &vroom_store::ApiKey) {
+        let mut known = self.known_keys();
+        if known.version != version {
+            return;
+        }
+        if known.keys.len() >= KNOWN_KEYS {
+            known.keys.clear();
+        }
+        known.keys.insert(key.sid, key.clone());
+    }
 }
 
 impl Signaling {
     /// A signaling service over `hub` and the media server `media` (without one, offers are left
     /// unanswered and clients connect without media), accepting tokens signed by the active API
-    /// keys of the hub's store (looked up for each token, so a revoked key's tokens are refused at
-    /// once).
+    /// keys of the hub's store (kept in memory while the store's credentials version stands still,
+    /// so a revoked key's tokens are refused from the next one on).
     #[must_use]
     pub fn new(hub: Hub, media: Option<vroom_sfu::Media>, config: SignalingConfig) -> Arc<Self> {
         let resume = resume::ResumeKeys::new(
@@ -100,6 +150,7 @@ impl Signaling {
             media,
             config,
             resume,
+            keys: std::sync::Mutex::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         })

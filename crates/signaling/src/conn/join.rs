@@ -42,14 +42,37 @@ pub(super) async fn verify_token(
     token: &str,
     now: vroom_domain::time::Timestamp,
 ) -> Result<VideoGrant, (u32, String)> {
+    let unavailable = |e: vroom_store::StoreError| {
+        tracing::error!(error = %e, "cannot read API keys");
+        (53104, "Unable to connect to Room".to_owned())
+    };
     let key = match token::issuer(token) {
-        Some(sid) => match sig.hub.store().api_key(sid).await {
-            Ok(found) => found.filter(vroom_store::ApiKey::active),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read API keys");
-                return Err((53104, "Unable to connect to Room".to_owned()));
+        Some(sid) => {
+            // Read before the key: a change after this read moves the version, so a key kept
+            // now is kept under a version the next join no longer sees.
+            let version = sig
+                .hub
+                .store()
+                .credentials_version()
+                .await
+                .map_err(unavailable)?;
+            match sig.known_key(version, sid) {
+                Some(key) => Some(key),
+                None => {
+                    let found = sig
+                        .hub
+                        .store()
+                        .api_key(sid)
+                        .await
+                        .map_err(unavailable)?
+                        .filter(vroom_store::ApiKey::active);
+                    if let Some(key) = &found {
+                        sig.keep_key(version, key);
+                    }
+                    found
+                }
             }
-        },
+        }
         None => None,
     };
     let keys: Vec<token::TokenKey> = key
