@@ -727,7 +727,13 @@ impl Hub {
                 continue;
             };
             let request = request.clone();
-            match task.ask(|reply| Command::Join { request, reply }).await {
+            match task
+                .ask(|reply| Command::Join {
+                    request: Box::new(request),
+                    reply,
+                })
+                .await
+            {
                 Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
                 other => return other,
             }
@@ -750,7 +756,13 @@ impl Hub {
         let Some(task) = self.task(&room).await? else {
             return Err(vroom_domain::Error::RoomCompleted.into());
         };
-        match task.ask(|reply| Command::Join { request, reply }).await {
+        match task
+            .ask(|reply| Command::Join {
+                request: Box::new(request),
+                reply,
+            })
+            .await
+        {
             Err(HubError::RoomGone) => Err(vroom_domain::Error::RoomCompleted.into()),
             other => other,
         }
