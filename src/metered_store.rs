@@ -46,28 +46,28 @@ impl MeteredStore {
 }
 
 async fn timed<T>(op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-    let started = Instant::now();
-    let result = call.await;
-    let outcome = if result.is_ok() { "ok" } else { "error" };
-    metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
-    result
+    timed_into(None, op, call).await
 }
 
-/// [`timed`] for a call whose successes go to the histogram `ok`, found before.
+/// [`timed`], the successes going to `ok` when it was found before.
 async fn timed_into<T>(
-    ok: &metrics::Histogram,
+    ok: Option<&metrics::Histogram>,
     op: &'static str,
     call: impl Future<Output = StoreResult<T>>,
 ) -> StoreResult<T> {
     let started = Instant::now();
     let result = call.await;
     let seconds = started.elapsed().as_secs_f64();
-    if result.is_ok() {
-        ok.record(seconds);
-    } else {
-        metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => "error")
-            .record(seconds);
+    match (&result, ok) {
+        (Ok(_), Some(ok)) => ok.record(seconds),
+        (Ok(_), None) => {
+            metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => "ok")
+                .record(seconds);
+        }
+        (Err(_), _) => {
+            metrics::histogram!("vroom_store_seconds", "op" => op, "outcome" => "error")
+                .record(seconds);
+        }
     }
     result
 }
@@ -217,7 +217,7 @@ impl Store for MeteredStore {
     }
     async fn credentials_version(&self) -> StoreResult<i64> {
         timed_into(
-            &self.credentials_version,
+            Some(&self.credentials_version),
             "credentials_version",
             self.store.credentials_version(),
         )
@@ -225,7 +225,7 @@ impl Store for MeteredStore {
     }
     async fn room_version(&self, room: RoomSid) -> StoreResult<Option<i64>> {
         timed_into(
-            &self.room_version,
+            Some(&self.room_version),
             "room_version",
             self.store.room_version(room),
         )

@@ -457,11 +457,12 @@ pub struct SessionOptions {
     pub media_region: String,
 }
 
-/// `connected`, the answer to `connect`.
-#[derive(Debug, Clone, Serialize)]
+/// `connected`, the answer to `connect`. [`Connected::to_json`] writes it with each participant
+/// as kept for all the room's sessions; serialising it (serde) writes the same message, each
+/// participant made afresh.
+#[derive(Debug, Clone)]
 pub struct Connected {
     /// Always `connected`.
-    #[serde(rename = "type")]
     pub kind: &'static str,
     /// RSP version.
     pub version: u64,
@@ -474,7 +475,6 @@ pub struct Connected {
     /// The client's own participant.
     pub participant: LocalParticipantAck,
     /// Everyone else: written last, each as [`participant_json`] keeps it (`Connected::to_json`).
-    #[serde(skip)]
     pub participants: Vec<Arc<ParticipantView>>,
     /// Peer connection answers.
     pub peer_connections: Vec<Value>,
@@ -496,7 +496,8 @@ impl Connected {
     #[must_use]
     pub fn to_json(&self) -> String {
         // Cannot fail: strings, numbers, lists and JSON values only.
-        let mut out = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
+        let mut out =
+            serde_json::to_string(&WithoutParticipants(self)).unwrap_or_else(|_| "{}".to_owned());
         out.pop();
         if out.len() > 1 {
             out.push(',');
@@ -505,6 +506,49 @@ impl Connected {
         write_participants(&mut out, &self.participants);
         out.push('}');
         out
+    }
+
+    /// Every field but `participants`, as serde writes them.
+    fn write_fields<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("type", self.kind)?;
+        map.serialize_entry("version", &self.version)?;
+        map.serialize_entry("session", &self.session)?;
+        map.serialize_entry("sid", &self.sid)?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("participant", &self.participant)?;
+        map.serialize_entry("peer_connections", &self.peer_connections)?;
+        map.serialize_entry("published", &self.published)?;
+        map.serialize_entry("subscribed", &self.subscribed)?;
+        map.serialize_entry("recording", &self.recording)?;
+        map.serialize_entry("media_signaling", &self.media_signaling)?;
+        map.serialize_entry("options", &self.options)
+    }
+}
+
+impl Serialize for Connected {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        self.write_fields(&mut map)?;
+        let participants: Vec<RemoteParticipant> = self
+            .participants
+            .iter()
+            .map(|v| RemoteParticipant::from(&**v))
+            .collect();
+        map.serialize_entry("participants", &participants)?;
+        map.end()
+    }
+}
+
+/// `connected` without its participants, which [`Connected::to_json`] writes as kept.
+struct WithoutParticipants<'a>(&'a Connected);
+
+impl Serialize for WithoutParticipants<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        self.0.write_fields(&mut map)?;
+        map.end()
     }
 }
 
@@ -711,17 +755,17 @@ mod tests {
                 media_region: "gll".into(),
             },
         };
-        let mut expected = serde_json::to_value(&connected).unwrap();
-        assert!(expected.get("participants").is_none());
-        expected["participants"] = serde_json::to_value(
-            roster
-                .iter()
-                .map(|v| RemoteParticipant::from(&**v))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
+        let expected = serde_json::to_value(&connected).unwrap();
+        assert_eq!(
+            expected["participants"].as_array().map(Vec::len),
+            Some(roster.len()),
+            "serialising the message writes its participants"
+        );
         let written: Value = serde_json::from_str(&connected.to_json()).unwrap();
-        assert_eq!(written, expected);
+        assert_eq!(
+            written, expected,
+            "the kept participants make the same message"
+        );
     }
 
     #[test]

@@ -49,9 +49,9 @@ pub(super) struct Commits {
     shm: File,
     /// Keeps the `-shm` file in place (see the module's doc).
     _anchor: Mutex<Connection>,
-    /// The header as it stood when `value` was read (the value read after the header was).
-    seen: Mutex<Option<([u8; HEADER], i64)>>,
-    /// How many times the version was read from the database (what the tests watch).
+    /// The credentials version, under the header it was read after (or committed at).
+    credentials: Memo<()>,
+    /// How many times a value was read from the database (what the tests watch).
     #[cfg(test)]
     pub(super) reads: std::sync::atomic::AtomicU64,
 }
@@ -108,7 +108,7 @@ impl Commits {
         let commits = Self {
             shm: File::open(shm).ok()?,
             _anchor: Mutex::new(anchor),
-            seen: Mutex::new(None),
+            credentials: Memo::default(),
             #[cfg(test)]
             reads: std::sync::atomic::AtomicU64::new(0),
         };
@@ -149,52 +149,33 @@ impl Commits {
             return;
         }
         *self
+            .credentials
             .seen
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, value));
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((now, HashMap::from([((), value)])));
     }
 
-    /// `read()`, or the value it gave last when nothing has been committed since. `read` must
-    /// read from the database (a transaction that starts when it is called).
-    ///
-    /// Why that holds: the header is read before `read` runs, so the value read reflects every
-    /// commit the header counts. Later, equal header bytes mean no commit since (each one raises
-    /// `iChange` and rewrites the checksum), so the database still holds what `read` saw.
+    /// The credentials version: `read()`, or the value it gave last when nothing has been
+    /// committed since (or the value this process's writer committed). `read` must read from the
+    /// database (a transaction that starts when it is called).
     pub(super) fn cached(
         &self,
         read: impl FnOnce() -> crate::StoreResult<i64>,
     ) -> crate::StoreResult<i64> {
-        let header = self.header();
-        if let Some(h) = header {
-            let seen = self
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((at, value)) = *seen
-                && at == h
-            {
-                return Ok(value);
-            }
-        }
-        #[cfg(test)]
-        self.reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let value = read()?;
-        if let Some(h) = header {
-            *self
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((h, value));
-        }
-        Ok(value)
+        self.cached_for(&self.credentials, (), || read().map(Some))?
+            .ok_or_else(|| crate::StoreError::Corrupt("no credentials version".into()))
     }
 
-    /// [`Commits::cached`] for one key of `memo`: `read()`, or the value it gave last for `key`
-    /// when nothing has been committed since. A `None` (nothing stored under the key) is not kept.
+    /// `read()`, or the value it gave last for `key` of `memo` when nothing has been committed
+    /// since. A `None` (nothing stored under the key) is not kept. `read` must read from the
+    /// database (a transaction that starts when it is called).
     ///
-    /// Why that holds: as for `cached`, each value is kept with the header read before it, and
-    /// only under that header; the first call that finds another header starts an empty map under
-    /// it, so a value never outlives the header it was read after.
+    /// Why that holds: the header is read before `read` runs, so the value read reflects every
+    /// commit the header counts, and it is kept only under that header. Later, equal header bytes
+    /// mean no commit since (each one raises `iChange` and rewrites the checksum), so the database
+    /// still holds what `read` saw; the first call that finds another header starts an empty map
+    /// under it, so a value never outlives the header it was read after.
     pub(super) fn cached_for<K: Hash + Eq>(
         &self,
         memo: &Memo<K>,
@@ -214,6 +195,9 @@ impl Commits {
         {
             return Ok(Some(value));
         }
+        #[cfg(test)]
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let value = read()?;
         if let (Some(h), Some(v)) = (header, value) {
             let mut seen = lock();
