@@ -334,10 +334,18 @@ impl App {
                 stopping.cancel();
             }
         });
+        let release: listen::Release = {
+            let store = Arc::clone(&self.store);
+            Arc::new(move || {
+                let store = Arc::clone(&store);
+                Box::pin(async move { store.release_memory().await })
+            })
+        };
         let server = listen::serve(
             listener,
             app,
             self.config.limits.connections,
+            release,
             stopping.clone(),
         );
         tokio::pin!(server);

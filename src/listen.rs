@@ -178,15 +178,23 @@ fn refusal(why: Refused) -> Vec<u8> {
 /// Serves `app` on `listener` until `stop`; then stops accepting, lets each connection finish its
 /// request in flight, and returns once all have closed (upgraded WebSockets are their owners'
 /// business).
+///
+/// `release` is called with the allocator's trim once the counts settle after a wave of
+/// departures, for what else can be given back then (the store's page caches).
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: ConnectionLimits,
+    release: Release,
     stop: CancellationToken,
 ) {
     let counts = Arc::new(Mutex::new(Counts::default()));
     let tracker = TaskTracker::new();
-    tracker.spawn(trim_after_departures(Arc::clone(&counts), stop.clone()));
+    tracker.spawn(trim_after_departures(
+        Arc::clone(&counts),
+        release,
+        stop.clone(),
+    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -258,9 +266,18 @@ pub async fn serve(
     tracker.wait().await;
 }
 
+/// What else gives memory back at the trim's quiet moment (see [`serve`]).
+pub type Release =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Once a second, asks the allocator to give back what departed connections freed when the counts
-/// have settled after a wave of them (see [`crate::memory`]).
-async fn trim_after_departures(counts: Arc<Mutex<Counts>>, stop: CancellationToken) {
+/// have settled after a wave of them (see [`crate::memory`]), after `release` gave back what it
+/// can.
+async fn trim_after_departures(
+    counts: Arc<Mutex<Counts>>,
+    release: Release,
+    stop: CancellationToken,
+) {
     let mut policy = crate::memory::TrimPolicy::new(crate::memory::TRIM_AFTER_CLOSED);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -274,6 +291,8 @@ async fn trim_after_departures(counts: Arc<Mutex<Counts>>, stop: CancellationTok
             (c.total, c.closed)
         };
         if policy.observe(open, closed) {
+            // First what the store frees, so that the trim returns its pages too.
+            release().await;
             // It holds the allocator's locks for milliseconds: off the async workers.
             let released = tokio::task::spawn_blocking(crate::memory::release_free_memory)
                 .await

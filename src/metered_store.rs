@@ -254,6 +254,9 @@ impl Store for MeteredStore {
     async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
         timed("shared_secret", self.store.shared_secret(name, fresh)).await
     }
+    async fn release_memory(&self) {
+        self.store.release_memory().await;
+    }
     async fn composition(&self, sid: CompositionSid) -> StoreResult<Option<Composition>> {
         timed("composition", self.store.composition(sid)).await
     }

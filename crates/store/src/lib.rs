@@ -625,4 +625,9 @@ pub trait Store: Send + Sync + 'static {
     /// The value of the cluster-wide secret `name`: the stored one, or `fresh`, stored, when there is
     /// none yet. Every node gets the same value, whichever asked first.
     async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String>;
+
+    /// Gives back memory the store keeps only to be faster (page caches it can read again), at a
+    /// quiet moment such as the end of a wave of departures; best effort, never an error. The
+    /// default keeps everything.
+    async fn release_memory(&self) {}
 }

@@ -751,6 +751,21 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)
     }
+
+    async fn release_memory(&self) {
+        if let Some(writer) = &self.writer {
+            let shrunk = writer
+                .write(|conn| conn.execute_batch(read::SHRINK).map_err(write::err))
+                .await;
+            if let Err(e) = shrunk {
+                tracing::debug!(error = %e, "the writer could not release its page cache");
+            }
+        }
+        if let Some(readers) = &self.readers {
+            readers.release_memory();
+        }
+        pooled::release_memory(&self.pool).await;
+    }
 }
 
 #[cfg(test)]

@@ -50,3 +50,17 @@ pub(super) async fn begin_immediate(
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+/// Frees the unused pages of the page cache of every pooled connection that is idle now
+/// (`Store::release_memory`); one in use keeps its cache.
+pub(super) async fn release_memory(pool: &SqlitePool) {
+    let mut held = Vec::new();
+    while let Some(conn) = pool.try_acquire() {
+        held.push(conn);
+    }
+    for conn in &mut held {
+        if let Err(e) = sqlx::query(super::read::SHRINK).execute(&mut **conn).await {
+            tracing::debug!(error = %e, "a pooled connection could not release its page cache");
+        }
+    }
+}

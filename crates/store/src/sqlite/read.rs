@@ -30,6 +30,9 @@ const KEEP: usize = 8;
 /// Distinct statements each connection keeps prepared (the lists have one per filter combination).
 const STATEMENTS: usize = 64;
 
+/// Frees the page cache's unused pages of the connection it runs on (`sqlite3_db_release_memory`).
+pub(super) const SHRINK: &str = "PRAGMA shrink_memory";
+
 fn err(e: rusqlite::Error) -> StoreError {
     StoreError::Database(Box::new(e))
 }
@@ -160,6 +163,21 @@ impl Readers {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < KEEP {
             idle.push(reader);
+        }
+    }
+
+    /// Drops what the idle connections keep in their page caches (`PRAGMA shrink_memory`) and
+    /// closes all but one of them; a reader in use keeps its cache.
+    pub(super) fn release_memory(&self) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.truncate(1);
+        for r in idle.iter() {
+            if let Err(e) = r.conn.execute_batch(SHRINK) {
+                tracing::debug!(error = %e, "a reader could not release its page cache");
+            }
         }
     }
 
