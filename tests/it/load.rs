@@ -96,6 +96,7 @@ async fn every_load_scenario_runs_without_errors() {
             hold_seconds: 0.5,
             rounds: 2,
             settle_seconds: 0.1,
+            warmup: 3,
         }),
         RunOptions {
             server_pid: Some(std::process::id()),
