@@ -181,6 +181,15 @@ impl Readers {
         }
     }
 
+    /// The idle connections kept now.
+    #[cfg(test)]
+    pub(super) fn idle(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// Runs `f` on an idle connection (a new one when none is idle).
     fn with<T>(&self, f: impl FnOnce(&mut Reader) -> StoreResult<T>) -> StoreResult<T> {
         let reader = self

@@ -442,3 +442,111 @@ async fn keys_saved_beside_a_busy_writer_all_go_through() {
         failed.first()
     );
 }
+
+/// Bytes of page cache `conn` holds (`SQLITE_DBSTATUS_CACHE_USED`).
+fn cache_used(conn: &rusqlite::Connection) -> i32 {
+    let (mut now, mut high) = (0, 0);
+    // SAFETY: the handle is `conn`'s and valid while `conn` lives; sqlite3_db_status only reads
+    // the connection's counters and writes the two integers it is given.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+            &mut now,
+            &mut high,
+            0,
+        )
+    };
+    assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+    now
+}
+
+/// After a wave of writes the writer's page cache holds the pages they touched (up to 32 MiB);
+/// `release_memory` frees them, keeps one idle reader, and the store works as before.
+#[tokio::test]
+async fn release_memory_empties_the_page_caches_and_keeps_the_store_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_file(&dir.path().join("vroom.db"))
+        .await
+        .unwrap();
+    let at = Timestamp::from_secs(1_800_000_000);
+    let (_, settings) = vroom_domain::room::CreateRoom::default()
+        .validate()
+        .unwrap();
+    let room = Room {
+        sid: RoomSid::from_bytes([0xa7; 16]),
+        account_sid: AccountSid::from_bytes([0xa8; 16]),
+        unique_name: "released".into(),
+        status: vroom_domain::room::RoomStatus::InProgress,
+        ad_hoc: false,
+        settings,
+        date_created: at,
+        date_updated: at,
+        end_time: None,
+        duration: None,
+    };
+    let mut changes = vec![Change::InsertRoom(room.clone())];
+    for i in 0..3000u16 {
+        let mut sid = [0xa9; 16];
+        sid[..2].copy_from_slice(&i.to_be_bytes());
+        changes.push(Change::InsertParticipant(Participant::connect(
+            ParticipantSid::from_bytes(sid),
+            room.sid,
+            room.account_sid,
+            format!("participant-{i}"),
+            at,
+        )));
+    }
+    store.apply(&changes, &[]).await.unwrap();
+    let writer = store.writer.as_ref().expect("a file database has a writer");
+    let writers_cache = || async { writer.write(|c| Ok(cache_used(c))).await.unwrap() };
+    let grown = writers_cache().await;
+    assert!(
+        grown > 256 * 1024,
+        "the writes filled the writer's cache: {grown} bytes"
+    );
+
+    store.release_memory().await;
+    let left = writers_cache().await;
+    assert!(
+        left < grown / 4,
+        "the writer's cache: {grown} bytes, then {left}"
+    );
+    let readers = store.readers.as_ref().expect("a file database has readers");
+    assert_eq!(readers.idle(), 1, "one idle reader kept");
+
+    let mut first = [0xa9; 16];
+    first[..2].copy_from_slice(&0u16.to_be_bytes());
+    let p = store
+        .participant(ParticipantSid::from_bytes(first))
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(p.identity, "participant-0");
+    let page = store
+        .list_participants(
+            room.sid,
+            &ParticipantFilter::default(),
+            &PageRequest {
+                size: 50,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 50);
+    store
+        .apply(
+            &[Change::InsertParticipant(Participant::connect(
+                ParticipantSid::from_bytes([0xaa; 16]),
+                room.sid,
+                room.account_sid,
+                "after".into(),
+                at,
+            ))],
+            &[],
+        )
+        .await
+        .unwrap();
+}
