@@ -173,7 +173,9 @@ pub(crate) async fn idle(
     let url = Arc::new(target.signaling_url());
     let rec = Arc::new(Recorder::default());
     let rss = |_: ()| opts.server_pid.and_then(|p| server::rss_kib(p).ok());
+    let anon = || opts.server_pid.and_then(|p| server::rss_anon_kib(p).ok());
     let rss_cold = rss(());
+    let anon_cold = anon();
     if a.warmup > 0 {
         let warm = Wave {
             participants: a.warmup.min(a.participants),
@@ -189,6 +191,7 @@ pub(crate) async fn idle(
     }
     let _progress = Progress::start(opts.progress, "idle".into(), Arc::clone(&rec));
     let rss_start = rss(());
+    let anon_start = anon();
     let mut rounds = Vec::new();
     let t0 = Instant::now();
     for round in 0..a.rounds.max(1) {
@@ -200,6 +203,7 @@ pub(crate) async fn idle(
             .await?;
         tokio::time::sleep(Duration::from_secs_f64(a.settle_seconds)).await;
         let after = rss(());
+        let anon_after = anon();
         let per = match (before, held) {
             (Some(b), Some(h)) if n > 0 => Some(h.saturating_sub(b) as f64 / n as f64),
             _ => None,
@@ -212,7 +216,8 @@ pub(crate) async fn idle(
         }
         rounds.push(
             json!({"connected": n, "rss_before_kib": before, "rss_connected_kib": held,
-            "rss_after_kib": after, "kib_per_participant": per.map(|p| (p * 10.0).round() / 10.0)}),
+            "rss_after_kib": after, "rss_anon_after_kib": anon_after,
+            "kib_per_participant": per.map(|p| (p * 10.0).round() / 10.0)}),
         );
     }
     let mut s = Summary::from_recorder("idle", &target.base, t0.elapsed().as_secs_f64(), &rec);
@@ -220,6 +225,9 @@ pub(crate) async fn idle(
     s.extra.insert("warmup".into(), json!(a.warmup));
     s.extra.insert("rss_cold_kib".into(), json!(rss_cold));
     s.extra.insert("rss_start_kib".into(), json!(rss_start));
+    s.extra.insert("rss_anon_cold_kib".into(), json!(anon_cold));
+    s.extra
+        .insert("rss_anon_start_kib".into(), json!(anon_start));
     s.extra.insert("rounds".into(), json!(rounds));
     Ok(s)
 }
