@@ -753,13 +753,13 @@ impl Store for SqliteStore {
     }
 
     async fn release_memory(&self) {
-        if let Some(writer) = &self.writer {
-            let shrunk = writer
-                .write(|conn| conn.execute_batch(read::SHRINK).map_err(write::err))
-                .await;
-            if let Err(e) = shrunk {
-                tracing::debug!(error = %e, "the writer could not release its page cache");
-            }
+        // An in-memory database's pages are the database: only a file's caches are given back.
+        let Some(writer) = &self.writer else { return };
+        let shrunk = writer
+            .write(|conn| conn.execute_batch(read::SHRINK).map_err(write::err))
+            .await;
+        if let Err(e) = shrunk {
+            tracing::debug!(error = %e, "the writer could not release its page cache");
         }
         if let Some(readers) = &self.readers {
             readers.release_memory();
