@@ -177,10 +177,13 @@ async fn health_and_metrics_on_their_own_listener_count_what_happened() {
     // and given up; then nothing is left waiting.
     let mut m = scrape(&http, &metrics_url).await;
     for _ in 0..100 {
-        // The counter moves before the store records the give-up: wait for the queue too.
+        // The counter moves before the store records the give-up: wait for the queue too. The
+        // room's task leaves the hub after the completion was answered (once it gave its lease
+        // up), so the rooms in progress are waited for as well.
         if m.get("vroom_webhook_given_up_total") == Some(&4.0)
             && m.get("vroom_webhook_queue_depth") == Some(&0.0)
             && m.get("vroom_signaling_connections") == Some(&0.0)
+            && m.get("vroom_rooms_in_progress") == Some(&0.0)
         {
             break;
         }
