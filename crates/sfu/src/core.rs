@@ -29,6 +29,7 @@ use crate::MediaError;
 use crate::peer::{OutState, Peer};
 use crate::recordings::RecordIo;
 use crate::rtp::Forwarded;
+use crate::shrink::{shrink_map, shrink_vec};
 use crate::stats::MediaStats;
 
 /// Something for a participant's signaling session.
@@ -774,90 +775,5 @@ impl SfuCore {
     }
 }
 
-/// Capacity under which a map or list is never shrunk: below it the slots cost little and
-/// shrinking would only churn.
-const SHRINK_FLOOR: usize = 64;
-
-/// Shrinks `map` to twice its length when three quarters or more of its capacity stand empty, so
-/// a map that emptied after a wave gives its memory back, and one that refills soon grows only
-/// once. Each shrink rehashes the remaining entries, after at least as many removals.
-pub(crate) fn shrink_map<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(
-    map: &mut HashMap<K, V, S>,
-) {
-    if map.capacity() > SHRINK_FLOOR && map.len() * 4 <= map.capacity() {
-        map.shrink_to(map.len() * 2);
-    }
-}
-
-/// [`shrink_map`] for a list.
-pub(crate) fn shrink_vec<T>(list: &mut Vec<T>) {
-    if list.capacity() > SHRINK_FLOOR && list.len() * 4 <= list.capacity() {
-        list.shrink_to(list.len() * 2);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use vroom_domain::sid::ParticipantSid;
-
-    use super::{CoreConfig, SfuCore, shrink_map};
-
-    fn participant(i: u32) -> ParticipantSid {
-        let mut b = [0; 16];
-        b[..4].copy_from_slice(&i.to_be_bytes());
-        ParticipantSid::from_bytes(b)
-    }
-
-    #[test]
-    fn the_options_map_gives_its_room_back_once_its_participants_left() {
-        let mut core = SfuCore::new(CoreConfig {
-            public_addr: "127.0.0.1:3478".parse().unwrap(),
-            tcp_addr: None,
-            crypto: Arc::new(str0m::crypto::from_feature_flags()),
-            max_subscriber_bitrate: None,
-            recording_media_timeout: crate::RECORDING_MEDIA_TIMEOUT,
-        });
-        for i in 0..2000 {
-            core.set_options(participant(i), crate::msp::MediaOptions::default());
-        }
-        let grown = core.options.capacity();
-        assert!(grown >= 2000);
-        for i in 0..1990 {
-            core.remove_participant(participant(i));
-        }
-        assert_eq!(core.options.len(), 10);
-        assert!(
-            core.options.capacity() <= 128,
-            "still {} slots for 10 entries (grown to {grown})",
-            core.options.capacity()
-        );
-        for i in 1990..2000 {
-            assert!(core.options.contains_key(&participant(i)), "entry {i} kept");
-        }
-    }
-
-    #[test]
-    fn a_map_is_shrunk_only_when_mostly_empty_and_not_small() {
-        let mut m: std::collections::HashMap<u32, u32> = (0..1000).map(|i| (i, i)).collect();
-        let full = m.capacity();
-        m.retain(|k, _| *k < 500);
-        shrink_map(&mut m);
-        // (Removed slots stay tombstones, so `capacity` drops a little without a shrink.)
-        assert!(m.capacity() > full / 2, "more than a quarter full: kept");
-        m.retain(|k, _| *k < 100);
-        shrink_map(&mut m);
-        assert!(
-            m.capacity() < full / 2 && m.capacity() >= 200,
-            "{}",
-            m.capacity()
-        );
-        assert_eq!(m.len(), 100);
-        let mut small: std::collections::HashMap<u32, u32> = (0..50).map(|i| (i, i)).collect();
-        small.clear();
-        let cap = small.capacity();
-        shrink_map(&mut small);
-        assert_eq!(small.capacity(), cap, "small maps are left alone");
-    }
-}
+mod tests;

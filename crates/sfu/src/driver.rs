@@ -473,7 +473,7 @@ impl vroom_rooms::MediaHooks for Media {
                     let _ = worker.tx.send(Command::Gone(participant));
                     if let Ok(mut p) = self.placement.lock() {
                         p.remove(&participant);
-                        crate::core::shrink_map(&mut p);
+                        crate::shrink::shrink_map(&mut p);
                     }
                 }
                 MediaCommand::Record(t) => {
@@ -568,7 +568,7 @@ async fn run(
                     Command::Detach(p, tx) => {
                         if sessions.get(&p).is_some_and(|t| t.same_channel(&tx)) {
                             sessions.remove(&p);
-                            crate::core::shrink_map(&mut sessions);
+                            crate::shrink::shrink_map(&mut sessions);
                         }
                     }
                     Command::Offer { participant, room, codecs, pc, revision, sdp, reply } => {
@@ -585,7 +585,7 @@ async fn run(
                     Command::Gone(participant) => {
                         core.remove_participant(participant);
                         sessions.remove(&participant);
-                        crate::core::shrink_map(&mut sessions);
+                        crate::shrink::shrink_map(&mut sessions);
                     }
                     Command::Options(participant, options) => core.set_options(participant, options),
                     Command::Published(participant, tracks) => core.set_published(participant, &tracks),

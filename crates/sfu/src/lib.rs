@@ -58,6 +58,7 @@ mod recordings;
 mod relay;
 mod rtp;
 pub mod sdp;
+mod shrink;
 mod speaker;
 mod stats;
 mod tcp;
