@@ -444,7 +444,7 @@ pub async fn spawn_vroom_with(
     creds: &StoredCredentials,
     args: &[&str],
 ) -> tokio::process::Child {
-    let child = serve_command(port, db)
+    let mut child = serve_command(port, db)
         .args(args)
         .env("VROOM_ACCOUNT_SID", creds.account_sid.to_string())
         .env("VROOM_AUTH_TOKEN", &creds.auth_token)
@@ -454,12 +454,17 @@ pub async fn spawn_vroom_with(
         .kill_on_drop(true)
         .spawn()
         .expect("the vroom binary starts");
-    for _ in 0..200 {
+    // Up to 30 s: a debug build starting beside a full parallel test run on two cores can take
+    // more than 10; a process that exited says so at once.
+    for _ in 0..600 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
             return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("vroom exited before listening on {port}: {status}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
