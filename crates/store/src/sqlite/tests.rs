@@ -239,21 +239,7 @@ async fn room_versions_follow_every_commit_whoever_makes_it() {
     let path = dir.path().join("vroom.db");
     let store = SqliteStore::open_file(&path).await.unwrap();
     let at = Timestamp::from_secs(1_800_000_000);
-    let (_, settings) = vroom_domain::room::CreateRoom::default()
-        .validate()
-        .unwrap();
-    let room = Room {
-        sid: RoomSid::from_bytes([0xe3; 16]),
-        account_sid: AccountSid::from_bytes([0xe4; 16]),
-        unique_name: "versioned".into(),
-        status: vroom_domain::room::RoomStatus::InProgress,
-        ad_hoc: false,
-        settings,
-        date_created: at,
-        date_updated: at,
-        end_time: None,
-        duration: None,
-    };
+    let room = crate::suite::room(1, Some("versioned"), at, false);
     store
         .apply(&[Change::InsertRoom(room.clone())], &[])
         .await
@@ -471,21 +457,7 @@ async fn release_memory_empties_the_page_caches_and_keeps_the_store_working() {
         .await
         .unwrap();
     let at = Timestamp::from_secs(1_800_000_000);
-    let (_, settings) = vroom_domain::room::CreateRoom::default()
-        .validate()
-        .unwrap();
-    let room = Room {
-        sid: RoomSid::from_bytes([0xa7; 16]),
-        account_sid: AccountSid::from_bytes([0xa8; 16]),
-        unique_name: "released".into(),
-        status: vroom_domain::room::RoomStatus::InProgress,
-        ad_hoc: false,
-        settings,
-        date_created: at,
-        date_updated: at,
-        end_time: None,
-        duration: None,
-    };
+    let room = crate::suite::room(1, Some("released"), at, false);
     let mut changes = vec![Change::InsertRoom(room.clone())];
     for i in 0..3000u16 {
         let mut sid = [0xa9; 16];
