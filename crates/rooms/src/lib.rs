@@ -148,8 +148,9 @@ pub struct ClusterConfig {
     pub node: String,
     /// Where the node serves, for the other nodes.
     pub address: String,
-    /// How long a room's lease lasts unless renewed (renewed every third of it): how long the
-    /// rooms of a node that died wait before another node takes them over.
+    /// How long the node's lease, which all its rooms' leases follow, lasts unless renewed
+    /// (renewed every third of it): how long the rooms of a node that died wait before another
+    /// node takes them over.
     pub lease: vroom_domain::time::Span,
 }
 
@@ -164,7 +165,7 @@ impl ClusterConfig {
         }
     }
 
-    /// How often the node renews its rooms' leases.
+    /// How often the node renews its lease.
     #[must_use]
     pub fn renew_every(&self) -> vroom_domain::time::Span {
         vroom_domain::time::Span::from_millis((self.lease.millis() / 3).max(1))
