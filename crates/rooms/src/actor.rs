@@ -18,7 +18,7 @@
 //! closes their records.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,7 @@ use vroom_domain::live::{LiveRoom, Notice, TrackOutcome};
 use vroom_domain::participant::{EndReason, Participant, ParticipantStatus};
 use vroom_domain::room::Room;
 use vroom_domain::rules::SubscribeRule;
-use vroom_domain::sid::{IdSource, ParticipantSid, RoomSid};
+use vroom_domain::sid::{IdSource, ParticipantSid};
 use vroom_domain::time::{Span, Timestamp};
 use vroom_domain::track::TrackInfo;
 use vroom_store::{Change, Lease, Store};
@@ -137,7 +137,7 @@ pub(crate) struct Deps {
     pub ids: Arc<dyn IdSource>,
     pub outbox: Arc<Notify>,
     pub media: Arc<dyn crate::MediaHooks>,
-    pub registry: Arc<Mutex<HashMap<RoomSid, RoomHandle>>>,
+    pub registry: crate::registry::Registry,
     pub shutdown: CancellationToken,
     /// The node is stopping: it runs the rooms it has until `shutdown`, but takes no new ones.
     pub draining: CancellationToken,
@@ -268,15 +268,7 @@ impl RoomActor {
             // this node is stopping and the next start takes its rooms back).
             tracing::warn!(room = %sid, error = %e, "could not release the room's lease");
         }
-        let mut registry = self
-            .deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if registry.get(&sid).is_some_and(|h| h.same(&me)) {
-            registry.remove(&sid);
-        }
-        drop(registry);
+        self.deps.registry.finished(sid, &me);
         // Commands that raced with the end of the room get `RoomGone` when `rx` drops.
         tracing::debug!(room = %sid, "room task finished");
     }

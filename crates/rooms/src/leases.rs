@@ -10,7 +10,7 @@ use vroom_domain::room::Room;
 use vroom_domain::sid::RoomSid;
 use vroom_store::{Acquired, Change, Lease};
 
-use crate::actor::{self, Command, RoomHandle};
+use crate::actor::{self, Command};
 use crate::{Hub, HubError};
 
 impl Hub {
@@ -74,7 +74,7 @@ impl Hub {
                 if self.deps.draining.is_cancelled() {
                     return;
                 }
-                if self.registered(room.sid).is_none() {
+                if !self.is_here(room.sid) {
                     match self.task(&room).await {
                         Ok(_) | Err(HubError::Elsewhere { .. }) => {}
                         Err(e) => {
@@ -142,14 +142,14 @@ impl Hub {
         })
     }
 
-    /// Rebuilds the task of an in-progress room from the store, `orphans` being the participants
-    /// its last run left connected.
+    /// Rebuilds an in-progress room from the store, `orphans` being the participants its last run
+    /// left connected, and keeps it dormant here (`registry`).
     pub(crate) async fn revive(
         &self,
         room: Room,
         orphans: Vec<Participant>,
         lease: Lease,
-    ) -> Result<RoomHandle, HubError> {
+    ) -> Result<(), HubError> {
         let store = &self.deps.store;
         let ever_joined = store.room_ever_joined(room.sid).await?;
         let sequence = store.next_event_sequence(room.sid).await?;
@@ -169,6 +169,7 @@ impl Hub {
             changes.iter().for_each(actor::record);
             self.deps.outbox.notify_one();
         }
-        Ok(self.register(live, lease))
+        self.register(live, lease);
+        Ok(())
     }
 }

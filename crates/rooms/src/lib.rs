@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! - this file: `Hub`, the service the REST API and signaling call;
-//! - `actor`: one task per room in progress, owning its `LiveRoom` state machine;
+//! - `registry`: the rooms in progress here; a room's task starts at the first thing that happens
+//!   to it (until then it is dormant, its next timer in one queue the hub rings);
+//! - `actor`: one task per room in progress that something happened to, owning its `LiveRoom`;
 //! - `leases`: the node's lease renewal, the orphan watch, recovery at start, and a room's task
 //!   brought back under a fresh lease;
 //! - [`clock`]: `Clock`, with the system clock and a manual one for tests.
@@ -13,8 +15,8 @@
 //! - A change is stored (with its status-callback events) before anyone is told about it.
 //! - Sessions receive [`Notice`]s on the channel they registered; a `Removed` notice is the last one.
 //! - History (rooms, participants) is read from the store; live state (tracks, presence) from the task.
-//! - Several nodes may share one database: a room in progress has a task on exactly one of them,
-//!   the one holding its lease (`Store::acquire_lease`; [`ClusterConfig`]). A node takes a room
+//! - Several nodes may share one database: a room in progress is run (with a task, or dormant) by
+//!   exactly one of them, the one holding its lease (`Store::acquire_lease`; [`ClusterConfig`]). A node takes a room
 //!   only when nobody holds it — at its start, when asked for a room with no task, or when the
 //!   holder's node lease expired (it died) — and then closes the participants the last holder left
 //!   connected. A room's lease follows its node's own lease (`Store::renew_node_lease`), renewed
@@ -23,10 +25,11 @@
 mod actor;
 pub mod clock;
 mod leases;
+mod registry;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -240,7 +243,7 @@ impl Hub {
             ids: deps.ids,
             outbox: deps.outbox,
             media: deps.media,
-            registry: Arc::new(Mutex::new(HashMap::new())),
+            registry: registry::Registry::default(),
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),
             cluster: deps.cluster,
@@ -264,33 +267,8 @@ impl Hub {
         hub.recover().await?;
         hub.tracker.spawn(hub.clone().watch_orphans());
         hub.tracker.spawn(hub.clone().renew_leases());
+        hub.tracker.spawn(hub.clone().ring_alarms());
         Ok(hub)
-    }
-
-    /// Registers and starts the task of `live` (holding `lease`), unless one already runs for that
-    /// room.
-    fn register(&self, live: LiveRoom, lease: Lease) -> RoomHandle {
-        let sid = live.room().sid;
-        let mut registry = self
-            .deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(existing) = registry.get(&sid) {
-            return existing.clone();
-        }
-        let handle = actor::spawn(live, lease, Arc::clone(&self.deps), &self.tracker);
-        registry.insert(sid, handle.clone());
-        handle
-    }
-
-    fn registered(&self, room: RoomSid) -> Option<RoomHandle> {
-        self.deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&room)
-            .cloned()
     }
 
     /// The task of an in-progress room, started if needed (when no node runs it: this one takes it
@@ -352,17 +330,10 @@ impl Hub {
         if !left.is_empty() {
             tracing::info!(room = %room.sid, count = left.len(), "taking the room over; closing the participants its last node left connected");
         }
-        Ok(Some(self.revive(room, left, lease).await?))
-    }
-
-    /// How many rooms in progress have a task in this process.
-    #[must_use]
-    pub fn live_rooms(&self) -> usize {
-        self.deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        let sid = room.sid;
+        self.revive(room, left, lease).await?;
+        // Its timer may have come due and ended it already: then it is no longer in progress.
+        Ok(self.registered(sid))
     }
 
     /// The clock the hub runs on.
@@ -617,14 +588,7 @@ impl Hub {
     }
 
     async fn task_of(&self, room: RoomSid) -> Result<RoomHandle, HubError> {
-        let found = self
-            .deps
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&room)
-            .cloned();
-        found.ok_or(HubError::RoomGone)
+        self.registered(room).ok_or(HubError::RoomGone)
     }
 
     /// A client that lost its connection came back (`sync`) on a new session.

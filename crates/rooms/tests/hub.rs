@@ -269,6 +269,11 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
         RoomStatus::InProgress,
         "rooms survive a restart"
     );
+    assert_eq!(
+        (hub2.live_rooms(), hub2.room_tasks()),
+        (1, 0),
+        "and wait without a task until something happens to them"
+    );
     hub2.shutdown().await;
 }
 
@@ -321,4 +326,157 @@ async fn a_room_taken_by_another_node_ends_its_task_at_the_next_renewal() {
 fn clock_now(clock: &ManualClock) -> Timestamp {
     use vroom_rooms::clock::Clock;
     clock.now()
+}
+
+/// Waits (on the real clock, a little at a time) until `done` holds, up to 5 s.
+async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// A room created by REST has no task until something happens to it; it counts among the rooms
+/// in progress all the same, and its unused-room timeout still ends it, with its callbacks.
+#[tokio::test]
+async fn a_created_room_waits_without_a_task_and_still_times_out_with_its_callback() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let room = hub
+        .create_room(
+            ACCOUNT,
+            CreateRoom {
+                unused_room_timeout: Some(3),
+                status_callback: Some("http://127.0.0.1:9/cb".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(hub.live_rooms(), 1, "the room is in progress here");
+    assert_eq!(hub.room_tasks(), 0, "and nothing happened to it yet");
+
+    clock.advance(Span::from_secs(179));
+    tokio::task::yield_now().await;
+    assert_eq!(
+        store.room(room.sid).await.unwrap().unwrap().status,
+        RoomStatus::InProgress
+    );
+    clock.advance(Span::from_secs(1));
+    assert!(
+        eventually(
+            async || store.room(room.sid).await.unwrap().unwrap().status == RoomStatus::Completed
+        )
+        .await,
+        "the unused room ends three minutes after creation"
+    );
+    assert!(
+        eventually(async || hub.live_rooms() == 0 && hub.room_tasks() == 0).await,
+        "{} rooms, {} tasks",
+        hub.live_rooms(),
+        hub.room_tasks()
+    );
+    let now = clock_now(&clock);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let claimed = store
+            .claim_webhooks("node", now, now + Span::from_secs(30), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{claimed:?}");
+        kinds.push(claimed[0].event.kind);
+        store.webhook_delivered(claimed[0].id, now).await.unwrap();
+    }
+    assert_eq!(
+        kinds,
+        [
+            vroom_domain::event::EventKind::RoomCreated,
+            vroom_domain::event::EventKind::RoomEnded
+        ]
+    );
+    hub.shutdown().await;
+}
+
+/// A room created, then joined: the join starts its task and is served as in any room; the
+/// REST read of its live state works before and after.
+#[tokio::test]
+async fn a_created_room_then_joined_starts_its_task() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let room = hub
+        .create_room(
+            ACCOUNT,
+            CreateRoom {
+                unique_name: Some("later".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let quiet = hub
+        .create_room(ACCOUNT, CreateRoom::default())
+        .await
+        .unwrap();
+    assert_eq!((hub.live_rooms(), hub.room_tasks()), (2, 0));
+    let (link, mut rx) = session(&hub);
+    let joined = hub
+        .join(ACCOUNT, Some("later"), req("gina", link))
+        .await
+        .unwrap();
+    assert_eq!(joined.room.sid, room.sid);
+    assert_eq!((hub.live_rooms(), hub.room_tasks()), (2, 1));
+    let snapshot = hub.snapshot(&room).await.unwrap().unwrap();
+    assert_eq!(snapshot.participants.len(), 1);
+    let kicked = hub.kick(&room, joined.participant.sid).await.unwrap();
+    assert_eq!(kicked.status, ParticipantStatus::Disconnected);
+    assert_eq!(
+        rx.recv().await,
+        Some(Notice::Removed(EndReason::Kicked)),
+        "the session is told"
+    );
+    // The other room is still dormant, and its live state is read all the same.
+    assert_eq!(hub.room_tasks(), 1);
+    let snapshot = hub.snapshot(&quiet).await.unwrap().unwrap();
+    assert!(snapshot.participants.is_empty());
+    assert_eq!((hub.live_rooms(), hub.room_tasks()), (2, 2));
+    hub.shutdown().await;
+}
+
+/// Stopping gives up the leases of the rooms still waiting without a task, as their tasks would
+/// have: another node takes them at once instead of waiting for this node's lease to lapse.
+#[tokio::test]
+async fn stopping_gives_up_the_leases_of_rooms_without_a_task() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let mut rooms = Vec::new();
+    for _ in 0..3 {
+        rooms.push(
+            hub.create_room(ACCOUNT, CreateRoom::default())
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(hub.room_tasks(), 0);
+    hub.shutdown().await;
+    let now = clock_now(&clock);
+    store
+        .renew_node_lease("b", now + Span::from_secs(10))
+        .await
+        .unwrap();
+    for room in rooms {
+        let acquired = store
+            .acquire_lease(room.sid, "b", "http://b", now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(acquired, vroom_store::Acquired::Ours(_)),
+            "{acquired:?}"
+        );
+    }
 }
