@@ -370,6 +370,118 @@ async fn a_failing_job_of_a_batch_fails_alone() {
     assert_eq!(rows, vec![0, 10, 20, 40, 50, 60, 70]);
 }
 
+/// A batch of `apply`s runs its inserts and updates as `OR ROLLBACK` (no statement journal):
+/// one that fails on a constraint rolls the whole first run back, and the batch's second run,
+/// a savepoint per job, fails it alone; the others are committed with their leases and events.
+#[tokio::test]
+async fn a_room_refused_in_a_batch_of_creates_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open_file(&dir.path().join("vroom.db"))
+            .await
+            .unwrap(),
+    );
+    let at = Timestamp::from_secs(1_800_000_000);
+    store
+        .renew_node_lease("local", at + vroom_domain::time::Span::from_secs(60))
+        .await
+        .unwrap();
+    let w = Arc::clone(store.writer.as_ref().expect("a file database has a writer"));
+    let held = Arc::clone(&w);
+    let hold = tokio::spawn(async move {
+        held.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let names = ["a", "b", "a", "c"];
+    let rooms: Vec<Room> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| crate::suite::room(u32::try_from(i).unwrap() + 1, Some(name), at, true))
+        .collect();
+    let creates: Vec<_> = rooms
+        .iter()
+        .map(|room| {
+            let store = Arc::clone(&store);
+            let room = room.clone();
+            tokio::spawn(async move {
+                let lease = Lease {
+                    room: room.sid,
+                    node: "local".into(),
+                    token: 1,
+                };
+                let events: Vec<_> = vroom_domain::event::StatusEvent::for_room(
+                    &room,
+                    vroom_domain::event::EventKind::RoomCreated,
+                    at,
+                    0,
+                )
+                .into_iter()
+                .collect();
+                store
+                    .apply(
+                        &[
+                            Change::NewLease {
+                                lease,
+                                address: String::new(),
+                            },
+                            Change::InsertRoom(room),
+                        ],
+                        &events,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    hold.await.unwrap().unwrap();
+    let mut outcomes = Vec::new();
+    for create in creates {
+        outcomes.push(match create.await.unwrap() {
+            Ok(()) => "ok",
+            Err(StoreError::UniqueNameTaken) => "taken",
+            Err(e) => panic!("{e}"),
+        });
+    }
+    assert_eq!(outcomes, ["ok", "ok", "taken", "ok"]);
+    for (room, outcome) in rooms.iter().zip(&outcomes) {
+        let stored = store.room(room.sid).await.unwrap();
+        assert_eq!(stored.is_some(), *outcome == "ok", "{}", room.unique_name);
+        // The refused room's lease went with it: another node acquires its SID as new.
+        let acquired = store
+            .acquire_lease(room.sid, "other", "", at)
+            .await
+            .unwrap();
+        assert_eq!(
+            matches!(acquired, Acquired::Ours(_)),
+            *outcome != "ok",
+            "{acquired:?}"
+        );
+    }
+    assert_eq!(store.webhook_backlog().await.unwrap().pending, 3);
+}
+
+#[test]
+fn statements_of_a_whole_transaction_roll_it_back_on_failure() {
+    assert_eq!(
+        write::rollback_form("INSERT INTO rooms (sid) VALUES (?)"),
+        "INSERT OR ROLLBACK INTO rooms (sid) VALUES (?)"
+    );
+    assert_eq!(
+        write::rollback_form("\n  UPDATE rooms SET status = ? WHERE sid = ?"),
+        "UPDATE OR ROLLBACK rooms SET status = ? WHERE sid = ?"
+    );
+    for kept in [
+        "INSERT OR IGNORE INTO t VALUES (1)",
+        "DELETE FROM t",
+        "SELECT 1",
+    ] {
+        assert_eq!(write::rollback_form(kept), kept);
+    }
+}
+
 /// The pool's transactions that read before they write take the write lock first: a deferred one
 /// whose read snapshot is overtaken by another connection's commit cannot be upgraded, and SQLite
 /// refuses it at once ("database is locked") whatever the busy timeout. Keys saved by a second

@@ -83,9 +83,60 @@ impl ToSql for Val {
 }
 
 /// Runs `stmt` on the writer's connection; the number of rows it changed.
+///
+/// In a transaction that a failed job rolls back whole ([`commit_all`], or a batch of one job),
+/// an `INSERT` or `UPDATE` runs as `INSERT OR ROLLBACK` / `UPDATE OR ROLLBACK`: SQLite then
+/// needs no statement journal to undo the statement alone. With the triggers that keep
+/// `room_changes`, every insert or update of a room or participant would otherwise copy each
+/// page it touched, already dirty in the transaction, into that journal first (a dozen pages
+/// per created room, written to a temporary file once past 64 KiB: a third of the writer's time
+/// under creates; BENCHMARKS.md, create). Under a savepoint per job the statements stay as
+/// written, so a failing job is undone alone.
 pub(super) fn run(conn: &Connection, stmt: &Stmt) -> rusqlite::Result<usize> {
-    conn.prepare_cached(stmt.sql)?
+    let sql = if WHOLE.get() {
+        rollback_form(stmt.sql)
+    } else {
+        stmt.sql
+    };
+    conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(stmt.args.iter()))
+}
+
+thread_local! {
+    /// Whether the writer's transaction is one a failed job rolls back whole (set by the writer
+    /// thread around each run of jobs).
+    static WHOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// `sql` → its `OR ROLLBACK` form, made once per statement (there are a few dozen).
+    static ROLLBACK_FORMS: std::cell::RefCell<std::collections::HashMap<(usize, usize), &'static str>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Runs `f` with statements in their `OR ROLLBACK` form when `whole` (see [`run`]).
+fn undone_whole<T>(whole: bool, f: impl FnOnce() -> T) -> T {
+    WHOLE.set(whole);
+    let out = f();
+    WHOLE.set(false);
+    out
+}
+
+/// `sql` in the form a failure rolls the whole transaction back: `INSERT INTO` and `UPDATE`
+/// with `OR ROLLBACK`; any other statement (one with its own conflict clause, a `DELETE`, a
+/// query) as it is.
+pub(super) fn rollback_form(sql: &'static str) -> &'static str {
+    let key = (sql.as_ptr() as usize, sql.len());
+    ROLLBACK_FORMS.with_borrow_mut(|forms| {
+        *forms.entry(key).or_insert_with(|| {
+            let body = sql.trim_start();
+            let form = if let Some(rest) = body.strip_prefix("INSERT INTO ") {
+                format!("INSERT OR ROLLBACK INTO {rest}")
+            } else if let Some(rest) = body.strip_prefix("UPDATE ") {
+                format!("UPDATE OR ROLLBACK {rest}")
+            } else {
+                return sql;
+            };
+            Box::leak(form.into_boxed_str())
+        })
+    })
 }
 
 /// Runs the counting statement `stmt` on the writer's connection; the count.
@@ -148,10 +199,13 @@ impl Writer {
         // Per connection: every commit reaches the disk before it returns; foreign keys checked.
         // Checkpoints run between batches (`serve`), not inside a commit.
         // A page cache of 32 MiB rather than 2: the create profile showed the writer reading
-        // index pages back from the file (BENCHMARKS.md, create).
+        // index pages back from the file (BENCHMARKS.md, create). Statement journals (still
+        // needed by a statement that may fail alone: under a savepoint, or one checking a
+        // foreign key) in memory: past 64 KiB SQLite wrote them to a temporary file, two
+        // `pwrite`s per page.
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;
-             PRAGMA cache_size = -32768;",
+             PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
         )
         .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -270,7 +324,8 @@ fn commit_all(writing: &Writing<'_>, jobs: &mut Vec<Box<dyn Job>>) -> bool {
         }
     };
     for job in jobs.iter_mut() {
-        if job.run(conn).is_err() {
+        // A failed statement may have rolled the transaction back already (`run`).
+        if undone_whole(true, || job.run(conn)).is_err() {
             if !conn.is_autocommit() {
                 let _ = exec(conn, "ROLLBACK");
             }
@@ -311,7 +366,7 @@ fn commit(writing: &Writing<'_>, mut jobs: Vec<Box<dyn Job>>) {
     let mut broken = None;
     for job in &mut jobs {
         if alone {
-            outcomes.push(job.run(conn));
+            outcomes.push(undone_whole(true, || job.run(conn)));
             break;
         }
         if let Err(e) = exec(conn, "SAVEPOINT job") {
@@ -333,8 +388,11 @@ fn commit(writing: &Writing<'_>, mut jobs: Vec<Box<dyn Job>>) {
     let committed = match broken {
         Some(e) => Err(e),
         None if alone && outcomes.iter().any(Result::is_err) => {
-            // The one job failed: nothing of it may stay.
-            let _ = exec(conn, "ROLLBACK");
+            // The one job failed: nothing of it may stay (a failed statement may have rolled
+            // the transaction back already).
+            if !conn.is_autocommit() {
+                let _ = exec(conn, "ROLLBACK");
+            }
             let mut outcomes = outcomes.into_iter();
             for job in jobs {
                 job.finish(outcomes.next().unwrap_or(Ok(())));
