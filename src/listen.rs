@@ -293,6 +293,11 @@ async fn trim_after_departures(
         if policy.observe(open, closed) {
             // First what the store frees, so that the trim returns its pages too.
             release().await;
+            // Then what the workers' allocator caches pin: each empties its cache at its next
+            // park, which comes at once on a server this quiet (this task's own worker parks
+            // during the wait).
+            crate::memory::ask_workers_to_compact();
+            tokio::time::sleep(Duration::from_millis(100)).await;
             // It holds the allocator's locks for milliseconds: off the async workers.
             let released = tokio::task::spawn_blocking(crate::memory::release_free_memory)
                 .await

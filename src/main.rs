@@ -531,7 +531,13 @@ fn main() -> ExitCode {
         }
     };
     init_logs(&settings);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Each worker empties its allocator cache at its first park after a trim asks for it, so the
+    // trim can release what the cache pinned (vroom::memory).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(vroom::memory::on_worker_park)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vroom: error: cannot start the async runtime: {e}");
