@@ -531,3 +531,23 @@ fn a_members_view_is_shared_until_it_changes() {
     let away = room.roster(alice.sid).remove(0);
     assert_eq!(away.presence, Presence::Reconnecting);
 }
+
+#[test]
+fn an_emptied_room_gives_its_lists_back_and_fills_again() {
+    let ids = ids();
+    let mut room = live(CreateRoom::default());
+    let joined: Vec<_> = (0..50)
+        .map(|i| room.join(at(1), format!("p{i}"), &ids).unwrap().0)
+        .collect();
+    assert!(!room.shrink_if_empty(), "people are in");
+    for p in &joined {
+        room.leave(at(2), p.sid, EndReason::Left).unwrap();
+    }
+    assert!(room.shrink_if_empty(), "nobody is left");
+    let (a, _) = room.join(at(3), "alice".into(), &ids).unwrap();
+    let (b, fx) = room.join(at(4), "bob".into(), &ids).unwrap();
+    assert_eq!(fx.notices.len(), 1, "alice, and only her, hears of bob");
+    assert_eq!(fx.notices[0].0, a.sid);
+    assert_eq!(room.roster(b.sid).len(), 1);
+    assert!(!room.shrink_if_empty());
+}

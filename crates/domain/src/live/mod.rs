@@ -250,6 +250,18 @@ pub struct LiveRoom {
 }
 
 impl LiveRoom {
+    /// Once nobody is left, gives back the room its lists grew to while people were in (an empty
+    /// room stays in progress until its timeout, so the memory would otherwise stay with it);
+    /// true if the room is empty.
+    pub fn shrink_if_empty(&mut self) -> bool {
+        if !self.members.is_empty() {
+            return false;
+        }
+        self.members.shrink_to_fit();
+        self.recordings.shrink_to_fit();
+        true
+    }
+
     /// A room that was just created (its room-created event used sequence number 0).
     #[must_use]
     pub fn new(room: Room, config: LiveConfig) -> Self {

@@ -388,6 +388,11 @@ impl RoomActor {
         for f in finish {
             f(Ok(()));
         }
+        if self.live.shrink_if_empty() {
+            // Emptied after a wave: the maps give back what they grew to (a no-op once done).
+            self.sessions.shrink_to_fit();
+            self.memories.shrink_to_fit();
+        }
         Ok(())
     }
 }
