@@ -39,8 +39,10 @@ async fn first_lines(db: &str) -> String {
         .expect("vroom starts");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut text = String::new();
+    // Generous, like `spawn_vroom_with`: a debug build starting beside a full parallel run on two
+    // cores can take tens of seconds, and a shorter wait reads as missing credentials.
     while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await
+        tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await
     {
         text.push_str(&line);
         text.push('\n');
