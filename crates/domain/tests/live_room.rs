@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use vroom_domain::Error;
 use vroom_domain::event::EventKind;
-use vroom_domain::live::{LiveConfig, LiveRoom, Notice, Presence, TrackOutcome, Write};
+use vroom_domain::live::{LiveConfig, LiveRoom, Notice, Presence, To, TrackOutcome, Write};
 use vroom_domain::participant::{EndReason, ParticipantStatus};
 use vroom_domain::room::{CreateRoom, Room, RoomStatus};
 use vroom_domain::sid::{AccountSid, IdSource, RoomSid};
@@ -72,7 +72,7 @@ fn join_and_leave_tell_the_others_with_increasing_revisions() {
     };
     assert_eq!(
         (fx.notices[0].0, v.sid, v.presence, v.revision),
-        (alice.sid, bob.sid, Presence::Connected, 1)
+        (To::Others(bob.sid), bob.sid, Presence::Connected, 1)
     );
     assert_eq!(room.roster(alice.sid).len(), 1);
 
@@ -83,8 +83,9 @@ fn join_and_leave_tell_the_others_with_increasing_revisions() {
         panic!("expected a participant notice")
     };
     assert_eq!((v.presence, v.revision), (Presence::Disconnected, 2));
-    assert!(
-        !fx.notices.iter().any(|(to, _)| *to == bob.sid),
+    assert_eq!(
+        fx.notices.iter().map(|(to, _)| *to).collect::<Vec<_>>(),
+        [To::Others(bob.sid)],
         "a client that left is not told anything"
     );
     assert_eq!(
@@ -105,18 +106,28 @@ fn duplicate_identity_displaces_the_older_participant() {
         ..callback()
     });
     let (a1, _) = room.join(at(1), "alice".into(), &ids).unwrap();
-    let (bob, _) = room.join(at(2), "bob".into(), &ids).unwrap();
+    room.join(at(2), "bob".into(), &ids).unwrap();
     // The room is full, but the newcomer takes the older alice's place.
     let (a2, fx) = room.join(at(3), "alice".into(), &ids).unwrap();
     assert_ne!(a1.sid, a2.sid);
-    assert!(
-        fx.notices
-            .contains(&(a1.sid, Notice::Removed(EndReason::DuplicateIdentity)))
-    );
-    let to_bob: Vec<_> = fx.notices.iter().filter(|(to, _)| *to == bob.sid).collect();
+    assert!(fx.notices.contains(&(
+        To::One(a1.sid),
+        Notice::Removed(EndReason::DuplicateIdentity)
+    )));
+    let to_others: Vec<_> = fx
+        .notices
+        .iter()
+        .filter_map(|(to, n)| match (to, n) {
+            (To::Others(about), Notice::Participant(v)) => Some((*about, v.sid, v.presence)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(
-        to_bob.len(),
-        2,
+        to_others,
+        [
+            (a1.sid, a1.sid, Presence::Disconnected),
+            (a2.sid, a2.sid, Presence::Connected)
+        ],
         "bob sees old alice leave and new alice join"
     );
     assert!(
@@ -217,7 +228,7 @@ fn max_participant_duration_disconnects_with_its_reason() {
     let fx = room.handle_timeout(at(600));
     assert!(
         fx.notices
-            .contains(&(a.sid, Notice::Removed(EndReason::MaxDuration)))
+            .contains(&(To::One(a.sid), Notice::Removed(EndReason::MaxDuration)))
     );
     assert!(room.view(a.sid).is_none() && room.view(b.sid).is_some());
     assert_eq!(room.poll_timeout(), Some(at(700)));
@@ -228,14 +239,14 @@ fn a_dropped_connection_waits_for_the_reconnect_window() {
     let ids = ids();
     let mut room = live(CreateRoom::default());
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
-    let (b, _) = room.join(at(0), "b".into(), &ids).unwrap();
+    room.join(at(0), "b".into(), &ids).unwrap();
     let fx = room.detach(at(10), a.sid).unwrap();
     let Notice::Participant(v) = &fx.notices[0].1 else {
         panic!("expected a participant notice")
     };
     assert_eq!(
         (fx.notices[0].0, v.presence, v.revision),
-        (b.sid, Presence::Reconnecting, 2)
+        (To::Others(a.sid), Presence::Reconnecting, 2)
     );
     assert_eq!(room.poll_timeout(), Some(at(40)));
     // It comes back in time: connected again, with a higher revision.
@@ -251,7 +262,7 @@ fn a_dropped_connection_waits_for_the_reconnect_window() {
         matches!(&fx.writes[0], Write::UpdateParticipant(p) if p.sid == a.sid && p.end_reason == Some(EndReason::ConnectionLost))
     );
     assert!(
-        !fx.notices.iter().any(|(to, _)| *to == a.sid),
+        !fx.notices.iter().any(|(to, _)| *to == To::One(a.sid)),
         "a lost session cannot be told"
     );
 }
@@ -266,8 +277,8 @@ fn completing_tells_everyone_and_frees_nothing_twice() {
     assert_eq!(
         fx.notices,
         vec![
-            (a.sid, Notice::Removed(EndReason::RoomEnded)),
-            (b.sid, Notice::Removed(EndReason::RoomEnded))
+            (To::One(a.sid), Notice::Removed(EndReason::RoomEnded)),
+            (To::One(b.sid), Notice::Removed(EndReason::RoomEnded))
         ]
     );
     let kinds: Vec<_> = fx.events.iter().map(|e| e.kind).collect();
@@ -306,7 +317,7 @@ fn tracks_get_stable_sids_and_changes_bump_the_revision() {
         ..callback()
     });
     let (a, _) = room.join(at(0), "a".into(), &ids).unwrap();
-    let (b, _) = room.join(at(0), "b".into(), &ids).unwrap();
+    room.join(at(0), "b".into(), &ids).unwrap();
     let (out, fx) = room
         .set_tracks(
             at(1),
@@ -354,7 +365,10 @@ fn tracks_get_stable_sids_and_changes_bump_the_revision() {
     let Notice::Participant(v) = &fx.notices[0].1 else {
         panic!("expected a participant notice")
     };
-    assert_eq!((fx.notices[0].0, v.revision, v.tracks.len()), (b.sid, 4, 0));
+    assert_eq!(
+        (fx.notices[0].0, v.revision, v.tracks.len()),
+        (To::Others(a.sid), 4, 0)
+    );
 }
 
 #[test]
@@ -521,7 +535,7 @@ fn a_members_view_is_shared_until_it_changes() {
     let Some(Notice::Participant(told)) = fx
         .notices
         .iter()
-        .find(|(to, _)| *to == alice.sid)
+        .find(|(to, _)| *to == To::Others(bob.sid))
         .map(|(_, n)| n)
     else {
         panic!("alice is told of bob's track")
@@ -544,10 +558,35 @@ fn an_emptied_room_gives_its_lists_back_and_fills_again() {
         room.leave(at(2), p.sid, EndReason::Left).unwrap();
     }
     assert!(room.shrink_if_empty(), "nobody is left");
-    let (a, _) = room.join(at(3), "alice".into(), &ids).unwrap();
+    room.join(at(3), "alice".into(), &ids).unwrap();
     let (b, fx) = room.join(at(4), "bob".into(), &ids).unwrap();
     assert_eq!(fx.notices.len(), 1, "alice, and only her, hears of bob");
-    assert_eq!(fx.notices[0].0, a.sid);
+    assert_eq!(fx.notices[0].0, To::Others(b.sid));
     assert_eq!(room.roster(b.sid).len(), 1);
     assert!(!room.shrink_if_empty());
+}
+
+/// A change is told to the others in one entry, whatever the room's size: the room's task stages
+/// one entry per change and delivers one list per session per batch.
+#[test]
+fn a_change_is_one_entry_for_all_the_others() {
+    let ids = ids();
+    let mut room = live(CreateRoom {
+        max_participants: Some(500),
+        large_room: Some(true),
+        ..Default::default()
+    });
+    for i in 0..499 {
+        room.join(at(0), format!("p{i}"), &ids).unwrap();
+    }
+    let (last, fx) = room.join(at(1), "last".into(), &ids).unwrap();
+    assert_eq!(
+        fx.notices.iter().map(|(to, _)| *to).collect::<Vec<_>>(),
+        [To::Others(last.sid)]
+    );
+    let (_, fx) = room.leave(at(2), last.sid, EndReason::Left).unwrap();
+    assert_eq!(
+        fx.notices.iter().map(|(to, _)| *to).collect::<Vec<_>>(),
+        [To::Others(last.sid)]
+    );
 }

@@ -34,6 +34,7 @@ use vroom_store::{Change, Lease, Store};
 use crate::clock::Clock;
 
 mod batch;
+mod told;
 
 use crate::{HubError, JoinRequest, Joined, RoomSnapshot, SessionId, SessionLink};
 use batch::Batch;
@@ -144,9 +145,22 @@ pub(crate) struct Deps {
     pub cluster: crate::ClusterConfig,
 }
 
+/// A session registered with its room, and when: it is told the `Others` notices staged after
+/// `since` (the room's count of them when it registered), not those before, which its roster or
+/// its previous state already shows.
+pub(crate) struct Registered {
+    link: SessionLink,
+    since: u64,
+}
+
 struct RoomActor {
     live: LiveRoom,
-    sessions: HashMap<ParticipantSid, SessionLink>,
+    sessions: HashMap<ParticipantSid, Registered>,
+    /// `Others` notices staged so far (`To::Others`): their sequence, to tell each session only
+    /// those staged while it was registered.
+    told: u64,
+    /// Committed notices not delivered yet (a busy room delivers at a pace).
+    pending: told::Pending,
     /// The memory of each participant's latest session, kept across reconnections until it leaves.
     memories: HashMap<ParticipantSid, crate::SessionMemory>,
     deps: Arc<Deps>,
@@ -171,6 +185,8 @@ pub(crate) fn spawn(
     let actor = RoomActor {
         live,
         sessions: HashMap::new(),
+        told: 0,
+        pending: told::Pending::default(),
         memories: HashMap::new(),
         deps,
         retry_at: None,
@@ -236,6 +252,13 @@ impl RoomActor {
                     None => std::future::pending().await,
                 }
             };
+            let due = self.delivery_due();
+            let delivery = async move {
+                match due {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             // What a room does when woken is boxed, for that moment only: inline, its futures
             // (a batch, the store's write) made every room's task about 4 KiB larger for its
             // whole life, idle or not, and a node keeps every room in progress.
@@ -250,6 +273,7 @@ impl RoomActor {
                         Box::pin(self.on_timer()).await;
                     }
                 }
+                () = delivery => self.deliver(),
                 () = self.deps.shutdown.cancelled() => {
                     if !self.lost {
                         Box::pin(self.stop()).await;
@@ -261,6 +285,8 @@ impl RoomActor {
                 break;
             }
         }
+        // What committed is told before the task ends.
+        self.deliver();
         if self.lost {
             self.abandon();
         } else if let Err(e) = self.deps.store.release_lease(&self.lease).await {
@@ -376,7 +402,16 @@ impl RoomActor {
                 .entry(participant)
                 .or_insert_with(|| Arc::clone(&session.memory)),
         ));
-        self.sessions.insert(participant, session);
+        // The session it replaces is told what it was due first.
+        self.deliver();
+        let since = self.told;
+        self.sessions.insert(
+            participant,
+            Registered {
+                link: session,
+                since,
+            },
+        );
         let p = self
             .deps
             .store
@@ -411,7 +446,7 @@ impl RoomActor {
     fn is_current(&self, participant: ParticipantSid, session: SessionId) -> bool {
         self.sessions
             .get(&participant)
-            .is_some_and(|l| l.id == session)
+            .is_some_and(|r| r.link.id == session)
     }
 
     async fn on_timer(&mut self) {
@@ -428,8 +463,11 @@ impl RoomActor {
     /// The room is another node's now: its sessions here end (their clients reconnect and find
     /// the room where it is run); their records are the new owner's to close.
     fn abandon(&mut self) {
-        for (_, link) in self.sessions.drain() {
-            let _ = link.tx.send(Notice::Removed(EndReason::ServerStopped));
+        for (_, registered) in self.sessions.drain() {
+            let _ = registered
+                .link
+                .tx
+                .send(Notice::Removed(EndReason::ServerStopped));
         }
         self.memories.clear();
     }

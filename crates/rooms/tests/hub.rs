@@ -82,8 +82,11 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
         "the second join finds the same room"
     );
     assert_eq!(bob.roster.len(), 1);
-    let Some(Notice::Participant(v)) = rx1.recv().await else {
+    let Some(Notice::Participants(told)) = rx1.recv().await else {
         panic!("alice should hear of bob")
+    };
+    let [v] = told.views.as_slice() else {
+        panic!("one change: {told:?}")
     };
     assert_eq!(
         (v.identity.as_str(), v.presence),
@@ -106,16 +109,17 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
         .unwrap()
         .unwrap();
     assert_eq!(old.status, ParticipantStatus::Disconnected);
-    let Some(Notice::Participant(gone)) = rx2.recv().await else {
-        panic!("bob should see old alice leave")
+    // One step, so one list: old alice leaves, then new alice joins.
+    let Some(Notice::Participants(told)) = rx2.recv().await else {
+        panic!("bob should see the swap")
+    };
+    let [gone, new] = told.views.as_slice() else {
+        panic!("two changes: {told:?}")
     };
     assert_eq!(
         (gone.sid, gone.presence),
         (a1.participant.sid, Presence::Disconnected)
     );
-    let Some(Notice::Participant(new)) = rx2.recv().await else {
-        panic!("bob should see new alice join")
-    };
     assert_eq!(new.sid, a2.participant.sid);
 
     // Kick bob through the hub (as REST does).

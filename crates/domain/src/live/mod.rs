@@ -96,6 +96,10 @@ pub enum Notice {
     /// Another participant changed (joined, changed tracks, is reconnecting, left). Shared: one
     /// view goes to every other member, and each session's queue stays a few bytes per slot.
     Participant(Arc<ParticipantView>),
+    /// Other participants' changes, in their order, told together: what a room's task delivers
+    /// for the `Participant` notices of one batch. One list goes to every session that is told
+    /// exactly these changes, with its wire form written once for all of them.
+    Participants(Arc<Told>),
     /// This session's own participant was removed from the room, for the given reason.
     Removed(EndReason),
     /// The room started or stopped recording.
@@ -105,6 +109,39 @@ pub enum Notice {
         /// Whether any track is recorded now.
         is_recording: bool,
     },
+}
+
+/// Participant changes told together ([`Notice::Participants`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Told {
+    /// The changed participants' states, in the order they changed.
+    pub views: Vec<Arc<ParticipantView>>,
+    /// The message as the edge writes it, kept by the first session that sends it. Opaque here.
+    pub wire: Rendered,
+}
+
+impl Told {
+    /// `views`, not yet written.
+    #[must_use]
+    pub fn new(views: Vec<Arc<ParticipantView>>) -> Self {
+        Self {
+            views,
+            wire: Rendered::default(),
+        }
+    }
+}
+
+/// Who a notice is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum To {
+    /// One participant's session.
+    One(ParticipantSid),
+    /// Every other participant attached (with a live session) when the notice is taken, in its
+    /// turn among the step's notices: a participant that joins in the same step is told only what
+    /// comes after the step (its roster shows the rest), and one removed earlier in the step is
+    /// not told. One entry instead of one per member, so that a change in a room of a thousand
+    /// costs its driver one entry to stage, whatever the room's size.
+    Others(ParticipantSid),
 }
 
 /// A record to write.
@@ -127,8 +164,8 @@ pub struct Effects {
     pub writes: Vec<Write>,
     /// Status-callback events to store.
     pub events: Vec<StatusEvent>,
-    /// Notices for sessions, addressed by participant, to deliver after the writes committed.
-    pub notices: Vec<(ParticipantSid, Notice)>,
+    /// Notices for sessions, in order, to deliver after the writes committed.
+    pub notices: Vec<(To, Notice)>,
     /// Instructions for the media server (which tracks each participant receives, who left).
     pub media: Vec<MediaCommand>,
 }
@@ -155,7 +192,7 @@ impl Effects {
     /// taken at once (a join and its first tracks): a client needs the newest revision only.
     pub fn coalesce_notices(&mut self) {
         let mut seen = std::collections::HashSet::new();
-        let mut kept: Vec<(ParticipantSid, Notice)> = Vec::with_capacity(self.notices.len());
+        let mut kept: Vec<(To, Notice)> = Vec::with_capacity(self.notices.len());
         for (to, notice) in self.notices.drain(..).rev() {
             if let Notice::Participant(v) = &notice
                 && !seen.insert((to, v.sid))
@@ -413,14 +450,16 @@ impl LiveRoom {
         Some(ev)
     }
 
-    fn tell_others(&self, effects: &mut Effects, shared: &Arc<ParticipantView>) {
-        let about = shared;
-        for m in &self.members {
-            if m.record.sid != about.sid && m.detached_since.is_none() {
-                effects
-                    .notices
-                    .push((m.record.sid, Notice::Participant(shared.clone())));
-            }
+    /// Tells every other attached member of `view`, in one entry (none when there is nobody).
+    fn tell_others(&self, effects: &mut Effects, view: &Arc<ParticipantView>) {
+        if self
+            .members
+            .iter()
+            .any(|m| m.record.sid != view.sid && m.detached_since.is_none())
+        {
+            effects
+                .notices
+                .push((To::Others(view.sid), Notice::Participant(Arc::clone(view))));
         }
     }
 
@@ -649,7 +688,9 @@ impl LiveRoom {
         if !matches!(reason, EndReason::Left | EndReason::ConnectionLost)
             && member.detached_since.is_none()
         {
-            effects.notices.push((record.sid, Notice::Removed(reason)));
+            effects
+                .notices
+                .push((To::One(record.sid), Notice::Removed(reason)));
         }
         self.tell_others(&mut effects, &member.departure_view());
         effects.media.push(MediaCommand::Gone {

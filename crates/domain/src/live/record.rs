@@ -222,7 +222,9 @@ impl LiveRoom {
         };
         for m in &self.members {
             if m.detached_since.is_none() {
-                effects.notices.push((m.record.sid, state.clone()));
+                effects
+                    .notices
+                    .push((super::To::One(m.record.sid), state.clone()));
             }
         }
     }

@@ -2,20 +2,24 @@
 //! records and events stored in one write, then every caller answered and every notice delivered.
 //!
 //! Staging a command applies it to `LiveRoom` at once (so the next command sees its result, as if
-//! it had been committed) but keeps everything it would tell anyone: its reply, its notices (with
-//! the sessions they go to, as registered when it was staged) and its media commands. A notice
-//! names its session by participant and session id, and the link is looked up when the notice is
-//! sent: cloning every member's channel handle per change (two atomic counts each, on a cache line
-//! the member's own task writes) was a tenth of a large room's CPU. A link the batch unregistered
-//! meanwhile (a takeover, a kick) is still in the batch's undo list, and found there. `flush`
-//! writes the batch, then releases all of that in staging order; when the write fails it restores
-//! the live state and the session registrations from before the batch, and every staged command
-//! fails with the write's error. Commands the domain refused are answered after the write too, so
-//! the order of answers is the order of commands.
+//! it had been committed) but keeps everything it would tell anyone: its reply, its notices and
+//! its media commands. A notice for one session names it by participant and session id, and the
+//! link is looked up when the notice is sent (cloning every member's channel handle per change was
+//! a tenth of a large room's CPU). A participant's change for the others is staged once, with its
+//! place in the room's count of such changes; each session is told those staged while it was
+//! registered (a newcomer from its join on, a session the batch unregistered — a takeover, a kick —
+//! up to then: its link is still in the batch's undo list), except its own participant's. At the
+//! end of the batch the sessions told exactly the batch's changes (nearly all of a large room's)
+//! get one shared list (`Notice::Participants`, written once for all of them by the edge), one
+//! send each, instead of one notice per session per change. `flush` writes the batch, then
+//! releases all of that in staging order; when the write fails it restores the live state and the
+//! session registrations from before the batch, and every staged command fails with the write's
+//! error. Commands the domain refused are answered after the write too, so the order of answers is
+//! the order of commands.
 
 use std::sync::Arc;
 
-use vroom_domain::live::{Effects, LiveRoom, MediaCommand, Notice};
+use vroom_domain::live::{Effects, LiveRoom, MediaCommand, Notice, To};
 use vroom_domain::participant::EndReason;
 use vroom_domain::rules::{RecordingRule, SubscribeRule};
 use vroom_domain::sid::ParticipantSid;
@@ -23,7 +27,8 @@ use vroom_domain::time::Timestamp;
 use vroom_domain::track::TrackInfo;
 use vroom_store::{Change, StoreError};
 
-use super::{Reply, RoomActor, count_connected, record};
+use super::told::Staged;
+use super::{Registered, Reply, RoomActor, count_connected, record};
 use crate::{HubError, JoinRequest, Joined, SessionId, SessionLink, SessionMemory};
 
 /// Commands in one batch at most: bounds the latency one batch adds to the first of its commands.
@@ -33,9 +38,11 @@ pub(super) const MOST: usize = 256;
 /// the write failed.
 pub(super) type Finish = Box<dyn FnOnce(Result<(), &HubError>) + Send>;
 
-/// A session registration changed while staging, with what it was before (to undo on failure).
-enum Undo {
-    Session(ParticipantSid, Option<SessionLink>),
+/// A session registration changed while staging, with what it was before (to undo on failure)
+/// and, for a session, the room's count of `Others` notices at the change (the session it
+/// replaced was told those staged up to there).
+pub(super) enum Undo {
+    Session(ParticipantSid, Option<Registered>, u64),
     Memory(ParticipantSid, Option<SessionMemory>),
 }
 
@@ -46,8 +53,8 @@ pub(super) struct Batch {
     changes: Vec<Change>,
     events: Vec<vroom_domain::event::StatusEvent>,
     media: Vec<MediaCommand>,
-    /// Notices with the session each goes to (participant, session id).
-    sends: Vec<(ParticipantSid, SessionId, Notice)>,
+    /// Notices with the sessions they go to.
+    sends: Vec<Staged>,
     finish: Vec<Finish>,
     undo: Vec<Undo>,
 }
@@ -110,23 +117,51 @@ impl RoomActor {
         batch.media.extend(effects.media);
         batch.sends.reserve(effects.notices.len());
         for (to, notice) in effects.notices {
-            let removed = matches!(notice, Notice::Removed(_));
-            if let Some(link) = self.sessions.get(&to) {
-                batch.sends.push((to, link.id, notice));
-            }
-            if removed {
-                self.set_session(batch, to, None);
+            match (to, notice) {
+                (To::Others(except), Notice::Participant(view)) => {
+                    self.told += 1;
+                    batch.sends.push(Staged::Others {
+                        except,
+                        seq: self.told,
+                        view,
+                    });
+                }
+                // Not made by the domain today: told to each session registered now.
+                (To::Others(except), notice) => {
+                    for (sid, registered) in &self.sessions {
+                        if *sid != except {
+                            let one = Staged::One(*sid, registered.link.id, notice.clone());
+                            batch.sends.push(one);
+                        }
+                    }
+                }
+                (To::One(to), notice) => {
+                    let removed = matches!(notice, Notice::Removed(_));
+                    if let Some(registered) = self.sessions.get(&to) {
+                        batch
+                            .sends
+                            .push(Staged::One(to, registered.link.id, notice));
+                    }
+                    if removed {
+                        self.set_session(batch, to, None);
+                    }
+                }
             }
         }
         batch.finish.push(finish);
     }
 
+    /// Registers `link` for `sid` (or unregisters it): a session registered now is told the
+    /// changes staged from now on.
     fn set_session(&mut self, batch: &mut Batch, sid: ParticipantSid, link: Option<SessionLink>) {
         let was = match link {
-            Some(link) => self.sessions.insert(sid, link),
+            Some(link) => {
+                let since = self.told;
+                self.sessions.insert(sid, Registered { link, since })
+            }
             None => self.sessions.remove(&sid),
         };
-        batch.undo.push(Undo::Session(sid, was));
+        batch.undo.push(Undo::Session(sid, was, self.told));
     }
 
     fn set_memory(&mut self, batch: &mut Batch, sid: ParticipantSid, memory: SessionMemory) {
@@ -177,15 +212,15 @@ impl RoomActor {
         {
             effects.extend(more);
         }
-        // Register first so the session also gets notices produced by this very step (none are
-        // addressed to it today, but the order is the safe one).
-        self.set_memory(batch, participant.sid, Arc::clone(&session.memory));
-        self.set_session(batch, participant.sid, Some(session));
+        let sid = participant.sid;
         let joined = Joined {
             published,
             ..self.joined(participant)
         };
+        self.set_memory(batch, sid, Arc::clone(&session.memory));
         self.push(batch, effects, answer(reply, joined));
+        // Registered after this step's notices: its roster shows what they tell.
+        self.set_session(batch, sid, Some(session));
     }
 
     pub(super) fn stage_leave(
@@ -328,10 +363,10 @@ impl RoomActor {
                 self.live = before;
                 for u in undo.into_iter().rev() {
                     match u {
-                        Undo::Session(sid, Some(link)) => {
-                            self.sessions.insert(sid, link);
+                        Undo::Session(sid, Some(registered), _) => {
+                            self.sessions.insert(sid, registered);
                         }
-                        Undo::Session(sid, None) => {
+                        Undo::Session(sid, None, _) => {
                             self.sessions.remove(&sid);
                         }
                         Undo::Memory(sid, Some(memory)) => {
@@ -369,22 +404,7 @@ impl RoomActor {
         if !media.is_empty() {
             self.deps.media.apply(self.live.room().sid, media);
         }
-        for (to, session, notice) in sends {
-            let link = match self.sessions.get(&to) {
-                Some(link) if link.id == session => Some(link),
-                // Unregistered by a later command of this batch: its link is in the undo list.
-                _ => undo.iter().find_map(|u| match u {
-                    Undo::Session(sid, Some(link)) if *sid == to && link.id == session => {
-                        Some(link)
-                    }
-                    _ => None,
-                }),
-            };
-            // A session that went away (detached meanwhile) has nobody left to tell.
-            if let Some(link) = link {
-                let _ = link.tx.send(notice);
-            }
-        }
+        self.told_after_commit(sends, undo);
         for f in finish {
             f(Ok(()));
         }
@@ -396,3 +416,6 @@ impl RoomActor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::sync::mpsc;
-use vroom_domain::live::Notice;
+use vroom_domain::live::{Notice, Told};
 use vroom_domain::participant::{EndReason, Participant};
 use vroom_domain::room::Room;
 use vroom_domain::time::{Span, Timestamp};
@@ -624,25 +624,32 @@ impl Conn {
 
     /// `first` and the participant changes queued right behind it, in their order, for one
     /// `update` (twilio-video.js applies a message's participants one after the other, as if
-    /// each had come alone). When many join a large room at once, each member then writes one
-    /// message per wake-up instead of one per change. Stops at another kind of notice, which is
+    /// each had come alone). When the session keeps up, that is the one list its room's task
+    /// delivered for a batch, shared with the room's other sessions and written once for all of
+    /// them; when it lags, the lists queued meanwhile are gathered into one message of its own,
+    /// up to [`MOST_PARTICIPANTS_PER_UPDATE`] changes. Stops at another kind of notice, which is
     /// held to be handled next.
-    fn gather_participant_notices(
-        &mut self,
-        first: Arc<vroom_domain::live::ParticipantView>,
-    ) -> Vec<Arc<vroom_domain::live::ParticipantView>> {
-        let mut views = vec![first];
-        while views.len() < MOST_PARTICIPANTS_PER_UPDATE {
-            match self.notices_rx.try_recv() {
-                Ok(Notice::Participant(view)) => views.push(view),
+    fn gather_participant_notices(&mut self, first: Arc<Told>) -> Vec<Arc<Told>> {
+        let mut count = first.views.len();
+        let mut told = vec![first];
+        while count < MOST_PARTICIPANTS_PER_UPDATE {
+            let next = match self.notices_rx.try_recv() {
+                Ok(Notice::Participants(next)) => next,
+                Ok(Notice::Participant(view)) => Arc::new(Told::new(vec![view])),
                 Ok(other) => {
                     self.held_notice = Some(other);
                     break;
                 }
                 Err(_) => break,
+            };
+            if count + next.views.len() > MOST_PARTICIPANTS_PER_UPDATE {
+                self.held_notice = Some(Notice::Participants(next));
+                break;
             }
+            count += next.views.len();
+            told.push(next);
         }
-        views
+        told
     }
 
     async fn on_notice(&mut self, notice: Notice) -> Flow {
@@ -651,21 +658,9 @@ impl Conn {
         }
         match notice {
             Notice::Participant(view) => {
-                let views = self.gather_participant_notices(view);
-                self.send(tcmp::msg_of_json(&rsp::participants_update(&views)))
-                    .await;
-                if let Phase::Live(live) = &mut self.phase {
-                    live.announced.extend(
-                        views
-                            .iter()
-                            .flat_map(|v| v.tracks.iter().map(|t| t.sid.to_string())),
-                    );
-                    if let Some(list) = live.pending_subscribed.take() {
-                        return self.on_media(Signal::Subscribed(list)).await;
-                    }
-                }
-                Flow::Continue
+                self.on_participants(Arc::new(Told::new(vec![view]))).await
             }
+            Notice::Participants(told) => self.on_participants(told).await,
             Notice::Recording {
                 revision,
                 is_recording,
@@ -726,6 +721,35 @@ impl Conn {
                 Flow::Continue
             }
         }
+    }
+
+    /// Tells the client of other participants' changes, in one `update`.
+    async fn on_participants(&mut self, first: Arc<Told>) -> Flow {
+        let told = self.gather_participant_notices(first);
+        let text = match told.as_slice() {
+            [one] => one
+                .wire
+                .get_or_init(|| {
+                    tcmp::msg_of_json(&rsp::participants_update(&one.views)).into_boxed_str()
+                })
+                .to_owned(),
+            many => {
+                let views: Vec<_> = many.iter().flat_map(|t| t.views.iter().cloned()).collect();
+                tcmp::msg_of_json(&rsp::participants_update(&views))
+            }
+        };
+        self.send(text).await;
+        if let Phase::Live(live) = &mut self.phase {
+            live.announced.extend(
+                told.iter()
+                    .flat_map(|t| t.views.iter())
+                    .flat_map(|v| v.tracks.iter().map(|t| t.sid.to_string())),
+            );
+            if let Some(list) = live.pending_subscribed.take() {
+                return self.on_media(Signal::Subscribed(list)).await;
+            }
+        }
+        Flow::Continue
     }
 
     async fn on_deadline(&mut self) -> Flow {
