@@ -674,6 +674,11 @@ mod tests {
             written, expected,
             "the kept participants make the same message"
         );
+        assert_eq!(
+            connected.to_msg(),
+            crate::tcmp::msg_of_json(&connected.to_json()),
+            "the message as sent is the message in its envelope"
+        );
     }
 
     #[test]

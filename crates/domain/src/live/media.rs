@@ -70,6 +70,15 @@ impl LiveRoom {
     /// a room of a thousand without tracks compares a thousand empty lists, and the SID texts the
     /// rules match on are made once per published track.
     pub(super) fn resubscribe(&mut self, now: Timestamp, effects: &mut Effects) {
+        debug_assert_eq!(
+            self.published,
+            self.members.iter().map(|m| m.tracks.len()).sum::<usize>()
+        );
+        // Nobody publishes and nobody receives: nothing to recompute (a large room of listeners
+        // joins and leaves without a pass over its members).
+        if self.published == 0 && !self.subscribed {
+            return;
+        }
         let published: Vec<Published> = self
             .members
             .iter()
@@ -150,6 +159,7 @@ impl LiveRoom {
                 });
             }
         }
+        self.subscribed = self.members.iter().any(|m| !m.subscriptions.is_empty());
     }
 
     /// Replaces a participant's subscribe rules.

@@ -272,6 +272,10 @@ pub struct LiveRoom {
     /// Shared, so that the copy a room task keeps of the state before a batch (to restore if the
     /// batch's write fails) costs a pointer per member; a member is copied when it changes.
     members: Vec<Arc<Member>>,
+    /// The tracks the members publish, counted.
+    published: usize,
+    /// Whether any member receives a track (after the last `resubscribe`).
+    subscribed: bool,
     /// Whether anyone ever joined (decides between the unused and the empty timeout).
     ever_joined: bool,
     /// When the room last became empty (if it is empty and someone once joined).
@@ -308,6 +312,8 @@ impl LiveRoom {
             room,
             config,
             members: Vec::new(),
+            published: 0,
+            subscribed: false,
             ever_joined: false,
             empty_since: None,
             next_sequence: 1,
@@ -334,6 +340,8 @@ impl LiveRoom {
             room,
             config,
             members: Vec::new(),
+            published: 0,
+            subscribed: false,
             ever_joined,
             empty_since: ever_joined.then_some(now),
             next_sequence,
@@ -607,6 +615,7 @@ impl LiveRoom {
             .collect();
         let key = |t: &PublishedTrack| (t.sid, t.info.enabled, t.info.priority);
         let changed = !old.iter().map(key).eq(kept.iter().map(key));
+        self.published = self.published - old.len() + kept.len();
         self.member_mut(index).tracks = kept;
         let mut effects = Effects::default();
         if changed {
@@ -666,6 +675,7 @@ impl LiveRoom {
 
     fn remove_member(&mut self, now: Timestamp, index: usize, reason: EndReason) -> Effects {
         let member = self.members.remove(index);
+        self.published -= member.tracks.len();
         let mut effects = Effects::default();
         let mut record = member.record.clone();
         record.disconnect(now, reason);

@@ -8,12 +8,12 @@ use vroom_domain::sid::RoomSid;
 use vroom_rooms::{JoinRequest, Joined, SessionLink, SessionMemory};
 
 use super::{Conn, Counters, Flow, Live, Phase};
+use crate::pcs;
 use crate::rsp::{
     self, Connected, LocalParticipant, LocalParticipantAck, Published, PublishedEntry, Recording,
     RemoteParticipant, ServerUpdate, SessionOptions, Subscribed, TrackError,
 };
 use crate::token::{self, VideoGrant};
-use crate::{pcs, tcmp};
 
 fn announced_in(
     roster: &[Arc<vroom_domain::live::ParticipantView>],
@@ -287,7 +287,7 @@ impl Conn {
             announced: announced_in(&roster),
             pending_subscribed: None,
         }));
-        self.send(tcmp::msg_of_json(&connected.to_json())).await;
+        self.send(connected.to_msg()).await;
         Flow::Continue
     }
 
