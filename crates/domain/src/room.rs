@@ -240,6 +240,30 @@ pub struct Room {
 }
 
 impl Room {
+    /// A room that starts now, in progress: named `name`, or by its SID when it has none.
+    #[must_use]
+    pub fn started(
+        sid: RoomSid,
+        account_sid: AccountSid,
+        name: Option<String>,
+        settings: RoomSettings,
+        ad_hoc: bool,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            sid,
+            account_sid,
+            unique_name: name.unwrap_or_else(|| sid.to_string()),
+            status: RoomStatus::InProgress,
+            ad_hoc,
+            settings,
+            date_created: now,
+            date_updated: now,
+            end_time: None,
+            duration: None,
+        }
+    }
+
     /// Ends the room at `now`: completed, with end time and duration.
     pub fn complete(&mut self, now: Timestamp) {
         self.status = RoomStatus::Completed;

@@ -39,7 +39,7 @@ use vroom_domain::live::{
     LiveConfig, LiveRoom, Notice, ParticipantView, Subscription, TrackOutcome,
 };
 use vroom_domain::participant::{EndReason, Participant};
-use vroom_domain::room::{CreateRoom, Room, RoomStatus, ad_hoc_settings};
+use vroom_domain::room::{CreateRoom, Room, ad_hoc_settings};
 use vroom_domain::rules::SubscribeRule;
 use vroom_domain::sid::{AccountSid, IdSource, ParticipantSid, RoomSid};
 use vroom_domain::time::Timestamp;
@@ -406,18 +406,7 @@ impl Hub {
             node: cluster.node.clone(),
             token: 1,
         };
-        let room = Room {
-            sid,
-            account_sid: account,
-            unique_name: name.unwrap_or_else(|| sid.to_string()),
-            status: RoomStatus::InProgress,
-            ad_hoc,
-            settings,
-            date_created: now,
-            date_updated: now,
-            end_time: None,
-            duration: None,
-        };
+        let room = Room::started(sid, account, name, settings, ad_hoc, now);
         let events: Vec<StatusEvent> = StatusEvent::for_room(&room, EventKind::RoomCreated, now, 0)
             .into_iter()
             .collect();

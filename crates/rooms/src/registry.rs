@@ -182,20 +182,13 @@ impl Hub {
                 }
             }
         }
-        let leases: Vec<Lease> = {
-            let mut rooms = locked(&registry.rooms);
-            let sids: Vec<RoomSid> = rooms
-                .iter()
-                .filter(|(_, slot)| matches!(slot, Slot::Dormant(_)))
-                .map(|(sid, _)| *sid)
-                .collect();
-            sids.into_iter()
-                .filter_map(|sid| match rooms.remove(&sid) {
-                    Some(Slot::Dormant(d)) => Some(d.lease),
-                    _ => None,
-                })
-                .collect()
-        };
+        let leases: Vec<Lease> = locked(&registry.rooms)
+            .extract_if(|_, slot| matches!(slot, Slot::Dormant(_)))
+            .filter_map(|(_, slot)| match slot {
+                Slot::Dormant(d) => Some(d.lease),
+                Slot::Running(_) => None,
+            })
+            .collect();
         let store = &self.deps.store;
         futures::stream::iter(leases)
             .for_each_concurrent(RELEASING_AT_ONCE, |lease| async move {

@@ -32,6 +32,14 @@ async fn hub_on(store: Arc<dyn Store>, clock: &ManualClock) -> Hub {
     .unwrap()
 }
 
+/// A hub started on an in-memory store and a manual clock, with both.
+async fn fresh_hub() -> (Arc<dyn Store>, ManualClock, Hub) {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    let hub = hub_on(Arc::clone(&store), &clock).await;
+    (store, clock, hub)
+}
+
 fn session(hub: &Hub) -> (SessionLink, mpsc::UnboundedReceiver<Notice>) {
     let (tx, rx) = mpsc::unbounded_channel();
     (
@@ -62,9 +70,7 @@ fn domain(e: HubError) -> Error {
 
 #[tokio::test]
 async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
-    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
-    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (store, _clock, hub) = fresh_hub().await;
 
     let (s1, mut rx1) = session(&hub);
     let a1 = hub
@@ -152,9 +158,7 @@ async fn joins_create_rooms_and_takeovers_and_kicks_reach_sessions() {
 
 #[tokio::test]
 async fn two_hundred_concurrent_joins_fill_exactly_fifty_places() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
-    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
-    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (_store, _clock, hub) = fresh_hub().await;
     let room = hub
         .create_room(
             ACCOUNT,
@@ -286,9 +290,7 @@ async fn timers_run_on_the_injected_clock_and_a_restart_closes_orphans() {
 /// waiting for a write of the room to be refused; the node's other rooms carry on.
 #[tokio::test]
 async fn a_room_taken_by_another_node_ends_its_task_at_the_next_renewal() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
-    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
-    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (store, clock, hub) = fresh_hub().await;
     let (s1, mut taken_rx) = session(&hub);
     let taken = hub
         .join(ACCOUNT, Some("taken"), req("erin", s1))
@@ -347,9 +349,7 @@ async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
 /// in progress all the same, and its unused-room timeout still ends it, with its callbacks.
 #[tokio::test]
 async fn a_created_room_waits_without_a_task_and_still_times_out_with_its_callback() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
-    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
-    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (store, clock, hub) = fresh_hub().await;
     let room = hub
         .create_room(
             ACCOUNT,
@@ -409,9 +409,7 @@ async fn a_created_room_waits_without_a_task_and_still_times_out_with_its_callba
 /// REST read of its live state works before and after.
 #[tokio::test]
 async fn a_created_room_then_joined_starts_its_task() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
-    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
-    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (_store, _clock, hub) = fresh_hub().await;
     let room = hub
         .create_room(
             ACCOUNT,
@@ -455,9 +453,7 @@ async fn a_created_room_then_joined_starts_its_task() {
 /// have: another node takes them at once instead of waiting for this node's lease to lapse.
 #[tokio::test]
 async fn stopping_gives_up_the_leases_of_rooms_without_a_task() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url("sqlite::memory:").await.unwrap());
-    let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
-    let hub = hub_on(Arc::clone(&store), &clock).await;
+    let (store, clock, hub) = fresh_hub().await;
     let mut rooms = Vec::new();
     for _ in 0..3 {
         rooms.push(

@@ -110,10 +110,16 @@ pub fn msg<T: Serialize>(body: &T) -> String {
 /// A `msg` envelope around a room signaling message already written as JSON text.
 #[must_use]
 pub fn msg_of_json(body: &str) -> String {
+    msg_written(body.len(), |out| out.push_str(body))
+}
+
+/// A `msg` envelope around the JSON text `write` appends, in a string made for `body_len` bytes
+/// of it (so a large message is written once, not copied into its envelope).
+pub fn msg_written(body_len: usize, write: impl FnOnce(&mut String)) -> String {
     const OPEN: &str = r#"{"type":"msg","body":"#;
-    let mut text = String::with_capacity(OPEN.len() + body.len() + 1);
+    let mut text = String::with_capacity(OPEN.len() + body_len + 1);
     text.push_str(OPEN);
-    text.push_str(body);
+    write(&mut text);
     text.push('}');
     text
 }

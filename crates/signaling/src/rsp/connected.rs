@@ -60,17 +60,12 @@ impl Connected {
     /// of it showed in the join's profile).
     #[must_use]
     pub fn to_msg(&self) -> String {
-        const OPEN: &str = r#"{"type":"msg","body":"#;
         let participants: usize = self
             .participants
             .iter()
             .map(|v| super::participant_json(v).len() + 1)
             .sum();
-        let mut out = String::with_capacity(OPEN.len() + 1024 + participants);
-        out.push_str(OPEN);
-        self.write_json(&mut out);
-        out.push('}');
-        out
+        crate::tcmp::msg_written(1024 + participants, |out| self.write_json(out))
     }
 
     fn write_json(&self, out: &mut String) {

@@ -293,6 +293,21 @@ fn no_wal_index_no_shortcut() {
     assert!(commits::Commits::open(&path).is_none());
 }
 
+/// Keeps `w` busy for 300 ms, from a moment before it returns, so that the writes asked for
+/// meanwhile queue and make one batch.
+async fn hold_writer(w: &Arc<write::Writer>) -> tokio::task::JoinHandle<StoreResult<()>> {
+    let held = Arc::clone(w);
+    let hold = tokio::spawn(async move {
+        held.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    hold
+}
+
 /// Jobs queued together are committed together; one that fails is undone alone (its own earlier
 /// writes included) and only its caller hears of it, whether it fails on the first run of the
 /// batch (without savepoints) or not.
@@ -309,16 +324,7 @@ async fn a_failing_job_of_a_batch_fails_alone() {
     })
     .await
     .unwrap();
-    // Holds the writer while the others queue, so that they make one batch.
-    let held = Arc::clone(&w);
-    let hold = tokio::spawn(async move {
-        held.write(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            Ok(())
-        })
-        .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let hold = hold_writer(&w).await;
     let jobs: Vec<_> = (0..8_i64)
         .map(|i| {
             let w = Arc::clone(&w);
@@ -387,15 +393,7 @@ async fn a_room_refused_in_a_batch_of_creates_fails_alone() {
         .await
         .unwrap();
     let w = Arc::clone(store.writer.as_ref().expect("a file database has a writer"));
-    let held = Arc::clone(&w);
-    let hold = tokio::spawn(async move {
-        held.write(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            Ok(())
-        })
-        .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let hold = hold_writer(&w).await;
     let names = ["a", "b", "a", "c"];
     let rooms: Vec<Room> = names
         .iter()

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use vroom_domain::event::{EventKind, StatusEvent};
 use vroom_domain::live::{LiveConfig, LiveRoom, Notice, Presence, Told};
 use vroom_domain::participant::EndReason;
-use vroom_domain::room::{CreateRoom, Room, RoomStatus};
+use vroom_domain::room::{CreateRoom, Room};
 use vroom_domain::sid::{AccountSid, ParticipantSid, RandomIds, RoomSid};
 use vroom_domain::time::Timestamp;
 use vroom_store::sqlite::SqliteStore;
@@ -37,18 +37,14 @@ async fn actor() -> RoomActor {
     .validate()
     .unwrap();
     let sid = RoomSid::from_bytes([7; 16]);
-    let room = Room {
+    let room = Room::started(
         sid,
-        account_sid: AccountSid::from_bytes([0xac; 16]),
-        unique_name: name.unwrap_or_else(|| sid.to_string()),
-        status: RoomStatus::InProgress,
-        ad_hoc: false,
+        AccountSid::from_bytes([0xac; 16]),
+        name,
         settings,
-        date_created: T0,
-        date_updated: T0,
-        end_time: None,
-        duration: None,
-    };
+        false,
+        T0,
+    );
     let lease = Lease {
         room: sid,
         node: cluster.node.clone(),
