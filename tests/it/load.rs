@@ -75,6 +75,17 @@ async fn every_load_scenario_runs_without_errors() {
         },
     )
     .await;
+    // Against vroom, then the same joins against vroom-bare's signaling (served here), as
+    // `scripts/bench-live join` runs them.
+    let floor = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the floor");
+    let floor_url = format!("http://{}", floor.local_addr().expect("its address"));
+    let router = vroom_load::bare::Floor::new(Some(&t.api_key_secret)).router();
+    let floor = axum::serve::ListenerExt::tap_io(floor, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let floor_task = tokio::spawn(async move { axum::serve(floor, router).await });
     no_errors(
         &t,
         Scenario::Join(JoinArgs {
@@ -84,9 +95,15 @@ async fn every_load_scenario_runs_without_errors() {
             hold_ms: 300,
             large_room: true,
         }),
-        opts.clone(),
+        RunOptions {
+            baseline: Some(floor_url),
+            baseline_pid: Some(std::process::id()),
+            rounds: 1,
+            ..opts.clone()
+        },
     )
     .await;
+    floor_task.abort();
     no_errors(
         &t,
         Scenario::Idle(IdleArgs {

@@ -18,6 +18,7 @@
 //! Every scenario returns a [`Summary`]; `main` prints live progress on stderr, the summary, and
 //! its JSON as the last line of stdout.
 
+pub mod bare;
 pub mod callbacks;
 pub mod cross;
 pub mod http;
@@ -119,15 +120,17 @@ pub struct RunOptions {
     pub progress: bool,
     /// The server's process id, for its RSS and CPU time (same machine only).
     pub server_pid: Option<u32>,
-    /// REST scenarios only: a second URL (the bare baseline) driven with the same requests, after
-    /// the target, in each of `rounds`.
+    /// REST scenarios and `join`: a second URL (the bare baseline) driven with the same requests
+    /// or joins, after the target, in each of `rounds`.
     pub baseline: Option<String>,
+    /// The baseline's process id, for its CPU per join + leave (`join`).
+    pub baseline_pid: Option<u32>,
     /// Rounds of target then baseline.
     pub rounds: usize,
 }
 
-/// Runs `scenario` against `target`. For REST scenarios with a baseline, the summary is the
-/// target's median round, with the baseline's figures and the ratio in `extra`.
+/// Runs `scenario` against `target`. For REST scenarios and `join` with a baseline, the summary is
+/// the target's median round, with the baseline's figures and the ratio in `extra`.
 ///
 /// # Errors
 /// When the scenario cannot be set up (the server is unreachable, the credentials are refused).

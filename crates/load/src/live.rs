@@ -101,22 +101,106 @@ async fn create_rooms(
     Ok(rooms)
 }
 
-/// The server's CPU time, when its pid is known.
-fn cpu_of(opts: &RunOptions) -> Option<Duration> {
-    opts.server_pid.and_then(|p| server::cpu(p).ok())
-}
-
-/// Joins at a rate into N rooms; each participant holds, then leaves.
+/// Joins at a rate into N rooms; each participant holds, then leaves. With a baseline, the same
+/// joins go to it after the target in each round (its rooms made by the joins themselves: the
+/// bare signaling keeps rooms in memory), and the summary is the target's median round by CPU
+/// per join + leave, with the baseline's median and the ratio of the two.
 pub(crate) async fn join(
     target: &Target,
     a: &JoinArgs,
     opts: &RunOptions,
 ) -> anyhow::Result<Summary> {
-    let rooms = Arc::new(create_rooms(target, a.rooms, 1000, a.large_room).await?);
+    let Some(base) = &opts.baseline else {
+        return join_round(target, a, opts.server_pid, true, opts.progress).await;
+    };
+    let bare = Target {
+        base: base.trim_end_matches('/').to_owned(),
+        ..target.clone()
+    };
+    let mut rounds = Vec::new();
+    for _ in 0..opts.rounds.max(1) {
+        let t = join_round(target, a, opts.server_pid, true, opts.progress).await?;
+        let b = join_round(&bare, a, opts.baseline_pid, false, opts.progress).await?;
+        rounds.push((t, b));
+    }
+    let cpu = |s: &Summary| {
+        s.extra
+            .get(CPU_PER_JOIN)
+            .and_then(serde_json::Value::as_f64)
+    };
+    let median = |side: fn(&(Summary, Summary)) -> &Summary| {
+        let mut by: Vec<&Summary> = rounds.iter().map(side).collect();
+        by.sort_by(|x, y| {
+            cpu(x)
+                .unwrap_or(f64::NAN)
+                .total_cmp(&cpu(y).unwrap_or(f64::NAN))
+        });
+        by[by.len() / 2].clone()
+    };
+    let mut s = median(|r| &r.0);
+    let b = median(|r| &r.1);
+    s.errors = rounds.iter().map(|(t, b)| t.errors + b.errors).sum();
+    s.error_kinds.clear();
+    for (t, b) in &rounds {
+        for (k, n) in t.error_kinds.iter().chain(&b.error_kinds) {
+            *s.error_kinds.entry(k.clone()).or_default() += n;
+        }
+    }
+    let ratio = |t: Option<f64>, b: Option<f64>| match (t, b) {
+        (Some(t), Some(b)) if b > 0.0 => json!((t / b * 1000.0).round() / 1000.0),
+        _ => serde_json::Value::Null,
+    };
+    let mut baseline = json!({"url": bare.base, "ok": b.ok, "errors": b.errors,
+        "latency": b.latency.map(|q| q.to_json())});
+    for k in [
+        CPU_PER_JOIN,
+        "frames_per_join_leave",
+        "bytes_per_join_leave",
+    ] {
+        if let Some(v) = b.extra.get(k) {
+            baseline[k] = v.clone();
+        }
+    }
+    s.extra.insert("baseline".into(), baseline);
+    s.extra
+        .insert("cpu_ratio_of_medians".into(), ratio(cpu(&s), cpu(&b)));
+    s.extra.insert(
+        "rounds".into(),
+        json!(rounds.iter().map(|(t, b)| json!({
+            "target_cpu_ms": cpu(t), "baseline_cpu_ms": cpu(b), "ratio": ratio(cpu(t), cpu(b)),
+            "target_errors": t.errors, "baseline_errors": b.errors,
+        })).collect::<Vec<_>>()),
+    );
+    Ok(s)
+}
+
+/// The summary's name for the server's CPU per join + leave, ms.
+const CPU_PER_JOIN: &str = "server_cpu_ms_per_join_leave";
+
+/// One round of [`join`] against `target`, whose pid is `pid`. `create`: the rooms are made
+/// over REST first (vroom's); otherwise the joins name fresh rooms (the bare signaling's).
+async fn join_round(
+    target: &Target,
+    a: &JoinArgs,
+    pid: Option<u32>,
+    create: bool,
+    progress: bool,
+) -> anyhow::Result<Summary> {
+    let rooms = if create {
+        create_rooms(target, a.rooms, 1000, a.large_room).await?
+    } else {
+        (0..a.rooms.max(1))
+            .map(|_| (format!("load-{}", unique()), String::new()))
+            .collect()
+    };
+    let rooms = Arc::new(rooms);
     let url = Arc::new(target.signaling_url());
     let rec = Arc::new(Recorder::default());
-    let _progress = Progress::start(opts.progress, "join".into(), Arc::clone(&rec));
-    let cpu0 = cpu_of(opts);
+    let received = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let label = if create { "join" } else { "baseline join" };
+    let _progress = Progress::start(progress, label.into(), Arc::clone(&rec));
+    let cpu = || pid.and_then(|p| server::cpu(p).ok());
+    let cpu0 = cpu();
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(a.seconds);
     let hold = Duration::from_millis(a.hold_ms);
@@ -128,13 +212,17 @@ pub(crate) async fn join(
         let (name, _) = &rooms[(k as usize) % rooms.len()];
         let token = target.token(&format!("j{k}"), name)?;
         let (rec, url, name) = (Arc::clone(&rec), Arc::clone(&url), name.clone());
+        let received = Arc::clone(&received);
         tasks.push(tokio::spawn(async move {
             match Client::join(&url, &token, &name).await {
                 Ok((mut c, took)) => {
                     rec.ok(took);
                     if let Err(e) = c.idle(hold).await {
                         rec.error(format!("while held: {e}"));
-                    } else if let Err(e) = c.leave().await {
+                    }
+                    received.0.fetch_add(c.received.0, Ordering::Relaxed);
+                    received.1.fetch_add(c.received.1, Ordering::Relaxed);
+                    if let Err(e) = c.leave().await {
                         rec.error(format!("leave: {e}"));
                     }
                 }
@@ -151,13 +239,20 @@ pub(crate) async fn join(
     s.extra.insert("rooms".into(), json!(a.rooms));
     s.extra.insert("hold_ms".into(), json!(a.hold_ms));
     s.extra.insert("large_room".into(), json!(a.large_room));
-    if let (Some(c0), Some(c1)) = (cpu0, cpu_of(opts)) {
+    if let (Some(c0), Some(c1)) = (cpu0, cpu()) {
         let per = (c1 - c0).as_secs_f64() * 1000.0 / s.ok.max(1) as f64;
-        s.extra.insert(
-            "server_cpu_ms_per_join_leave".into(),
-            json!((per * 1000.0).round() / 1000.0),
-        );
+        s.extra
+            .insert(CPU_PER_JOIN.into(), json!((per * 1000.0).round() / 1000.0));
     }
+    // What the participants were sent while joined (welcome, connected, the others' updates),
+    // per join: the same shapes and count from vroom and the baseline.
+    let per = |n: &AtomicU64| {
+        (n.load(Ordering::Relaxed) as f64 / s.ok.max(1) as f64 * 10.0).round() / 10.0
+    };
+    s.extra
+        .insert("frames_per_join_leave".into(), json!(per(&received.0)));
+    s.extra
+        .insert("bytes_per_join_leave".into(), json!(per(&received.1)));
     Ok(s)
 }
 

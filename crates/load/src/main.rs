@@ -5,6 +5,7 @@
 //! vroom-load --url http://127.0.0.1:8080 fetch --concurrency 64 --seconds 10
 //! vroom-load --url http://127.0.0.1:8080 --baseline http://127.0.0.1:9090 --rounds 3 list
 //! vroom-load --url http://127.0.0.1:8080 --server-pid $(pidof vroom) join --rate 1000 --rooms 100
+//! vroom-load --url … --server-pid … --baseline http://127.0.0.1:9090 --baseline-pid … --rounds 1 join
 //! ```
 //! Credentials come from the flags or the environment vroom itself reads (`VROOM_ACCOUNT_SID`,
 //! `VROOM_AUTH_TOKEN`, `VROOM_API_KEY_SID`, `VROOM_API_KEY_SECRET`).
@@ -33,10 +34,13 @@ struct Cli {
     /// The server's pid, for its RSS and CPU time (same machine only).
     #[arg(long)]
     server_pid: Option<u32>,
-    /// REST scenarios: the bare baseline (`vroom-bare --upstream <url>`), driven with the same
-    /// requests after the server in each round; the summary gives the ratio.
+    /// REST scenarios and `join`: the bare baseline (`vroom-bare --upstream <url>`), driven with
+    /// the same requests or joins after the server in each round; the summary gives the ratio.
     #[arg(long)]
     baseline: Option<String>,
+    /// The baseline's pid, for its CPU per join + leave (same machine only).
+    #[arg(long)]
+    baseline_pid: Option<u32>,
     /// Rounds of server then baseline.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
@@ -61,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         progress: !cli.quiet,
         server_pid: cli.server_pid,
         baseline: cli.baseline,
+        baseline_pid: cli.baseline_pid,
         rounds: cli.rounds,
     };
     let summary = vroom_load::run(&target, &cli.scenario, &opts).await?;

@@ -10,8 +10,8 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// A frame with only what this client reads of a `msg`: `connected` in a large room lists
@@ -87,6 +87,8 @@ pub struct Client {
     pub participant_sid: String,
     /// The negotiated heartbeat timeout from `welcome`.
     pub heartbeat: Duration,
+    /// Text frames received so far, and their bytes (welcome, connected, updates, …).
+    pub received: (u64, u64),
     last_sent: Instant,
 }
 
@@ -118,6 +120,7 @@ impl Client {
             room_sid: String::new(),
             participant_sid: String::new(),
             heartbeat: Duration::from_secs(5),
+            received: (0, 0),
             last_sent: Instant::now(),
         })
     }
@@ -153,20 +156,37 @@ impl Client {
     /// # Errors
     /// When the connection breaks.
     pub async fn next(&mut self, wait: Duration) -> anyhow::Result<Option<Frame>> {
+        let m = match self.next_text(wait).await? {
+            None => return Ok(None),
+            Some(None) => return Ok(Some(Frame::Closed)),
+            Some(Some(m)) => m,
+        };
+        let lean: LeanFrame =
+            serde_json::from_str(m.as_str()).context("a frame that is not JSON")?;
+        Ok(Some(match lean.body {
+            Some(body) if lean.kind == "msg" => Frame::Msg(body.into_value()),
+            _ => Frame::Other(serde_json::from_str(m.as_str())?),
+        }))
+    }
+
+    /// The next text frame as sent, `Some(None)` when the server closed, or `None` when nothing
+    /// came within `wait`.
+    ///
+    /// # Errors
+    /// When the connection breaks.
+    pub async fn next_text(&mut self, wait: Duration) -> anyhow::Result<Option<Option<Utf8Bytes>>> {
         loop {
-            let m = match tokio::time::timeout(wait, self.ws.next()).await {
-                Err(_) => return Ok(None),
-                Ok(None | Some(Ok(Message::Close(_)))) => return Ok(Some(Frame::Closed)),
+            return match tokio::time::timeout(wait, self.ws.next()).await {
+                Err(_) => Ok(None),
+                Ok(None | Some(Ok(Message::Close(_)))) => Ok(Some(None)),
                 Ok(Some(Err(e))) => bail!("the connection broke: {e}"),
-                Ok(Some(Ok(Message::Text(t)))) => t,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    self.received.0 += 1;
+                    self.received.1 += t.len() as u64;
+                    Ok(Some(Some(t)))
+                }
                 Ok(Some(Ok(_))) => continue,
             };
-            let lean: LeanFrame =
-                serde_json::from_str(m.as_str()).context("a frame that is not JSON")?;
-            return Ok(Some(match lean.body {
-                Some(body) if lean.kind == "msg" => Frame::Msg(body.into_value()),
-                _ => Frame::Other(serde_json::from_str(m.as_str())?),
-            }));
         }
     }
 
@@ -244,13 +264,13 @@ impl Client {
             // join and leave, and parsing them all would put this tool's CPU, on the same
             // machine, on the scale against the server it measures.
             match tokio::time::timeout(wait, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    self.received.0 += 1;
+                    self.received.1 += t.len() as u64;
+                }
                 Err(_)
                 | Ok(Some(Ok(
-                    Message::Text(_)
-                    | Message::Binary(_)
-                    | Message::Ping(_)
-                    | Message::Pong(_)
-                    | Message::Frame(_),
+                    Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_),
                 ))) => {}
                 Ok(None | Some(Ok(Message::Close(_)))) => {
                     bail!("the server closed an idle connection")

@@ -4,6 +4,10 @@
 //! real server given with `--upstream` and its answer kept, so every later answer is byte for byte
 //! the body vroom gave; what is left is the cost of HTTP, routing and auth, which no server can avoid.
 //!
+//! At `/signaling` it runs joins and leaves the way vroom answers them, rooms in memory only
+//! ([`vroom_load::bare`]): the floor vroom's CPU per join + leave is compared with
+//! (`vroom-load --baseline … --baseline-pid … join`).
+//!
 //! ```text
 //! vroom-bare --listen 127.0.0.1:9090 --upstream http://127.0.0.1:8080
 //! ```
@@ -39,6 +43,10 @@ struct Cli {
     /// Auth token (the accepted Basic password).
     #[arg(long, env = "VROOM_AUTH_TOKEN", hide_env_values = true)]
     auth_token: String,
+    /// API key secret the signaling's access tokens are checked with (without one, their grants
+    /// are read unchecked).
+    #[arg(long, env = "VROOM_API_KEY_SECRET", hide_env_values = true)]
+    api_key_secret: Option<String>,
 }
 
 struct Kept {
@@ -124,7 +132,8 @@ async fn main() -> anyhow::Result<()> {
             "/v1/Rooms/{room}/Participants/{participant}",
             get(answer).post(answer),
         )
-        .with_state(bare);
+        .with_state(bare)
+        .merge(vroom_load::bare::Floor::new(cli.api_key_secret.as_deref()).router());
     let listener = tokio::net::TcpListener::bind(&cli.listen).await?;
     eprintln!("vroom-bare listening on http://{}", listener.local_addr()?);
     let listener = listener.tap_io(|tcp| {
