@@ -8,7 +8,8 @@
 //! which sleeps in steps of milliseconds. Here a caller hands its job to the thread and waits;
 //! the thread takes every job queued (up to [`MOST`]), runs them in one transaction, commits
 //! once, and only then answers every caller. So a change is still on disk before anyone is told,
-//! and one sync serves all the changes that arrived during the previous one. A job that fails is
+//! and one sync serves all the changes that arrived during the previous one. While changes come quickly,
+//! a small batch waits a moment ([`LINGER`]) for more before it commits. A job that fails is
 //! rolled back alone and only its caller hears of it: the batch is first run without savepoints
 //! (jobs rarely fail, and a savepoint per job copied every page it touched into the
 //! sub-journal); when one fails, the whole transaction is rolled back and the batch run again
@@ -28,7 +29,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
@@ -40,6 +41,20 @@ use crate::{StoreError, StoreResult};
 
 /// Jobs in one transaction at most.
 const MOST: usize = 512;
+
+/// How long a small batch waits for more jobs when jobs are arriving quickly (a batch began less
+/// than [`BUSY`] before this one). A commit costs about the same for one change as for several
+/// (its WAL frames are the index and table pages the changes share, and one `fsync`), and at
+/// 1,000 joins/s into many rooms nearly every batch was one job: one commit per change, the
+/// writer thread a fifth of the server's CPU (BENCHMARKS.md, joins). Waiting a millisecond merges
+/// the changes of that millisecond; at low rates (a batch more than `BUSY` after the last) a
+/// change is committed at once, as before.
+const LINGER: Duration = Duration::from_millis(1);
+/// See [`LINGER`].
+const BUSY: Duration = Duration::from_millis(5);
+/// A batch this big commits without waiting: it already shares its commit (and under a queue,
+/// as REST creates make, the writer never idles).
+const LINGER_BELOW: usize = 8;
 
 /// The least time between two checkpoints.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
@@ -283,8 +298,10 @@ fn credentials_version(conn: &Connection) -> StoreResult<i64> {
 
 fn serve(writing: &Writing<'_>, rx: &mpsc::Receiver<Box<dyn Job>>) {
     let conn = &writing.conn;
-    let mut checkpointed = std::time::Instant::now();
+    let mut checkpointed = Instant::now();
+    let mut last_batch: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
+        let arrived = Instant::now();
         let mut jobs = vec![first];
         while jobs.len() < MOST {
             match rx.try_recv() {
@@ -292,13 +309,31 @@ fn serve(writing: &Writing<'_>, rx: &mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
+        if jobs.len() < LINGER_BELOW && last_batch.is_some_and(|t| arrived - t < BUSY) {
+            linger(rx, &mut jobs, arrived + LINGER);
+        }
+        last_batch = Some(arrived);
         commit(writing, jobs);
         // The batch's callers have their answers: now the checkpoint, if one is due.
         if checkpointed.elapsed() >= CHECKPOINT_EVERY {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "could not checkpoint the database");
             }
-            checkpointed = std::time::Instant::now();
+            checkpointed = Instant::now();
+        }
+    }
+}
+
+/// Waits until `until` for more jobs to join a small batch, or until it has [`LINGER_BELOW`].
+fn linger(rx: &mpsc::Receiver<Box<dyn Job>>, jobs: &mut Vec<Box<dyn Job>>, until: Instant) {
+    while jobs.len() < LINGER_BELOW {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(left) {
+            Ok(job) => jobs.push(job),
+            Err(_) => return,
         }
     }
 }
