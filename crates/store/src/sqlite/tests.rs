@@ -114,6 +114,121 @@ async fn stored_credentials_become_the_main_account_and_its_key() {
     );
 }
 
+/// A database from before `room_changes` and `room_leases` were keyed by `room_sid` alone
+/// (20261203000004): its counters and leases come through the rebuild unchanged, both tables are
+/// then WITHOUT ROWID, and the triggers made again still raise a room's counter and note a lease
+/// taken from a node.
+#[tokio::test]
+async fn room_counters_and_leases_survive_their_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("migrations");
+    std::fs::create_dir(&before).unwrap();
+    let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name.to_str().unwrap() < "20261203000004" {
+            std::fs::copy(all.join(&name), before.join(&name)).unwrap();
+        }
+    }
+    let path = dir.path().join("vroom.db");
+    let at = Timestamp::from_secs(1_800_000_000);
+    let room = crate::suite::room(1, Some("rebuilt"), at, false);
+    let lease = |node: &str| Lease {
+        room: room.sid,
+        node: node.to_owned(),
+        token: 1,
+    };
+    {
+        // The older schema: every migration before this one.
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let by_hand = rusqlite::Connection::open(&path).unwrap();
+    by_hand
+        .execute_batch(&format!(
+            "INSERT INTO rooms (sid, account_sid, unique_name, status, ad_hoc, room_type, max_participants,
+                max_participant_duration, max_concurrent_published_tracks, record_participants_on_connect,
+                transcribe_participants_on_connect, video_codecs, media_region, audio_only,
+                empty_room_timeout, unused_room_timeout, large_room, enable_turn, status_callback_method,
+                recording_rules, date_created, date_updated, seq)
+             VALUES ('{sid}', '{account}', 'rebuilt', 'in-progress', 0, 'group', 50, 14400, 170, 0, 0,
+                '[]', 'us1', 0, 5, 5, 0, 0, 'POST', '[]', 0, 0, 1);
+             UPDATE room_changes SET n = 41 WHERE room_sid = '{sid}';
+             INSERT INTO room_leases (room_sid, node_id, address, token, expires_at)
+                VALUES ('{sid}', 'node-a', 'http://a', 7, 1);",
+            sid = room.sid,
+            account = room.account_sid,
+        ))
+        .unwrap();
+    drop(by_hand);
+
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    let by_hand = rusqlite::Connection::open(&path).unwrap();
+    for table in ["room_changes", "room_leases"] {
+        let sql: String = by_hand
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
+    }
+    assert_eq!(store.room_version(room.sid).await.unwrap(), Some(41));
+    let kept: (String, String, i64, i64) = by_hand
+        .query_row(
+            "SELECT node_id, address, token, expires_at FROM room_leases WHERE room_sid = ?",
+            [room.sid.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        kept,
+        ("node-a".into(), "http://a".into(), 7, 1),
+        "the lease as it was"
+    );
+    // The triggers: a room updated raises its counter; a lease taken from a node whose own
+    // lease lapsed (node-a has none) bumps the token and is noted for node-a.
+    let mut done = room.clone();
+    done.complete(at + vroom_domain::time::Span::from_secs(5));
+    store.apply(&[Change::UpdateRoom(done)], &[]).await.unwrap();
+    assert_eq!(store.room_version(room.sid).await.unwrap(), Some(42));
+    let taken = store
+        .acquire_lease(room.sid, "node-b", "http://b", at)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&taken, Acquired::Ours(l) if l.token == 8 && l.node == "node-b"),
+        "{taken:?}"
+    );
+    let lost = store.renew_node_lease("node-a", at).await.unwrap();
+    assert_eq!(
+        lost,
+        vec![Lease {
+            token: 7,
+            ..lease("node-a")
+        }]
+    );
+    // A room created now gets its counter from the trigger.
+    let fresh = crate::suite::room(2, None, at, false);
+    store
+        .apply(&[Change::InsertRoom(fresh.clone())], &[])
+        .await
+        .unwrap();
+    assert_eq!(store.room_version(fresh.sid).await.unwrap(), Some(0));
+}
+
 #[tokio::test]
 async fn suite_in_memory() {
     let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
