@@ -134,13 +134,13 @@ fn composition_change(change: &Change) -> (Stmt, Check) {
 }
 
 /// Runs planned statements on the writer's connection, inside its transaction.
-pub(super) fn apply_on(conn: &rusqlite::Connection, planned: &[(Stmt, Check)]) -> StoreResult<()> {
+pub(super) fn apply_on(tx: &write::Tx<'_>, planned: &[(Stmt, Check)]) -> StoreResult<()> {
     for (stmt, check) in planned {
         if let Check::Cap(_) = check {
-            check.count(write::count(conn, stmt).map_err(write::err)?)?;
+            check.count(write::count(tx, stmt).map_err(write::err)?)?;
             continue;
         }
-        match write::run(conn, stmt) {
+        match write::run(tx, stmt) {
             Ok(n) => check.rows(n as u64)?,
             Err(e) if write::is_unique_violation(&e) => {
                 return Err(check.unique(StoreError::Database(Box::new(e))));

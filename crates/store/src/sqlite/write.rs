@@ -97,41 +97,46 @@ impl ToSql for Val {
     }
 }
 
-/// Runs `stmt` on the writer's connection; the number of rows it changed.
+/// The writer's connection inside a batch's transaction, and how a failing job is undone there.
+pub(super) struct Tx<'a> {
+    conn: &'a Connection,
+    /// Whether a failed job rolls the whole transaction back ([`commit_all`], or a batch of one
+    /// job), rather than to the job's own savepoint.
+    whole: bool,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// Runs `stmt` in the writer's transaction `tx`; the number of rows it changed.
 ///
-/// In a transaction that a failed job rolls back whole ([`commit_all`], or a batch of one job),
-/// an `INSERT` or `UPDATE` runs as `INSERT OR ROLLBACK` / `UPDATE OR ROLLBACK`: SQLite then
-/// needs no statement journal to undo the statement alone. With the triggers that keep
-/// `room_changes`, every insert or update of a room or participant would otherwise copy each
-/// page it touched, already dirty in the transaction, into that journal first (a dozen pages
-/// per created room, written to a temporary file once past 64 KiB: a third of the writer's time
-/// under creates; BENCHMARKS.md, create). Under a savepoint per job the statements stay as
-/// written, so a failing job is undone alone.
-pub(super) fn run(conn: &Connection, stmt: &Stmt) -> rusqlite::Result<usize> {
-    let sql = if WHOLE.get() {
+/// In a transaction that a failed job rolls back whole (`tx.whole`), an `INSERT` or `UPDATE`
+/// runs as `INSERT OR ROLLBACK` / `UPDATE OR ROLLBACK`: SQLite then needs no statement journal
+/// to undo the statement alone. With the triggers that keep `room_changes`, every insert or
+/// update of a room or participant would otherwise copy each page it touched, already dirty in
+/// the transaction, into that journal first (a dozen pages per created room, written to a
+/// temporary file once past 64 KiB: a third of the writer's time under creates; BENCHMARKS.md,
+/// create). Under a savepoint per job the statements stay as written, so a failing job is
+/// undone alone.
+pub(super) fn run(tx: &Tx<'_>, stmt: &Stmt) -> rusqlite::Result<usize> {
+    let sql = if tx.whole {
         rollback_form(stmt.sql)
     } else {
         stmt.sql
     };
-    conn.prepare_cached(sql)?
+    tx.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(stmt.args.iter()))
 }
 
 thread_local! {
-    /// Whether the writer's transaction is one a failed job rolls back whole (set by the writer
-    /// thread around each run of jobs).
-    static WHOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// `sql` → its `OR ROLLBACK` form, made once per statement (there are a few dozen).
     static ROLLBACK_FORMS: std::cell::RefCell<std::collections::HashMap<(usize, usize), &'static str>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// Runs `f` with statements in their `OR ROLLBACK` form when `whole` (see [`run`]).
-fn undone_whole<T>(whole: bool, f: impl FnOnce() -> T) -> T {
-    WHOLE.set(whole);
-    let out = f();
-    WHOLE.set(false);
-    out
 }
 
 /// `sql` in the form a failure rolls the whole transaction back: `INSERT INTO` and `UPDATE`
@@ -165,7 +170,7 @@ pub(super) fn count(conn: &Connection, stmt: &Stmt) -> rusqlite::Result<i64> {
 /// Work for the writer thread: `run` inside the batch's transaction, `finish` after its commit
 /// (or failure).
 trait Job: Send {
-    fn run(&mut self, conn: &Connection) -> StoreResult<()>;
+    fn run(&mut self, tx: &Tx<'_>) -> StoreResult<()>;
     fn finish(self: Box<Self>, outcome: StoreResult<()>);
 }
 
@@ -178,11 +183,11 @@ struct Task<T, F> {
 impl<T, F> Job for Task<T, F>
 where
     T: Send,
-    F: Fn(&Connection) -> StoreResult<T> + Send,
+    F: Fn(&Tx<'_>) -> StoreResult<T> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> StoreResult<()> {
+    fn run(&mut self, tx: &Tx<'_>) -> StoreResult<()> {
         // Run again when its batch is (the last run's output is the one kept).
-        self.out = Some((self.work)(conn)?);
+        self.out = Some((self.work)(tx)?);
         Ok(())
     }
 
@@ -244,7 +249,7 @@ impl Writer {
     pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Tx<'_>) -> StoreResult<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let task = Task {
@@ -360,7 +365,7 @@ fn commit_all(writing: &Writing<'_>, jobs: &mut Vec<Box<dyn Job>>) -> bool {
     };
     for job in jobs.iter_mut() {
         // A failed statement may have rolled the transaction back already (`run`).
-        if undone_whole(true, || job.run(conn)).is_err() {
+        if job.run(&Tx { conn, whole: true }).is_err() {
             if !conn.is_autocommit() {
                 let _ = exec(conn, "ROLLBACK");
             }
@@ -401,14 +406,14 @@ fn commit(writing: &Writing<'_>, mut jobs: Vec<Box<dyn Job>>) {
     let mut broken = None;
     for job in &mut jobs {
         if alone {
-            outcomes.push(undone_whole(true, || job.run(conn)));
+            outcomes.push(job.run(&Tx { conn, whole: true }));
             break;
         }
         if let Err(e) = exec(conn, "SAVEPOINT job") {
             broken = Some(e);
             break;
         }
-        let outcome = job.run(conn);
+        let outcome = job.run(&Tx { conn, whole: false });
         let undone = if outcome.is_err() {
             exec(conn, "ROLLBACK TO job")
         } else {
