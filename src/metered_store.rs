@@ -26,11 +26,12 @@ use vroom_store::{
 /// Times every call of the store it wraps.
 pub struct MeteredStore {
     store: Arc<dyn Store>,
-    /// The successful calls of the versions every REST request reads, found once: finding a
-    /// histogram by its labels (hashing them, the registry's lock) cost as much as reading a version
-    /// that stands still.
+    /// The successful calls of the versions every REST request reads, and of `apply` (every
+    /// write: each create, each room task's batch), found once: finding a histogram by its labels
+    /// (hashing them, the registry's lock) cost as much as reading a version that stands still.
     credentials_version: metrics::Histogram,
     room_version: metrics::Histogram,
+    apply: metrics::Histogram,
 }
 
 impl MeteredStore {
@@ -41,6 +42,7 @@ impl MeteredStore {
             store,
             credentials_version: ok("credentials_version"),
             room_version: ok("room_version"),
+            apply: ok("apply"),
         }
     }
 }
@@ -75,7 +77,12 @@ async fn timed_into<T>(
 #[async_trait]
 impl Store for MeteredStore {
     async fn apply(&self, changes: &[Change], events: &[StatusEvent]) -> StoreResult<()> {
-        timed("apply", self.store.apply(changes, events)).await
+        timed_into(
+            Some(&self.apply),
+            "apply",
+            self.store.apply(changes, events),
+        )
+        .await
     }
     async fn room(&self, sid: RoomSid) -> StoreResult<Option<Room>> {
         timed("room", self.store.room(sid)).await
