@@ -294,7 +294,7 @@ impl RoomActor {
             // this node is stopping and the next start takes its rooms back).
             tracing::warn!(room = %sid, error = %e, "could not release the room's lease");
         }
-        self.deps.registry.finished(sid, &me);
+        self.deps.registry.finished(self.live.room(), &me);
         // Commands that raced with the end of the room get `RoomGone` when `rx` drops.
         tracing::debug!(room = %sid, "room task finished");
     }

@@ -501,6 +501,24 @@ impl Hub {
         if let Some(sid) = room_name.and_then(|n| n.parse::<RoomSid>().ok()) {
             return self.join_by_sid(account, sid, request).await;
         }
+        // The room of that name this node runs, found without the store; if it ended meanwhile,
+        // the loop below looks again in the store.
+        if let Some(task) = room_name
+            .and_then(|name| self.here_by_name(account, name))
+            .and_then(|sid| self.registered(sid))
+        {
+            let request = request.clone();
+            match task
+                .ask(|reply| Command::Join {
+                    request: Box::new(request),
+                    reply,
+                })
+                .await
+            {
+                Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
+                other => return other,
+            }
+        }
         // A room can end between finding it and joining it; then look again (a new one is created).
         for _ in 0..4 {
             let room = match room_name {

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use futures::StreamExt;
 use tokio::sync::Notify;
 use vroom_domain::live::LiveRoom;
-use vroom_domain::sid::RoomSid;
+use vroom_domain::room::Room;
+use vroom_domain::sid::{AccountSid, RoomSid};
 use vroom_domain::time::Timestamp;
 use vroom_store::Lease;
 
@@ -40,10 +41,40 @@ struct Dormant {
     lease: Lease,
 }
 
+/// A room's unique name in its account, when it is not the room's SID.
+type Named = (AccountSid, Box<str>);
+
+/// The rooms in progress on this node, found by SID or by unique name.
+#[derive(Default)]
+struct Rooms {
+    slots: HashMap<RoomSid, Slot>,
+    /// The rooms whose unique name is not their SID (a room named by its SID is joined by SID),
+    /// so a join by name finds a room this node runs without reading the store: at 1,000 joins/s
+    /// that read was 3.6 % of the server's CPU (BENCHMARKS.md, joins). An in-progress room's
+    /// name is unique in its account, and only this node runs the room, so the entry stands until
+    /// the room's task ends or a newer room of the name replaces it.
+    named: HashMap<Named, RoomSid>,
+}
+
+impl Rooms {
+    fn name_of(room: &Room) -> Option<Named> {
+        (room.unique_name != room.sid.to_string())
+            .then(|| (room.account_sid, room.unique_name.as_str().into()))
+    }
+
+    fn forget_name(&mut self, room: &Room) {
+        if let Some(key) = Self::name_of(room)
+            && self.named.get(&key) == Some(&room.sid)
+        {
+            self.named.remove(&key);
+        }
+    }
+}
+
 /// The rooms in progress on this node, and the timers of the dormant ones.
 #[derive(Default)]
 pub(crate) struct Registry {
-    rooms: Mutex<HashMap<RoomSid, Slot>>,
+    rooms: Mutex<Rooms>,
     /// When each dormant room's next timer is due, earliest first. An entry whose room has
     /// started or ended meanwhile is dropped when it comes due.
     alarms: Mutex<BinaryHeap<Reverse<(Timestamp, RoomSid)>>>,
@@ -59,10 +90,11 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Registry {
     /// The task of `room` ended: it leaves the registry unless another task replaced it.
-    pub(crate) fn finished(&self, room: RoomSid, task: &RoomHandle) {
+    pub(crate) fn finished(&self, room: &Room, task: &RoomHandle) {
         let mut rooms = locked(&self.rooms);
-        if matches!(rooms.get(&room), Some(Slot::Running(h)) if h.same(task)) {
-            rooms.remove(&room);
+        if matches!(rooms.slots.get(&room.sid), Some(Slot::Running(h)) if h.same(task)) {
+            rooms.slots.remove(&room.sid);
+            rooms.forget_name(room);
         }
         drop(rooms);
         self.running
@@ -106,10 +138,15 @@ impl Hub {
         let due = live.poll_timeout();
         let registry = &self.deps.registry;
         let mut rooms = locked(&registry.rooms);
-        if rooms.contains_key(&sid) {
+        if rooms.slots.contains_key(&sid) {
             return;
         }
-        rooms.insert(sid, Slot::Dormant(Box::new(Dormant { live, lease })));
+        if let Some(key) = Rooms::name_of(live.room()) {
+            rooms.named.insert(key, sid);
+        }
+        rooms
+            .slots
+            .insert(sid, Slot::Dormant(Box::new(Dormant { live, lease })));
         drop(rooms);
         if let Some(at) = due {
             registry.alarm(at, sid);
@@ -120,15 +157,15 @@ impl Hub {
     pub(crate) fn registered(&self, room: RoomSid) -> Option<RoomHandle> {
         let registry = &self.deps.registry;
         let mut rooms = locked(&registry.rooms);
-        if let Slot::Running(handle) = rooms.get(&room)? {
+        if let Slot::Running(handle) = rooms.slots.get(&room)? {
             return Some(handle.clone());
         }
-        let Some(Slot::Dormant(dormant)) = rooms.remove(&room) else {
+        let Some(Slot::Dormant(dormant)) = rooms.slots.remove(&room) else {
             unreachable!("the room was dormant");
         };
         let Dormant { live, lease } = *dormant;
         let handle = actor::spawn(live, lease, Arc::clone(&self.deps), &self.tracker);
-        rooms.insert(room, Slot::Running(handle.clone()));
+        rooms.slots.insert(room, Slot::Running(handle.clone()));
         registry
             .running
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -137,13 +174,19 @@ impl Hub {
 
     /// Whether `room` is here, running or dormant (without starting it).
     pub(crate) fn is_here(&self, room: RoomSid) -> bool {
-        locked(&self.deps.registry.rooms).contains_key(&room)
+        locked(&self.deps.registry.rooms).slots.contains_key(&room)
+    }
+
+    /// The room in progress here named `name` in `account` (not by its SID), if any.
+    pub(crate) fn here_by_name(&self, account: AccountSid, name: &str) -> Option<RoomSid> {
+        let key: Named = (account, name.into());
+        locked(&self.deps.registry.rooms).named.get(&key).copied()
     }
 
     /// How many rooms in progress this process runs (with a task or dormant).
     #[must_use]
     pub fn live_rooms(&self) -> usize {
-        locked(&self.deps.registry.rooms).len()
+        locked(&self.deps.registry.rooms).slots.len()
     }
 
     /// How many of them have a task running (the others are dormant: nothing happened to them
@@ -176,19 +219,31 @@ impl Hub {
                 () = sleep => {}
             }
             for room in registry.due(self.deps.clock.now()) {
-                let dormant = matches!(locked(&registry.rooms).get(&room), Some(Slot::Dormant(_)));
+                let dormant = matches!(
+                    locked(&registry.rooms).slots.get(&room),
+                    Some(Slot::Dormant(_))
+                );
                 if dormant {
                     let _ = self.registered(room);
                 }
             }
         }
-        let leases: Vec<Lease> = locked(&registry.rooms)
-            .extract_if(|_, slot| matches!(slot, Slot::Dormant(_)))
-            .filter_map(|(_, slot)| match slot {
-                Slot::Dormant(d) => Some(d.lease),
-                Slot::Running(_) => None,
-            })
-            .collect();
+        let dormant: Vec<Dormant> = {
+            let mut rooms = locked(&registry.rooms);
+            let dormant: Vec<Dormant> = rooms
+                .slots
+                .extract_if(|_, slot| matches!(slot, Slot::Dormant(_)))
+                .filter_map(|(_, slot)| match slot {
+                    Slot::Dormant(d) => Some(*d),
+                    Slot::Running(_) => None,
+                })
+                .collect();
+            for d in &dormant {
+                rooms.forget_name(d.live.room());
+            }
+            dormant
+        };
+        let leases = dormant.into_iter().map(|d| d.lease);
         let store = &self.deps.store;
         futures::stream::iter(leases)
             .for_each_concurrent(RELEASING_AT_ONCE, |lease| async move {
