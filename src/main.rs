@@ -498,7 +498,7 @@ async fn connect(settings: &Settings, args: &remote::RemoteArgs) -> anyhow::Resu
     remote::Remote::new(&url, user, password, args.json)
 }
 
-fn init_logs(settings: &Settings) {
+fn init_logs(settings: &Settings) -> vroom::logs::LogGuard {
     let level = settings
         .log_level
         .clone()
@@ -506,7 +506,7 @@ fn init_logs(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    vroom::logs::init(filter, settings.log_format.unwrap_or(LogFormat::Text));
+    vroom::logs::init(filter, settings.log_format.unwrap_or(LogFormat::Text))
 }
 
 fn main() -> ExitCode {
@@ -530,7 +530,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logs(&settings);
+    // Kept to the end: its drop writes the last gathered lines.
+    let _logs = init_logs(&settings);
     // Each worker empties its allocator cache at its first park after a trim asks for it, so the
     // trim can release what the cache pinned (vroom::memory).
     let runtime = match tokio::runtime::Builder::new_multi_thread()

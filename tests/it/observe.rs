@@ -254,7 +254,25 @@ async fn health_and_metrics_on_their_own_listener_count_what_happened() {
     assert_eq!(value(&m, r#"vroom_sfu_bytes_total{direction="in"}"#), 0.0);
 
     // The same story in the log, at info (callbacks given up at warn), with the SIDs.
+    // `info` lines are written in gatherings (src/logs.rs): wait for the story's last line.
     let mut entries = Vec::new();
+    let whole = |entries: &[serde_json::Value]| {
+        entries.iter().any(|e| e["message"] == "room ended")
+            && entries
+                .iter()
+                .filter(|e| e["message"] == "status callback given up")
+                .count()
+                >= 4
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while !whole(&entries) {
+            match log_rx.recv().await {
+                Some(entry) => entries.push(entry),
+                None => break,
+            }
+        }
+    })
+    .await;
     while let Ok(entry) = log_rx.try_recv() {
         entries.push(entry);
     }
