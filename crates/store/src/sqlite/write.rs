@@ -8,9 +8,9 @@
 //! which sleeps in steps of milliseconds. Here a caller hands its job to the thread and waits;
 //! the thread takes every job queued (up to [`MOST`]), runs them in one transaction, commits
 //! once, and only then answers every caller. So a change is still on disk before anyone is told,
-//! and one sync serves all the changes that arrived during the previous one. While changes come quickly,
-//! a small batch waits a moment ([`LINGER`]) for more before it commits. A job that fails is
-//! rolled back alone and only its caller hears of it: the batch is first run without savepoints
+//! and one sync serves all the changes that arrived during the previous one; while changes come
+//! quickly, a small batch waits a moment ([`LINGER`]) for more before it commits. A job that fails
+//! is rolled back alone and only its caller hears of it: the batch is first run without savepoints
 //! (jobs rarely fail, and a savepoint per job copied every page it touched into the
 //! sub-journal); when one fails, the whole transaction is rolled back and the batch run again
 //! with a savepoint per job.
