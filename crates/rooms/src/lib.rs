@@ -506,18 +506,9 @@ impl Hub {
         if let Some(task) = room_name
             .and_then(|name| self.here_by_name(account, name))
             .and_then(|sid| self.registered(sid))
+            && let Some(joined) = Self::join_task(&task, &request).await
         {
-            let request = request.clone();
-            match task
-                .ask(|reply| Command::Join {
-                    request: Box::new(request),
-                    reply,
-                })
-                .await
-            {
-                Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
-                other => return other,
-            }
+            return joined;
         }
         // A room can end between finding it and joining it; then look again (a new one is created).
         for _ in 0..4 {
@@ -552,19 +543,30 @@ impl Hub {
             let Some(task) = self.task(&room).await? else {
                 continue;
             };
-            let request = request.clone();
-            match task
-                .ask(|reply| Command::Join {
-                    request: Box::new(request),
-                    reply,
-                })
-                .await
-            {
-                Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => {}
-                other => return other,
+            if let Some(joined) = Self::join_task(&task, &request).await {
+                return joined;
             }
         }
         Err(vroom_domain::Error::RoomCreateFailed.into())
+    }
+
+    /// Asks the room task to admit `request`; `None` when the room ended first, so that a join by
+    /// name looks again (and makes a new room) instead of failing.
+    async fn join_task(
+        task: &RoomHandle,
+        request: &JoinRequest,
+    ) -> Option<Result<Joined, HubError>> {
+        let request = request.clone();
+        match task
+            .ask(|reply| Command::Join {
+                request: Box::new(request),
+                reply,
+            })
+            .await
+        {
+            Err(HubError::RoomGone | HubError::Domain(vroom_domain::Error::RoomCompleted)) => None,
+            other => Some(other),
+        }
     }
 
     /// Joins the room with SID `sid`. Unlike a name, a SID never creates a room, and a room that

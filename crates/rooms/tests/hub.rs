@@ -481,46 +481,38 @@ async fn stopping_gives_up_the_leases_of_rooms_without_a_task() {
     }
 }
 
+/// `identity` joined to the room `name` of `account` on a session of its own.
+async fn join(
+    hub: &Hub,
+    account: AccountSid,
+    name: &str,
+    identity: &str,
+) -> (vroom_rooms::Joined, mpsc::UnboundedReceiver<Notice>) {
+    let (link, rx) = session(hub);
+    let joined = hub.join(account, Some(name), req(identity, link)).await.unwrap();
+    (joined, rx)
+}
+
 #[tokio::test]
 async fn a_join_by_name_finds_its_own_accounts_room_and_never_an_ended_one() {
     let (store, _clock, hub) = fresh_hub().await;
     let other = AccountSid::from_bytes([0xbc; 16]);
-    let (s1, _rx1) = session(&hub);
-    let ours = hub
-        .join(ACCOUNT, Some("daily"), req("alice", s1))
-        .await
-        .unwrap();
-    let (s2, _rx2) = session(&hub);
-    let theirs = hub
-        .join(other, Some("daily"), req("alice", s2))
-        .await
-        .unwrap();
+    let (ours, _rx1) = join(&hub, ACCOUNT, "daily", "alice").await;
+    let (theirs, _rx2) = join(&hub, other, "daily", "alice").await;
     assert_ne!(theirs.room.sid, ours.room.sid, "a name is per account");
     assert_eq!(theirs.room.account_sid, other);
-    let (s3, _rx3) = session(&hub);
-    let again = hub
-        .join(ACCOUNT, Some("daily"), req("bob", s3))
-        .await
-        .unwrap();
+    let (again, _rx3) = join(&hub, ACCOUNT, "daily", "bob").await;
     assert_eq!(again.room.sid, ours.room.sid);
 
     // Ended, then joined at once by name: a new room, the one the store knows as live.
     hub.complete_room(&ours.room).await.unwrap();
-    let (s4, _rx4) = session(&hub);
-    let next = hub
-        .join(ACCOUNT, Some("daily"), req("carol", s4))
-        .await
-        .unwrap();
+    let (next, _rx4) = join(&hub, ACCOUNT, "daily", "carol").await;
     assert_ne!(next.room.sid, ours.room.sid);
     let live = store.live_room_by_name(ACCOUNT, "daily").await.unwrap();
     assert_eq!(live.map(|r| r.sid), Some(next.room.sid));
     // The ended room's task finishing later does not forget the new room's name.
     assert!(eventually(async || hub.room_tasks() == 2).await);
-    let (s5, _rx5) = session(&hub);
-    let last = hub
-        .join(ACCOUNT, Some("daily"), req("dave", s5))
-        .await
-        .unwrap();
+    let (last, _rx5) = join(&hub, ACCOUNT, "daily", "dave").await;
     assert_eq!(last.room.sid, next.room.sid);
 
     hub.shutdown().await;
