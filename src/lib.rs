@@ -341,19 +341,29 @@ impl App {
                 Box::pin(async move { store.release_memory().await })
             })
         };
-        let server = listen::serve(
+        // A task of its own on the runtime's workers, whoever awaits `App::serve` (the main thread
+        // blocks on it): from the main thread each accept would be a wake-up across threads and
+        // each connection's task would wait in the global queue for a worker to be woken; from a
+        // worker a new connection's task starts on that worker. Aborted if this future is dropped.
+        let mut server = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(listen::serve(
             listener,
             app,
             self.config.limits.connections,
             release,
             stopping.clone(),
-        );
-        tokio::pin!(server);
+        )));
         // Until the stop: serve. After it: no new connections, and the requests in flight get until
         // the deadline to finish.
         // `serve` returns only after the stop, once its connections have closed.
         let finished = tokio::select! {
-            () = &mut server => true,
+            served = &mut server => {
+                if let Err(e) = served
+                    && e.is_panic()
+                {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+                true
+            }
             () = stopping.cancelled() => false,
         };
         let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
