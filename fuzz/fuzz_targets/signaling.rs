@@ -12,8 +12,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(tcmp::Inbound::Msg(body) | tcmp::Inbound::Hello { body: Some(body) }) => body,
         _ => return,
     };
-    if let Some(subscribe) = body.get("subscribe") {
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(body.get())
+        && let Some(subscribe) = fields.get("subscribe")
+    {
         let _ = rsp::subscribe_rules(subscribe);
     }
-    let _ = rsp::parse(body);
+    let _ = rsp::parse(body.get());
 });

@@ -170,25 +170,29 @@ pub struct Ice {
     pub token: Option<String>,
 }
 
-/// Reads a client message body.
+/// Reads a client message body (a JSON object's text).
 ///
 /// # Errors
 /// `MessageError` when a known message type has the wrong shape.
-pub fn parse(body: Value) -> Result<ClientMessage, MessageError> {
-    let kind = body
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+pub fn parse(body: &str) -> Result<ClientMessage, MessageError> {
+    /// Only the type, first; the message is then read straight into its own type.
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", default, borrow)]
+        kind: Option<&'a serde_json::value::RawValue>,
+    }
+    let kind = serde_json::from_str::<Kind<'_>>(body)
+        .map(|k| crate::tcmp::string_of(k.kind))
+        .unwrap_or_default();
     let err = |e: serde_json::Error| MessageError {
         kind: kind.clone(),
         detail: e.to_string(),
     };
     Ok(match kind.as_str() {
-        "connect" => ClientMessage::Connect(serde_json::from_value(body).map_err(err)?),
-        "sync" => ClientMessage::Sync(serde_json::from_value(body).map_err(err)?),
-        "update" => ClientMessage::Update(serde_json::from_value(body).map_err(err)?),
-        "ice" => ClientMessage::Ice(serde_json::from_value(body).map_err(err)?),
+        "connect" => ClientMessage::Connect(serde_json::from_str(body).map_err(err)?),
+        "sync" => ClientMessage::Sync(serde_json::from_str(body).map_err(err)?),
+        "update" => ClientMessage::Update(serde_json::from_str(body).map_err(err)?),
+        "ice" => ClientMessage::Ice(serde_json::from_str(body).map_err(err)?),
         "disconnect" => ClientMessage::Disconnect,
         other => ClientMessage::Unknown(other.chars().take(32).collect()),
     })
@@ -688,7 +692,7 @@ mod tests {
             "participant": {"revision": 3, "tracks": [{"id": "t1", "kind": "audio", "name": "mic", "enabled": true, "priority": "high"}]},
             "peer_connections": [{"id": "pc", "ice": {"candidates": []}}]
         });
-        let ClientMessage::Update(u) = parse(body).unwrap() else {
+        let ClientMessage::Update(u) = parse(&body.to_string()).unwrap() else {
             panic!("update")
         };
         let t = u.participant.unwrap().tracks[0].to_info().unwrap();
@@ -697,16 +701,16 @@ mod tests {
             (TrackKind::Audio, TrackPriority::High)
         );
         assert_eq!(
-            parse(serde_json::json!({"type": "disconnect"})).unwrap(),
+            parse(&serde_json::json!({"type": "disconnect"}).to_string()).unwrap(),
             ClientMessage::Disconnect
         );
         assert_eq!(
-            parse(serde_json::json!({"type": "future"})).unwrap(),
+            parse(&serde_json::json!({"type": "future"}).to_string()).unwrap(),
             ClientMessage::Unknown("future".into())
         );
-        let bad = parse(serde_json::json!({"type": "connect", "token": 5})).unwrap_err();
+        let bad = parse(&serde_json::json!({"type": "connect", "token": 5}).to_string()).unwrap_err();
         assert_eq!(bad.kind, "connect");
-        let bad = parse(serde_json::json!({"type": "update", "participant": {"tracks": "no"}}))
+        let bad = parse(&serde_json::json!({"type": "update", "participant": {"tracks": "no"}}).to_string())
             .unwrap_err();
         assert_eq!(bad.kind, "update");
     }
@@ -715,7 +719,7 @@ mod tests {
     fn media_warnings_asked_and_told() {
         let connect = |p: Value| {
             let body = serde_json::json!({"type": "connect", "token": "t", "participant": p});
-            let ClientMessage::Connect(c) = parse(body).unwrap() else {
+            let ClientMessage::Connect(c) = parse(&body.to_string()).unwrap() else {
                 panic!("connect")
             };
             c.participant.unwrap().wants_recording_warnings()

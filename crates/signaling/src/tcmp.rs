@@ -2,26 +2,41 @@
 //! `hello`/`welcome` to open, `heartbeat`s both ways, `msg` envelopes around room signaling messages,
 //! and `bye` to leave.
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
 
 /// The TCMP version the client speaks.
 pub const TCMP_VERSION: u64 = 2;
 
-/// A frame from the client.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Inbound {
+/// A frame from the client, borrowing the room signaling message it carries from the frame's text.
+#[derive(Debug, Clone, Copy)]
+pub enum Inbound<'a> {
     /// Opens the conversation; `body` is the first room signaling message (`connect`, `sync` or `ice`).
     Hello {
-        /// The first message, if any.
-        body: Option<Value>,
+        /// The first message (a JSON object), if any.
+        body: Option<&'a RawValue>,
     },
-    /// A room signaling message.
-    Msg(Value),
+    /// A room signaling message (a JSON object).
+    Msg(&'a RawValue),
     /// Keep-alive.
     Heartbeat,
     /// The client is leaving.
     Bye,
+}
+
+impl PartialEq for Inbound<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        fn text<'b>(b: &Option<&'b RawValue>) -> Option<&'b str> {
+            b.map(RawValue::get)
+        }
+        match (self, other) {
+            (Self::Hello { body: a }, Self::Hello { body: b }) => text(a) == text(b),
+            (Self::Msg(a), Self::Msg(b)) => a.get() == b.get(),
+            (Self::Heartbeat, Self::Heartbeat) | (Self::Bye, Self::Bye) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Why a frame could not be understood.
@@ -41,30 +56,54 @@ pub enum FrameError {
     NoBody,
 }
 
+/// The fields of a frame that TCMP reads, each left as its JSON text: the body is handed on as
+/// it was written, and no tree of the whole frame is built (a `hello` carries the whole `connect`).
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    version: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    body: Option<&'a RawValue>,
+}
+
+/// The text of a JSON string value, or `""` for anything else (a `type` that is not a string is
+/// an unknown type, as a missing one is).
+pub(crate) fn string_of(raw: Option<&RawValue>) -> String {
+    raw.filter(|r| r.get().starts_with('"'))
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default()
+}
+
+/// Whether `raw` is a JSON object.
+pub(crate) fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
 /// Parses one text frame.
 ///
 /// # Errors
 /// `FrameError` saying what is wrong.
-pub fn parse(text: &str) -> Result<Inbound, FrameError> {
-    let value: Value = serde_json::from_str(text).map_err(|_| FrameError::NotJson)?;
-    let Value::Object(mut frame) = value else {
+pub fn parse(text: &str) -> Result<Inbound<'_>, FrameError> {
+    // serde reads a struct from an array as well; a frame must be an object.
+    if !text.trim_start().starts_with('{') {
         return Err(FrameError::NotJson);
-    };
-    let kind = frame
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    }
+    let frame: Frame<'_> = serde_json::from_str(text).map_err(|_| FrameError::NotJson)?;
+    let kind = string_of(frame.kind);
     match kind.as_str() {
         "hello" => {
-            if frame.get("version").and_then(Value::as_u64) != Some(TCMP_VERSION) {
+            let version = frame.version.and_then(|v| serde_json::from_str::<u64>(v.get()).ok());
+            if version != Some(TCMP_VERSION) {
                 return Err(FrameError::Version);
             }
-            let body = frame.remove("body").filter(Value::is_object);
-            Ok(Inbound::Hello { body })
+            Ok(Inbound::Hello {
+                body: frame.body.filter(|b| is_object(b)),
+            })
         }
-        "msg" => match frame.remove("body") {
-            Some(body @ Value::Object(_)) => Ok(Inbound::Msg(body)),
+        "msg" => match frame.body {
+            Some(body) if is_object(body) => Ok(Inbound::Msg(body)),
             _ => Err(FrameError::NoBody),
         },
         "heartbeat" => Ok(Inbound::Heartbeat),
@@ -160,7 +199,24 @@ mod tests {
         ) else {
             panic!("hello should parse")
         };
-        assert_eq!(b["type"], "connect");
+        assert_eq!(b.get(), r#"{"type":"connect"}"#);
+        // Not an object, or a body that is not one.
+        assert_eq!(parse("  [1,2]"), Err(FrameError::NotJson));
+        assert_eq!(
+            parse(r#"{"type":"hello","version":2,"body":[1]}"#),
+            Ok(Inbound::Hello { body: None })
+        );
+        assert_eq!(
+            parse(r#"{"type":"hello","version":2.0}"#),
+            Err(FrameError::Version)
+        );
+        assert_eq!(parse(r#"{"type":7}"#), Err(FrameError::UnknownType(String::new())));
+        assert_eq!(parse(r#"{"version":2}"#), Err(FrameError::UnknownType(String::new())));
+        assert_eq!(
+            parse(r#"{"type":"msg","body":null}"#),
+            Err(FrameError::NoBody)
+        );
+        assert_eq!(parse(r#"{"type":"by\u0065"}"#), Ok(Inbound::Bye));
     }
 
     #[test]
@@ -169,6 +225,9 @@ mod tests {
         let Ok(Inbound::Hello { body: Some(body) }) = parse(text) else {
             panic!("fixture should parse")
         };
-        assert_eq!(body["type"], "connect");
+        assert!(matches!(
+            crate::rsp::parse(body.get()),
+            Ok(crate::rsp::ClientMessage::Connect(_))
+        ));
     }
 }

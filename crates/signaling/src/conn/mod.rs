@@ -165,7 +165,7 @@ struct Conn {
     relayed: bool,
     /// The client's `connect` or `sync`, kept as sent until it is answered, to pass it on to the
     /// node that runs the room.
-    first: Option<serde_json::Value>,
+    first: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// Counts an open connection in `vroom_signaling_connections` for as long as it lives.
@@ -479,22 +479,20 @@ impl Conn {
         }
     }
 
-    async fn on_message(&mut self, body: serde_json::Value) -> Flow {
-        if matches!(self.phase, Phase::AwaitConnect)
-            && matches!(
-                body.get("type").and_then(serde_json::Value::as_str),
-                Some("connect" | "sync")
-            )
-        {
-            self.first = Some(body.clone());
-        }
-        let message = match rsp::parse(body) {
+    async fn on_message(&mut self, body: &serde_json::value::RawValue) -> Flow {
+        let message = match rsp::parse(body.get()) {
             Ok(m) => m,
             Err(e) => {
                 received("invalid");
                 return self.protocol_error(&e.to_string()).await;
             }
         };
+        // Kept as written, for the room's node if another one runs the room (`relay`).
+        if matches!(self.phase, Phase::AwaitConnect)
+            && matches!(message, ClientMessage::Connect(_) | ClientMessage::Sync(_))
+        {
+            self.first = Some(body.to_owned());
+        }
         received(message_kind(&message));
         let flow = self.on_parsed(message).await;
         if !matches!(self.phase, Phase::AwaitConnect) {

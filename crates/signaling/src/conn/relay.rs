@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use axum::extract::ws::{self, WebSocket};
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -70,7 +69,7 @@ fn signaling_url(address: &str, region: &str) -> Option<String> {
 /// message, and reads the owner's `welcome`.
 pub(crate) async fn open(
     address: &str,
-    first: Value,
+    first: Box<serde_json::value::RawValue>,
     region: &str,
     max_frame_bytes: usize,
 ) -> Result<Upstream, OpenError> {
@@ -86,8 +85,12 @@ pub(crate) async fn open(
     let opening = async {
         let (mut up, _) =
             tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
-        let hello = json!({"type": "hello", "version": crate::tcmp::TCMP_VERSION, "body": first});
-        up.send(tung::Message::text(hello.to_string())).await?;
+        let hello = format!(
+            r#"{{"type":"hello","version":{},"body":{}}}"#,
+            crate::tcmp::TCMP_VERSION,
+            first.get()
+        );
+        up.send(tung::Message::text(hello)).await?;
         // The owner's welcome; the client had this node's already.
         loop {
             match up.next().await {
