@@ -489,7 +489,10 @@ async fn join(
     identity: &str,
 ) -> (vroom_rooms::Joined, mpsc::UnboundedReceiver<Notice>) {
     let (link, rx) = session(hub);
-    let joined = hub.join(account, Some(name), req(identity, link)).await.unwrap();
+    let joined = hub
+        .join(account, Some(name), req(identity, link))
+        .await
+        .unwrap();
     (joined, rx)
 }
 

@@ -708,10 +708,13 @@ mod tests {
             parse(&serde_json::json!({"type": "future"}).to_string()).unwrap(),
             ClientMessage::Unknown("future".into())
         );
-        let bad = parse(&serde_json::json!({"type": "connect", "token": 5}).to_string()).unwrap_err();
+        let bad =
+            parse(&serde_json::json!({"type": "connect", "token": 5}).to_string()).unwrap_err();
         assert_eq!(bad.kind, "connect");
-        let bad = parse(&serde_json::json!({"type": "update", "participant": {"tracks": "no"}}).to_string())
-            .unwrap_err();
+        let bad = parse(
+            &serde_json::json!({"type": "update", "participant": {"tracks": "no"}}).to_string(),
+        )
+        .unwrap_err();
         assert_eq!(bad.kind, "update");
     }
 

@@ -94,7 +94,9 @@ pub fn parse(text: &str) -> Result<Inbound<'_>, FrameError> {
     let kind = string_of(frame.kind);
     match kind.as_str() {
         "hello" => {
-            let version = frame.version.and_then(|v| serde_json::from_str::<u64>(v.get()).ok());
+            let version = frame
+                .version
+                .and_then(|v| serde_json::from_str::<u64>(v.get()).ok());
             if version != Some(TCMP_VERSION) {
                 return Err(FrameError::Version);
             }
@@ -210,8 +212,14 @@ mod tests {
             parse(r#"{"type":"hello","version":2.0}"#),
             Err(FrameError::Version)
         );
-        assert_eq!(parse(r#"{"type":7}"#), Err(FrameError::UnknownType(String::new())));
-        assert_eq!(parse(r#"{"version":2}"#), Err(FrameError::UnknownType(String::new())));
+        assert_eq!(
+            parse(r#"{"type":7}"#),
+            Err(FrameError::UnknownType(String::new()))
+        );
+        assert_eq!(
+            parse(r#"{"version":2}"#),
+            Err(FrameError::UnknownType(String::new()))
+        );
         assert_eq!(
             parse(r#"{"type":"msg","body":null}"#),
             Err(FrameError::NoBody)
