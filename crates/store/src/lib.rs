@@ -26,6 +26,7 @@ mod cluster;
 mod codec;
 mod compositions;
 mod lists;
+mod names;
 pub mod open;
 pub mod postgres;
 pub mod private;

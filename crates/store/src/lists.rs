@@ -10,6 +10,7 @@
 use vroom_domain::page::{Direction, Page, PageRequest};
 use vroom_domain::sid::{AccountSid, RoomSid};
 
+use crate::names;
 use crate::{
     CompositionFilter, CompositionHookFilter, ParticipantFilter, RecordingFilter, RoomFilter,
 };
@@ -124,15 +125,25 @@ impl Plan {
 }
 
 pub(crate) fn rooms(account: AccountSid, filter: &RoomFilter, page: &PageRequest) -> Plan {
-    let mut p = Plan::new(
-        "SELECT * FROM rooms WHERE account_sid = ?",
-        Arg::Text(account.to_string()),
-    );
+    let key = Arg::Text(account.to_string());
+    let mut p = match filter.unique_name.as_deref() {
+        Some(name) if names::sid_shaped(name) => {
+            let mut p = Plan::new(names::LIST_SID_SHAPED, key.clone());
+            let name = Arg::Text(name.to_owned());
+            p.args.extend([name.clone(), name.clone(), key, name]);
+            p
+        }
+        named => {
+            let mut p = Plan::new("SELECT * FROM rooms WHERE account_sid = ?", key);
+            if let Some(name) = named {
+                p.and("unique_name =", Arg::Text(name.to_owned()));
+                p.sql.push_str(names::NOT_SID_NAMED);
+            }
+            p
+        }
+    };
     if let Some(status) = filter.status {
         p.and("status =", Arg::Text(status.as_str().to_owned()));
-    }
-    if let Some(name) = &filter.unique_name {
-        p.and("unique_name =", Arg::Text(name.clone()));
     }
     if let Some(t) = filter.created_after {
         p.and("date_created >=", Arg::Int(t.millis()));

@@ -56,6 +56,8 @@ struct Numbered {
     claim: String,
     offer_secret: String,
     secret: String,
+    live_by_name: String,
+    name_taken: String,
 }
 
 static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numbered {
@@ -72,6 +74,8 @@ static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numb
     claim: numbered(&cluster::claim_webhooks("FOR UPDATE SKIP LOCKED")),
     offer_secret: numbered(cluster::OFFER_SECRET),
     secret: numbered(cluster::SECRET),
+    live_by_name: numbered(crate::names::LIVE_BY_NAME),
+    name_taken: numbered(crate::names::NAME_TAKEN),
 });
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -241,13 +245,24 @@ impl PgStore {
                     Ok(())
                 }
             }
-            Change::InsertRoom(room) => rows::insert_room(tx, room).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::UniqueNameTaken
-                } else {
-                    db_err(e)
+            Change::InsertRoom(room) => {
+                if let Some(args) = crate::names::name_check(room) {
+                    let mut q = sqlx::query_scalar::<_, bool>(&CLUSTER.name_taken);
+                    for a in args {
+                        q = q.bind(a);
+                    }
+                    if q.fetch_one(&mut **tx).await.map_err(db_err)? {
+                        return Err(StoreError::UniqueNameTaken);
+                    }
                 }
-            }),
+                rows::insert_room(tx, room).await.map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::UniqueNameTaken
+                    } else {
+                        db_err(e)
+                    }
+                })
+            }
             Change::UpdateRoom(room) => rows::update_room(tx, room).await.map_err(db_err),
             Change::InsertParticipant(p) => rows::insert_participant(tx, p).await.map_err(|e| {
                 if is_unique_violation(&e) {
@@ -311,12 +326,9 @@ impl Store for PgStore {
         account: AccountSid,
         name: &str,
     ) -> StoreResult<Option<Room>> {
-        self.one(
-            "SELECT * FROM rooms WHERE account_sid = $1 AND unique_name = $2 AND status = 'in-progress'",
-            &[&account.to_string(), name],
-            room_from_row,
-        )
-        .await
+        let args = crate::names::live_by_name_args(&account.to_string(), name);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.one(&CLUSTER.live_by_name, &args, room_from_row).await
     }
 
     async fn list_rooms(

@@ -18,6 +18,9 @@ pub(super) enum Check {
     Cap(usize),
     /// A room insert: a unique violation is a taken name.
     Room,
+    /// A name check before a live room's insert (`names::NAME_TAKEN`, run as a query): a count of
+    /// one is a taken name.
+    NameFree,
     /// A participant insert: a unique violation is a taken identity.
     Participant,
     /// A composition, hook or settings change: a unique violation means what it says.
@@ -25,6 +28,11 @@ pub(super) enum Check {
 }
 
 impl Check {
+    /// Whether the statement is a query whose one value `count` judges.
+    pub(super) fn is_count(self) -> bool {
+        matches!(self, Self::Cap(_) | Self::NameFree)
+    }
+
     pub(super) fn rows(self, n: u64) -> StoreResult<()> {
         if self == Self::Fence && n != 1 {
             Err(StoreError::LeaseLost)
@@ -39,6 +47,7 @@ impl Check {
             Self::Cap(limit) if usize::try_from(n).map_or(true, |n| n >= limit) => {
                 Err(StoreError::TooManyRooms { limit })
             }
+            Self::NameFree if n != 0 => Err(StoreError::UniqueNameTaken),
             _ => Ok(()),
         }
     }
@@ -48,7 +57,7 @@ impl Check {
             Self::Room => StoreError::UniqueNameTaken,
             Self::Participant => StoreError::IdentityTaken,
             Self::Composition(u) => u.error(),
-            Self::Done | Self::Fence | Self::Cap(_) => other,
+            Self::Done | Self::Fence | Self::Cap(_) | Self::NameFree => other,
         }
     }
 }
@@ -60,9 +69,18 @@ pub(super) fn lease_args(lease: &Lease) -> (String, String, i64) {
 
 /// The statements of one `apply`, in order.
 pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Check)> {
-    let mut planned: Vec<(Stmt, Check)> = changes
-        .iter()
-        .map(|change| match change {
+    let mut planned = Vec::with_capacity(changes.len() + events.len() + 1);
+    for change in changes {
+        if let Change::InsertRoom(room) = change
+            && let Some(args) = crate::names::name_check(room)
+        {
+            let stmt = Stmt {
+                sql: crate::names::NAME_TAKEN,
+                args: args.into_iter().map(Val::from).collect(),
+            };
+            planned.push((stmt, Check::NameFree));
+        }
+        planned.push(match change {
             Change::Fence(lease) => (
                 Stmt {
                     sql: SQL_FENCE,
@@ -101,8 +119,8 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
             Change::InsertRecording(r) => (recordings::insert(r), Check::Done),
             Change::UpdateRecording(r) => (recordings::update(r), Check::Done),
             other => composition_change(other),
-        })
-        .collect();
+        });
+    }
     planned.extend(events.iter().map(|e| (rows::insert_event(e), Check::Done)));
     planned
 }
@@ -136,7 +154,7 @@ fn composition_change(change: &Change) -> (Stmt, Check) {
 /// Runs planned statements on the writer's connection, inside its transaction.
 pub(super) fn apply_on(tx: &write::Tx<'_>, planned: &[(Stmt, Check)]) -> StoreResult<()> {
     for (stmt, check) in planned {
-        if let Check::Cap(_) = check {
+        if check.is_count() {
             check.count(write::count(tx, stmt).map_err(write::err)?)?;
             continue;
         }

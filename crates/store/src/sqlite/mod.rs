@@ -229,18 +229,17 @@ impl Store for SqliteStore {
         account: AccountSid,
         name: &str,
     ) -> StoreResult<Option<Room>> {
-        const SQL: &str = "SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? AND status = 'in-progress'";
+        let args = crate::names::live_by_name_args(&account.to_string(), name);
         if let Some(r) = &self.readers {
-            return r.one(SQL, &[&account.to_string(), &name], |row| {
-                room_from_row(row)
-            });
+            let args: Vec<&dyn rusqlite::ToSql> =
+                args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+            return r.one(crate::names::LIVE_BY_NAME, &args, |row| room_from_row(row));
         }
-        let row = sqlx::query(SQL)
-            .bind(account.to_string())
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let mut query = sqlx::query(crate::names::LIVE_BY_NAME);
+        for a in args {
+            query = query.bind(a);
+        }
+        let row = query.fetch_optional(&self.pool).await.map_err(db_err)?;
         row.as_ref().map(room_from_row).transpose()
     }
 

@@ -21,7 +21,7 @@ pub(super) async fn apply(pool: &SqlitePool, planned: &[(Stmt, Check)]) -> Store
                 Val::Null => q.bind(None::<i64>),
             };
         }
-        if let Check::Cap(_) = check {
+        if check.is_count() {
             let row = q.fetch_one(&mut *tx).await.map_err(db_err)?;
             check.count(row.try_get(0).map_err(db_err)?)?;
             continue;

@@ -95,7 +95,7 @@ pub(super) fn insert_room(r: &Room) -> Stmt {
             audio_only, empty_room_timeout, unused_room_timeout, large_room, enable_turn, status_callback,
             status_callback_method, recording_rules, date_created, date_updated, end_time, duration, seq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-            (SELECT COALESCE(MAX(seq), 0) + 1 FROM rooms))",
+            (SELECT COALESCE(MAX(rowid), 0) + 1 FROM rooms))",
         args: args![
             r.sid.to_string(),
             r.account_sid.to_string(),
@@ -146,7 +146,7 @@ pub(super) fn insert_participant(p: &Participant) -> Stmt {
     Stmt {
         sql: "INSERT INTO participants (sid, room_sid, account_sid, identity, status, date_created, date_updated,
             start_time, end_time, duration, end_reason, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM participants))",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) + 1 FROM participants))",
         args: args![
             p.sid.to_string(),
             p.room_sid.to_string(),

@@ -94,6 +94,7 @@ pub(crate) fn before(size: u32, sid: String) -> PageRequest {
 pub async fn run(store: &dyn Store) {
     rooms::rooms_and_unique_names(store).await;
     rooms::room_paging_and_filters(store).await;
+    rooms::sid_named_rooms(store).await;
     participants::participants_history(store).await;
     participants::room_versions(store).await;
     outbox::outbox_order_and_retries(store).await;

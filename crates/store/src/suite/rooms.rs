@@ -302,3 +302,127 @@ pub(super) async fn room_caps(store: &dyn Store) {
     store.apply(&[Change::UpdateRoom(done)], &[]).await.unwrap();
     store.apply(&capped(&rooms[2], 2), &[]).await.unwrap();
 }
+
+/// Rooms named by their SID are in no name index (`crate::names`): found by name, listed by name,
+/// and kept unique against explicit names all the same.
+pub(super) async fn sid_named_rooms(store: &dyn Store) {
+    let base = T0 + Span::from_secs(7000);
+    let sid_named = room(80, None, base, false);
+    let name = sid_named.sid.to_string();
+    assert_eq!(
+        sid_named.unique_name, name,
+        "a room without a name is named by its SID"
+    );
+    store
+        .apply(&[Change::InsertRoom(sid_named.clone())], &[])
+        .await
+        .unwrap();
+    let found = store.live_room_by_name(account(), &name).await.unwrap();
+    assert_eq!(
+        found.map(|r| r.sid),
+        Some(sid_named.sid),
+        "found by its SID as name"
+    );
+    let other_account = AccountSid::from_bytes([9; 16]);
+    assert!(
+        store
+            .live_room_by_name(other_account, &name)
+            .await
+            .unwrap()
+            .is_none(),
+        "another account's name lookup does not see it"
+    );
+    let by_name = RoomFilter {
+        unique_name: Some(name.clone()),
+        ..RoomFilter::default()
+    };
+    let listed = store
+        .list_rooms(account(), &by_name, &first(50))
+        .await
+        .unwrap();
+    assert_eq!(sids(&listed), vec![sid_named.sid]);
+
+    // An explicit name equal to a live SID-named room's SID is taken.
+    let mut explicit = room(81, None, base + Span::from_secs(1), false);
+    explicit.unique_name.clone_from(&name);
+    let err = store
+        .apply(&[Change::InsertRoom(explicit.clone())], &[])
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::UniqueNameTaken)),
+        "an explicit name clashing with a SID-named room: {err:?}"
+    );
+    // Once that room has ended the name is free; lookups find the live one, lists both, paged.
+    let mut ended = sid_named.clone();
+    ended.complete(base + Span::from_secs(2));
+    store
+        .apply(&[Change::UpdateRoom(ended)], &[])
+        .await
+        .unwrap();
+    store
+        .apply(&[Change::InsertRoom(explicit.clone())], &[])
+        .await
+        .unwrap();
+    let found = store.live_room_by_name(account(), &name).await.unwrap();
+    assert_eq!(found.map(|r| r.sid), Some(explicit.sid));
+    let both = store
+        .list_rooms(account(), &by_name, &first(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        sids(&both),
+        vec![explicit.sid, sid_named.sid],
+        "newest first"
+    );
+    let p1 = store
+        .list_rooms(account(), &by_name, &first(1))
+        .await
+        .unwrap();
+    assert_eq!(sids(&p1), vec![explicit.sid]);
+    assert!(p1.has_next);
+    let p2 = store
+        .list_rooms(account(), &by_name, &after(1, explicit.sid.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(sids(&p2), vec![sid_named.sid]);
+    assert!(!p2.has_next && p2.has_previous);
+    let back = store
+        .list_rooms(account(), &by_name, &before(1, sid_named.sid.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(sids(&back), vec![explicit.sid]);
+    let completed = RoomFilter {
+        status: Some(RoomStatus::Completed),
+        ..by_name.clone()
+    };
+    let listed = store
+        .list_rooms(account(), &completed, &first(50))
+        .await
+        .unwrap();
+    assert_eq!(sids(&listed), vec![sid_named.sid]);
+
+    // The reverse: a SID-named room whose SID a live room already bears as its explicit name.
+    let fresh = room(82, None, base + Span::from_secs(3), false);
+    let mut squatter = room(83, None, base + Span::from_secs(3), false);
+    squatter.unique_name = fresh.sid.to_string();
+    store
+        .apply(&[Change::InsertRoom(squatter.clone())], &[])
+        .await
+        .unwrap();
+    let err = store.apply(&[Change::InsertRoom(fresh.clone())], &[]).await;
+    assert!(
+        matches!(err, Err(StoreError::UniqueNameTaken)),
+        "a SID-named room whose SID is taken as a name: {err:?}"
+    );
+    assert!(store.room(fresh.sid).await.unwrap().is_none());
+
+    // Clean up for the next checks: no room of these stays in progress.
+    for mut r in [explicit, squatter] {
+        r.complete(base + Span::from_secs(4));
+        store.apply(&[Change::UpdateRoom(r)], &[]).await.unwrap();
+    }
+}
+
+fn sids(page: &vroom_domain::page::Page<Room>) -> Vec<RoomSid> {
+    page.items.iter().map(|r| r.sid).collect()
+}
