@@ -221,6 +221,8 @@ async fn a_seeded_history_lists_through_every_path_the_seed_prints() {
     assert_eq!(rooms, (0..6).rev().map(rm).collect::<Vec<_>>());
     assert!(sids("rooms_in_progress", "rooms").await.is_empty());
     assert_eq!(sids("rooms_name", "rooms").await, vec![rm(3)]);
+    // Even rooms are named by their SID; the one before the middle is found by it.
+    assert_eq!(sids("rooms_sid_name", "rooms").await, vec![rm(2)]);
     assert_eq!(
         sids("rooms_after", "rooms").await,
         vec![rm(5), rm(4), rm(3)]

@@ -122,7 +122,12 @@ pub async fn seed(store: &dyn Store, account: AccountSid, a: &SeedArgs) -> anyho
         let mut room = Room {
             sid,
             account_sid: account,
-            unique_name: format!("seed-room-{r}"),
+            // Every other room named by its SID, as rooms created without a UniqueName are.
+            unique_name: if r % 2 == 0 {
+                sid.to_string()
+            } else {
+                format!("seed-room-{r}")
+            },
             status: RoomStatus::InProgress,
             ad_hoc: false,
             settings: settings.clone(),
@@ -171,6 +176,9 @@ pub async fn seed(store: &dyn Store, account: AccountSid, a: &SeedArgs) -> anyho
             + Span::from_millis(i64::try_from(a.big_room / 2).unwrap_or(0) * JOIN_GAP_MS),
     );
     let mid_room = room_sid(a.rooms / 2).to_string();
+    // The middle room's name, and the SID-named room before it (even rooms are SID-named).
+    let named_room = (a.rooms / 2) | 1;
+    let sid_named_room = room_sid((a.rooms / 2) & !1).to_string();
     let mid_room_time = date_param(room_start(a.rooms / 2, a.big_room));
     let paths = json!({
         "participants": query(&people, &[("PageSize", "50")]),
@@ -182,7 +190,8 @@ pub async fn seed(store: &dyn Store, account: AccountSid, a: &SeedArgs) -> anyho
         // Rooms lists default to Status=in-progress (none here), as Twilio's do.
         "rooms": query("/v1/Rooms", &[("Status", "completed"), ("PageSize", "50")]),
         "rooms_in_progress": query("/v1/Rooms", &[("PageSize", "50")]),
-        "rooms_name": query("/v1/Rooms", &[("Status", "completed"), ("UniqueName", &format!("seed-room-{}", a.rooms / 2)), ("PageSize", "50")]),
+        "rooms_name": query("/v1/Rooms", &[("Status", "completed"), ("UniqueName", &format!("seed-room-{named_room}")), ("PageSize", "50")]),
+        "rooms_sid_name": query("/v1/Rooms", &[("Status", "completed"), ("UniqueName", &sid_named_room), ("PageSize", "50")]),
         "rooms_after": query("/v1/Rooms", &[("Status", "completed"), ("DateCreatedAfter", &mid_room_time), ("PageSize", "50")]),
         "rooms_deep": query("/v1/Rooms", &[("Status", "completed"), ("PageSize", "50"), ("Page", "100"), ("PageToken", &format!("PA{mid_room}"))]),
     });
