@@ -16,7 +16,8 @@ pub(crate) fn sid_shaped(name: &str) -> bool {
         .is_ok_and(|sid| sid.to_string() == name)
 }
 
-/// The live room of an account (`?1`) named `?2`: through the name index, then by SID.
+/// The live room of an account named so (`?`: account, name, name, account): through the name
+/// index, then by SID.
 pub(crate) const LIVE_BY_NAME: &str = "SELECT * FROM rooms WHERE account_sid = ? AND unique_name = ? \
      AND unique_name <> sid AND status = 'in-progress' \
      UNION ALL SELECT * FROM rooms WHERE sid = ? AND unique_name = sid AND account_sid = ? \
@@ -38,9 +39,9 @@ pub(crate) const LIST_SID_SHAPED: &str = "SELECT rooms.* FROM (SELECT sid AS nam
 /// The condition that makes a list by a name that cannot be a SID search the name index.
 pub(crate) const NOT_SID_NAMED: &str = " AND unique_name <> sid";
 
-/// Whether a live room of the account (`?1`) already bears the name (`?2`, then `?3` for the SID
-/// probe): `SELECT 1` or nothing, run in the insert's transaction before a live room is inserted.
-/// The unique index still refuses two explicit names alike; this sees the pairs it does not.
+/// Whether a live room of the account already bears the name (`?`: account, name, the SID probe,
+/// account): 1 or 0, asked in the insert's transaction before a live room is inserted. The unique
+/// index still refuses two explicit names alike; this sees the pairs it does not.
 pub(crate) const NAME_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM rooms WHERE account_sid = ? \
      AND unique_name = ? AND unique_name <> sid AND status = 'in-progress') \
      OR EXISTS (SELECT 1 FROM rooms WHERE sid = ? AND unique_name = sid AND account_sid = ? \

@@ -768,4 +768,6 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
