@@ -9,9 +9,10 @@
 //!   keyset-paged list queries both backends run;
 //! - [`open`]: picks a backend from a database URL;
 //! - [`private`]: keeps the database folder and files to their owner (they hold the secrets);
-//! - [`suite`]: the conformance suite every backend must pass (run by each backend's tests), one
-//!   file per part (rooms, participants, outbox, accounts, leases, recordings, and compositions
-//!   with hooks and media settings); `compositions` (private): their statements, stored JSON and rows.
+//! - `suite` (built for tests only): the conformance suite every backend must pass (run by each
+//!   backend's tests), one file per part (rooms, participants, outbox, accounts, leases,
+//!   recordings, and compositions with hooks and media settings); `compositions` (private): their
+//!   statements, stored JSON and rows.
 //!
 //! # Contracts
 //! - Writes come as one batch of [`Change`]s plus the status-callback events they cause, applied in
@@ -31,7 +32,8 @@ pub mod open;
 pub mod postgres;
 pub mod private;
 pub mod sqlite;
-pub mod suite;
+#[cfg(test)]
+pub(crate) mod suite;
 
 use async_trait::async_trait;
 use vroom_domain::composition::{Composition, CompositionHook, CompositionStatus};
