@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`sid`]: typed SIDs (`RoomSid`, `ParticipantSid`, …) and where fresh ones come from.
 //! - [`time`]: `Timestamp`/`Span`; the domain never reads a clock, time is passed in.
+//! - [`clock`]: the `Clock` trait the runtimes are given (its implementations live in `vroom-rooms`).
 //! - [`room`], [`participant`], [`track`], [`rules`], [`names`]: records and their validation.
 //! - [`live`]: `LiveRoom`, the sans-IO state machine of a room in progress.
 //! - [`recording`]: track recordings (`Recording`) and what the media server needs to record.
@@ -19,6 +20,7 @@
 //! and an `IdSource`. Nothing here knows HTTP, SQL or JSON.
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod composition;
 pub mod error;
 pub mod event;

@@ -1,23 +1,13 @@
 //! Where time comes from. The server uses the system clock; tests use a manual clock they advance,
-//! so room timeouts, heartbeats and token expiry happen exactly when a test says.
+//! so room timeouts, heartbeats and token expiry happen exactly when a test says. The trait itself
+//! is the domain's (`vroom_domain::clock`), re-exported here.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use vroom_domain::time::{Span, Timestamp};
 
-/// A boxed future, as `dyn Clock` returns.
-pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-/// A source of the current time that can also wait for a moment to come.
-pub trait Clock: Send + Sync + 'static {
-    /// Now.
-    fn now(&self) -> Timestamp;
-    /// Completes once `now() >= deadline`.
-    fn sleep_until(&self, deadline: Timestamp) -> Sleep;
-}
+pub use vroom_domain::clock::{Clock, Sleep};
 
 /// The operating system's clock.
 #[derive(Debug, Default, Clone, Copy)]

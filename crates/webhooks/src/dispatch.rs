@@ -18,10 +18,10 @@ use reqwest::StatusCode;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use vroom_domain::clock::Clock;
 use vroom_domain::room::CallbackMethod;
 use vroom_domain::sid::RoomSid;
 use vroom_domain::time::Span;
-use vroom_rooms::clock::Clock;
 use vroom_store::{PendingWebhook, Store};
 
 use crate::client::{self, ClientLimits};
