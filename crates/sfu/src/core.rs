@@ -25,12 +25,12 @@ use vroom_domain::live::Subscription;
 use vroom_domain::room::VideoCodec;
 use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
 
-use crate::MediaError;
 use crate::peer::{OutState, Peer};
 use crate::recordings::RecordIo;
 use crate::rtp::Forwarded;
 use crate::shrink::{shrink_map, shrink_vec};
 use crate::stats::MediaStats;
+use crate::{MediaError, Offer};
 
 /// Something for a participant's signaling session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,17 +270,9 @@ impl SfuCore {
     ///
     /// # Errors
     /// When the offer cannot be applied.
-    #[allow(clippy::too_many_arguments)]
-    pub fn offer(
-        &mut self,
-        now: Instant,
-        participant: ParticipantSid,
-        room: RoomSid,
-        codecs: &[VideoCodec],
-        pc: &str,
-        revision: u64,
-        sdp: &str,
-    ) -> Result<Option<String>, MediaError> {
+    pub fn offer(&mut self, now: Instant, offer: &Offer) -> Result<Option<String>, MediaError> {
+        let (participant, room, revision) = (offer.participant, offer.room, offer.revision);
+        let (codecs, pc, sdp) = (&offer.codecs[..], offer.pc.as_str(), offer.sdp.as_str());
         let i = match self.find(participant, pc) {
             Some(i) => i,
             None => {

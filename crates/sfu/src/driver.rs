@@ -15,12 +15,11 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use vroom_domain::live::{MediaCommand, Subscription};
-use vroom_domain::room::VideoCodec;
 use vroom_domain::sid::{ParticipantSid, RoomSid, TrackSid};
 
-use crate::MediaError;
 use crate::core::{CoreConfig, CoreOutput, ResumeState, SfuCore, Signal};
 use crate::tcp::{TcpEvent, TcpPeers};
+use crate::{MediaError, Offer};
 
 /// Where the media server listens and what it announces.
 #[derive(Debug, Clone)]
@@ -63,12 +62,7 @@ enum Command {
     Attach(ParticipantSid, mpsc::UnboundedSender<Signal>),
     Detach(ParticipantSid, mpsc::UnboundedSender<Signal>),
     Offer {
-        participant: ParticipantSid,
-        room: RoomSid,
-        codecs: Vec<VideoCodec>,
-        pc: String,
-        revision: u64,
-        sdp: String,
+        offer: Offer,
         reply: oneshot::Sender<Result<Option<String>, MediaError>>,
     },
     Answer {
@@ -363,29 +357,12 @@ impl Media {
     ///
     /// # Errors
     /// When the offer cannot be applied or the media server is gone.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn offer(
-        &self,
-        participant: ParticipantSid,
-        room: RoomSid,
-        codecs: Vec<VideoCodec>,
-        pc: String,
-        revision: u64,
-        sdp: String,
-    ) -> Result<Option<String>, MediaError> {
+    pub async fn offer(&self, offer: Offer) -> Result<Option<String>, MediaError> {
         let (reply, rx) = oneshot::channel();
-        let w = self.place(participant, room);
+        let w = self.place(offer.participant, offer.room);
         self.workers[w]
             .tx
-            .send(Command::Offer {
-                participant,
-                room,
-                codecs,
-                pc,
-                revision,
-                sdp,
-                reply,
-            })
+            .send(Command::Offer { offer, reply })
             .map_err(|_| MediaError::Unavailable)?;
         rx.await.map_err(|_| MediaError::Unavailable)?
     }
@@ -571,8 +548,8 @@ async fn run(
                             crate::shrink::shrink_map(&mut sessions);
                         }
                     }
-                    Command::Offer { participant, room, codecs, pc, revision, sdp, reply } => {
-                        let _ = reply.send(core.offer(now, participant, room, &codecs, &pc, revision, &sdp));
+                    Command::Offer { offer, reply } => {
+                        let _ = reply.send(core.offer(now, &offer));
                     }
                     Command::Answer { participant, pc, revision, sdp } => {
                         if let Err(e) = core.answer(now, participant, &pc, revision, &sdp) {

@@ -74,6 +74,23 @@ pub use crate::relay::{REFUSED_REASONS, Turn, TurnConfig, TurnIssuer, TurnTls, T
 pub use crate::stats::{MediaStats, Totals};
 pub use crate::warnings::{MediaState, RECORDING_MEDIA_TIMEOUT};
 
+/// A client's offer on one of its peer connections, as signaling hands it to the media server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Whose peer connection it is.
+    pub participant: vroom_domain::sid::ParticipantSid,
+    /// The participant's room.
+    pub room: vroom_domain::sid::RoomSid,
+    /// The room's video codecs, in its order of preference (a new peer connection is made with them).
+    pub codecs: Vec<vroom_domain::room::VideoCodec>,
+    /// The peer connection's id, as twilio-video.js names it.
+    pub pc: String,
+    /// The description's revision: a stale one is ignored.
+    pub revision: u64,
+    /// The SDP.
+    pub sdp: String,
+}
+
 /// Why a media operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediaError {

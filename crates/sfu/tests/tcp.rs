@@ -88,14 +88,14 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
     );
     let (offer, pending) = change.apply().unwrap();
     let answer = media
-        .offer(
-            ALICE,
-            ROOM,
-            vec![VideoCodec::Vp8],
-            "pc-a".into(),
-            1,
-            offer.to_sdp_string(),
-        )
+        .offer(vroom_sfu::Offer {
+            participant: ALICE,
+            room: ROOM,
+            codecs: vec![VideoCodec::Vp8],
+            pc: "pc-a".into(),
+            revision: 1,
+            sdp: offer.to_sdp_string(),
+        })
         .await
         .unwrap()
         .expect("an answer");
@@ -138,14 +138,14 @@ async fn a_client_without_udp_connects_over_tcp_and_receives_audio() {
     change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
     let (offer, pending) = change.apply().unwrap();
     let answer = media
-        .offer(
-            BOB,
-            ROOM,
-            vec![VideoCodec::Vp8],
-            "pc-b".into(),
-            1,
-            offer.to_sdp_string(),
-        )
+        .offer(vroom_sfu::Offer {
+            participant: BOB,
+            room: ROOM,
+            codecs: vec![VideoCodec::Vp8],
+            pc: "pc-b".into(),
+            revision: 1,
+            sdp: offer.to_sdp_string(),
+        })
         .await
         .unwrap()
         .expect("an answer");

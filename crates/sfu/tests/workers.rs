@@ -62,7 +62,14 @@ async fn rooms_are_spread_over_workers_and_a_room_stays_on_one() {
         for p in 0..2u8 {
             let participant = ParticipantSid::from_bytes([r * 10 + p; 16]);
             let answer = media
-                .offer(participant, room, Vec::new(), "pc".into(), 1, offer())
+                .offer(vroom_sfu::Offer {
+                    participant,
+                    room,
+                    codecs: Vec::new(),
+                    pc: "pc".into(),
+                    revision: 1,
+                    sdp: offer(),
+                })
                 .await
                 .unwrap()
                 .expect("an answer");

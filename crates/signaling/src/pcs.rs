@@ -94,11 +94,15 @@ pub(crate) async fn apply(
     for m in messages {
         match m {
             PcMessage::Offer { pc, revision, sdp } => {
-                let codecs = room.settings.video_codecs.clone();
-                if let Some(answer) = media
-                    .offer(participant, room.sid, codecs, pc.clone(), revision, sdp)
-                    .await?
-                {
+                let offer = vroom_sfu::Offer {
+                    participant,
+                    room: room.sid,
+                    codecs: room.settings.video_codecs.clone(),
+                    pc: pc.clone(),
+                    revision,
+                    sdp,
+                };
+                if let Some(answer) = media.offer(offer).await? {
                     answers.push(description(&pc, "answer", revision, &answer));
                 }
             }

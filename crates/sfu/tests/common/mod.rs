@@ -207,16 +207,16 @@ impl Net {
     pub fn client_offer(&mut self, c: usize, revision: u64, sdp: &str) -> Option<String> {
         let client = &self.clients[c];
         let sdp = self.munge.map_or_else(|| sdp.to_owned(), |m| m(sdp));
+        let offer = vroom_sfu::Offer {
+            participant: client.sid,
+            room: ROOM,
+            codecs: vec![VideoCodec::Vp8],
+            pc: client.pc.clone(),
+            revision,
+            sdp,
+        };
         self.core
-            .offer(
-                self.now,
-                client.sid,
-                ROOM,
-                &[VideoCodec::Vp8],
-                &client.pc,
-                revision,
-                &sdp,
-            )
+            .offer(self.now, &offer)
             .expect("the server takes the offer")
     }
 
