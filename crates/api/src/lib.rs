@@ -24,6 +24,8 @@ mod compositions;
 mod cors;
 mod error;
 mod form;
+#[cfg(test)]
+mod golden_tests;
 mod hooks;
 mod layouts;
 mod limit;
