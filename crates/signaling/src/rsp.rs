@@ -11,6 +11,8 @@ use vroom_domain::live::{ParticipantView, Presence};
 use vroom_domain::track::{PublishedTrack, TrackInfo, TrackKind, TrackPriority};
 
 mod connected;
+#[cfg(test)]
+mod golden_tests;
 pub use connected::Connected;
 
 /// The RSP version.
