@@ -184,11 +184,12 @@ pub(crate) async fn anonymize(
     }
     let anonymous = p.sid.to_string();
     if p.identity != anonymous {
-        p.identity = anonymous;
-        p.date_updated = st.hub.clock().now();
+        let at = st.hub.clock().now();
         st.store
-            .apply(&[Change::UpdateParticipant(p.clone())], &[])
+            .apply(&[Change::AnonymizeParticipant { sid: p.sid, at }], &[])
             .await?;
+        p.identity = anonymous;
+        p.date_updated = at;
     }
     Ok(crate::json(
         &ParticipantResource::anonymized(&p, &st.public_url),

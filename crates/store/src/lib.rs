@@ -96,6 +96,10 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// `Change::AnonymizeParticipant`'s statement, for both backends (`?`: `date_updated`, the SID).
+pub(crate) const ANONYMIZE_PARTICIPANT: &str = "UPDATE participants SET identity = sid, date_updated = ? \
+     WHERE sid = ? AND status = 'disconnected' AND identity <> sid";
+
 /// Shorthand for storage results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -135,6 +139,15 @@ pub enum Change {
     InsertParticipant(Participant),
     /// A participant whose record changed.
     UpdateParticipant(Participant),
+    /// A disconnected participant's identity replaced by its SID, for good (REST `Anonymize`).
+    /// Only these two columns are written, so nothing else of the record goes back stale; a
+    /// participant still connected, or anonymized already, is left as it is.
+    AnonymizeParticipant {
+        /// The participant.
+        sid: ParticipantSid,
+        /// Its `date_updated` from now on.
+        at: Timestamp,
+    },
     /// A recording that started.
     InsertRecording(Recording),
     /// A recording whose status, size or duration changed.

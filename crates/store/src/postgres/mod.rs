@@ -58,6 +58,7 @@ struct Numbered {
     secret: String,
     live_by_name: String,
     name_taken: String,
+    anonymize: String,
 }
 
 static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numbered {
@@ -76,6 +77,7 @@ static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numb
     secret: numbered(cluster::SECRET),
     live_by_name: numbered(crate::names::LIVE_BY_NAME),
     name_taken: numbered(crate::names::NAME_TAKEN),
+    anonymize: numbered(crate::ANONYMIZE_PARTICIPANT),
 });
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -272,6 +274,13 @@ impl PgStore {
                 }
             }),
             Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
+            Change::AnonymizeParticipant { sid, at } => sqlx::query(&CLUSTER.anonymize)
+                .bind(at.millis())
+                .bind(sid.to_string())
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())
+                .map_err(db_err),
             Change::InsertRecording(r) => recordings::insert(tx, r).await.map_err(db_err),
             Change::UpdateRecording(r) => recordings::update(tx, r).await.map_err(db_err),
             other => compositions::apply(tx, other).await.map(|_| ()),

@@ -116,6 +116,13 @@ pub(super) fn plan(changes: &[Change], events: &[StatusEvent]) -> Vec<(Stmt, Che
             Change::UpdateRoom(room) => (rows::update_room(room), Check::Done),
             Change::InsertParticipant(p) => (rows::insert_participant(p), Check::Participant),
             Change::UpdateParticipant(p) => (rows::update_participant(p), Check::Done),
+            Change::AnonymizeParticipant { sid, at } => (
+                Stmt {
+                    sql: crate::ANONYMIZE_PARTICIPANT,
+                    args: vec![Val::from(at.millis()), Val::from(sid.to_string())],
+                },
+                Check::Done,
+            ),
             Change::InsertRecording(r) => (recordings::insert(r), Check::Done),
             Change::UpdateRecording(r) => (recordings::update(r), Check::Done),
             other => composition_change(other),

@@ -179,8 +179,28 @@ pub(super) async fn room_versions(store: &dyn Store) {
     step("another room's end", &[Change::UpdateRoom(o)], false).await;
     p.disconnect(t(3), EndReason::Left);
     step("a departure", &[Change::UpdateParticipant(p.clone())], true).await;
+    let anonymize = Change::AnonymizeParticipant {
+        sid: p.sid,
+        at: t(4),
+    };
+    step("an anonymization", std::slice::from_ref(&anonymize), true).await;
+    let back = store.participant(p.sid).await.unwrap().expect("stored");
     p.identity = p.sid.to_string();
-    step("an anonymization", &[Change::UpdateParticipant(p)], true).await;
+    p.date_updated = t(4);
+    assert_eq!(back, p, "only the identity and date_updated change");
+    step("an anonymization again", &[anonymize], false).await;
+    let live = participant(&r, 72, "still-here", t(4));
+    step("a join", &[Change::InsertParticipant(live.clone())], true).await;
+    let not_yet = Change::AnonymizeParticipant {
+        sid: live.sid,
+        at: t(5),
+    };
+    step("a connected participant's anonymization", &[not_yet], false).await;
+    assert_eq!(
+        store.participant(live.sid).await.unwrap().as_ref(),
+        Some(&live),
+        "a connected participant keeps its identity"
+    );
     let mut ended = r.clone();
     ended.complete(t(4));
     step("the room's end", &[Change::UpdateRoom(ended)], true).await;
