@@ -631,24 +631,25 @@ mod tests {
         });
     }
 
-    /// `connected` holds every field serde writes, and the participants as serde writes them.
-    #[test]
-    fn connected_is_written_with_its_participants() {
-        let roster = vec![
-            view("PA0123456789abcdef0123456789abcdef", "ann", 3),
-            view("PA00000000000000000000000000000002", "b\"ob", 1),
-        ];
-        let connected = Connected {
+    /// A `connected` of room `RM…01` named `name`, for participant `sid` / `identity`, listing
+    /// `roster`; every other part as a room without tracks or recording sends it.
+    pub(super) fn connected(
+        name: &str,
+        sid: &str,
+        identity: &str,
+        roster: Vec<Arc<ParticipantView>>,
+    ) -> Connected {
+        Connected {
             kind: "connected",
             version: RSP_VERSION,
             session: "key".into(),
             sid: "RM00000000000000000000000000000001".into(),
-            name: "room \"1\"".into(),
+            name: name.into(),
             participant: LocalParticipantAck {
-                sid: "PA00000000000000000000000000000003".into(),
-                identity: "me".into(),
+                sid: sid.into(),
+                identity: identity.into(),
             },
-            participants: roster.clone(),
+            participants: roster,
             peer_connections: vec![serde_json::json!({"id": "pc"})],
             published: Published {
                 revision: 1,
@@ -668,7 +669,22 @@ mod tests {
                 signaling_region: "gll",
                 media_region: "gll".into(),
             },
-        };
+        }
+    }
+
+    /// `connected` holds every field serde writes, and the participants as serde writes them.
+    #[test]
+    fn connected_is_written_with_its_participants() {
+        let roster = vec![
+            view("PA0123456789abcdef0123456789abcdef", "ann", 3),
+            view("PA00000000000000000000000000000002", "b\"ob", 1),
+        ];
+        let connected = connected(
+            "room \"1\"",
+            "PA00000000000000000000000000000003",
+            "me",
+            roster.clone(),
+        );
         let expected = serde_json::to_value(&connected).unwrap();
         assert_eq!(
             expected["participants"].as_array().map(Vec::len),

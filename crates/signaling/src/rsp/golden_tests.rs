@@ -10,10 +10,7 @@ use vroom_domain::live::{ParticipantView, Presence, Rendered};
 use vroom_domain::time::Timestamp;
 use vroom_domain::track::{PublishedTrack, TrackInfo, TrackKind, TrackPriority};
 
-use super::{
-    Connected, LocalParticipantAck, Published, RSP_VERSION, Recording, SessionOptions, Subscribed,
-    participants_update,
-};
+use super::participants_update;
 
 fn check(text: &str, want: &Expect) {
     let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
@@ -48,37 +45,15 @@ fn camera() -> PublishedTrack {
 
 #[test]
 fn connected_as_a_joiner_receives_it() {
-    let connected = Connected {
-        kind: "connected",
-        version: RSP_VERSION,
-        session: "session-key".into(),
-        sid: "RM11111111111111111111111111111111".into(),
-        name: "standup".into(),
-        participant: LocalParticipantAck {
-            sid: "PA03030303030303030303030303030303".into(),
-            identity: "carol".into(),
-        },
-        participants: vec![view(1, "alice", vec![camera()]), view(2, "bob", Vec::new())],
-        peer_connections: vec![serde_json::json!({"id": "pc-1"})],
-        published: Published {
-            revision: 1,
-            tracks: Vec::new(),
-        },
-        subscribed: Subscribed {
-            revision: 1,
-            tracks: Vec::new(),
-        },
-        recording: Recording {
-            revision: 0,
-            is_recording: false,
-        },
-        media_signaling: serde_json::json!({}),
-        options: SessionOptions {
-            session_timeout: 30,
-            signaling_region: "gll",
-            media_region: "gll".into(),
-        },
-    };
+    let mut connected = super::tests::connected(
+        "standup",
+        "PA03030303030303030303030303030303",
+        "carol",
+        vec![view(1, "alice", vec![camera()]), view(2, "bob", Vec::new())],
+    );
+    connected.session = "session-key".into();
+    connected.sid = "RM11111111111111111111111111111111".into();
+    connected.peer_connections = vec![serde_json::json!({"id": "pc-1"})];
     check(
         &connected.to_msg(),
         &expect![[r#"

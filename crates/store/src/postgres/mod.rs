@@ -42,7 +42,8 @@ use crate::{
 };
 use crate::{cluster, lists};
 
-/// The cluster statements (`crate::cluster`), numbered once.
+/// The statements shared with SQLite (`crate::cluster`, `crate::names`,
+/// `crate::ANONYMIZE_PARTICIPANT`), with their placeholders numbered once.
 struct Numbered {
     acquire: String,
     holder: String,
@@ -61,7 +62,7 @@ struct Numbered {
     anonymize: String,
 }
 
-static CLUSTER: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numbered {
+static NUMBERED: std::sync::LazyLock<Numbered> = std::sync::LazyLock::new(|| Numbered {
     acquire: numbered(cluster::ACQUIRE_LEASE),
     holder: numbered(cluster::LEASE_HOLDER),
     renew_node: numbered(cluster::RENEW_NODE_LEASE),
@@ -203,7 +204,7 @@ impl PgStore {
     async fn apply_change(tx: &mut Transaction<'_, Postgres>, change: &Change) -> StoreResult<()> {
         match change {
             Change::Fence(lease) => {
-                let done = sqlx::query(&CLUSTER.fence)
+                let done = sqlx::query(&NUMBERED.fence)
                     .bind(lease.room.to_string())
                     .bind(&lease.node)
                     .bind(lease.token)
@@ -217,7 +218,7 @@ impl PgStore {
                 }
             }
             Change::NewLease { lease, address } => {
-                sqlx::query(&CLUSTER.new_lease)
+                sqlx::query(&NUMBERED.new_lease)
                     .bind(lease.room.to_string())
                     .bind(&lease.node)
                     .bind(address)
@@ -236,7 +237,7 @@ impl PgStore {
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
-                let counted: i64 = sqlx::query_scalar(&CLUSTER.rooms_in_progress)
+                let counted: i64 = sqlx::query_scalar(&NUMBERED.rooms_in_progress)
                     .bind(&account)
                     .fetch_one(&mut **tx)
                     .await
@@ -249,7 +250,7 @@ impl PgStore {
             }
             Change::InsertRoom(room) => {
                 if let Some(args) = crate::names::name_check(room) {
-                    let mut q = sqlx::query_scalar::<_, bool>(&CLUSTER.name_taken);
+                    let mut q = sqlx::query_scalar::<_, bool>(&NUMBERED.name_taken);
                     for a in args {
                         q = q.bind(a);
                     }
@@ -274,7 +275,7 @@ impl PgStore {
                 }
             }),
             Change::UpdateParticipant(p) => rows::update_participant(tx, p).await.map_err(db_err),
-            Change::AnonymizeParticipant { sid, at } => sqlx::query(&CLUSTER.anonymize)
+            Change::AnonymizeParticipant { sid, at } => sqlx::query(&NUMBERED.anonymize)
                 .bind(at.millis())
                 .bind(sid.to_string())
                 .execute(&mut **tx)
@@ -337,7 +338,7 @@ impl Store for PgStore {
     ) -> StoreResult<Option<Room>> {
         let args = crate::names::live_by_name_args(&account.to_string(), name);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.one(&CLUSTER.live_by_name, &args, room_from_row).await
+        self.one(&NUMBERED.live_by_name, &args, room_from_row).await
     }
 
     async fn list_rooms(
@@ -361,7 +362,7 @@ impl Store for PgStore {
     }
 
     async fn orphaned_rooms(&self, now: Timestamp) -> StoreResult<Vec<Room>> {
-        let found = sqlx::query(&CLUSTER.orphaned_rooms)
+        let found = sqlx::query(&NUMBERED.orphaned_rooms)
             .bind(now.millis())
             .fetch_all(&self.pool)
             .await
@@ -440,7 +441,7 @@ impl Store for PgStore {
         until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<PendingWebhook>> {
-        let found = sqlx::query(&CLUSTER.claim)
+        let found = sqlx::query(&NUMBERED.claim)
             .bind(claimant)
             .bind(until.millis())
             .bind(now.millis())
@@ -651,7 +652,7 @@ impl Store for PgStore {
         address: &str,
         now: Timestamp,
     ) -> StoreResult<Acquired> {
-        let token: Option<i64> = sqlx::query_scalar(&CLUSTER.acquire)
+        let token: Option<i64> = sqlx::query_scalar(&NUMBERED.acquire)
             .bind(room.to_string())
             .bind(node)
             .bind(address)
@@ -666,7 +667,7 @@ impl Store for PgStore {
                 token,
             }));
         }
-        let row = sqlx::query(&CLUSTER.holder)
+        let row = sqlx::query(&NUMBERED.holder)
             .bind(room.to_string())
             .fetch_one(&self.pool)
             .await
@@ -679,13 +680,13 @@ impl Store for PgStore {
     }
 
     async fn renew_node_lease(&self, node: &str, until: Timestamp) -> StoreResult<Vec<Lease>> {
-        sqlx::query(&CLUSTER.renew_node)
+        sqlx::query(&NUMBERED.renew_node)
             .bind(node)
             .bind(until.millis())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        let lost: Vec<(String, i64)> = sqlx::query_as(&CLUSTER.leases_lost)
+        let lost: Vec<(String, i64)> = sqlx::query_as(&NUMBERED.leases_lost)
             .bind(node)
             .fetch_all(&self.pool)
             .await
@@ -694,7 +695,7 @@ impl Store for PgStore {
     }
 
     async fn release_lease(&self, lease: &Lease) -> StoreResult<()> {
-        sqlx::query(&CLUSTER.release)
+        sqlx::query(&NUMBERED.release)
             .bind(lease.room.to_string())
             .bind(&lease.node)
             .bind(lease.token)
@@ -705,13 +706,13 @@ impl Store for PgStore {
     }
 
     async fn shared_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
-        sqlx::query(&CLUSTER.offer_secret)
+        sqlx::query(&NUMBERED.offer_secret)
             .bind(name)
             .bind(fresh)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        sqlx::query_scalar(&CLUSTER.secret)
+        sqlx::query_scalar(&NUMBERED.secret)
             .bind(name)
             .fetch_one(&self.pool)
             .await
